@@ -1,0 +1,100 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Store } from './db/store.js';
+import { ExcludedRecipientsService } from './excluded-recipients/service.js';
+import { excludedRecipientRoutes } from './excluded-recipients/routes.js';
+import { Authenticator, type Principal } from './http/auth.js';
+import { errorHandler } from './http/error-handler.js';
+import { NoRouteError } from './http/errors.js';
+import type { App, Services } from './http/types.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { RecipientsService } from './recipients/service.js';
+import { recipientRoutes } from './recipients/routes.js';
+import { ResourcesService } from './resources/service.js';
+import { resourceRoutes } from './resources/routes.js';
+import { SharesService } from './shares/service.js';
+import { shareRoutes } from './shares/routes.js';
+import { tokenRoutes } from './tokens/routes.js';
+
+export interface AppOptions {
+  store: Store;
+  clock?: Clock;
+  /** Fastify/pino logger options; `false` (the default, for tests) disables logging. */
+  logger?: FastifyServerOptions['logger'];
+  /** Largest accepted request body in bytes. */
+  bodyLimit?: number;
+}
+
+/** Cloudflare's API lives under /client/v4; the root is served too (the SDK's own tests use a bare base URL). */
+export const API_PREFIXES = ['/client/v4', ''] as const;
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export function createServices(store: Store, clock: Clock): Services {
+  const shares = new SharesService(store, clock);
+  return {
+    shares,
+    recipients: new RecipientsService(store, shares, clock),
+    resources: new ResourcesService(store, shares, clock),
+    excludedRecipients: new ExcludedRecipientsService(store, shares, clock),
+    authenticator: new Authenticator(store.tenancy, clock),
+  };
+}
+
+export async function buildApp(options: AppOptions): Promise<App> {
+  const clock = options.clock ?? systemClock;
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const services = createServices(options.store, clock);
+
+  // Set by the onRequest hook on every authenticated route before any handler runs.
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    const access = req.routeOptions.config.access;
+    if (!access) return;
+    req.principal = await services.authenticator.authenticate(req);
+    services.authenticator.authorize(req.principal, access, req.params as Record<string, string | undefined>);
+  });
+
+  app.setErrorHandler(errorHandler(bodyLimit));
+  app.setNotFoundHandler(() => {
+    throw new NoRouteError();
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await options.store.ready();
+      return { status: 'ready' };
+    } catch (err) {
+      app.log.warn({ err }, 'store not ready');
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+
+  for (const prefix of API_PREFIXES) {
+    await app.register(
+      async (api) => {
+        const typed = api.withTypeProvider<TypeBoxTypeProvider>();
+        shareRoutes(typed, services);
+        recipientRoutes(typed, services);
+        resourceRoutes(typed, services);
+        excludedRecipientRoutes(typed, services);
+        tokenRoutes(typed);
+      },
+      { prefix },
+    );
+  }
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,244 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { ServeOptions } from './server.js';
+import { systemClock } from './lib/clock.js';
+import { openAdminTenancyStore } from './tenancy/admin-store.js';
+import { TenancyService, toPublicToken, toPublicUser } from './tenancy/service.js';
+import type { AccountRow, OrganizationRow, TokenRow, UserRow } from './tenancy/store.js';
+
+const DEFAULT_DATABASE = './data/rshare.db';
+
+interface AdminOptions {
+  database: string;
+  json?: boolean;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535)
+    throw new InvalidArgumentError('expected a port number (0-65535)');
+  return port;
+}
+
+/** `--account a b --account c,d` → `[a, b, c, d]`. */
+function idList(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+}
+
+function commaList(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
+
+function databaseOption(): Option {
+  return new Option('--database <url>', 'SQLite file path').env('DATABASE_URL').default(DEFAULT_DATABASE);
+}
+
+/** Adds the options every admin command shares. */
+function admin(command: Command): Command {
+  return command.addOption(databaseOption()).option('--json', 'print JSON instead of text');
+}
+
+/** Runs `fn` against the tenancy store and always closes it, so the process can exit promptly. */
+async function withService<T>(
+  options: AdminOptions,
+  fn: (service: TenancyService) => Promise<T>,
+): Promise<T> {
+  const { store, close } = openAdminTenancyStore(options.database);
+  try {
+    return await fn(new TenancyService(store, systemClock));
+  } finally {
+    close();
+  }
+}
+
+function output(options: AdminOptions, json: unknown, text: () => string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${text()}\n`);
+}
+
+function table(rows: string[][], empty: string): string {
+  if (rows.length === 0) return empty;
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+const orgLine = (o: OrganizationRow) => [o.id, o.name, o.created];
+const accountLine = (a: AccountRow) => [
+  a.id,
+  a.organization_id ?? '-',
+  a.entitlements === null ? 'all' : a.entitlements.join(',') || 'none',
+  a.name,
+];
+const userLine = (u: UserRow) => [
+  u.id,
+  u.email,
+  u.accounts.join(',') || '-',
+  u.organizations.join(',') || '-',
+];
+const tokenLine = (t: TokenRow) => [
+  t.id,
+  t.can_edit ? 'read,edit' : 'read',
+  t.status,
+  t.expires_on ?? 'never',
+  t.name,
+];
+
+const program = new Command('rshare')
+  .description("Self-hostable server for Cloudflare's Resource Sharing API")
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the HTTP API server')
+  .addOption(new Option('--port <n>', 'port to listen on').env('PORT').default(8787).argParser(parsePort))
+  .addOption(new Option('--host <h>', 'address to bind').env('HOST').default('127.0.0.1'))
+  .addOption(databaseOption())
+  .addOption(
+    new Option('--bootstrap <file>', 'tenancy bootstrap JSON applied at startup').env('RSHARE_BOOTSTRAP'),
+  )
+  .option('--demo', 'seed a demo tenancy into an empty database and print its credentials', false)
+  .addOption(new Option('--log-level <level>', 'pino log level').env('LOG_LEVEL').default('info'))
+  .action(
+    async (opts: {
+      port: number;
+      host: string;
+      database: string;
+      bootstrap?: string;
+      demo: boolean;
+      logLevel: string;
+    }) => {
+      // Loaded lazily so admin commands never pull in the HTTP stack.
+      const { serve } = await import('./server.js');
+      const options: ServeOptions = {
+        host: opts.host,
+        port: opts.port,
+        database: opts.database,
+        bootstrap: opts.bootstrap,
+        demo: opts.demo,
+        logLevel: opts.logLevel,
+      };
+      await serve(options);
+    },
+  );
+
+const org = program.command('org').description('manage organizations');
+admin(org.command('create').description('create an organization'))
+  .requiredOption('--name <name>', 'organization name')
+  .option('--id <id>', 'identifier (32 lowercase hex); generated when omitted')
+  .action(async (opts: AdminOptions & { name: string; id?: string }) => {
+    const row = await withService(opts, (s) => s.createOrganization({ id: opts.id, name: opts.name }));
+    output(opts, row, () => `Created organization ${row.id} (${row.name})`);
+  });
+admin(org.command('list').description('list organizations')).action(async (opts: AdminOptions) => {
+  const rows = await withService(opts, (s) => s.listOrganizations());
+  output(opts, rows, () => table(rows.map(orgLine), 'No organizations.'));
+});
+
+const account = program.command('account').description('manage accounts');
+admin(account.command('create').description('create an account'))
+  .requiredOption('--name <name>', 'account name')
+  .option('--org <id>', 'organization the account belongs to')
+  .option('--id <id>', 'identifier (32 lowercase hex); generated when omitted')
+  .option('--entitlements <types>', 'comma-separated resource types it may receive (default: all)', commaList)
+  .action(
+    async (opts: AdminOptions & { name: string; org?: string; id?: string; entitlements?: string[] }) => {
+      const row = await withService(opts, (s) =>
+        s.createAccount({
+          id: opts.id,
+          name: opts.name,
+          organization_id: opts.org,
+          entitlements: opts.entitlements,
+        }),
+      );
+      output(opts, row, () => `Created account ${row.id} (${row.name})`);
+    },
+  );
+admin(account.command('list').description('list accounts'))
+  .option('--org <id>', 'only accounts of this organization')
+  .action(async (opts: AdminOptions & { org?: string }) => {
+    const rows = await withService(opts, (s) => s.listAccounts(opts.org));
+    output(opts, rows, () => table(rows.map(accountLine), 'No accounts.'));
+  });
+
+const user = program.command('user').description('manage users (email + global API key)');
+admin(user.command('create').description('create a user; prints its global API key once'))
+  .requiredOption('--email <email>', 'email address')
+  .option('--api-key <key>', 'global API key to use; generated when omitted')
+  .option('--account <id...>', 'accounts the user may act on')
+  .option('--org <id...>', 'organizations the user may act on')
+  .action(
+    async (opts: AdminOptions & { email: string; apiKey?: string; account?: string[]; org?: string[] }) => {
+      const { user: row, apiKey } = await withService(opts, (s) =>
+        s.createUser({
+          email: opts.email,
+          api_key: opts.apiKey,
+          accounts: idList(opts.account),
+          organizations: idList(opts.org),
+        }),
+      );
+      output(
+        opts,
+        { user: toPublicUser(row), api_key: apiKey },
+        () => `Created user ${row.id} (${row.email})\nGlobal API key (shown only once): ${apiKey}`,
+      );
+    },
+  );
+admin(user.command('list').description('list users')).action(async (opts: AdminOptions) => {
+  const rows = await withService(opts, (s) => s.listUsers());
+  output(opts, rows.map(toPublicUser), () => table(rows.map(userLine), 'No users.'));
+});
+
+const token = program.command('token').description('manage API tokens');
+admin(token.command('create').description('create an API token; prints its value once'))
+  .requiredOption('--name <name>', 'token name')
+  .option('--account <id...>', 'accounts the token may act on')
+  .option('--org <id...>', 'organizations the token may act on')
+  .option('--permissions <list>', "'read' or 'read,edit'", commaList, ['read'])
+  .option('--expires-on <date-time>', 'RFC 3339 expiry (default: never)')
+  .option('--value <secret>', 'token value to use; generated when omitted')
+  .action(
+    async (
+      opts: AdminOptions & {
+        name: string;
+        account?: string[];
+        org?: string[];
+        permissions: string[];
+        expiresOn?: string;
+        value?: string;
+      },
+    ) => {
+      const { token: row, value } = await withService(opts, (s) =>
+        s.createToken({
+          name: opts.name,
+          value: opts.value,
+          accounts: idList(opts.account),
+          organizations: idList(opts.org),
+          permissions: opts.permissions,
+          expires_on: opts.expiresOn ?? null,
+        }),
+      );
+      output(
+        opts,
+        { token: toPublicToken(row), value },
+        () => `Created token ${row.id} (${row.name})\nToken value (shown only once): ${value}`,
+      );
+    },
+  );
+admin(token.command('list').description('list API tokens')).action(async (opts: AdminOptions) => {
+  const rows = await withService(opts, (s) => s.listTokens());
+  output(opts, rows.map(toPublicToken), () => table(rows.map(tokenLine), 'No tokens.'));
+});
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`rshare: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

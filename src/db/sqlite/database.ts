@@ -1,0 +1,91 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+type Db = Database.Database;
+
+/** Migrations live at the package root, three levels above both src/db/sqlite and dist/db/sqlite. */
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/sqlite/', import.meta.url));
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Reads `NNN_name.sql` files in version order. */
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(dir + f, 'utf8') }));
+}
+
+export function openDatabase(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/**
+ * Applies pending migrations, each in its own IMMEDIATE transaction: the write lock is taken before the
+ * applied set is read, so processes starting together on one file never apply a migration twice.
+ */
+export function migrate(db: Db, migrations = loadMigrations()): number[] {
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`,
+  );
+  const isApplied = db.prepare<[number], { version: number }>(
+    'SELECT version FROM schema_migrations WHERE version = ?',
+  );
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)');
+  const applied: number[] = [];
+  for (const m of migrations) {
+    const run = db.transaction(() => {
+      if (isApplied.get(m.version)) return;
+      db.exec(m.sql);
+      record.run(m.version, m.name, new Date().toISOString());
+      applied.push(m.version);
+    });
+    run.immediate();
+  }
+  return applied;
+}
+
+/** Throws unless every known migration is applied. */
+export function assertMigrated(db: Db, migrations = loadMigrations()): void {
+  const row = db.prepare<[], { v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').get();
+  const latest = migrations.at(-1)?.version ?? 0;
+  if ((row?.v ?? 0) < latest) throw new Error(`database schema is at ${row?.v ?? 0}, expected ${latest}`);
+}
+
+/** Placeholders for an IN list: `?, ?, ?`. */
+export function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+/** Runs `fn` over chunks small enough for SQLite's bound-parameter limit. */
+export function chunked<T, R>(items: T[], fn: (chunk: T[]) => R[], size = 500): R[] {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...fn(items.slice(i, i + size)));
+  return out;
+}
+
+const statementCaches = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/**
+ * The prepared statement for `sql` on `db`, compiled once. Queries that vary only by which filters are
+ * present (lists) have few distinct texts, so caching by text keeps every query prepared.
+ */
+export function prepared(db: Db, sql: string): Database.Statement {
+  let cache = statementCaches.get(db);
+  if (!cache) statementCaches.set(db, (cache = new Map()));
+  let stmt = cache.get(sql);
+  if (!stmt) cache.set(sql, (stmt = db.prepare(sql)));
+  return stmt;
+}

@@ -1,0 +1,98 @@
+import type Database from 'better-sqlite3';
+import type {
+  RecipientChanges,
+  RecipientResourceRow,
+  RecipientRow,
+  RecipientsStore,
+} from '../../recipients/store.js';
+import { chunked, placeholders, prepared } from './database.js';
+
+type Db = Database.Database;
+
+const INSERT = `INSERT INTO share_recipients (id, share_id, account_id, desired_status, status, created, modified)
+  VALUES (@id, @share_id, @account_id, @desired_status, @status, @created, @modified)`;
+
+export function insertRecipient(db: Db, row: RecipientRow): void {
+  prepared(db, INSERT).run(row);
+}
+
+const ASSOCIATE = `UPDATE share_recipients SET desired_status = 'associated', status = 'associating', modified = ?
+  WHERE share_id = ? AND account_id = ? AND desired_status = 'disassociated'`;
+const DISASSOCIATE = `UPDATE share_recipients SET desired_status = 'disassociated', status = 'disassociating', modified = ?
+  WHERE share_id = ? AND account_id = ? AND desired_status = 'associated'`;
+
+/** Moves one account's recipient toward associated or disassociated; a no-op when already heading there. */
+export function setDesired(db: Db, shareId: string, accountId: string, to: 'associated' | 'disassociated', modified: string): void {
+  prepared(db, to === 'associated' ? ASSOCIATE : DISASSOCIATE).run(modified, shareId, accountId);
+}
+
+export function shareIsActive(db: Db, shareId: string): boolean {
+  const row = prepared(db, 'SELECT status FROM shares WHERE id = ?').get(shareId) as { status: string } | undefined;
+  return row?.status === 'active';
+}
+
+export class SqliteRecipientsStore implements RecipientsStore {
+  constructor(private readonly db: Db) {}
+
+  async list(shareId: string, limit: number, offset: number): Promise<{ rows: RecipientRow[]; total: number }> {
+    const { n: total } = prepared(this.db, 'SELECT COUNT(*) AS n FROM share_recipients WHERE share_id = ?').get(
+      shareId,
+    ) as { n: number };
+    if (offset >= total) return { rows: [], total };
+    const rows = prepared(
+      this.db,
+      'SELECT * FROM share_recipients WHERE share_id = ? ORDER BY created, id LIMIT ? OFFSET ?',
+    ).all(shareId, limit, offset) as RecipientRow[];
+    return { rows, total };
+  }
+
+  async get(shareId: string, id: string): Promise<RecipientRow | undefined> {
+    return prepared(this.db, 'SELECT * FROM share_recipients WHERE share_id = ? AND id = ?').get(shareId, id) as
+      | RecipientRow
+      | undefined;
+  }
+
+  async getByAccount(shareId: string, accountId: string): Promise<RecipientRow | undefined> {
+    return prepared(this.db, 'SELECT * FROM share_recipients WHERE share_id = ? AND account_id = ?').get(
+      shareId,
+      accountId,
+    ) as RecipientRow | undefined;
+  }
+
+  async all(shareId: string): Promise<RecipientRow[]> {
+    return prepared(this.db, 'SELECT * FROM share_recipients WHERE share_id = ? ORDER BY created, id').all(
+      shareId,
+    ) as RecipientRow[];
+  }
+
+  async apply(shareId: string, changes: RecipientChanges, modified: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (!shareIsActive(this.db, shareId)) return false;
+      for (const row of changes.add) insertRecipient(this.db, row);
+      for (const accountId of changes.associate) setDesired(this.db, shareId, accountId, 'associated', modified);
+      for (const accountId of changes.disassociate) setDesired(this.db, shareId, accountId, 'disassociated', modified);
+      return true;
+    })();
+  }
+
+  async resourcesOf(recipientIds: string[]): Promise<Map<string, RecipientResourceRow[]>> {
+    const out = new Map<string, RecipientResourceRow[]>();
+    const rows = chunked(
+      recipientIds,
+      (ids) =>
+        prepared(
+          this.db,
+          `SELECT rr.recipient_id, sr.resource_id, COALESCE(rr.applied_version, 0) AS resource_version, rr.error, rr.terminal
+           FROM recipient_resources rr JOIN share_resources sr ON sr.id = rr.share_resource_id
+           WHERE rr.recipient_id IN (${placeholders(ids.length)})
+           ORDER BY sr.created, sr.id`,
+        ).all(...ids) as (Omit<RecipientResourceRow, 'terminal'> & { terminal: number })[],
+    );
+    for (const r of rows) {
+      const list = out.get(r.recipient_id) ?? [];
+      list.push({ ...r, terminal: r.terminal === 1 });
+      out.set(r.recipient_id, list);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,207 @@
+import type Database from 'better-sqlite3';
+import type { ResourceRow } from '../../resources/store.js';
+import type {
+  NewShare,
+  RecipientCounts,
+  ShareListQuery,
+  ShareView,
+  SharesStore,
+  Tags,
+} from '../../shares/store.js';
+import { chunked, placeholders, prepared } from './database.js';
+import { insertRecipient } from './recipients.js';
+import { insertResource, toResourceRow, type ResourceRecord } from './resources.js';
+
+type Db = Database.Database;
+
+const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified,
+  a.name AS account_name`;
+
+export class SqliteSharesStore implements SharesStore {
+  private readonly byId;
+  private readonly insertShare;
+  private readonly insertTag;
+  private readonly deleteTags;
+  private readonly activeRecipient;
+  private readonly rename;
+  private readonly shareStatus;
+  private readonly markShareDeleting;
+  private readonly markRecipientsDisassociating;
+  private readonly markResourcesDeleting;
+
+  constructor(private readonly db: Db) {
+    this.byId = db.prepare<[string], ShareView>(
+      `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id WHERE s.id = ?`,
+    );
+    this.insertShare = db.prepare(
+      `INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified)
+       VALUES (@id, @account_id, @organization_id, @name, @target_type, @status, @created, @modified)`,
+    );
+    this.insertTag = db.prepare('INSERT INTO share_tags (share_id, key, value) VALUES (?, ?, ?)');
+    this.deleteTags = db.prepare('DELETE FROM share_tags WHERE share_id = ?');
+    this.activeRecipient = db.prepare<[string, string], { one: number }>(
+      `SELECT 1 AS one FROM share_recipients
+       WHERE share_id = ? AND account_id = ? AND status IN ('associating', 'associated')`,
+    );
+    this.shareStatus = db.prepare<[string], { status: string }>('SELECT status FROM shares WHERE id = ?');
+    this.rename = db.prepare(
+      `UPDATE shares SET name = ?, modified = ? WHERE id = ? AND status = 'active'`,
+    );
+    this.markShareDeleting = db.prepare(
+      `UPDATE shares SET status = 'deleting', modified = ? WHERE id = ? AND status = 'active'`,
+    );
+    this.markRecipientsDisassociating = db.prepare(
+      `UPDATE share_recipients SET desired_status = 'disassociated', status = 'disassociating', modified = ?
+       WHERE share_id = ? AND status <> 'disassociated'`,
+    );
+    this.markResourcesDeleting = db.prepare(
+      `UPDATE share_resources SET status = 'deleting', modified = ? WHERE share_id = ? AND status = 'active'`,
+    );
+  }
+
+  async create(input: NewShare): Promise<void> {
+    this.db.transaction(() => {
+      this.insertShare.run(input.share);
+      for (const [key, value] of Object.entries(input.tags)) this.insertTag.run(input.share.id, key, value);
+      for (const r of input.recipients) insertRecipient(this.db, r);
+      for (const r of input.resources) insertResource(this.db, r);
+    })();
+  }
+
+  async get(id: string): Promise<ShareView | undefined> {
+    return this.byId.get(id);
+  }
+
+  async isActiveRecipient(shareId: string, accountId: string): Promise<boolean> {
+    return this.activeRecipient.get(shareId, accountId) !== undefined;
+  }
+
+  async list(q: ShareListQuery): Promise<{ rows: ShareView[]; total: number }> {
+    const where: string[] = [];
+    const args: Record<string, unknown> = {};
+    if ('accountId' in q.scope) {
+      args.acct = q.scope.accountId;
+      const received = `EXISTS (SELECT 1 FROM share_recipients r WHERE r.share_id = s.id AND r.account_id = @acct
+        AND r.status IN ('associating', 'associated'))`;
+      if (q.kind === 'sent') where.push('s.account_id = @acct');
+      else if (q.kind === 'received') where.push(received);
+      else where.push(`(s.account_id = @acct OR ${received})`);
+    } else {
+      args.org = q.scope.organizationId;
+      where.push('s.organization_id = @org');
+      // Every share of an organization is sent by it; none is received from outside.
+      if (q.kind === 'received') where.push('0');
+    }
+    if (q.status) {
+      where.push('s.status = @status');
+      args.status = q.status;
+    }
+    if (q.targetType) {
+      where.push('s.target_type = @target');
+      args.target = q.targetType;
+    }
+    if (q.resourceTypes?.length) {
+      const names = q.resourceTypes.map((t, i) => {
+        args[`rt${i}`] = t;
+        return `@rt${i}`;
+      });
+      where.push(`EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = s.id AND sr.status <> 'deleted'
+        AND sr.resource_type IN (${names.join(', ')}))`);
+    }
+    q.tags?.forEach((t, i) => {
+      args[`tk${i}`] = t.key;
+      if (t.value === undefined) {
+        where.push(`EXISTS (SELECT 1 FROM share_tags t WHERE t.share_id = s.id AND t.key = @tk${i})`);
+      } else {
+        args[`tv${i}`] = t.value;
+        where.push(
+          `EXISTS (SELECT 1 FROM share_tags t WHERE t.share_id = s.id AND t.key = @tk${i} AND t.value = @tv${i})`,
+        );
+      }
+    });
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    const orderBy = q.order === 'name' ? `s.name ${dir}, s.created ${dir}, s.id ${dir}` : `s.created ${dir}, s.id ${dir}`;
+    const from = `FROM shares s JOIN accounts a ON a.id = s.account_id WHERE ${where.join(' AND ')}`;
+    const total = (this.statement(`SELECT COUNT(*) AS n ${from}`).get(args) as { n: number }).n;
+    if (q.offset >= total) return { rows: [], total };
+    const rows = this.statement(`SELECT ${SHARE_COLUMNS} ${from} ORDER BY ${orderBy} LIMIT @limit OFFSET @offset`).all(
+      { ...args, limit: q.limit, offset: q.offset },
+    ) as ShareView[];
+    return { rows, total };
+  }
+
+  private statement(sql: string): Database.Statement {
+    return prepared(this.db, sql);
+  }
+
+  async tagsOf(shareIds: string[]): Promise<Map<string, Tags>> {
+    const out = new Map<string, Tags>();
+    const rows = chunked(shareIds, (ids) =>
+      this.statement(`SELECT share_id, key, value FROM share_tags WHERE share_id IN (${placeholders(ids.length)})`).all(
+        ...ids,
+      ) as { share_id: string; key: string; value: string }[],
+    );
+    for (const r of rows) {
+      let tags = out.get(r.share_id);
+      if (!tags) out.set(r.share_id, (tags = {}));
+      tags[r.key] = r.value;
+    }
+    return out;
+  }
+
+  async resourcesOf(shareIds: string[]): Promise<Map<string, ResourceRow[]>> {
+    const out = new Map<string, ResourceRow[]>();
+    const rows = chunked(
+      shareIds,
+      (ids) =>
+        this.statement(
+          `SELECT * FROM share_resources WHERE share_id IN (${placeholders(ids.length)}) ORDER BY created, id`,
+        ).all(...ids) as ResourceRecord[],
+    );
+    for (const r of rows) {
+      const list = out.get(r.share_id) ?? [];
+      list.push(toResourceRow(r));
+      out.set(r.share_id, list);
+    }
+    return out;
+  }
+
+  async recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>> {
+    const out = new Map<string, RecipientCounts>();
+    for (const id of shareIds) out.set(id, { associating: 0, associated: 0, disassociating: 0, disassociated: 0 });
+    const rows = chunked(
+      shareIds,
+      (ids) =>
+        this.statement(
+          `SELECT share_id, status, COUNT(*) AS n FROM share_recipients
+           WHERE share_id IN (${placeholders(ids.length)}) GROUP BY share_id, status`,
+        ).all(...ids) as { share_id: string; status: keyof RecipientCounts; n: number }[],
+    );
+    for (const r of rows) {
+      const counts = out.get(r.share_id);
+      if (counts) counts[r.status] = r.n;
+    }
+    return out;
+  }
+
+  async update(id: string, name: string, tags: Tags | undefined, modified: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.rename.run(name, modified, id).changes === 0) return false;
+      if (tags) {
+        this.deleteTags.run(id);
+        for (const [key, value] of Object.entries(tags)) this.insertTag.run(id, key, value);
+      }
+      return true;
+    })();
+  }
+
+  async markDeleting(id: string, modified: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.shareStatus.get(id)?.status !== 'active') return false;
+      this.markShareDeleting.run(modified, id);
+      this.markRecipientsDisassociating.run(modified, id);
+      this.markResourcesDeleting.run(modified, id);
+      return true;
+    })();
+  }
+}

@@ -1,0 +1,345 @@
+import type Database from 'better-sqlite3';
+import type { ResourceType } from '../../http/common-schemas.js';
+import type {
+  AccountRow,
+  OrganizationRow,
+  Scope,
+  TenancyStore,
+  TokenRow,
+  UserRow,
+} from '../../tenancy/store.js';
+
+type Db = Database.Database;
+
+interface AccountRecord {
+  id: string;
+  name: string;
+  organization_id: string | null;
+  entitlements: string | null;
+  created: string;
+  modified: string;
+}
+
+interface UserRecord {
+  id: string;
+  email: string;
+  api_key_hash: string;
+  created: string;
+}
+
+interface TokenRecord {
+  id: string;
+  name: string;
+  secret_hash: string;
+  can_edit: number;
+  status: 'active' | 'disabled';
+  expires_on: string | null;
+  created: string;
+}
+
+interface ScopeLink {
+  owner: string;
+  target: string;
+}
+
+const ORG_COLUMNS = 'id, name, created, modified';
+const ACCOUNT_COLUMNS = 'id, name, organization_id, entitlements, created, modified';
+const USER_COLUMNS = 'id, email, api_key_hash, created';
+const TOKEN_COLUMNS = 'id, name, secret_hash, can_edit, status, expires_on, created';
+
+/**
+ * Users and tokens have no `modified` field in their rows, so the store stamps updates itself; the value
+ * is bookkeeping only and never reaches the API.
+ */
+const NOW_SQL = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
+
+function toAccount(r: AccountRecord): AccountRow {
+  return {
+    ...r,
+    entitlements: r.entitlements === null ? null : (JSON.parse(r.entitlements) as ResourceType[]),
+  };
+}
+
+function toToken(r: TokenRecord, scope: Scope): TokenRow {
+  return { ...r, can_edit: r.can_edit === 1, ...scope };
+}
+
+/** Groups link rows by owner; rowid order keeps each scope in the order it was written. */
+function groupLinks(links: ScopeLink[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const { owner, target } of links) {
+    const list = out.get(owner);
+    if (list) list.push(target);
+    else out.set(owner, [target]);
+  }
+  return out;
+}
+
+export class SqliteTenancyStore implements TenancyStore {
+  private readonly orgGet;
+  private readonly orgList;
+  private readonly orgUpsert;
+
+  private readonly accountGet;
+  private readonly accountList;
+  private readonly accountListByOrg;
+  private readonly accountUpsert;
+  private readonly orgAccountIds;
+
+  private readonly userByEmail;
+  private readonly userList;
+  private readonly userUpsert;
+  private readonly userIdByEmail;
+  private readonly userAccounts;
+  private readonly userOrgs;
+  private readonly allUserAccounts;
+  private readonly allUserOrgs;
+  private readonly userAccountsClear;
+  private readonly userOrgsClear;
+  private readonly userAccountAdd;
+  private readonly userOrgAdd;
+
+  private readonly tokenByHash;
+  private readonly tokenById;
+  private readonly tokenList;
+  private readonly tokenUpsert;
+  private readonly tokenAccounts;
+  private readonly tokenOrgs;
+  private readonly allTokenAccounts;
+  private readonly allTokenOrgs;
+  private readonly tokenAccountsClear;
+  private readonly tokenOrgsClear;
+  private readonly tokenAccountAdd;
+  private readonly tokenOrgAdd;
+
+  // Reads spanning several statements run in one transaction so they see a single snapshot.
+  private readonly readUserTx: (email: string) => UserRow | undefined;
+  private readonly listUsersTx: () => UserRow[];
+  private readonly upsertUserTx: (row: UserRow) => void;
+  private readonly readTokenTx: (key: { id: string } | { hash: string }) => TokenRow | undefined;
+  private readonly listTokensTx: () => TokenRow[];
+  private readonly upsertTokenTx: (row: TokenRow) => void;
+
+  constructor(db: Db) {
+    this.orgGet = db.prepare<[string], OrganizationRow>(
+      `SELECT ${ORG_COLUMNS} FROM organizations WHERE id = ?`,
+    );
+    this.orgList = db.prepare<[], OrganizationRow>(
+      `SELECT ${ORG_COLUMNS} FROM organizations ORDER BY created, id`,
+    );
+    this.orgUpsert = db.prepare<OrganizationRow>(
+      `INSERT INTO organizations (id, name, created, modified) VALUES (@id, @name, @created, @modified)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, modified = excluded.modified`,
+    );
+
+    this.accountGet = db.prepare<[string], AccountRecord>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`,
+    );
+    this.accountList = db.prepare<[], AccountRecord>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY created, id`,
+    );
+    this.accountListByOrg = db.prepare<[string], AccountRecord>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE organization_id = ? ORDER BY created, id`,
+    );
+    this.accountUpsert = db.prepare<AccountRecord>(
+      `INSERT INTO accounts (id, name, organization_id, entitlements, created, modified)
+       VALUES (@id, @name, @organization_id, @entitlements, @created, @modified)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id,
+         entitlements = excluded.entitlements, modified = excluded.modified`,
+    );
+    this.orgAccountIds = db
+      .prepare<[string], string>('SELECT id FROM accounts WHERE organization_id = ? ORDER BY created, id')
+      .pluck();
+
+    this.userByEmail = db.prepare<[string], UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`);
+    this.userList = db.prepare<[], UserRecord>(`SELECT ${USER_COLUMNS} FROM users ORDER BY created, id`);
+    // Keyed on email: an existing user keeps its id and creation time.
+    this.userUpsert = db.prepare<UserRecord>(
+      `INSERT INTO users (id, email, api_key_hash, created, modified) VALUES (@id, @email, @api_key_hash, @created, @created)
+       ON CONFLICT (email) DO UPDATE SET api_key_hash = excluded.api_key_hash, modified = ${NOW_SQL}`,
+    );
+    this.userIdByEmail = db.prepare<[string], string>('SELECT id FROM users WHERE email = ?').pluck();
+    this.userAccounts = db
+      .prepare<[string], string>('SELECT account_id FROM user_accounts WHERE user_id = ? ORDER BY rowid')
+      .pluck();
+    this.userOrgs = db
+      .prepare<[string], string>(
+        'SELECT organization_id FROM user_organizations WHERE user_id = ? ORDER BY rowid',
+      )
+      .pluck();
+    this.allUserAccounts = db.prepare<[], ScopeLink>(
+      'SELECT user_id AS owner, account_id AS target FROM user_accounts ORDER BY rowid',
+    );
+    this.allUserOrgs = db.prepare<[], ScopeLink>(
+      'SELECT user_id AS owner, organization_id AS target FROM user_organizations ORDER BY rowid',
+    );
+    this.userAccountsClear = db.prepare<[string]>('DELETE FROM user_accounts WHERE user_id = ?');
+    this.userOrgsClear = db.prepare<[string]>('DELETE FROM user_organizations WHERE user_id = ?');
+    this.userAccountAdd = db.prepare<[string, string]>(
+      'INSERT OR IGNORE INTO user_accounts (user_id, account_id) VALUES (?, ?)',
+    );
+    this.userOrgAdd = db.prepare<[string, string]>(
+      'INSERT OR IGNORE INTO user_organizations (user_id, organization_id) VALUES (?, ?)',
+    );
+
+    this.tokenByHash = db.prepare<[string], TokenRecord>(
+      `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE secret_hash = ?`,
+    );
+    this.tokenById = db.prepare<[string], TokenRecord>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE id = ?`);
+    this.tokenList = db.prepare<[], TokenRecord>(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created, id`);
+    this.tokenUpsert = db.prepare<TokenRecord>(
+      `INSERT INTO tokens (id, name, secret_hash, can_edit, status, expires_on, created, modified)
+       VALUES (@id, @name, @secret_hash, @can_edit, @status, @expires_on, @created, @created)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash,
+         can_edit = excluded.can_edit, status = excluded.status, expires_on = excluded.expires_on,
+         modified = ${NOW_SQL}`,
+    );
+    this.tokenAccounts = db
+      .prepare<[string], string>('SELECT account_id FROM token_accounts WHERE token_id = ? ORDER BY rowid')
+      .pluck();
+    this.tokenOrgs = db
+      .prepare<[string], string>(
+        'SELECT organization_id FROM token_organizations WHERE token_id = ? ORDER BY rowid',
+      )
+      .pluck();
+    this.allTokenAccounts = db.prepare<[], ScopeLink>(
+      'SELECT token_id AS owner, account_id AS target FROM token_accounts ORDER BY rowid',
+    );
+    this.allTokenOrgs = db.prepare<[], ScopeLink>(
+      'SELECT token_id AS owner, organization_id AS target FROM token_organizations ORDER BY rowid',
+    );
+    this.tokenAccountsClear = db.prepare<[string]>('DELETE FROM token_accounts WHERE token_id = ?');
+    this.tokenOrgsClear = db.prepare<[string]>('DELETE FROM token_organizations WHERE token_id = ?');
+    this.tokenAccountAdd = db.prepare<[string, string]>(
+      'INSERT OR IGNORE INTO token_accounts (token_id, account_id) VALUES (?, ?)',
+    );
+    this.tokenOrgAdd = db.prepare<[string, string]>(
+      'INSERT OR IGNORE INTO token_organizations (token_id, organization_id) VALUES (?, ?)',
+    );
+
+    this.readUserTx = db.transaction((email: string) => {
+      const r = this.userByEmail.get(email);
+      return r && { ...r, accounts: this.userAccounts.all(r.id), organizations: this.userOrgs.all(r.id) };
+    });
+    this.listUsersTx = db.transaction(() => {
+      const users = this.userList.all();
+      const accounts = groupLinks(this.allUserAccounts.all());
+      const orgs = groupLinks(this.allUserOrgs.all());
+      return users.map((u) => ({
+        ...u,
+        accounts: accounts.get(u.id) ?? [],
+        organizations: orgs.get(u.id) ?? [],
+      }));
+    });
+    this.upsertUserTx = db.transaction((row: UserRow) => {
+      this.userUpsert.run({
+        id: row.id,
+        email: row.email,
+        api_key_hash: row.api_key_hash,
+        created: row.created,
+      });
+      // The email may already belong to a user with another id; scope rows follow the stored one.
+      const userId = this.userIdByEmail.get(row.email) ?? row.id;
+      this.userAccountsClear.run(userId);
+      this.userOrgsClear.run(userId);
+      for (const a of row.accounts) this.userAccountAdd.run(userId, a);
+      for (const o of row.organizations) this.userOrgAdd.run(userId, o);
+    });
+
+    this.readTokenTx = db.transaction((key: { id: string } | { hash: string }) => {
+      const r = 'id' in key ? this.tokenById.get(key.id) : this.tokenByHash.get(key.hash);
+      return (
+        r && toToken(r, { accounts: this.tokenAccounts.all(r.id), organizations: this.tokenOrgs.all(r.id) })
+      );
+    });
+    this.listTokensTx = db.transaction(() => {
+      const tokens = this.tokenList.all();
+      const accounts = groupLinks(this.allTokenAccounts.all());
+      const orgs = groupLinks(this.allTokenOrgs.all());
+      return tokens.map((t) =>
+        toToken(t, { accounts: accounts.get(t.id) ?? [], organizations: orgs.get(t.id) ?? [] }),
+      );
+    });
+    this.upsertTokenTx = db.transaction((row: TokenRow) => {
+      this.tokenUpsert.run({
+        id: row.id,
+        name: row.name,
+        secret_hash: row.secret_hash,
+        can_edit: row.can_edit ? 1 : 0,
+        status: row.status,
+        expires_on: row.expires_on,
+        created: row.created,
+      });
+      this.tokenAccountsClear.run(row.id);
+      this.tokenOrgsClear.run(row.id);
+      for (const a of row.accounts) this.tokenAccountAdd.run(row.id, a);
+      for (const o of row.organizations) this.tokenOrgAdd.run(row.id, o);
+    });
+  }
+
+  async getOrganization(id: string): Promise<OrganizationRow | undefined> {
+    return this.orgGet.get(id);
+  }
+
+  async listOrganizations(): Promise<OrganizationRow[]> {
+    return this.orgList.all();
+  }
+
+  async upsertOrganization(row: OrganizationRow): Promise<void> {
+    this.orgUpsert.run({ id: row.id, name: row.name, created: row.created, modified: row.modified });
+  }
+
+  async getAccount(id: string): Promise<AccountRow | undefined> {
+    const r = this.accountGet.get(id);
+    return r && toAccount(r);
+  }
+
+  async listAccounts(organizationId?: string): Promise<AccountRow[]> {
+    const rows =
+      organizationId === undefined ? this.accountList.all() : this.accountListByOrg.all(organizationId);
+    return rows.map(toAccount);
+  }
+
+  async upsertAccount(row: AccountRow): Promise<void> {
+    this.accountUpsert.run({
+      id: row.id,
+      name: row.name,
+      organization_id: row.organization_id,
+      entitlements: row.entitlements === null ? null : JSON.stringify(row.entitlements),
+      created: row.created,
+      modified: row.modified,
+    });
+  }
+
+  async organizationAccountIds(organizationId: string): Promise<string[]> {
+    return this.orgAccountIds.all(organizationId);
+  }
+
+  async findUserByEmail(email: string): Promise<UserRow | undefined> {
+    return this.readUserTx(email);
+  }
+
+  async listUsers(): Promise<UserRow[]> {
+    return this.listUsersTx();
+  }
+
+  async upsertUser(row: UserRow): Promise<void> {
+    this.upsertUserTx(row);
+  }
+
+  async findTokenByHash(secretHash: string): Promise<TokenRow | undefined> {
+    return this.readTokenTx({ hash: secretHash });
+  }
+
+  async getToken(id: string): Promise<TokenRow | undefined> {
+    return this.readTokenTx({ id });
+  }
+
+  async listTokens(): Promise<TokenRow[]> {
+    return this.listTokensTx();
+  }
+
+  async upsertToken(row: TokenRow): Promise<void> {
+    this.upsertTokenTx(row);
+  }
+}

@@ -1,0 +1,18 @@
+import type { ExcludedRecipientsStore } from '../excluded-recipients/store.js';
+import type { RecipientsStore } from '../recipients/store.js';
+import type { ResourcesStore } from '../resources/store.js';
+import type { SharesStore } from '../shares/store.js';
+import type { TenancyStore } from '../tenancy/store.js';
+
+/** Everything rshare persists, behind one interface that SQLite and PostgreSQL both implement. */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly tenancy: TenancyStore;
+  readonly shares: SharesStore;
+  readonly recipients: RecipientsStore;
+  readonly resources: ResourcesStore;
+  readonly excludedRecipients: ExcludedRecipientsStore;
+  /** Throws when the store cannot answer queries or its migrations are not applied. */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}

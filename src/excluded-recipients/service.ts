@@ -1,0 +1,112 @@
+import type { Store } from '../db/store.js';
+import type { Page } from '../http/envelope.js';
+import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
+import type { Clock } from '../lib/clock.js';
+import { newId } from '../lib/ids.js';
+import { shareNotActive, type SharesService } from '../shares/service.js';
+import type { ShareView } from '../shares/store.js';
+import type { ExcludedRecipientObject, ExcludedRecipientRequest } from './schemas.js';
+import type { ExcludedRecipientRow, ExclusionChanges } from './store.js';
+
+const EXCLUSION_NOT_FOUND = 'Share excluded recipient not found';
+
+function toObject(r: ExcludedRecipientRow): ExcludedRecipientObject {
+  return { id: r.id, account_id: r.account_id, created: r.created, modified: r.modified };
+}
+
+/** Accounts skipped by an organization-targeted share. */
+export class ExcludedRecipientsService {
+  constructor(
+    private readonly store: Store,
+    private readonly shares: SharesService,
+    private readonly clock: Clock,
+  ) {}
+
+  async list(
+    accountId: string,
+    shareId: string,
+    page: Page,
+  ): Promise<{ items: ExcludedRecipientObject[]; total: number }> {
+    await this.organizationShare(accountId, shareId, false);
+    const { rows, total } = await this.store.excludedRecipients.list(shareId, page.limit, page.offset);
+    return { items: rows.map(toObject), total };
+  }
+
+  async get(accountId: string, shareId: string, id: string): Promise<ExcludedRecipientObject> {
+    await this.organizationShare(accountId, shareId, false);
+    return toObject(await this.find(shareId, id));
+  }
+
+  async create(accountId: string, shareId: string, body: ExcludedRecipientRequest): Promise<ExcludedRecipientObject> {
+    const share = await this.organizationShare(accountId, shareId, true);
+    await this.checkAccount(share, body.account_id, '/account_id');
+    const existing = (await this.store.excludedRecipients.all(shareId)).find((e) => e.account_id === body.account_id);
+    if (existing) throw new ConflictError(`Account ${body.account_id} is already excluded from the share`);
+    const row = this.newExclusion(shareId, body.account_id);
+    await this.applyOrConflict(shareId, { add: [row], remove: [] });
+    return toObject(row);
+  }
+
+  /** Makes the exclusion list exactly `body`: new accounts excluded, missing ones included again. */
+  async replace(accountId: string, shareId: string, body: ExcludedRecipientRequest[]): Promise<void> {
+    const share = await this.organizationShare(accountId, shareId, true);
+    const wanted = new Set<string>();
+    for (const [i, item] of body.entries()) {
+      await this.checkAccount(share, item.account_id, `/${i}/account_id`);
+      if (wanted.has(item.account_id)) {
+        throw new ValidationError(`Account ${item.account_id} is listed twice`, `/${i}/account_id`);
+      }
+      wanted.add(item.account_id);
+    }
+    const current = await this.store.excludedRecipients.all(shareId);
+    const currentAccounts = new Set(current.map((e) => e.account_id));
+    const changes: ExclusionChanges = {
+      add: [...wanted].filter((id) => !currentAccounts.has(id)).map((id) => this.newExclusion(shareId, id)),
+      remove: current.filter((e) => !wanted.has(e.account_id)).map((e) => e.id),
+    };
+    await this.applyOrConflict(shareId, changes);
+  }
+
+  async delete(accountId: string, shareId: string, id: string): Promise<ExcludedRecipientObject> {
+    await this.organizationShare(accountId, shareId, true);
+    const row = await this.find(shareId, id);
+    await this.applyOrConflict(shareId, { add: [], remove: [id] });
+    return toObject(row);
+  }
+
+  private async organizationShare(accountId: string, shareId: string, change: boolean): Promise<ShareView> {
+    const share = change ? await this.shares.ownedActive(accountId, shareId) : await this.shares.owned(accountId, shareId);
+    if (share.target_type !== 'organization') {
+      throw new ValidationError(
+        'Excluded recipients apply only to shares with target_type=organization',
+        '/path/share_id',
+      );
+    }
+    return share;
+  }
+
+  private async checkAccount(share: ShareView, id: string, pointer: string): Promise<void> {
+    if (id === share.account_id) throw new ValidationError('The share owner account cannot be excluded', pointer);
+    const account = await this.store.tenancy.getAccount(id);
+    if (account?.organization_id !== share.organization_id) {
+      throw new ValidationError(`Account ${id} is not a member of the share owner's organization`, pointer);
+    }
+  }
+
+  private async applyOrConflict(shareId: string, changes: ExclusionChanges): Promise<void> {
+    if (!(await this.store.excludedRecipients.apply(shareId, changes, this.clock.timestamp(), newId))) {
+      throw shareNotActive('deleting');
+    }
+  }
+
+  private newExclusion(shareId: string, accountId: string): ExcludedRecipientRow {
+    const now = this.clock.timestamp();
+    return { id: newId(), share_id: shareId, account_id: accountId, created: now, modified: now };
+  }
+
+  private async find(shareId: string, id: string): Promise<ExcludedRecipientRow> {
+    const row = await this.store.excludedRecipients.get(shareId, id);
+    if (!row) throw new NotFoundError(EXCLUSION_NOT_FOUND);
+    return row;
+  }
+}

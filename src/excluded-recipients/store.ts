@@ -1,0 +1,25 @@
+export interface ExcludedRecipientRow {
+  id: string;
+  share_id: string;
+  account_id: string;
+  created: string;
+  modified: string;
+}
+
+export interface ExclusionChanges {
+  add: ExcludedRecipientRow[];
+  /** Exclusion ids to remove. */
+  remove: string[];
+}
+
+export interface ExcludedRecipientsStore {
+  list(shareId: string, limit: number, offset: number): Promise<{ rows: ExcludedRecipientRow[]; total: number }>;
+  get(shareId: string, id: string): Promise<ExcludedRecipientRow | undefined>;
+  all(shareId: string): Promise<ExcludedRecipientRow[]>;
+  /**
+   * Adds and removes exclusions of an active organization share and, in the same transaction, moves the
+   * affected accounts' recipients: excluded ones toward disassociated, re-included ones toward
+   * associated (creating the recipient if the account has none). False when the share is not active.
+   */
+  apply(shareId: string, changes: ExclusionChanges, modified: string, newRecipientId: () => string): Promise<boolean>;
+}

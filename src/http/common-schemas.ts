@@ -1,0 +1,76 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/** Identifiers as the contract declares them: strings of at most 32 characters. */
+export const Identifier = (description: string) => Type.String({ maxLength: 32, description });
+export const Timestamp = (description: string) =>
+  Type.String({ format: 'date-time', description, examples: ['2023-09-21T18:56:32.624632Z'] });
+
+/** A string enum as the contract writes it (`type: string, enum: [...]`), so errors name the allowed values. */
+export const StringEnum = <const T extends readonly string[]>(values: T, options: { description?: string } = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+
+export const RESOURCE_TYPES = [
+  'custom-ruleset',
+  'gateway-policy',
+  'gateway-destination-ip',
+  'gateway-block-page-settings',
+  'gateway-extended-email-matching',
+  'idp-federation-grant',
+] as const;
+export const ResourceType = StringEnum(RESOURCE_TYPES, { description: 'Resource Type.' });
+export type ResourceType = Static<typeof ResourceType>;
+
+export const ErrorItem = Type.Object({
+  code: Type.Integer(),
+  message: Type.String(),
+  source: Type.Optional(Type.Object({ pointer: Type.String() })),
+});
+export type ErrorItem = Static<typeof ErrorItem>;
+
+const Message = Type.Object({ code: Type.Integer(), message: Type.String(), type: Type.Union([Type.String(), Type.Null()]) });
+
+export const ResultInfo = Type.Object({
+  page: Type.Integer(),
+  per_page: Type.Integer(),
+  count: Type.Integer(),
+  total_count: Type.Integer(),
+  total_pages: Type.Integer(),
+});
+export type ResultInfo = Static<typeof ResultInfo>;
+
+/** `{success, errors, messages, result}` around one object. */
+export const Single = <T extends TSchema>(result: T) =>
+  Type.Object({ success: Type.Boolean(), errors: Type.Array(ErrorItem), messages: Type.Array(Message), result });
+
+/** `{success, errors, messages, result: [...], result_info}` around a page of objects. */
+export const Collection = <T extends TSchema>(item: T) =>
+  Type.Object({
+    success: Type.Boolean(),
+    errors: Type.Array(ErrorItem),
+    messages: Type.Array(Message),
+    result: Type.Array(item),
+    result_info: ResultInfo,
+  });
+
+export const Failure = Type.Object({
+  success: Type.Literal(false),
+  errors: Type.Array(ErrorItem),
+  messages: Type.Array(Message),
+  result: Type.Null(),
+});
+export type Failure = Static<typeof Failure>;
+
+export const PageQuery = {
+  page: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: 'Page number (default 1).' }),
+  ),
+  per_page: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100, description: 'Objects per page (default 20).' }),
+  ),
+};
+
+export const AccountParams = Type.Object({ account_id: Identifier('Account identifier.') });
+export const ShareParams = Type.Object({
+  account_id: Identifier('Account identifier.'),
+  share_id: Identifier('Share identifier.'),
+});

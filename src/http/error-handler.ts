@@ -1,0 +1,119 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorObject } from 'ajv';
+import type { Failure } from './common-schemas.js';
+import {
+  ApiError,
+  InternalError,
+  MalformedJsonError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from './errors.js';
+
+/** Messages for the patterns our schemas use, so a client reads a sentence rather than a regex. */
+const PATTERN_MESSAGES: Record<string, string> = {
+  '\\S': 'must not be blank',
+  '^[^=]+$': 'must not contain "="',
+};
+
+type SchemaContext = 'body' | 'querystring' | 'params' | 'headers';
+const CONTEXT_PREFIX: Record<SchemaContext, string> = {
+  body: '',
+  querystring: '/query',
+  params: '/path',
+  headers: '/headers',
+};
+
+function describe(field: string, e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return `${p.missingProperty as string} is required`;
+    case 'type':
+      return `${field} must be ${/^[aeiou]/.test(String(p.type)) ? 'an' : 'a'} ${String(p.type)}`;
+    case 'enum':
+      return `${field} must be one of: ${(p.allowedValues as unknown[]).join(', ')}`;
+    case 'minLength':
+      return p.limit === 1 ? `${field} must not be empty` : `${field} must be at least ${p.limit as number} characters`;
+    case 'maxLength':
+      return `${field} must be at most ${p.limit as number} characters`;
+    case 'minimum':
+      return `${field} must be at least ${p.limit as number}`;
+    case 'maximum':
+      return `${field} must be at most ${p.limit as number}`;
+    case 'maxItems':
+      return `${field} must have at most ${p.limit as number} items`;
+    case 'minItems':
+      return `${field} must have at least ${p.limit as number} items`;
+    case 'maxProperties':
+      return `${field} must have at most ${p.limit as number} entries`;
+    case 'pattern':
+      return `${field} ${PATTERN_MESSAGES[p.pattern as string] ?? `must match ${p.pattern as string}`}`;
+    case 'multipleOf':
+      return `${field} must be an integer`;
+    default:
+      return `${field} ${e.message ?? 'is invalid'}`;
+  }
+}
+
+/** Turns the first schema violation into a ValidationError whose pointer names the field. */
+export function validationError(errors: ErrorObject[], context: SchemaContext): ValidationError {
+  const e = errors[0];
+  if (!e) return new ValidationError('Invalid request', CONTEXT_PREFIX[context]);
+  let path = e.instancePath;
+  if (e.keyword === 'required') path += `/${String((e.params as { missingProperty: string }).missingProperty)}`;
+  const segments = path.split('/').filter(Boolean);
+  const field = segments.at(-1) ?? (context === 'body' ? 'body' : context);
+  const named = /^\d+$/.test(field) ? `${segments.at(-2) ?? 'body'}[${field}]` : field;
+  return new ValidationError(describe(named, e), CONTEXT_PREFIX[context] + path);
+}
+
+export function envelope(error: ApiError): Failure {
+  return {
+    success: false,
+    errors: [
+      error.source
+        ? { code: error.code, message: error.message, source: error.source }
+        : { code: error.code, message: error.message },
+    ],
+    messages: [],
+    result: null,
+  };
+}
+
+/** Maps framework errors onto our error kinds. */
+function toApiError(err: FastifyError & { validationContext?: SchemaContext }): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err.validation) return validationError(err.validation as ErrorObject[], err.validationContext ?? 'body');
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new UnsupportedMediaTypeError(undefined);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return undefined;
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ValidationError('Request body is required', '');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new MalformedJsonError();
+  }
+  if (err instanceof SyntaxError && err.statusCode === 400) return new MalformedJsonError();
+  return undefined;
+}
+
+export function errorHandler(bodyLimit: number) {
+  return function handle(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+    let api = toApiError(err);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') api = new PayloadTooLargeError(bodyLimit);
+    if (api instanceof UnsupportedMediaTypeError) api = new UnsupportedMediaTypeError(req.headers['content-type']);
+    if (!api) {
+      req.log.error({ err }, 'unhandled error');
+      api = new InternalError();
+    } else if (api.status >= 500) {
+      req.log.error({ err }, 'server error');
+    }
+    void reply
+      .code(api.status)
+      .headers(api.headers)
+      .type('application/json; charset=utf-8')
+      .send(envelope(api));
+  };
+}

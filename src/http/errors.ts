@@ -1,0 +1,128 @@
+/**
+ * One class per kind of failure, each with its Cloudflare code and HTTP status. Services throw these;
+ * the single error handler turns them into the v4 envelope. Codes are documented in the README.
+ */
+export interface ErrorSource {
+  pointer: string;
+}
+
+export abstract class ApiError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: number;
+  readonly source: ErrorSource | undefined;
+  /** Extra response headers, e.g. `x-should-retry`. */
+  readonly headers: Record<string, string> = {};
+  constructor(message: string, pointer?: string) {
+    super(message);
+    this.source = pointer === undefined ? undefined : { pointer };
+  }
+}
+
+/** 400: a body field, query parameter or path parameter is invalid. */
+export class ValidationError extends ApiError {
+  readonly status = 400;
+  readonly code = 1400;
+}
+
+/** 400: the body is not valid JSON. */
+export class MalformedJsonError extends ApiError {
+  readonly status = 400;
+  readonly code = 6007;
+  constructor() {
+    super('Malformed JSON in request body');
+  }
+}
+
+/** 400: no credentials at all. */
+export class MissingCredentialsError extends ApiError {
+  readonly status = 400;
+  readonly code = 9106;
+  constructor() {
+    super('Missing X-Auth-Key, X-Auth-Email or Authorization headers');
+  }
+}
+
+/** 403: unknown email / global key pair. */
+export class UnknownKeyError extends ApiError {
+  readonly status = 403;
+  readonly code = 9103;
+  constructor() {
+    super('Unknown X-Auth-Key or X-Auth-Email');
+  }
+}
+
+/** 400: bearer token unknown, disabled or expired. */
+export class InvalidTokenError extends ApiError {
+  readonly status = 400;
+  readonly code = 1000;
+  constructor() {
+    super('Invalid API Token');
+  }
+}
+
+/** 403: authenticated, but not allowed to do this. */
+export class ForbiddenError extends ApiError {
+  readonly status = 403;
+  readonly code = 10000;
+  constructor(message = 'Authentication error') {
+    super(message);
+  }
+}
+
+/** 404: unknown object, or one the caller may not see (the two are indistinguishable on purpose). */
+export class NotFoundError extends ApiError {
+  readonly status = 404;
+  readonly code = 1404;
+}
+
+/** 404: no route matches the method and path. */
+export class NoRouteError extends ApiError {
+  readonly status = 404;
+  readonly code = 7003;
+  constructor() {
+    super('No route for the URI');
+  }
+}
+
+/** 405: the path exists but not for this method. */
+export class MethodNotAllowedError extends ApiError {
+  readonly status = 405;
+  readonly code = 7001;
+  constructor(method: string) {
+    super(`Method ${method} not allowed for this route`);
+  }
+}
+
+/** 409: the request conflicts with the current state; retrying the same request cannot succeed. */
+export class ConflictError extends ApiError {
+  readonly status = 409;
+  readonly code = 1409;
+  override readonly headers = { 'x-should-retry': 'false' };
+}
+
+/** 413: the body is larger than the server accepts. */
+export class PayloadTooLargeError extends ApiError {
+  readonly status = 413;
+  readonly code = 1413;
+  constructor(limit: number) {
+    super(`Request body is larger than ${limit} bytes`);
+  }
+}
+
+/** 415: a body that is not `application/json`. */
+export class UnsupportedMediaTypeError extends ApiError {
+  readonly status = 415;
+  readonly code = 1415;
+  constructor(contentType: string | undefined) {
+    super(`Unsupported Content-Type ${contentType ?? '(none)'}; use application/json`);
+  }
+}
+
+/** 500: a bug or an unavailable store; details go to the log, never to the client. */
+export class InternalError extends ApiError {
+  readonly status = 500;
+  readonly code = 1500;
+  constructor() {
+    super('Internal server error');
+  }
+}

@@ -1,0 +1,168 @@
+import type { Store } from '../db/store.js';
+import type { Page } from '../http/envelope.js';
+import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
+import type { Clock } from '../lib/clock.js';
+import { newId } from '../lib/ids.js';
+import { checkRecipientAccount, recipientAccount, shareNotActive, type SharesService } from '../shares/service.js';
+import type { ShareView } from '../shares/store.js';
+import type { AccountRow } from '../tenancy/store.js';
+import type { RecipientObject, RecipientRequest } from './schemas.js';
+import type { RecipientChanges, RecipientRow } from './store.js';
+
+const RECIPIENT_NOT_FOUND = 'Share recipient not found';
+
+export class RecipientsService {
+  constructor(
+    private readonly store: Store,
+    private readonly shares: SharesService,
+    private readonly clock: Clock,
+  ) {}
+
+  async list(
+    accountId: string,
+    shareId: string,
+    includeResources: boolean,
+    page: Page,
+  ): Promise<{ items: RecipientObject[]; total: number }> {
+    await this.shares.owned(accountId, shareId);
+    const { rows, total } = await this.store.recipients.list(shareId, page.limit, page.offset);
+    return { items: await this.present(rows, includeResources), total };
+  }
+
+  async get(accountId: string, shareId: string, id: string, includeResources: boolean): Promise<RecipientObject> {
+    await this.shares.owned(accountId, shareId);
+    const [obj] = await this.present([await this.find(shareId, id)], includeResources);
+    return obj as RecipientObject;
+  }
+
+  /** Adds one account, or associates again an account that was removed earlier. */
+  async create(accountId: string, shareId: string, body: RecipientRequest): Promise<RecipientObject> {
+    const { share, owner, orgAccounts } = await this.accountTargeted(accountId, shareId);
+    if (body.organization_id !== undefined) {
+      throw new ValidationError('Recipients of an account-targeted share are accounts', '/organization_id');
+    }
+    const target = recipientAccount(body, '');
+    if (!target) throw new ValidationError('recipient_account_id is required', '/recipient_account_id');
+    checkRecipientAccount(owner, orgAccounts, target.id, target.pointer);
+    const existing = await this.store.recipients.getByAccount(share.id, target.id);
+    if (existing?.desired_status === 'associated') {
+      throw new ConflictError(`Account ${target.id} is already a recipient of the share`);
+    }
+    const changes: RecipientChanges = existing
+      ? { add: [], associate: [target.id], disassociate: [] }
+      : { add: [this.newRecipient(share.id, target.id)], associate: [], disassociate: [] };
+    await this.applyOrConflict(share.id, changes);
+    return this.get(accountId, shareId, existing?.id ?? (changes.add[0] as RecipientRow).id, false);
+  }
+
+  /** Replaces the recipient list by diff: new accounts added, missing ones disassociated, the rest untouched. */
+  async replace(accountId: string, shareId: string, body: RecipientRequest[]): Promise<void> {
+    const { share, owner, orgAccounts } = await this.accountTargeted(accountId, shareId);
+    const wanted = new Set<string>();
+    body.forEach((item, i) => {
+      if (item.organization_id !== undefined) {
+        throw new ValidationError(
+          'Recipients of an account-targeted share are accounts',
+          `/${i}/organization_id`,
+        );
+      }
+      const target = recipientAccount(item, `/${i}`);
+      if (!target) throw new ValidationError('recipient_account_id is required', `/${i}/recipient_account_id`);
+      checkRecipientAccount(owner, orgAccounts, target.id, target.pointer);
+      if (wanted.has(target.id)) throw new ValidationError(`Account ${target.id} is listed twice`, target.pointer);
+      wanted.add(target.id);
+    });
+    const current = await this.store.recipients.all(share.id);
+    const known = new Map(current.map((r) => [r.account_id, r]));
+    const changes: RecipientChanges = { add: [], associate: [], disassociate: [] };
+    for (const id of wanted) {
+      const r = known.get(id);
+      if (!r) changes.add.push(this.newRecipient(share.id, id));
+      else if (r.desired_status === 'disassociated') changes.associate.push(id);
+    }
+    for (const r of current) {
+      if (!wanted.has(r.account_id) && r.desired_status === 'associated') changes.disassociate.push(r.account_id);
+    }
+    await this.applyOrConflict(share.id, changes);
+  }
+
+  /** Soft delete: the recipient goes `disassociating` and stays listed. */
+  async delete(accountId: string, shareId: string, id: string): Promise<RecipientObject> {
+    const share = await this.shares.ownedActive(accountId, shareId);
+    const recipient = await this.find(shareId, id);
+    if (share.target_type === 'organization') {
+      throw new ValidationError(
+        'Recipients of an organization-targeted share follow the organization; exclude the account instead',
+        '/path/recipient_id',
+      );
+    }
+    if (recipient.desired_status === 'disassociated') {
+      throw new ConflictError(`The recipient is already ${recipient.status}`);
+    }
+    await this.applyOrConflict(shareId, { add: [], associate: [], disassociate: [recipient.account_id] });
+    return this.get(accountId, shareId, id, false);
+  }
+
+  private async accountTargeted(
+    accountId: string,
+    shareId: string,
+  ): Promise<{ share: ShareView; owner: AccountRow; orgAccounts: Set<string> }> {
+    const share = await this.shares.ownedActive(accountId, shareId);
+    if (share.target_type === 'organization') {
+      throw new ValidationError(
+        'The share targets the whole organization; its recipients cannot be edited (use excluded recipients)',
+        '/path/share_id',
+      );
+    }
+    const owner = (await this.store.tenancy.getAccount(accountId)) as AccountRow;
+    const orgAccounts = new Set(await this.store.tenancy.organizationAccountIds(share.organization_id));
+    return { share, owner, orgAccounts };
+  }
+
+  private async applyOrConflict(shareId: string, changes: RecipientChanges): Promise<void> {
+    if (!(await this.store.recipients.apply(shareId, changes, this.clock.timestamp()))) {
+      throw shareNotActive('deleting');
+    }
+  }
+
+  private newRecipient(shareId: string, accountId: string): RecipientRow {
+    const now = this.clock.timestamp();
+    return {
+      id: newId(),
+      share_id: shareId,
+      account_id: accountId,
+      desired_status: 'associated',
+      status: 'associating',
+      created: now,
+      modified: now,
+    };
+  }
+
+  private async find(shareId: string, id: string): Promise<RecipientRow> {
+    const row = await this.store.recipients.get(shareId, id);
+    if (!row) throw new NotFoundError(RECIPIENT_NOT_FOUND);
+    return row;
+  }
+
+  private async present(rows: RecipientRow[], includeResources: boolean): Promise<RecipientObject[]> {
+    const resources = includeResources ? await this.store.recipients.resourcesOf(rows.map((r) => r.id)) : undefined;
+    return rows.map((r) => {
+      const obj: RecipientObject = {
+        id: r.id,
+        account_id: r.account_id,
+        association_status: r.status,
+        created: r.created,
+        modified: r.modified,
+      };
+      if (resources) {
+        obj.resources = (resources.get(r.id) ?? []).map(({ resource_id, resource_version, error, terminal }) => ({
+          resource_id,
+          resource_version,
+          error,
+          terminal,
+        }));
+      }
+      return obj;
+    });
+  }
+}

@@ -1,0 +1,42 @@
+export type AssociationStatus = 'associating' | 'associated' | 'disassociating' | 'disassociated';
+export type DesiredStatus = 'associated' | 'disassociated';
+
+export interface RecipientRow {
+  id: string;
+  share_id: string;
+  account_id: string;
+  desired_status: DesiredStatus;
+  status: AssociationStatus;
+  created: string;
+  modified: string;
+}
+
+/** Delivery state of one shared resource in one recipient account. */
+export interface RecipientResourceRow {
+  recipient_id: string;
+  resource_id: string;
+  resource_version: number;
+  error: string;
+  terminal: boolean;
+}
+
+/** A change to the recipient set of a share, applied atomically. */
+export interface RecipientChanges {
+  /** New recipients (status `associating`). */
+  add: RecipientRow[];
+  /** Existing recipients (by account) to associate again. */
+  associate: string[];
+  /** Existing recipients (by account) to disassociate. */
+  disassociate: string[];
+}
+
+export interface RecipientsStore {
+  list(shareId: string, limit: number, offset: number): Promise<{ rows: RecipientRow[]; total: number }>;
+  get(shareId: string, id: string): Promise<RecipientRow | undefined>;
+  getByAccount(shareId: string, accountId: string): Promise<RecipientRow | undefined>;
+  /** Every recipient of the share, any status. */
+  all(shareId: string): Promise<RecipientRow[]>;
+  /** Applies the changes if the share is still active; false otherwise. */
+  apply(shareId: string, changes: RecipientChanges, modified: string): Promise<boolean>;
+  resourcesOf(recipientIds: string[]): Promise<Map<string, RecipientResourceRow[]>>;
+}

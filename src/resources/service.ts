@@ -1,0 +1,107 @@
+import type { Store } from '../db/store.js';
+import type { Page } from '../http/envelope.js';
+import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
+import type { Clock } from '../lib/clock.js';
+import { newId } from '../lib/ids.js';
+import { shareNotActive, type SharesService } from '../shares/service.js';
+import type { CreateResourceBody, ListResourcesQuery, ResourceObject, UpdateResourceBody } from './schemas.js';
+import type { ResourceRow } from './store.js';
+
+export function toResourceObject(r: ResourceRow): ResourceObject {
+  return {
+    id: r.id,
+    resource_id: r.resource_id,
+    resource_type: r.resource_type,
+    resource_account_id: r.resource_account_id,
+    meta: r.meta,
+    status: r.status,
+    resource_version: r.resource_version,
+    created: r.created,
+    modified: r.modified,
+  };
+}
+
+const RESOURCE_NOT_FOUND = 'Share resource not found';
+
+export class ResourcesService {
+  constructor(
+    private readonly store: Store,
+    private readonly shares: SharesService,
+    private readonly clock: Clock,
+  ) {}
+
+  async list(
+    accountId: string,
+    shareId: string,
+    q: ListResourcesQuery,
+    page: Page,
+  ): Promise<{ items: ResourceObject[]; total: number }> {
+    await this.shares.visible(accountId, shareId);
+    const { rows, total } = await this.store.resources.list(shareId, {
+      status: q.status,
+      resourceType: q.resource_type,
+      limit: page.limit,
+      offset: page.offset,
+    });
+    return { items: rows.map(toResourceObject), total };
+  }
+
+  async get(accountId: string, shareId: string, id: string): Promise<ResourceObject> {
+    await this.shares.visible(accountId, shareId);
+    return toResourceObject(await this.find(shareId, id));
+  }
+
+  async create(accountId: string, shareId: string, body: CreateResourceBody): Promise<ResourceObject> {
+    await this.shares.ownedActive(accountId, shareId);
+    if (body.resource_account_id !== accountId) {
+      throw new ValidationError("resource_account_id must be the share owner's account", '/resource_account_id');
+    }
+    const now = this.clock.timestamp();
+    const row: ResourceRow = {
+      id: newId(),
+      share_id: shareId,
+      resource_id: body.resource_id,
+      resource_type: body.resource_type,
+      resource_account_id: body.resource_account_id,
+      meta: body.meta,
+      status: 'active',
+      resource_version: 1,
+      created: now,
+      modified: now,
+    };
+    const outcome = await this.store.resources.add(row);
+    if (outcome === 'inactive') throw shareNotActive('deleting');
+    if (outcome === 'duplicate') {
+      throw new ConflictError(`Resource ${body.resource_type} ${body.resource_id} is already part of the share`);
+    }
+    return toResourceObject(row);
+  }
+
+  async update(accountId: string, shareId: string, id: string, body: UpdateResourceBody): Promise<ResourceObject> {
+    await this.shares.ownedActive(accountId, shareId);
+    const current = await this.find(shareId, id);
+    if (current.status !== 'active') throw resourceNotActive(current.status);
+    const updated = await this.store.resources.updateMeta(shareId, id, body.meta, this.clock.timestamp());
+    if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
+    return toResourceObject(updated);
+  }
+
+  async delete(accountId: string, shareId: string, id: string): Promise<ResourceObject> {
+    await this.shares.ownedActive(accountId, shareId);
+    const current = await this.find(shareId, id);
+    if (current.status !== 'active') throw resourceNotActive(current.status);
+    const updated = await this.store.resources.markDeleting(shareId, id, this.clock.timestamp());
+    if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
+    return toResourceObject(updated);
+  }
+
+  private async find(shareId: string, id: string): Promise<ResourceRow> {
+    const row = await this.store.resources.get(shareId, id);
+    if (!row) throw new NotFoundError(RESOURCE_NOT_FOUND);
+    return row;
+  }
+}
+
+function resourceNotActive(status: string): ConflictError {
+  return new ConflictError(`The resource is ${status} and can no longer be changed`);
+}

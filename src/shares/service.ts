@@ -1,0 +1,294 @@
+import type { Store } from '../db/store.js';
+import { OBJECT_NOT_FOUND } from '../http/auth.js';
+import type { Page } from '../http/envelope.js';
+import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
+import type { Clock } from '../lib/clock.js';
+import { newId } from '../lib/ids.js';
+import type { RecipientRow } from '../recipients/store.js';
+import { toResourceObject } from '../resources/service.js';
+import type { ResourceRow } from '../resources/store.js';
+import type { AccountRow } from '../tenancy/store.js';
+import type { CreateShareBody, ListSharesQuery, ShareObject, UpdateShareBody } from './schemas.js';
+import type { ShareListQuery, ShareView, TagFilter } from './store.js';
+
+export interface Includes {
+  include_resources?: boolean;
+  include_recipient_counts?: boolean;
+}
+
+type Kind = 'sent' | 'received';
+
+/** Shares, and the access rules every sub-object of a share goes through. */
+export class SharesService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The share, if `accountId` owns it; otherwise the same 404 as an unknown id. */
+  async owned(accountId: string, shareId: string): Promise<ShareView> {
+    const share = await this.store.shares.get(shareId);
+    if (!share || share.account_id !== accountId) throw new NotFoundError(OBJECT_NOT_FOUND);
+    return share;
+  }
+
+  /** The share, if `accountId` owns it or currently receives it. */
+  async visible(accountId: string, shareId: string): Promise<{ share: ShareView; kind: Kind }> {
+    const share = await this.store.shares.get(shareId);
+    if (share?.account_id === accountId) return { share, kind: 'sent' };
+    if (share && (await this.store.shares.isActiveRecipient(shareId, accountId))) return { share, kind: 'received' };
+    throw new NotFoundError(OBJECT_NOT_FOUND);
+  }
+
+  /** The owned share, refusing changes once it is being deleted. */
+  async ownedActive(accountId: string, shareId: string): Promise<ShareView> {
+    const share = await this.owned(accountId, shareId);
+    if (share.status !== 'active') throw shareNotActive(share.status);
+    return share;
+  }
+
+  async create(ownerId: string, body: CreateShareBody, includes: Includes = {}): Promise<ShareObject> {
+    const owner = await this.store.tenancy.getAccount(ownerId);
+    if (!owner?.organization_id) {
+      throw new ValidationError('The account does not belong to an organization, so it cannot share', '/recipients');
+    }
+    const now = this.clock.timestamp();
+    const shareId = newId();
+    const orgAccounts = await this.store.tenancy.organizationAccountIds(owner.organization_id);
+    const { targetType, accountIds } = resolveRecipients(owner, body.recipients, new Set(orgAccounts));
+    const recipients: RecipientRow[] = accountIds.map((account_id) => ({
+      id: newId(),
+      share_id: shareId,
+      account_id,
+      desired_status: 'associated',
+      status: 'associating',
+      created: now,
+      modified: now,
+    }));
+    const resources: ResourceRow[] = checkResources(ownerId, body.resources).map((r) => ({
+      id: newId(),
+      share_id: shareId,
+      resource_id: r.resource_id,
+      resource_type: r.resource_type,
+      resource_account_id: r.resource_account_id,
+      meta: r.meta,
+      status: 'active',
+      resource_version: 1,
+      created: now,
+      modified: now,
+    }));
+    await this.store.shares.create({
+      share: {
+        id: shareId,
+        account_id: ownerId,
+        organization_id: owner.organization_id,
+        name: body.name,
+        target_type: targetType,
+        status: 'active',
+        created: now,
+        modified: now,
+      },
+      tags: body.tags ?? {},
+      recipients,
+      resources,
+    });
+    return this.present(ownerId, shareId, includes);
+  }
+
+  async get(accountId: string, shareId: string, includes: Includes): Promise<ShareObject> {
+    const { share, kind } = await this.visible(accountId, shareId);
+    const [obj] = await this.decorate([share], () => kind, includes);
+    return obj as ShareObject;
+  }
+
+  async list(accountId: string, q: ListSharesQuery, page: Page): Promise<{ items: ShareObject[]; total: number }> {
+    const { rows, total } = await this.store.shares.list({
+      ...filters(q, page),
+      scope: { accountId },
+      tags: parseTagFilters(q.tag ?? []),
+    });
+    const items = await this.decorate(rows, (s) => (s.account_id === accountId ? 'sent' : 'received'), q);
+    return { items, total };
+  }
+
+  async listForOrganization(
+    organizationId: string,
+    q: Omit<ListSharesQuery, 'tag' | 'include_resources' | 'include_recipient_counts'>,
+    page: Page,
+  ): Promise<{ items: ShareObject[]; total: number }> {
+    const { rows, total } = await this.store.shares.list({ ...filters(q, page), scope: { organizationId } });
+    return { items: await this.decorate(rows, () => 'sent', {}), total };
+  }
+
+  async update(accountId: string, shareId: string, body: UpdateShareBody): Promise<ShareObject> {
+    await this.ownedActive(accountId, shareId);
+    if (!(await this.store.shares.update(shareId, body.name, body.tags, this.clock.timestamp()))) {
+      throw shareNotActive('deleting');
+    }
+    return this.present(accountId, shareId, {});
+  }
+
+  async delete(accountId: string, shareId: string): Promise<ShareObject> {
+    await this.ownedActive(accountId, shareId);
+    if (!(await this.store.shares.markDeleting(shareId, this.clock.timestamp()))) throw shareNotActive('deleting');
+    return this.present(accountId, shareId, {});
+  }
+
+  private async present(accountId: string, shareId: string, includes: Includes): Promise<ShareObject> {
+    const share = await this.owned(accountId, shareId);
+    const [obj] = await this.decorate([share], () => 'sent', includes);
+    return obj as ShareObject;
+  }
+
+  /** Adds kind, tags and the optional includes, with one query per kind of extra for the whole page. */
+  private async decorate(rows: ShareView[], kindOf: (s: ShareView) => Kind, includes: Includes): Promise<ShareObject[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const [tags, resources, counts] = await Promise.all([
+      this.store.shares.tagsOf(ids),
+      includes.include_resources ? this.store.shares.resourcesOf(ids) : undefined,
+      includes.include_recipient_counts ? this.store.shares.recipientCountsOf(ids) : undefined,
+    ]);
+    return rows.map((s) => {
+      const obj: ShareObject = {
+        id: s.id,
+        name: s.name,
+        account_id: s.account_id,
+        account_name: s.account_name,
+        organization_id: s.organization_id,
+        created: s.created,
+        modified: s.modified,
+        status: s.status,
+        target_type: s.target_type,
+        kind: kindOf(s),
+        tags: tags.get(s.id) ?? {},
+      };
+      if (resources) obj.resources = (resources.get(s.id) ?? []).map(toResourceObject);
+      const c = counts?.get(s.id);
+      if (c) {
+        obj.associating_recipient_count = c.associating;
+        obj.associated_recipient_count = c.associated;
+        obj.disassociating_recipient_count = c.disassociating;
+        obj.disassociated_recipient_count = c.disassociated;
+      }
+      return obj;
+    });
+  }
+}
+
+export function shareNotActive(status: string): ConflictError {
+  return new ConflictError(`The share is ${status} and can no longer be changed`);
+}
+
+function filters(
+  q: Omit<ListSharesQuery, 'tag' | 'include_resources' | 'include_recipient_counts'>,
+  page: Page,
+): Omit<ShareListQuery, 'scope'> {
+  return {
+    kind: q.kind,
+    status: q.status,
+    targetType: q.target_type,
+    resourceTypes: q.resource_types,
+    order: q.order ?? 'created',
+    direction: q.direction ?? 'asc',
+    limit: page.limit,
+    offset: page.offset,
+  };
+}
+
+/** `key` matches any value of the tag; `key=value` (split at the first "=") matches that pair. */
+export function parseTagFilters(tags: string[]): TagFilter[] {
+  return tags.map((t, i) => {
+    const eq = t.indexOf('=');
+    const key = eq === -1 ? t : t.slice(0, eq);
+    if (key === '') throw new ValidationError(`tag[${i}] must start with a key`, `/query/tag/${i}`);
+    return eq === -1 ? { key } : { key, value: t.slice(eq + 1) };
+  });
+}
+
+/** The account a recipient item names, through either field name; undefined for an organization item. */
+export function recipientAccount(
+  item: { recipient_account_id?: string; account_id?: string },
+  pointer: string,
+): { id: string; pointer: string } | undefined {
+  const { recipient_account_id: preferred, account_id: legacy } = item;
+  if (preferred !== undefined && legacy !== undefined && preferred !== legacy) {
+    throw new ValidationError(
+      'recipient_account_id and account_id name different accounts; send only recipient_account_id',
+      `${pointer}/account_id`,
+    );
+  }
+  if (preferred !== undefined) return { id: preferred, pointer: `${pointer}/recipient_account_id` };
+  if (legacy !== undefined) return { id: legacy, pointer: `${pointer}/account_id` };
+  return undefined;
+}
+
+/** Checks that an account may receive shares from `owner`, throwing with the field's pointer if not. */
+export function checkRecipientAccount(owner: AccountRow, orgAccounts: ReadonlySet<string>, id: string, pointer: string) {
+  if (id === owner.id) throw new ValidationError('A share cannot be shared with its owner account', pointer);
+  if (!orgAccounts.has(id)) {
+    throw new ValidationError(`Account ${id} is not a member of the share owner's organization`, pointer);
+  }
+}
+
+/** Decides the target of a new share from its `recipients` items and lists the accounts it reaches. */
+function resolveRecipients(
+  owner: AccountRow,
+  items: CreateShareBody['recipients'],
+  orgAccounts: ReadonlySet<string>,
+): { targetType: 'account' | 'organization'; accountIds: string[] } {
+  const accounts: string[] = [];
+  const seen = new Set<string>();
+  let organization = false;
+  items.forEach((item, i) => {
+    const pointer = `/recipients/${i}`;
+    const account = recipientAccount(item, pointer);
+    if (account && item.organization_id !== undefined) {
+      throw new ValidationError('A recipient names either an account or an organization, not both', pointer);
+    }
+    if (account) {
+      if (organization) throw mixed(pointer);
+      checkRecipientAccount(owner, orgAccounts, account.id, account.pointer);
+      if (seen.has(account.id)) throw new ValidationError(`Account ${account.id} is listed twice`, account.pointer);
+      seen.add(account.id);
+      accounts.push(account.id);
+      return;
+    }
+    if (accounts.length > 0) throw mixed(pointer);
+    if (item.organization_id !== undefined && item.organization_id !== owner.organization_id) {
+      throw new ValidationError(
+        "organization_id must be the share owner's organization",
+        `${pointer}/organization_id`,
+      );
+    }
+    organization = true;
+  });
+  if (!organization) return { targetType: 'account', accountIds: accounts };
+  return { targetType: 'organization', accountIds: [...orgAccounts].filter((id) => id !== owner.id) };
+}
+
+function mixed(pointer: string): ValidationError {
+  return new ValidationError(
+    'A share targets either specific accounts or the whole organization; do not mix the two',
+    pointer,
+  );
+}
+
+/** Every resource must belong to the owner, and each (type, id) may appear once. */
+function checkResources(ownerId: string, resources: CreateShareBody['resources']): CreateShareBody['resources'] {
+  const seen = new Set<string>();
+  resources.forEach((r, i) => {
+    if (r.resource_account_id !== ownerId) {
+      throw new ValidationError(
+        "resource_account_id must be the share owner's account",
+        `/resources/${i}/resource_account_id`,
+      );
+    }
+    const key = `${r.resource_type}\u0000${r.resource_id}`;
+    if (seen.has(key)) {
+      throw new ValidationError(`Resource ${r.resource_type} ${r.resource_id} is listed twice`, `/resources/${i}/resource_id`);
+    }
+    seen.add(key);
+  });
+  return resources;
+}
