@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Store } from './db/store.js';
 import { ExcludedRecipientsService } from './excluded-recipients/service.js';
@@ -20,8 +20,8 @@ import { tokenRoutes } from './tokens/routes.js';
 export interface AppOptions {
   store: Store;
   clock?: Clock;
-  /** Fastify/pino logger options; `false` (the default, for tests) disables logging. */
-  logger?: FastifyServerOptions['logger'];
+  /** A pino logger; without one (tests) nothing is logged. */
+  logger?: FastifyBaseLogger;
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
 }
@@ -46,7 +46,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const clock = options.clock ?? systemClock;
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

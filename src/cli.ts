@@ -58,8 +58,9 @@ function output(options: AdminOptions, json: unknown, text: () => string): void 
   process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${text()}\n`);
 }
 
-function table(rows: string[][], empty: string): string {
-  if (rows.length === 0) return empty;
+function table(header: string[], body: string[][], empty: string): string {
+  if (body.length === 0) return empty;
+  const rows = [header, ...body];
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows
     .map((r) =>
@@ -140,7 +141,7 @@ admin(org.command('create').description('create an organization'))
   });
 admin(org.command('list').description('list organizations')).action(async (opts: AdminOptions) => {
   const rows = await withService(opts, (s) => s.listOrganizations());
-  output(opts, rows, () => table(rows.map(orgLine), 'No organizations.'));
+  output(opts, rows, () => table(['ID', 'NAME', 'CREATED'], rows.map(orgLine), 'No organizations.'));
 });
 
 const account = program.command('account').description('manage accounts');
@@ -166,7 +167,9 @@ admin(account.command('list').description('list accounts'))
   .option('--org <id>', 'only accounts of this organization')
   .action(async (opts: AdminOptions & { org?: string }) => {
     const rows = await withService(opts, (s) => s.listAccounts(opts.org));
-    output(opts, rows, () => table(rows.map(accountLine), 'No accounts.'));
+    output(opts, rows, () =>
+      table(['ID', 'ORGANIZATION', 'ENTITLEMENTS', 'NAME'], rows.map(accountLine), 'No accounts.'),
+    );
   });
 
 const user = program.command('user').description('manage users (email + global API key)');
@@ -194,7 +197,9 @@ admin(user.command('create').description('create a user; prints its global API k
   );
 admin(user.command('list').description('list users')).action(async (opts: AdminOptions) => {
   const rows = await withService(opts, (s) => s.listUsers());
-  output(opts, rows.map(toPublicUser), () => table(rows.map(userLine), 'No users.'));
+  output(opts, rows.map(toPublicUser), () =>
+    table(['ID', 'EMAIL', 'ACCOUNTS', 'ORGANIZATIONS'], rows.map(userLine), 'No users.'),
+  );
 });
 
 const token = program.command('token').description('manage API tokens');
@@ -235,7 +240,9 @@ admin(token.command('create').description('create an API token; prints its value
   );
 admin(token.command('list').description('list API tokens')).action(async (opts: AdminOptions) => {
   const rows = await withService(opts, (s) => s.listTokens());
-  output(opts, rows.map(toPublicToken), () => table(rows.map(tokenLine), 'No tokens.'));
+  output(opts, rows.map(toPublicToken), () =>
+    table(['ID', 'PERMISSIONS', 'STATUS', 'EXPIRES', 'NAME'], rows.map(tokenLine), 'No tokens.'),
+  );
 });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,4 +1,6 @@
 import type { ExcludedRecipientsStore } from '../excluded-recipients/store.js';
+import type { InventoryStore } from '../inventory/store.js';
+import type { ReconcilerStore } from '../reconciler/store.js';
 import type { RecipientsStore } from '../recipients/store.js';
 import type { ResourcesStore } from '../resources/store.js';
 import type { SharesStore } from '../shares/store.js';
@@ -12,6 +14,8 @@ export interface Store {
   readonly recipients: RecipientsStore;
   readonly resources: ResourcesStore;
   readonly excludedRecipients: ExcludedRecipientsStore;
+  readonly reconciler: ReconcilerStore;
+  readonly inventory: InventoryStore;
   /** Throws when the store cannot answer queries or its migrations are not applied. */
   ready(): Promise<void>;
   close(): Promise<void>;

@@ -89,13 +89,13 @@ export class RecipientsService {
   /** Soft delete: the recipient goes `disassociating` and stays listed. */
   async delete(accountId: string, shareId: string, id: string): Promise<RecipientObject> {
     const share = await this.shares.ownedActive(accountId, shareId);
-    const recipient = await this.find(shareId, id);
     if (share.target_type === 'organization') {
       throw new ValidationError(
         'Recipients of an organization-targeted share follow the organization; exclude the account instead',
-        '/path/recipient_id',
+        '/path/share_id',
       );
     }
+    const recipient = await this.find(shareId, id);
     if (recipient.desired_status === 'disassociated') {
       throw new ConflictError(`The recipient is already ${recipient.status}`);
     }

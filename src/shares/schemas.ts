@@ -18,13 +18,18 @@ export const ShareName = Type.String({
   description: 'The name of the share.',
 });
 
+export const MAX_TAG_KEY_LENGTH = 256;
+
 /**
  * Tags: string keys (1-256 characters, no "=" so `tag=key=value` filters stay unambiguous) to string
- * values (at most 1024 characters), at most 50 per share.
+ * values (at most 1024 characters), at most 50 per share. The key rules are checked by the service
+ * (`checkTags`) so the error can point at the offending key: as a `patternProperties` key schema they
+ * were silently skipped by validation and then dropped from responses by the serializer.
  */
-export const Tags = Type.Record(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^=]+$' }), Type.String({ maxLength: 1024 }), {
+export const Tags = Type.Record(Type.String(), Type.String({ maxLength: 1024 }), {
   maxProperties: MAX_TAGS,
-  description: 'Key/value labels for filtering shares with `tag`.',
+  description:
+    'Key/value labels for filtering shares with `tag`. Keys are 1-256 characters without "="; values at most 1024 characters.',
 });
 
 export const ShareObject = Type.Object({
@@ -60,7 +65,9 @@ export type UpdateShareBody = Static<typeof UpdateShareBody>;
 
 const Includes = {
   include_resources: Type.Optional(Type.Boolean({ description: 'Include resources in the response.' })),
-  include_recipient_counts: Type.Optional(Type.Boolean({ description: 'Include recipient counts in the response.' })),
+  include_recipient_counts: Type.Optional(
+    Type.Boolean({ description: 'Include recipient counts in the response.' }),
+  ),
 };
 
 const ListFilters = {

@@ -8,7 +8,13 @@ import type { RecipientRow } from '../recipients/store.js';
 import { toResourceObject } from '../resources/service.js';
 import type { ResourceRow } from '../resources/store.js';
 import type { AccountRow } from '../tenancy/store.js';
-import type { CreateShareBody, ListSharesQuery, ShareObject, UpdateShareBody } from './schemas.js';
+import {
+  MAX_TAG_KEY_LENGTH,
+  type CreateShareBody,
+  type ListSharesQuery,
+  type ShareObject,
+  type UpdateShareBody,
+} from './schemas.js';
 import type { ShareListQuery, ShareView, TagFilter } from './store.js';
 
 export interface Includes {
@@ -36,7 +42,8 @@ export class SharesService {
   async visible(accountId: string, shareId: string): Promise<{ share: ShareView; kind: Kind }> {
     const share = await this.store.shares.get(shareId);
     if (share?.account_id === accountId) return { share, kind: 'sent' };
-    if (share && (await this.store.shares.isActiveRecipient(shareId, accountId))) return { share, kind: 'received' };
+    if (share && (await this.store.shares.isActiveRecipient(shareId, accountId)))
+      return { share, kind: 'received' };
     throw new NotFoundError(OBJECT_NOT_FOUND);
   }
 
@@ -48,9 +55,13 @@ export class SharesService {
   }
 
   async create(ownerId: string, body: CreateShareBody, includes: Includes = {}): Promise<ShareObject> {
+    checkTags(body.tags);
     const owner = await this.store.tenancy.getAccount(ownerId);
     if (!owner?.organization_id) {
-      throw new ValidationError('The account does not belong to an organization, so it cannot share', '/recipients');
+      throw new ValidationError(
+        'The account does not belong to an organization, so it cannot share',
+        '/recipients',
+      );
     }
     const now = this.clock.timestamp();
     const shareId = newId();
@@ -101,7 +112,11 @@ export class SharesService {
     return obj as ShareObject;
   }
 
-  async list(accountId: string, q: ListSharesQuery, page: Page): Promise<{ items: ShareObject[]; total: number }> {
+  async list(
+    accountId: string,
+    q: ListSharesQuery,
+    page: Page,
+  ): Promise<{ items: ShareObject[]; total: number }> {
     const { rows, total } = await this.store.shares.list({
       ...filters(q, page),
       scope: { accountId },
@@ -121,6 +136,7 @@ export class SharesService {
   }
 
   async update(accountId: string, shareId: string, body: UpdateShareBody): Promise<ShareObject> {
+    checkTags(body.tags);
     await this.ownedActive(accountId, shareId);
     if (!(await this.store.shares.update(shareId, body.name, body.tags, this.clock.timestamp()))) {
       throw shareNotActive('deleting');
@@ -130,7 +146,8 @@ export class SharesService {
 
   async delete(accountId: string, shareId: string): Promise<ShareObject> {
     await this.ownedActive(accountId, shareId);
-    if (!(await this.store.shares.markDeleting(shareId, this.clock.timestamp()))) throw shareNotActive('deleting');
+    if (!(await this.store.shares.markDeleting(shareId, this.clock.timestamp())))
+      throw shareNotActive('deleting');
     return this.present(accountId, shareId, {});
   }
 
@@ -141,7 +158,11 @@ export class SharesService {
   }
 
   /** Adds kind, tags and the optional includes, with one query per kind of extra for the whole page. */
-  private async decorate(rows: ShareView[], kindOf: (s: ShareView) => Kind, includes: Includes): Promise<ShareObject[]> {
+  private async decorate(
+    rows: ShareView[],
+    kindOf: (s: ShareView) => Kind,
+    includes: Includes,
+  ): Promise<ShareObject[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const [tags, resources, counts] = await Promise.all([
@@ -196,6 +217,18 @@ function filters(
   };
 }
 
+/** Tag keys are 1-256 characters without "=" (a `tag=key=value` filter splits at the first "="). */
+function checkTags(tags: Record<string, string> | undefined): void {
+  for (const key of Object.keys(tags ?? {})) {
+    const pointer = `/tags/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+    if (key === '') throw new ValidationError('Tag keys must not be empty', pointer);
+    if (key.length > MAX_TAG_KEY_LENGTH) {
+      throw new ValidationError(`Tag keys must be at most ${MAX_TAG_KEY_LENGTH} characters`, pointer);
+    }
+    if (key.includes('=')) throw new ValidationError(`Tag key "${key}" must not contain "="`, pointer);
+  }
+}
+
 /** `key` matches any value of the tag; `key=value` (split at the first "=") matches that pair. */
 export function parseTagFilters(tags: string[]): TagFilter[] {
   return tags.map((t, i) => {
@@ -224,7 +257,12 @@ export function recipientAccount(
 }
 
 /** Checks that an account may receive shares from `owner`, throwing with the field's pointer if not. */
-export function checkRecipientAccount(owner: AccountRow, orgAccounts: ReadonlySet<string>, id: string, pointer: string) {
+export function checkRecipientAccount(
+  owner: AccountRow,
+  orgAccounts: ReadonlySet<string>,
+  id: string,
+  pointer: string,
+) {
   if (id === owner.id) throw new ValidationError('A share cannot be shared with its owner account', pointer);
   if (!orgAccounts.has(id)) {
     throw new ValidationError(`Account ${id} is not a member of the share owner's organization`, pointer);
@@ -249,7 +287,8 @@ function resolveRecipients(
     if (account) {
       if (organization) throw mixed(pointer);
       checkRecipientAccount(owner, orgAccounts, account.id, account.pointer);
-      if (seen.has(account.id)) throw new ValidationError(`Account ${account.id} is listed twice`, account.pointer);
+      if (seen.has(account.id))
+        throw new ValidationError(`Account ${account.id} is listed twice`, account.pointer);
       seen.add(account.id);
       accounts.push(account.id);
       return;
@@ -275,7 +314,10 @@ function mixed(pointer: string): ValidationError {
 }
 
 /** Every resource must belong to the owner, and each (type, id) may appear once. */
-function checkResources(ownerId: string, resources: CreateShareBody['resources']): CreateShareBody['resources'] {
+function checkResources(
+  ownerId: string,
+  resources: CreateShareBody['resources'],
+): CreateShareBody['resources'] {
   const seen = new Set<string>();
   resources.forEach((r, i) => {
     if (r.resource_account_id !== ownerId) {
@@ -286,7 +328,10 @@ function checkResources(ownerId: string, resources: CreateShareBody['resources']
     }
     const key = `${r.resource_type}\u0000${r.resource_id}`;
     if (seen.has(key)) {
-      throw new ValidationError(`Resource ${r.resource_type} ${r.resource_id} is listed twice`, `/resources/${i}/resource_id`);
+      throw new ValidationError(
+        `Resource ${r.resource_type} ${r.resource_id} is listed twice`,
+        `/resources/${i}/resource_id`,
+      );
     }
     seen.add(key);
   });

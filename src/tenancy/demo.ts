@@ -50,8 +50,13 @@ export async function seedDemo(service: TenancyService, store: TenancyStore): Pr
   };
 }
 
-/** Console banner for a fresh demo; `baseUrl` is the API root, e.g. `http://127.0.0.1:8787/client/v4`. */
+/**
+ * Console banner for a fresh demo. `baseUrl` is the server origin (`http://127.0.0.1:8787`) or the API root
+ * (`http://127.0.0.1:8787/client/v4`); the curl example always targets the API root.
+ */
 export function formatDemoBanner(seed: DemoSeed, baseUrl: string): string {
+  const trimmed = baseUrl.replace(/\/+$/, '');
+  const apiRoot = trimmed.endsWith('/client/v4') ? trimmed : `${trimmed}/client/v4`;
   const body = JSON.stringify({
     name: 'My Shared WAF Managed Rule',
     recipients: [{ recipient_account_id: seed.recipientAccountIds[0] }],
@@ -77,7 +82,7 @@ export function formatDemoBanner(seed: DemoSeed, baseUrl: string): string {
     `  global API key      ${seed.apiKey}`,
     '',
     'Create a share:',
-    `  BASE=${baseUrl}`,
+    `  BASE=${apiRoot}`,
     `  curl -sS -X POST "$BASE/accounts/${seed.ownerAccountId}/shares" -H "Authorization: Bearer ${seed.token}" ` +
       `-H "Content-Type: application/json" -d '${body}'`,
   ].join('\n');

@@ -2,6 +2,8 @@ import type Database from 'better-sqlite3';
 import type { Store } from '../store.js';
 import { assertMigrated, migrate, openDatabase } from './database.js';
 import { SqliteExcludedRecipientsStore } from './excluded-recipients.js';
+import { SqliteInventoryStore } from './inventory.js';
+import { SqliteReconcilerStore } from './reconciler.js';
 import { SqliteRecipientsStore } from './recipients.js';
 import { SqliteResourcesStore } from './resources.js';
 import { SqliteSharesStore } from './shares.js';
@@ -14,6 +16,8 @@ export class SqliteStore implements Store {
   readonly recipients;
   readonly resources;
   readonly excludedRecipients;
+  readonly reconciler;
+  readonly inventory;
 
   constructor(readonly db: Database.Database) {
     this.tenancy = new SqliteTenancyStore(db);
@@ -21,6 +25,8 @@ export class SqliteStore implements Store {
     this.recipients = new SqliteRecipientsStore(db);
     this.resources = new SqliteResourcesStore(db);
     this.excludedRecipients = new SqliteExcludedRecipientsStore(db);
+    this.reconciler = new SqliteReconcilerStore(db);
+    this.inventory = new SqliteInventoryStore(db);
   }
 
   async ready(): Promise<void> {

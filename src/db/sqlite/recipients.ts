@@ -6,14 +6,17 @@ import type {
   RecipientsStore,
 } from '../../recipients/store.js';
 import { chunked, placeholders, prepared } from './database.js';
+import { enqueue, enqueueRecipientOf } from './work.js';
 
 type Db = Database.Database;
 
 const INSERT = `INSERT INTO share_recipients (id, share_id, account_id, desired_status, status, created, modified)
   VALUES (@id, @share_id, @account_id, @desired_status, @status, @created, @modified)`;
 
+/** Inserts a recipient and queues the reconciler work to associate it, in the caller's transaction. */
 export function insertRecipient(db: Db, row: RecipientRow): void {
   prepared(db, INSERT).run(row);
+  enqueue(db, 'recipient', row.id);
 }
 
 const ASSOCIATE = `UPDATE share_recipients SET desired_status = 'associated', status = 'associating', modified = ?
@@ -23,7 +26,9 @@ const DISASSOCIATE = `UPDATE share_recipients SET desired_status = 'disassociate
 
 /** Moves one account's recipient toward associated or disassociated; a no-op when already heading there. */
 export function setDesired(db: Db, shareId: string, accountId: string, to: 'associated' | 'disassociated', modified: string): void {
-  prepared(db, to === 'associated' ? ASSOCIATE : DISASSOCIATE).run(modified, shareId, accountId);
+  if (prepared(db, to === 'associated' ? ASSOCIATE : DISASSOCIATE).run(modified, shareId, accountId).changes > 0) {
+    enqueueRecipientOf(db, shareId, accountId);
+  }
 }
 
 export function shareIsActive(db: Db, shareId: string): boolean {

@@ -3,6 +3,7 @@ import type { ResourceType } from '../../http/common-schemas.js';
 import type { ResourceListQuery, ResourceRow, ResourcesStore } from '../../resources/store.js';
 import { prepared } from './database.js';
 import { shareIsActive } from './recipients.js';
+import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
 
 type Db = Database.Database;
 
@@ -74,6 +75,7 @@ export class SqliteResourcesStore implements ResourcesStore {
         return 'duplicate' as const;
       }
       insertResource(this.db, row);
+      resourceChanged(this.db, row.share_id, row.modified);
       return 'ok' as const;
     })();
   }
@@ -92,6 +94,7 @@ export class SqliteResourcesStore implements ResourcesStore {
          WHERE share_id = ? AND id = ? AND status = 'active'`,
       ).run(JSON.stringify(meta), modified, shareId, id).changes;
       if (changed === 0) return 'inactive' as const;
+      resourceChanged(this.db, shareId, modified);
       return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
     })();
   }
@@ -104,6 +107,8 @@ export class SqliteResourcesStore implements ResourcesStore {
         `UPDATE share_resources SET status = 'deleting', modified = ? WHERE share_id = ? AND id = ? AND status = 'active'`,
       ).run(modified, shareId, id).changes;
       if (changed === 0) return 'inactive' as const;
+      enqueueShareRecipients(this.db, shareId);
+      enqueue(this.db, 'share', shareId);
       return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
     })();
   }

@@ -10,6 +10,7 @@ import type {
 } from '../../shares/store.js';
 import { chunked, placeholders, prepared } from './database.js';
 import { insertRecipient } from './recipients.js';
+import { enqueue, enqueueShareRecipients } from './work.js';
 import { insertResource, toResourceRow, type ResourceRecord } from './resources.js';
 
 type Db = Database.Database;
@@ -44,9 +45,7 @@ export class SqliteSharesStore implements SharesStore {
        WHERE share_id = ? AND account_id = ? AND status IN ('associating', 'associated')`,
     );
     this.shareStatus = db.prepare<[string], { status: string }>('SELECT status FROM shares WHERE id = ?');
-    this.rename = db.prepare(
-      `UPDATE shares SET name = ?, modified = ? WHERE id = ? AND status = 'active'`,
-    );
+    this.rename = db.prepare(`UPDATE shares SET name = ?, modified = ? WHERE id = ? AND status = 'active'`);
     this.markShareDeleting = db.prepare(
       `UPDATE shares SET status = 'deleting', modified = ? WHERE id = ? AND status = 'active'`,
     );
@@ -120,13 +119,14 @@ export class SqliteSharesStore implements SharesStore {
       }
     });
     const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
-    const orderBy = q.order === 'name' ? `s.name ${dir}, s.created ${dir}, s.id ${dir}` : `s.created ${dir}, s.id ${dir}`;
+    const orderBy =
+      q.order === 'name' ? `s.name ${dir}, s.created ${dir}, s.id ${dir}` : `s.created ${dir}, s.id ${dir}`;
     const from = `FROM shares s JOIN accounts a ON a.id = s.account_id WHERE ${where.join(' AND ')}`;
     const total = (this.statement(`SELECT COUNT(*) AS n ${from}`).get(args) as { n: number }).n;
     if (q.offset >= total) return { rows: [], total };
-    const rows = this.statement(`SELECT ${SHARE_COLUMNS} ${from} ORDER BY ${orderBy} LIMIT @limit OFFSET @offset`).all(
-      { ...args, limit: q.limit, offset: q.offset },
-    ) as ShareView[];
+    const rows = this.statement(
+      `SELECT ${SHARE_COLUMNS} ${from} ORDER BY ${orderBy} LIMIT @limit OFFSET @offset`,
+    ).all({ ...args, limit: q.limit, offset: q.offset }) as ShareView[];
     return { rows, total };
   }
 
@@ -136,10 +136,12 @@ export class SqliteSharesStore implements SharesStore {
 
   async tagsOf(shareIds: string[]): Promise<Map<string, Tags>> {
     const out = new Map<string, Tags>();
-    const rows = chunked(shareIds, (ids) =>
-      this.statement(`SELECT share_id, key, value FROM share_tags WHERE share_id IN (${placeholders(ids.length)})`).all(
-        ...ids,
-      ) as { share_id: string; key: string; value: string }[],
+    const rows = chunked(
+      shareIds,
+      (ids) =>
+        this.statement(
+          `SELECT share_id, key, value FROM share_tags WHERE share_id IN (${placeholders(ids.length)})`,
+        ).all(...ids) as { share_id: string; key: string; value: string }[],
     );
     for (const r of rows) {
       let tags = out.get(r.share_id);
@@ -168,7 +170,8 @@ export class SqliteSharesStore implements SharesStore {
 
   async recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>> {
     const out = new Map<string, RecipientCounts>();
-    for (const id of shareIds) out.set(id, { associating: 0, associated: 0, disassociating: 0, disassociated: 0 });
+    for (const id of shareIds)
+      out.set(id, { associating: 0, associated: 0, disassociating: 0, disassociated: 0 });
     const rows = chunked(
       shareIds,
       (ids) =>
@@ -201,6 +204,8 @@ export class SqliteSharesStore implements SharesStore {
       this.markShareDeleting.run(modified, id);
       this.markRecipientsDisassociating.run(modified, id);
       this.markResourcesDeleting.run(modified, id);
+      enqueueShareRecipients(this.db, id);
+      enqueue(this.db, 'share', id);
       return true;
     })();
   }

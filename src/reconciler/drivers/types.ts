@@ -1,0 +1,24 @@
+import type { ResourceType } from '../../http/common-schemas.js';
+import type { ResourceRow } from '../../resources/store.js';
+
+/** One resource to apply to, or remove from, one recipient account. */
+export interface Delivery {
+  action: 'apply' | 'remove';
+  share_id: string;
+  recipient_id: string;
+  recipient_account_id: string;
+  resource: ResourceRow;
+}
+
+/** Terminal failures are not retried until the resource or the recipient's entitlements change. */
+export type DeliveryOutcome = { ok: true } | { ok: false; terminal: boolean; error: string };
+
+export interface DeliveryDriver {
+  readonly name: string;
+  deliver(delivery: Delivery): Promise<DeliveryOutcome>;
+}
+
+/** Picks the driver for a resource type. */
+export interface DriverRegistry {
+  for(type: ResourceType): DeliveryDriver;
+}

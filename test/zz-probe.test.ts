@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import { setup, call, base, seedShareBody, OWNER, R1, ORG, TOKENS } from './helpers.js';
+test('probe', async () => {
+  const h = await setup();
+  const show = (r: any) => console.log(r.status, JSON.stringify(r.body));
+  show(await call(h.app, 'POST', base(), { body: { ...seedShareBody(), tags: { 'a=b': 'x' } } }));
+  show(await call(h.app, 'POST', base(), { body: { ...seedShareBody(), tags: { '': 'x' } } }));
+  show(await call(h.app, 'POST', base(), { body: { ...seedShareBody(), name: '   ' } }));
+  show(await call(h.app, 'POST', base(), { body: { ...seedShareBody(), name: '' } }));
+  show(await call(h.app, 'POST', base(), { body: { ...seedShareBody(), recipients: [{ recipient_account_id: 'x'.repeat(33) }] } }));
+  show(await call(h.app, 'POST', base(), { body: '{"name": ', headers: { 'content-type': 'application/json' } }));
+  show(await call(h.app, 'POST', base(), { body: 'hello', headers: { 'content-type': 'text/plain' } }));
+  show(await call(h.app, 'POST', base(), { body: JSON.stringify({ ...seedShareBody(), pad: 'x'.repeat(1024 * 1024) }), headers: { 'content-type': 'application/json' } }));
+  const r = await call(h.app, 'POST', base(), { body: seedShareBody() });
+  show(r);
+  show(await call(h.app, 'GET', base() + '?tag=' + Array.from({ length: 21 }, (_, i) => 'k' + i).join('&tag=')));
+  show(await call(h.app, 'GET', base() + '?page=abc'));
+  show(await call(h.app, 'GET', base() + '?per_page=0'));
+  show(await call(h.app, 'GET', base() + '?resource_types=foo'));
+  show(await call(h.app, 'GET', base() + '?tag=' + encodeURIComponent('=x')));
+  show(await call(h.app, 'GET', `/client/v4/organizations/${ORG}/shares`, { token: TOKENS.org }));
+  show(await call(h.app, 'GET', `/client/v4/organizations/${ORG}/shares`, { token: TOKENS.owner }));
+  show(await call(h.app, 'DELETE', base() + '/' + r.body.result.id));
+  show(await call(h.app, 'PUT', base() + '/' + r.body.result.id, { body: { name: 'x' } }));
+  await h.close();
+});
