@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import type { Registry } from 'prom-client';
 import type { Store } from './db/store.js';
 import { ExcludedRecipientsService } from './excluded-recipients/service.js';
 import { excludedRecipientRoutes } from './excluded-recipients/routes.js';
@@ -16,6 +17,7 @@ import { resourceRoutes } from './resources/routes.js';
 import { SharesService } from './shares/service.js';
 import { shareRoutes } from './shares/routes.js';
 import { tokenRoutes } from './tokens/routes.js';
+import { inventoryRoutes } from './inventory/routes.js';
 
 export interface AppOptions {
   store: Store;
@@ -24,6 +26,12 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
+  /** Called after every successful change, so an in-process reconciler starts at once. */
+  onChange?: () => void;
+  /** Serve the Cloudflare API (false for a worker, which only answers health and metrics). */
+  api?: boolean;
+  /** Prometheus registry served at /metrics. */
+  metrics?: Registry;
 }
 
 /** Cloudflare's API lives under /client/v4; the root is served too (the SDK's own tests use a bare base URL). */
@@ -66,6 +74,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     services.authenticator.authorize(req.principal, access, req.params as Record<string, string | undefined>);
   });
 
+  const onChange = options.onChange;
+  if (onChange) {
+    app.addHook('onResponse', async (req, reply) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 300) onChange();
+    });
+  }
+
   app.setErrorHandler(errorHandler(bodyLimit));
   app.setNotFoundHandler(() => {
     throw new NoRouteError();
@@ -82,7 +97,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
     }
   });
 
-  for (const prefix of API_PREFIXES) {
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  }
+
+  for (const prefix of options.api === false ? [] : API_PREFIXES) {
     await app.register(
       async (api) => {
         const typed = api.withTypeProvider<TypeBoxTypeProvider>();
@@ -91,6 +111,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         resourceRoutes(typed, services);
         excludedRecipientRoutes(typed, services);
         tokenRoutes(typed);
+        inventoryRoutes(typed, options.store.inventory);
       },
       { prefix },
     );

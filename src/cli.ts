@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { ServeOptions } from './server.js';
+import type { Role, ServeOptions } from './server.js';
 import { systemClock } from './lib/clock.js';
 import { openAdminTenancyStore } from './tenancy/admin-store.js';
 import { TenancyService, toPublicToken, toPublicUser } from './tenancy/service.js';
@@ -18,6 +18,11 @@ function parsePort(value: string): number {
   if (!/^\d+$/.test(value) || port > 65535)
     throw new InvalidArgumentError('expected a port number (0-65535)');
   return port;
+}
+
+function positiveInt(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('expected a positive integer');
+  return Number(value);
 }
 
 /** `--account a b --account c,d` → `[a, b, c, d]`. */
@@ -108,6 +113,27 @@ program
   )
   .option('--demo', 'seed a demo tenancy into an empty database and print its credentials', false)
   .addOption(new Option('--log-level <level>', 'pino log level').env('LOG_LEVEL').default('info'))
+  .addOption(
+    new Option('--role <role>', 'api: HTTP only; worker: reconciler only; all: both')
+      .env('RSHARE_ROLE')
+      .choices(['api', 'worker', 'all'])
+      .default('all'),
+  )
+  .addOption(
+    new Option('--drivers <file>', 'delivery drivers per resource type (JSON)').env('RSHARE_DRIVERS'),
+  )
+  .addOption(
+    new Option('--lease-ms <ms>', 'reconciler lease; claimed work of a dead worker is retried after it')
+      .env('RSHARE_LEASE_MS')
+      .default(30_000)
+      .argParser(positiveInt),
+  )
+  .addOption(
+    new Option('--poll-ms <ms>', 'reconciler poll interval when idle')
+      .env('RSHARE_POLL_MS')
+      .default(250)
+      .argParser(positiveInt),
+  )
   .action(
     async (opts: {
       port: number;
@@ -116,6 +142,10 @@ program
       bootstrap?: string;
       demo: boolean;
       logLevel: string;
+      role: Role;
+      drivers?: string;
+      leaseMs: number;
+      pollMs: number;
     }) => {
       // Loaded lazily so admin commands never pull in the HTTP stack.
       const { serve } = await import('./server.js');
@@ -126,6 +156,10 @@ program
         bootstrap: opts.bootstrap,
         demo: opts.demo,
         logLevel: opts.logLevel,
+        role: opts.role,
+        drivers: opts.drivers,
+        leaseMs: opts.leaseMs,
+        pollMs: opts.pollMs,
       };
       await serve(options);
     },

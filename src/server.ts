@@ -3,9 +3,14 @@ import { buildApp } from './app.js';
 import { openStore } from './db/open.js';
 import type { Store } from './db/store.js';
 import { systemClock } from './lib/clock.js';
+import { buildDrivers, loadDriversFile } from './reconciler/drivers/index.js';
+import { Reconciler } from './reconciler/reconciler.js';
 import { applyBootstrap, loadBootstrapFile } from './tenancy/bootstrap.js';
 import { formatDemoBanner, seedDemo } from './tenancy/demo.js';
 import { TenancyService } from './tenancy/service.js';
+
+export type Role = 'api' | 'worker' | 'all';
+export const ROLES: readonly Role[] = ['api', 'worker', 'all'];
 
 export interface ServeOptions {
   host: string;
@@ -14,11 +19,20 @@ export interface ServeOptions {
   bootstrap?: string;
   demo: boolean;
   logLevel: string;
+  /** `api` serves HTTP only, `worker` reconciles only (plus health and metrics), `all` does both. */
+  role?: Role;
+  /** Delivery drivers per resource type (JSON file); every type uses the inventory driver by default. */
+  drivers?: string;
+  /** Reconciler lease duration; a worker that dies loses its claimed work after this. */
+  leaseMs?: number;
+  /** Reconciler poll interval when idle. */
+  pollMs?: number;
 }
 
 export interface RunningServer {
   url: string;
   store: Store;
+  reconciler?: Reconciler;
   close(): Promise<void>;
 }
 
@@ -28,13 +42,15 @@ export const REDACT = [
   'req.headers["x-auth-key"]',
   'req.headers["x-auth-email"]',
   '*.api_key',
+  '*.secret',
   '*.value',
   '*.token',
 ];
 
-/** Opens the store, applies bootstrap/demo data, and listens until closed or signalled. */
+/** Opens the store, applies bootstrap/demo data, starts the reconciler and listens until closed or signalled. */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
-  const logger = pino({ level: options.logLevel, redact: REDACT, base: { service: 'rshare' } });
+  const role = options.role ?? 'all';
+  const logger = pino({ level: options.logLevel, redact: REDACT, base: { service: 'rshare', role } });
   const store = await openStore(options.database);
   const tenancy = new TenancyService(store.tenancy, systemClock);
   if (options.bootstrap) {
@@ -43,17 +59,41 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   }
   const demo = options.demo ? await seedDemo(tenancy, store.tenancy) : undefined;
 
-  const app = await buildApp({ store, logger });
+  let reconciler: Reconciler | undefined;
+  if (role !== 'api') {
+    const config = options.drivers ? await loadDriversFile(options.drivers) : {};
+    reconciler = new Reconciler({
+      store,
+      clock: systemClock,
+      drivers: buildDrivers(config, store.inventory, systemClock),
+      logger: logger.child({ component: 'reconciler' }),
+      leaseMs: options.leaseMs,
+    });
+    reconciler.start(options.pollMs);
+  }
+
+  const app = await buildApp({
+    store,
+    logger,
+    api: role !== 'worker',
+    metrics: reconciler?.metrics.registry,
+    onChange: reconciler ? () => reconciler.notify() : undefined,
+  });
   const address = await app.listen({ host: options.host, port: options.port });
   const url = address.replace('0.0.0.0', '127.0.0.1');
   logger.info({ url, database: store.kind }, 'rshare listening');
   if (demo) process.stdout.write(`${formatDemoBanner(demo, url)}\n`);
-  else if (options.demo) logger.info('demo data not seeded: the store already has organizations');
+  else if (options.demo) {
+    logger.info(
+      'demo data already present; its secrets were printed when it was created (delete the database to start over)',
+    );
+  }
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       await app.close();
+      await reconciler?.stop();
       await store.close();
     })());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -62,5 +102,5 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       void close().then(() => process.exit(0));
     });
   }
-  return { url, store, close };
+  return { url, store, reconciler, close };
 }

@@ -52,9 +52,13 @@ function fails(
   contract.assertSchema(FAILURE_SCHEMA, res.body, `${operationId} ${status}`);
 }
 
-async function createShare(
-  body: object = seedShareBody(),
-): Promise<Record<string, unknown> & { id: string }> {
+interface ShareResult extends Record<string, unknown> {
+  id: string;
+  modified: string;
+  target_type: string;
+}
+
+async function createShare(body: object = seedShareBody()): Promise<ShareResult> {
   const res = await call(h.app, 'POST', base(), { body });
   conforms('share-create', res);
   return res.body.result;

@@ -25,7 +25,11 @@ export function excludedRecipientRoutes(app: App, { excludedRecipients }: Servic
     config: { access: { scope: 'account', write: false, object: true } },
     handler: async (req) => {
       const page = pageOf(req.query);
-      const { items, total } = await excludedRecipients.list(req.params.account_id, req.params.share_id, page);
+      const { items, total } = await excludedRecipients.list(
+        req.params.account_id,
+        req.params.share_id,
+        page,
+      );
       return okPage(items, page, total);
     },
   });
@@ -71,7 +75,13 @@ export function excludedRecipientRoutes(app: App, { excludedRecipients }: Servic
     },
     config: { access: { scope: 'account', write: false, object: true } },
     handler: async (req) =>
-      ok(await excludedRecipients.get(req.params.account_id, req.params.share_id, req.params.excluded_recipient_id)),
+      ok(
+        await excludedRecipients.get(
+          req.params.account_id,
+          req.params.share_id,
+          req.params.excluded_recipient_id,
+        ),
+      ),
   });
 
   app.delete(`${base}/:excluded_recipient_id`, {
@@ -85,7 +95,11 @@ export function excludedRecipientRoutes(app: App, { excludedRecipients }: Servic
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req) =>
       ok(
-        await excludedRecipients.delete(req.params.account_id, req.params.share_id, req.params.excluded_recipient_id),
+        await excludedRecipients.delete(
+          req.params.account_id,
+          req.params.share_id,
+          req.params.excluded_recipient_id,
+        ),
       ),
   });
 }

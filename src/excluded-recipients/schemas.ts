@@ -19,7 +19,9 @@ export const ExcludedRecipientRequest = Type.Object({
 });
 export type ExcludedRecipientRequest = Static<typeof ExcludedRecipientRequest>;
 
-export const ReplaceExcludedRecipientsBody = Type.Array(ExcludedRecipientRequest, { maxItems: MAX_RECIPIENTS });
+export const ReplaceExcludedRecipientsBody = Type.Array(ExcludedRecipientRequest, {
+  maxItems: MAX_RECIPIENTS,
+});
 export type ReplaceExcludedRecipientsBody = Static<typeof ReplaceExcludedRecipientsBody>;
 
 export const ExcludedRecipientParams = Type.Object({

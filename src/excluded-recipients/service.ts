@@ -37,10 +37,16 @@ export class ExcludedRecipientsService {
     return toObject(await this.find(shareId, id));
   }
 
-  async create(accountId: string, shareId: string, body: ExcludedRecipientRequest): Promise<ExcludedRecipientObject> {
+  async create(
+    accountId: string,
+    shareId: string,
+    body: ExcludedRecipientRequest,
+  ): Promise<ExcludedRecipientObject> {
     const share = await this.organizationShare(accountId, shareId, true);
     await this.checkAccount(share, body.account_id, '/account_id');
-    const existing = (await this.store.excludedRecipients.all(shareId)).find((e) => e.account_id === body.account_id);
+    const existing = (await this.store.excludedRecipients.all(shareId)).find(
+      (e) => e.account_id === body.account_id,
+    );
     if (existing) throw new ConflictError(`Account ${body.account_id} is already excluded from the share`);
     const row = this.newExclusion(shareId, body.account_id);
     await this.applyOrConflict(shareId, { add: [row], remove: [] });
@@ -75,7 +81,9 @@ export class ExcludedRecipientsService {
   }
 
   private async organizationShare(accountId: string, shareId: string, change: boolean): Promise<ShareView> {
-    const share = change ? await this.shares.ownedActive(accountId, shareId) : await this.shares.owned(accountId, shareId);
+    const share = change
+      ? await this.shares.ownedActive(accountId, shareId)
+      : await this.shares.owned(accountId, shareId);
     if (share.target_type !== 'organization') {
       throw new ValidationError(
         'Excluded recipients apply only to shares with target_type=organization',
@@ -86,7 +94,8 @@ export class ExcludedRecipientsService {
   }
 
   private async checkAccount(share: ShareView, id: string, pointer: string): Promise<void> {
-    if (id === share.account_id) throw new ValidationError('The share owner account cannot be excluded', pointer);
+    if (id === share.account_id)
+      throw new ValidationError('The share owner account cannot be excluded', pointer);
     const account = await this.store.tenancy.getAccount(id);
     if (account?.organization_id !== share.organization_id) {
       throw new ValidationError(`Account ${id} is not a member of the share owner's organization`, pointer);

@@ -13,7 +13,11 @@ export interface ExclusionChanges {
 }
 
 export interface ExcludedRecipientsStore {
-  list(shareId: string, limit: number, offset: number): Promise<{ rows: ExcludedRecipientRow[]; total: number }>;
+  list(
+    shareId: string,
+    limit: number,
+    offset: number,
+  ): Promise<{ rows: ExcludedRecipientRow[]; total: number }>;
   get(shareId: string, id: string): Promise<ExcludedRecipientRow | undefined>;
   all(shareId: string): Promise<ExcludedRecipientRow[]>;
   /**
@@ -21,5 +25,10 @@ export interface ExcludedRecipientsStore {
    * affected accounts' recipients: excluded ones toward disassociated, re-included ones toward
    * associated (creating the recipient if the account has none). False when the share is not active.
    */
-  apply(shareId: string, changes: ExclusionChanges, modified: string, newRecipientId: () => string): Promise<boolean>;
+  apply(
+    shareId: string,
+    changes: ExclusionChanges,
+    modified: string,
+    newRecipientId: () => string,
+  ): Promise<boolean>;
 }

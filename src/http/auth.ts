@@ -81,7 +81,8 @@ export class Authenticator {
   private async fromToken(value: string): Promise<Principal> {
     const digest = hashSecret(value);
     const token = await this.tenancy.findTokenByHash(digest);
-    if (!token || !digestsEqual(digest, token.secret_hash) || !this.usable(token)) throw new InvalidTokenError();
+    if (!token || !digestsEqual(digest, token.secret_hash) || !this.usable(token))
+      throw new InvalidTokenError();
     return {
       kind: 'token',
       id: token.id,

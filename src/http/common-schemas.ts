@@ -6,8 +6,10 @@ export const Timestamp = (description: string) =>
   Type.String({ format: 'date-time', description, examples: ['2023-09-21T18:56:32.624632Z'] });
 
 /** A string enum as the contract writes it (`type: string, enum: [...]`), so errors name the allowed values. */
-export const StringEnum = <const T extends readonly string[]>(values: T, options: { description?: string } = {}) =>
-  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+export const StringEnum = <const T extends readonly string[]>(
+  values: T,
+  options: { description?: string } = {},
+) => Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 
 export const RESOURCE_TYPES = [
   'custom-ruleset',
@@ -27,7 +29,11 @@ export const ErrorItem = Type.Object({
 });
 export type ErrorItem = Static<typeof ErrorItem>;
 
-const Message = Type.Object({ code: Type.Integer(), message: Type.String(), type: Type.Union([Type.String(), Type.Null()]) });
+const Message = Type.Object({
+  code: Type.Integer(),
+  message: Type.String(),
+  type: Type.Union([Type.String(), Type.Null()]),
+});
 
 export const ResultInfo = Type.Object({
   page: Type.Integer(),
@@ -40,7 +46,12 @@ export type ResultInfo = Static<typeof ResultInfo>;
 
 /** `{success, errors, messages, result}` around one object. */
 export const Single = <T extends TSchema>(result: T) =>
-  Type.Object({ success: Type.Boolean(), errors: Type.Array(ErrorItem), messages: Type.Array(Message), result });
+  Type.Object({
+    success: Type.Boolean(),
+    errors: Type.Array(ErrorItem),
+    messages: Type.Array(Message),
+    result,
+  });
 
 /** `{success, errors, messages, result: [...], result_info}` around a page of objects. */
 export const Collection = <T extends TSchema>(item: T) =>

@@ -34,7 +34,9 @@ function describe(field: string, e: ErrorObject): string {
     case 'enum':
       return `${field} must be one of: ${(p.allowedValues as unknown[]).join(', ')}`;
     case 'minLength':
-      return p.limit === 1 ? `${field} must not be empty` : `${field} must be at least ${p.limit as number} characters`;
+      return p.limit === 1
+        ? `${field} must not be empty`
+        : `${field} must be at least ${p.limit as number} characters`;
     case 'maxLength':
       return `${field} must be at most ${p.limit as number} characters`;
     case 'minimum':
@@ -61,7 +63,8 @@ export function validationError(errors: ErrorObject[], context: SchemaContext): 
   const e = errors[0];
   if (!e) return new ValidationError('Invalid request', CONTEXT_PREFIX[context]);
   let path = e.instancePath;
-  if (e.keyword === 'required') path += `/${String((e.params as { missingProperty: string }).missingProperty)}`;
+  if (e.keyword === 'required')
+    path += `/${String((e.params as { missingProperty: string }).missingProperty)}`;
   const segments = path.split('/').filter(Boolean);
   const field = segments.at(-1) ?? (context === 'body' ? 'body' : context);
   const named = /^\d+$/.test(field) ? `${segments.at(-2) ?? 'body'}[${field}]` : field;
@@ -84,7 +87,8 @@ export function envelope(error: ApiError): Failure {
 /** Maps framework errors onto our error kinds. */
 function toApiError(err: FastifyError & { validationContext?: SchemaContext }): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (err.validation) return validationError(err.validation as ErrorObject[], err.validationContext ?? 'body');
+  if (err.validation)
+    return validationError(err.validation as ErrorObject[], err.validationContext ?? 'body');
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new UnsupportedMediaTypeError(undefined);
@@ -103,7 +107,8 @@ export function errorHandler(bodyLimit: number) {
   return function handle(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
     let api = toApiError(err);
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') api = new PayloadTooLargeError(bodyLimit);
-    if (api instanceof UnsupportedMediaTypeError) api = new UnsupportedMediaTypeError(req.headers['content-type']);
+    if (api instanceof UnsupportedMediaTypeError)
+      api = new UnsupportedMediaTypeError(req.headers['content-type']);
     if (!api) {
       req.log.error({ err }, 'unhandled error');
       api = new InternalError();

@@ -23,7 +23,8 @@ export const RecipientObject = Type.Object({
 });
 export type RecipientObject = Static<typeof RecipientObject>;
 
-const AccountField = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 32, description }));
+const AccountField = (description: string) =>
+  Type.Optional(Type.String({ minLength: 1, maxLength: 32, description }));
 
 /** One recipient in a request: an account (new or deprecated field name) or the caller's organization. */
 export const RecipientRequest = Type.Object({

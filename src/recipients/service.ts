@@ -3,7 +3,12 @@ import type { Page } from '../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
-import { checkRecipientAccount, recipientAccount, shareNotActive, type SharesService } from '../shares/service.js';
+import {
+  checkRecipientAccount,
+  recipientAccount,
+  shareNotActive,
+  type SharesService,
+} from '../shares/service.js';
 import type { ShareView } from '../shares/store.js';
 import type { AccountRow } from '../tenancy/store.js';
 import type { RecipientObject, RecipientRequest } from './schemas.js';
@@ -29,7 +34,12 @@ export class RecipientsService {
     return { items: await this.present(rows, includeResources), total };
   }
 
-  async get(accountId: string, shareId: string, id: string, includeResources: boolean): Promise<RecipientObject> {
+  async get(
+    accountId: string,
+    shareId: string,
+    id: string,
+    includeResources: boolean,
+  ): Promise<RecipientObject> {
     await this.shares.owned(accountId, shareId);
     const [obj] = await this.present([await this.find(shareId, id)], includeResources);
     return obj as RecipientObject;
@@ -67,9 +77,11 @@ export class RecipientsService {
         );
       }
       const target = recipientAccount(item, `/${i}`);
-      if (!target) throw new ValidationError('recipient_account_id is required', `/${i}/recipient_account_id`);
+      if (!target)
+        throw new ValidationError('recipient_account_id is required', `/${i}/recipient_account_id`);
       checkRecipientAccount(owner, orgAccounts, target.id, target.pointer);
-      if (wanted.has(target.id)) throw new ValidationError(`Account ${target.id} is listed twice`, target.pointer);
+      if (wanted.has(target.id))
+        throw new ValidationError(`Account ${target.id} is listed twice`, target.pointer);
       wanted.add(target.id);
     });
     const current = await this.store.recipients.all(share.id);
@@ -81,7 +93,8 @@ export class RecipientsService {
       else if (r.desired_status === 'disassociated') changes.associate.push(id);
     }
     for (const r of current) {
-      if (!wanted.has(r.account_id) && r.desired_status === 'associated') changes.disassociate.push(r.account_id);
+      if (!wanted.has(r.account_id) && r.desired_status === 'associated')
+        changes.disassociate.push(r.account_id);
     }
     await this.applyOrConflict(share.id, changes);
   }
@@ -145,7 +158,9 @@ export class RecipientsService {
   }
 
   private async present(rows: RecipientRow[], includeResources: boolean): Promise<RecipientObject[]> {
-    const resources = includeResources ? await this.store.recipients.resourcesOf(rows.map((r) => r.id)) : undefined;
+    const resources = includeResources
+      ? await this.store.recipients.resourcesOf(rows.map((r) => r.id))
+      : undefined;
     return rows.map((r) => {
       const obj: RecipientObject = {
         id: r.id,
@@ -155,12 +170,14 @@ export class RecipientsService {
         modified: r.modified,
       };
       if (resources) {
-        obj.resources = (resources.get(r.id) ?? []).map(({ resource_id, resource_version, error, terminal }) => ({
-          resource_id,
-          resource_version,
-          error,
-          terminal,
-        }));
+        obj.resources = (resources.get(r.id) ?? []).map(
+          ({ resource_id, resource_version, error, terminal }) => ({
+            resource_id,
+            resource_version,
+            error,
+            terminal,
+          }),
+        );
       }
       return obj;
     });

@@ -47,7 +47,12 @@ export interface ReconcilerStore {
 
   recipientContext(recipientId: string): Promise<RecipientContext | undefined>;
   /** Writes (or with `null`, clears) the delivery state of one resource in one recipient account. */
-  recordDelivery(recipientId: string, shareResourceId: string, state: Omit<DeliveryState, 'share_resource_id'> | null, modified: string): Promise<void>;
+  recordDelivery(
+    recipientId: string,
+    shareResourceId: string,
+    state: Omit<DeliveryState, 'share_resource_id'> | null,
+    modified: string,
+  ): Promise<void>;
   /**
    * Moves a recipient from `from` to `to` unless the API changed it meanwhile (its status or desired
    * status no longer match), in which case the API has already asked for another pass.

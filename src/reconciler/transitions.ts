@@ -6,18 +6,78 @@ import type { AssociationStatus, DesiredStatus } from '../recipients/store.js';
  */
 export const TRANSITIONS = [
   // Recipients.
-  { entity: 'recipient', from: 'associating', to: 'associated', by: 'reconciler', when: 'every active resource is applied at its current version, or failed terminally at it' },
-  { entity: 'recipient', from: 'associated', to: 'associating', by: 'api', when: 'a resource was added to or updated in the share' },
-  { entity: 'recipient', from: 'associating', to: 'disassociating', by: 'api', when: 'the recipient was removed or excluded, left the organization, or the share was deleted' },
-  { entity: 'recipient', from: 'associated', to: 'disassociating', by: 'api', when: 'the recipient was removed or excluded, left the organization, or the share was deleted' },
-  { entity: 'recipient', from: 'disassociating', to: 'disassociated', by: 'reconciler', when: 'every resource is removed from the recipient account' },
-  { entity: 'recipient', from: 'disassociating', to: 'associating', by: 'api', when: 'the account was added back, re-included, or rejoined the organization' },
-  { entity: 'recipient', from: 'disassociated', to: 'associating', by: 'api', when: 'the account was added back, re-included, or rejoined the organization' },
+  {
+    entity: 'recipient',
+    from: 'associating',
+    to: 'associated',
+    by: 'reconciler',
+    when: 'every active resource is applied at its current version, or failed terminally at it',
+  },
+  {
+    entity: 'recipient',
+    from: 'associated',
+    to: 'associating',
+    by: 'api',
+    when: 'a resource was added to or updated in the share',
+  },
+  {
+    entity: 'recipient',
+    from: 'associating',
+    to: 'disassociating',
+    by: 'api',
+    when: 'the recipient was removed or excluded, left the organization, or the share was deleted',
+  },
+  {
+    entity: 'recipient',
+    from: 'associated',
+    to: 'disassociating',
+    by: 'api',
+    when: 'the recipient was removed or excluded, left the organization, or the share was deleted',
+  },
+  {
+    entity: 'recipient',
+    from: 'disassociating',
+    to: 'disassociated',
+    by: 'reconciler',
+    when: 'every resource is removed from the recipient account',
+  },
+  {
+    entity: 'recipient',
+    from: 'disassociating',
+    to: 'associating',
+    by: 'api',
+    when: 'the account was added back, re-included, or rejoined the organization',
+  },
+  {
+    entity: 'recipient',
+    from: 'disassociated',
+    to: 'associating',
+    by: 'api',
+    when: 'the account was added back, re-included, or rejoined the organization',
+  },
   // Resources and shares.
-  { entity: 'resource', from: 'active', to: 'deleting', by: 'api', when: 'the resource or its share was deleted' },
-  { entity: 'resource', from: 'deleting', to: 'deleted', by: 'reconciler', when: 'it is removed from every recipient account' },
+  {
+    entity: 'resource',
+    from: 'active',
+    to: 'deleting',
+    by: 'api',
+    when: 'the resource or its share was deleted',
+  },
+  {
+    entity: 'resource',
+    from: 'deleting',
+    to: 'deleted',
+    by: 'reconciler',
+    when: 'it is removed from every recipient account',
+  },
   { entity: 'share', from: 'active', to: 'deleting', by: 'api', when: 'the share was deleted' },
-  { entity: 'share', from: 'deleting', to: 'deleted', by: 'reconciler', when: 'every recipient is disassociated and every resource deleted' },
+  {
+    entity: 'share',
+    from: 'deleting',
+    to: 'deleted',
+    by: 'reconciler',
+    when: 'every recipient is disassociated and every resource deleted',
+  },
 ] as const;
 
 export type Transition = (typeof TRANSITIONS)[number];

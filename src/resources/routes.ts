@@ -1,7 +1,13 @@
 import { Collection, ShareParams, Single } from '../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../http/envelope.js';
 import type { App, Services } from '../http/types.js';
-import { CreateResourceBody, ListResourcesQuery, ResourceObject, ResourceParams, UpdateResourceBody } from './schemas.js';
+import {
+  CreateResourceBody,
+  ListResourcesQuery,
+  ResourceObject,
+  ResourceParams,
+  UpdateResourceBody,
+} from './schemas.js';
 
 const tags = ['Resource Sharing'];
 const base = '/accounts/:account_id/shares/:share_id/resources';
@@ -19,7 +25,12 @@ export function resourceRoutes(app: App, { resources }: Services): void {
     config: { access: { scope: 'account', write: false, object: true } },
     handler: async (req) => {
       const page = pageOf(req.query);
-      const { items, total } = await resources.list(req.params.account_id, req.params.share_id, req.query, page);
+      const { items, total } = await resources.list(
+        req.params.account_id,
+        req.params.share_id,
+        req.query,
+        page,
+      );
       return okPage(items, page, total);
     },
   });
@@ -65,7 +76,12 @@ export function resourceRoutes(app: App, { resources }: Services): void {
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req) =>
       ok(
-        await resources.update(req.params.account_id, req.params.share_id, req.params.share_resource_id, req.body),
+        await resources.update(
+          req.params.account_id,
+          req.params.share_id,
+          req.params.share_resource_id,
+          req.body,
+        ),
       ),
   });
 

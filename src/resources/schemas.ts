@@ -1,7 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Identifier, PageQuery, ResourceType, StringEnum, Timestamp } from '../http/common-schemas.js';
 
-export const ResourceStatus = StringEnum(['active', 'deleting', 'deleted'] as const, { description: 'Resource Status.' });
+export const ResourceStatus = StringEnum(['active', 'deleting', 'deleted'] as const, {
+  description: 'Resource Status.',
+});
 
 export const ResourceMeta = Type.Record(Type.String(), Type.Unknown(), { description: 'Resource Metadata.' });
 

@@ -4,7 +4,12 @@ import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import { shareNotActive, type SharesService } from '../shares/service.js';
-import type { CreateResourceBody, ListResourcesQuery, ResourceObject, UpdateResourceBody } from './schemas.js';
+import type {
+  CreateResourceBody,
+  ListResourcesQuery,
+  ResourceObject,
+  UpdateResourceBody,
+} from './schemas.js';
 import type { ResourceRow } from './store.js';
 
 export function toResourceObject(r: ResourceRow): ResourceObject {
@@ -54,7 +59,10 @@ export class ResourcesService {
   async create(accountId: string, shareId: string, body: CreateResourceBody): Promise<ResourceObject> {
     await this.shares.ownedActive(accountId, shareId);
     if (body.resource_account_id !== accountId) {
-      throw new ValidationError("resource_account_id must be the share owner's account", '/resource_account_id');
+      throw new ValidationError(
+        "resource_account_id must be the share owner's account",
+        '/resource_account_id',
+      );
     }
     const now = this.clock.timestamp();
     const row: ResourceRow = {
@@ -72,12 +80,19 @@ export class ResourcesService {
     const outcome = await this.store.resources.add(row);
     if (outcome === 'inactive') throw shareNotActive('deleting');
     if (outcome === 'duplicate') {
-      throw new ConflictError(`Resource ${body.resource_type} ${body.resource_id} is already part of the share`);
+      throw new ConflictError(
+        `Resource ${body.resource_type} ${body.resource_id} is already part of the share`,
+      );
     }
     return toResourceObject(row);
   }
 
-  async update(accountId: string, shareId: string, id: string, body: UpdateResourceBody): Promise<ResourceObject> {
+  async update(
+    accountId: string,
+    shareId: string,
+    id: string,
+    body: UpdateResourceBody,
+  ): Promise<ResourceObject> {
     await this.shares.ownedActive(accountId, shareId);
     const current = await this.find(shareId, id);
     if (current.status !== 'active') throw resourceNotActive(current.status);

@@ -37,9 +37,10 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
   }
 
   async all(shareId: string): Promise<ExcludedRecipientRow[]> {
-    return prepared(this.db, 'SELECT * FROM share_excluded_recipients WHERE share_id = ? ORDER BY created, id').all(
-      shareId,
-    ) as ExcludedRecipientRow[];
+    return prepared(
+      this.db,
+      'SELECT * FROM share_excluded_recipients WHERE share_id = ? ORDER BY created, id',
+    ).all(shareId) as ExcludedRecipientRow[];
   }
 
   async apply(

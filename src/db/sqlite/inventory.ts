@@ -29,7 +29,11 @@ export class SqliteInventoryStore implements InventoryStore {
     );
   }
 
-  async list(accountId: string, limit: number, offset: number): Promise<{ rows: InventoryRow[]; total: number }> {
+  async list(
+    accountId: string,
+    limit: number,
+    offset: number,
+  ): Promise<{ rows: InventoryRow[]; total: number }> {
     const { n: total } = prepared(this.db, 'SELECT COUNT(*) AS n FROM inventory WHERE account_id = ?').get(
       accountId,
     ) as { n: number };

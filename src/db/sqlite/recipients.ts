@@ -25,24 +25,38 @@ const DISASSOCIATE = `UPDATE share_recipients SET desired_status = 'disassociate
   WHERE share_id = ? AND account_id = ? AND desired_status = 'associated'`;
 
 /** Moves one account's recipient toward associated or disassociated; a no-op when already heading there. */
-export function setDesired(db: Db, shareId: string, accountId: string, to: 'associated' | 'disassociated', modified: string): void {
-  if (prepared(db, to === 'associated' ? ASSOCIATE : DISASSOCIATE).run(modified, shareId, accountId).changes > 0) {
+export function setDesired(
+  db: Db,
+  shareId: string,
+  accountId: string,
+  to: 'associated' | 'disassociated',
+  modified: string,
+): void {
+  if (
+    prepared(db, to === 'associated' ? ASSOCIATE : DISASSOCIATE).run(modified, shareId, accountId).changes > 0
+  ) {
     enqueueRecipientOf(db, shareId, accountId);
   }
 }
 
 export function shareIsActive(db: Db, shareId: string): boolean {
-  const row = prepared(db, 'SELECT status FROM shares WHERE id = ?').get(shareId) as { status: string } | undefined;
+  const row = prepared(db, 'SELECT status FROM shares WHERE id = ?').get(shareId) as
+    { status: string } | undefined;
   return row?.status === 'active';
 }
 
 export class SqliteRecipientsStore implements RecipientsStore {
   constructor(private readonly db: Db) {}
 
-  async list(shareId: string, limit: number, offset: number): Promise<{ rows: RecipientRow[]; total: number }> {
-    const { n: total } = prepared(this.db, 'SELECT COUNT(*) AS n FROM share_recipients WHERE share_id = ?').get(
-      shareId,
-    ) as { n: number };
+  async list(
+    shareId: string,
+    limit: number,
+    offset: number,
+  ): Promise<{ rows: RecipientRow[]; total: number }> {
+    const { n: total } = prepared(
+      this.db,
+      'SELECT COUNT(*) AS n FROM share_recipients WHERE share_id = ?',
+    ).get(shareId) as { n: number };
     if (offset >= total) return { rows: [], total };
     const rows = prepared(
       this.db,
@@ -52,9 +66,10 @@ export class SqliteRecipientsStore implements RecipientsStore {
   }
 
   async get(shareId: string, id: string): Promise<RecipientRow | undefined> {
-    return prepared(this.db, 'SELECT * FROM share_recipients WHERE share_id = ? AND id = ?').get(shareId, id) as
-      | RecipientRow
-      | undefined;
+    return prepared(this.db, 'SELECT * FROM share_recipients WHERE share_id = ? AND id = ?').get(
+      shareId,
+      id,
+    ) as RecipientRow | undefined;
   }
 
   async getByAccount(shareId: string, accountId: string): Promise<RecipientRow | undefined> {
@@ -74,8 +89,10 @@ export class SqliteRecipientsStore implements RecipientsStore {
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, shareId)) return false;
       for (const row of changes.add) insertRecipient(this.db, row);
-      for (const accountId of changes.associate) setDesired(this.db, shareId, accountId, 'associated', modified);
-      for (const accountId of changes.disassociate) setDesired(this.db, shareId, accountId, 'disassociated', modified);
+      for (const accountId of changes.associate)
+        setDesired(this.db, shareId, accountId, 'associated', modified);
+      for (const accountId of changes.disassociate)
+        setDesired(this.db, shareId, accountId, 'disassociated', modified);
       return true;
     })();
   }

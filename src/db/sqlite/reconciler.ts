@@ -69,14 +69,12 @@ export class SqliteReconcilerStore implements ReconcilerStore {
 
   async recipientContext(recipientId: string): Promise<RecipientContext | undefined> {
     const recipient = prepared(this.db, 'SELECT * FROM share_recipients WHERE id = ?').get(recipientId) as
-      | RecipientRow
-      | undefined;
+      RecipientRow | undefined;
     if (!recipient) return undefined;
     const share = prepared(this.db, 'SELECT * FROM shares WHERE id = ?').get(recipient.share_id) as ShareRow;
-    const account = prepared(this.db, 'SELECT * FROM accounts WHERE id = ?').get(recipient.account_id) as Omit<
-      AccountRow,
-      'entitlements'
-    > & { entitlements: string | null };
+    const account = prepared(this.db, 'SELECT * FROM accounts WHERE id = ?').get(
+      recipient.account_id,
+    ) as Omit<AccountRow, 'entitlements'> & { entitlements: string | null };
     const delivered = new Map<string, DeliveryState>();
     for (const d of prepared(
       this.db,
@@ -97,7 +95,10 @@ export class SqliteReconcilerStore implements ReconcilerStore {
       share,
       account: {
         ...account,
-        entitlements: account.entitlements === null ? null : (JSON.parse(account.entitlements) as AccountRow['entitlements']),
+        entitlements:
+          account.entitlements === null
+            ? null
+            : (JSON.parse(account.entitlements) as AccountRow['entitlements']),
       },
       resources,
       delivered,
@@ -111,10 +112,10 @@ export class SqliteReconcilerStore implements ReconcilerStore {
     modified: string,
   ): Promise<void> {
     if (state === null) {
-      prepared(this.db, 'DELETE FROM recipient_resources WHERE recipient_id = ? AND share_resource_id = ?').run(
-        recipientId,
-        shareResourceId,
-      );
+      prepared(
+        this.db,
+        'DELETE FROM recipient_resources WHERE recipient_id = ? AND share_resource_id = ?',
+      ).run(recipientId, shareResourceId);
       return;
     }
     prepared(
@@ -136,7 +137,11 @@ export class SqliteReconcilerStore implements ReconcilerStore {
     });
   }
 
-  async setRecipientStatus(recipient: RecipientRow, to: AssociationStatus, modified: string): Promise<boolean> {
+  async setRecipientStatus(
+    recipient: RecipientRow,
+    to: AssociationStatus,
+    modified: string,
+  ): Promise<boolean> {
     return (
       prepared(
         this.db,

@@ -81,7 +81,8 @@ export class WebhookDriver implements DeliveryDriver {
         signal: AbortSignal.timeout(this.config.timeoutMs),
       });
     } catch (err) {
-      const reason = err instanceof Error ? (err.name === 'TimeoutError' ? 'timed out' : err.message) : String(err);
+      const reason =
+        err instanceof Error ? (err.name === 'TimeoutError' ? 'timed out' : err.message) : String(err);
       return { ok: false, terminal: false, error: `Webhook request failed: ${reason}` };
     }
     if (res.status >= 200 && res.status < 300) {

@@ -1,0 +1,80 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { readFile } from 'node:fs/promises';
+import { RESOURCE_TYPES, type ResourceType } from '../../http/common-schemas.js';
+import type { InventoryStore } from '../../inventory/store.js';
+import type { Clock } from '../../lib/clock.js';
+import { InventoryDriver } from './inventory.js';
+import type { DeliveryDriver, DriverRegistry } from './types.js';
+import { WebhookDriver } from './webhook.js';
+
+const WebhookEntry = Type.Object(
+  {
+    driver: Type.Literal('webhook'),
+    url: Type.String({ pattern: '^https?://' }),
+    secret: Type.String({ minLength: 16 }),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+  },
+  { additionalProperties: false },
+);
+const InventoryEntry = Type.Object({ driver: Type.Literal('inventory') }, { additionalProperties: false });
+
+/** `{ "<resource type>": { "driver": "webhook", "url": ..., "secret": ..., "timeout_ms": 10000 } }`. */
+export const DriversFile = Type.Record(Type.String(), Type.Union([InventoryEntry, WebhookEntry]));
+export type DriversFile = Static<typeof DriversFile>;
+
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
+
+/** Checks a drivers file; throws naming the offending entry. */
+export function parseDrivers(file: unknown, source: string): DriversFile {
+  if (!Value.Check(DriversFile, file)) {
+    const first = Value.Errors(DriversFile, file).First();
+    throw new Error(`drivers ${source}: ${first?.path || '/'}: ${first?.message ?? 'invalid'}`);
+  }
+  for (const type of Object.keys(file)) {
+    if (!(RESOURCE_TYPES as readonly string[]).includes(type)) {
+      throw new Error(
+        `drivers ${source}: /${type}: unknown resource type (expected one of ${RESOURCE_TYPES.join(', ')})`,
+      );
+    }
+  }
+  return file;
+}
+
+export async function loadDriversFile(path: string): Promise<DriversFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new Error(`drivers ${path}: cannot read: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`drivers ${path}: not valid JSON: ${(err as Error).message}`);
+  }
+  return parseDrivers(json, path);
+}
+
+/** Every resource type goes to the inventory driver unless the configuration names another. */
+export function buildDrivers(config: DriversFile, inventory: InventoryStore, clock: Clock): DriverRegistry {
+  const fallback = new InventoryDriver(inventory, clock);
+  const byType = new Map<string, DeliveryDriver>();
+  for (const [type, entry] of Object.entries(config)) {
+    byType.set(
+      type,
+      entry.driver === 'webhook'
+        ? new WebhookDriver(
+            {
+              url: entry.url,
+              secret: entry.secret,
+              timeoutMs: entry.timeout_ms ?? DEFAULT_WEBHOOK_TIMEOUT_MS,
+            },
+            clock,
+          )
+        : fallback,
+    );
+  }
+  return { for: (type: ResourceType) => byType.get(type) ?? fallback };
+}
