@@ -7,6 +7,7 @@ import { ExcludedRecipientsService } from './excluded-recipients/service.js';
 import { excludedRecipientRoutes } from './excluded-recipients/routes.js';
 import { Authenticator, type Principal } from './http/auth.js';
 import { errorHandler } from './http/error-handler.js';
+import { validatorCompiler } from './http/validation.js';
 import { NoRouteError } from './http/errors.js';
 import type { App, Services } from './http/types.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -58,9 +59,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
     bodyLimit,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler());
+  // Only JSON bodies are accepted; any other content type is a 415.
+  app.removeContentTypeParser('text/plain');
 
   const services = createServices(options.store, clock);
 

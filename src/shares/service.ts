@@ -73,8 +73,7 @@ export class SharesService {
       account_id,
       desired_status: 'associated',
       status: 'associating',
-      created: now,
-      modified: now,
+      ...stamp(this.clock),
     }));
     const resources: ResourceRow[] = checkResources(ownerId, body.resources).map((r) => ({
       id: newId(),
@@ -85,8 +84,7 @@ export class SharesService {
       meta: r.meta,
       status: 'active',
       resource_version: 1,
-      created: now,
-      modified: now,
+      ...stamp(this.clock),
     }));
     await this.store.shares.create({
       share: {
@@ -195,6 +193,12 @@ export class SharesService {
       return obj;
     });
   }
+}
+
+/** Each row gets its own (strictly increasing) timestamp, so lists keep request order. */
+function stamp(clock: Clock): { created: string; modified: string } {
+  const t = clock.timestamp();
+  return { created: t, modified: t };
 }
 
 export function shareNotActive(status: string): ConflictError {
