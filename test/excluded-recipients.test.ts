@@ -7,6 +7,7 @@ import {
   hexId,
   LONER,
   ORG,
+  OTHER_ORG,
   OWNER,
   R1,
   R2,
@@ -557,5 +558,30 @@ describe('excluded recipients and organization membership changes', () => {
     const r = (await recipientsOf(shareId)).get(newcomer) as Recipient;
     assert.match(r.id, ID);
     assert.equal(r.association_status, 'associating');
+  });
+
+  test('given an excluded account that has since left the organization, when its exclusion is removed, then it is not associated again', async () => {
+    const shareId = await organizationShare();
+    const leaver = hexId(0x78, 'b');
+    const joined = h.clock.timestamp();
+    const account = { id: leaver, name: 'Leaver', entitlements: null, created: joined, modified: joined };
+    await h.store.tenancy.upsertAccount({ ...account, organization_id: ORG });
+    const other = await organizationShare();
+    assert.equal((await recipientsOf(shareId)).has(leaver), false);
+    assert.equal((await recipientsOf(other)).get(leaver)?.association_status, 'associating');
+    const first = await exclude(shareId, leaver);
+    const second = await exclude(other, leaver);
+    await h.store.tenancy.upsertAccount({
+      ...account,
+      organization_id: OTHER_ORG,
+      modified: h.clock.timestamp(),
+    });
+    assertSuccess(await call(h.app, 'DELETE', excludedUrl(shareId, `/${first.id}`)));
+    assert.equal((await recipientsOf(shareId)).has(leaver), false);
+    assert.equal((await call(h.app, 'PUT', excludedUrl(other), { body: [] })).status, 204);
+    assert.equal((await recipientsOf(other)).get(leaver)?.association_status, 'disassociating');
+    assert.deepEqual(await exclusionsOf(shareId), new Map());
+    assert.deepEqual(await exclusionsOf(other), new Map());
+    assert.equal(second.account_id, leaver);
   });
 });

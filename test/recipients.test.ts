@@ -146,6 +146,42 @@ describe('GET /shares/{share_id}/recipients', () => {
     assert.equal(list.get(R2)?.association_status, 'associating');
   });
 
+  test('given recipients in every association status, when listing, then all of them are returned with their status', async () => {
+    const shareId = await accountShare([R1, R2, R3]);
+    const ids = await recipientsOf(shareId);
+    for (const account of [R2, R3]) {
+      assertSuccess(await call(h.app, 'DELETE', recipientsUrl(shareId, `/${ids.get(account)?.id}`)));
+    }
+    // What the reconciler does once it has converged a recipient.
+    const converge = h.store.db.prepare('UPDATE share_recipients SET status = ? WHERE id = ?');
+    converge.run('associated', ids.get(R1)?.id);
+    converge.run('disassociated', ids.get(R2)?.id);
+    const statuses = async () =>
+      Object.fromEntries([...(await recipientsOf(shareId))].map(([a, r]) => [a, r.association_status]));
+    assert.deepEqual(await statuses(), { [R1]: 'associated', [R2]: 'disassociated', [R3]: 'disassociating' });
+    assertConflict(
+      await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: R1 } }),
+      `Account ${R1} is already a recipient of the share`,
+    );
+    assertConflict(
+      await call(h.app, 'DELETE', recipientsUrl(shareId, `/${ids.get(R2)?.id}`)),
+      'The recipient is already disassociated',
+    );
+    const back = await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: R2 } });
+    assertSuccess(back, 201);
+    assert.equal(back.body.result.id, ids.get(R2)?.id);
+    assert.deepEqual(await statuses(), { [R1]: 'associated', [R2]: 'associating', [R3]: 'disassociating' });
+    assert.equal(
+      (await call(h.app, 'PUT', recipientsUrl(shareId), { body: [{ recipient_account_id: R2 }] })).status,
+      204,
+    );
+    assert.deepEqual(await statuses(), {
+      [R1]: 'disassociating',
+      [R2]: 'associating',
+      [R3]: 'disassociating',
+    });
+  });
+
   test('given three recipients, when paging with per_page=2, then the pages split them without overlap', async () => {
     const shareId = await accountShare([R1, R2, R3]);
     const p1 = await call(h.app, 'GET', recipientsUrl(shareId, '?page=1&per_page=2'));

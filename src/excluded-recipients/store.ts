@@ -22,8 +22,9 @@ export interface ExcludedRecipientsStore {
   all(shareId: string): Promise<ExcludedRecipientRow[]>;
   /**
    * Adds and removes exclusions of an active organization share and, in the same transaction, moves the
-   * affected accounts' recipients: excluded ones toward disassociated, re-included ones toward
-   * associated (creating the recipient if the account has none). False when the share is not active.
+   * affected accounts' recipients: excluded ones toward disassociated, re-included ones that are still
+   * members of the share's organization toward associated (creating the recipient if the account has
+   * none). False when the share is not active.
    */
   apply(
     shareId: string,

@@ -57,6 +57,14 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
           'DELETE FROM share_excluded_recipients WHERE share_id = ? AND id = ? RETURNING account_id',
         ).get(shareId, id) as { account_id: string } | undefined;
         if (!gone) continue;
+        // Only a current member is included again: one that left the organization stays out, as the
+        // reconciler's re-derivation of organization recipients would decide.
+        const member = prepared(
+          this.db,
+          `SELECT 1 FROM shares s JOIN accounts a ON a.organization_id = s.organization_id
+           WHERE s.id = ? AND a.id = ?`,
+        ).get(shareId, gone.account_id);
+        if (!member) continue;
         const hasRecipient = prepared(
           this.db,
           'SELECT 1 FROM share_recipients WHERE share_id = ? AND account_id = ?',
