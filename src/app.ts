@@ -6,7 +6,7 @@ import type { Store } from './db/store.js';
 import { ExcludedRecipientsService } from './excluded-recipients/service.js';
 import { excludedRecipientRoutes } from './excluded-recipients/routes.js';
 import { Authenticator, type Principal } from './http/auth.js';
-import { errorHandler } from './http/error-handler.js';
+import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
 import { NoRouteError } from './http/errors.js';
 import type { App, Services } from './http/types.js';
@@ -38,6 +38,8 @@ export interface AppOptions {
 /** Cloudflare's API lives under /client/v4; the root is served too (the SDK's own tests use a bare base URL). */
 export const API_PREFIXES = ['/client/v4', ''] as const;
 
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 export function createServices(store: Store, clock: Clock): Services {
@@ -57,14 +59,29 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // A caller's x-request-id is kept (for tracing across services) only if it is short and plain.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     routerOptions: { ignoreTrailingSlash: true },
+    // Malformed percent-encoding or an over-long path segment fail before routing: same envelope.
+    frameworkErrors: frameworkErrorHandler(bodyLimit),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler());
   // Only JSON bodies are accepted; any other content type is a 415.
   app.removeContentTypeParser('text/plain');
+  // Many Cloudflare clients send `Content-Type: application/json` on every request, bodiless DELETEs
+  // included: an empty body means "no body" on routes that take none (elsewhere it stays "Request body
+  // is required"). Fastify's own parser does the rest, prototype-poisoning checks included.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' && req.routeOptions.schema?.body === undefined) return done(null, undefined);
+    return parseJson(req, body as string, done);
+  });
 
   const services = createServices(options.store, clock);
 

@@ -205,6 +205,39 @@ admin(account.command('list').description('list accounts'))
       table(['ID', 'ORGANIZATION', 'ENTITLEMENTS', 'NAME'], rows.map(accountLine), 'No accounts.'),
     );
   });
+admin(account.command('move').description('move an account to another organization (or out, with --no-org)'))
+  .requiredOption('--id <id>', 'account to move')
+  .option('--org <id>', 'organization to move it into')
+  .option('--no-org', 'take it out of its organization')
+  .action(async (opts: AdminOptions & { id: string; org?: string | boolean }) => {
+    // Commander leaves `org` undefined (neither flag), a string (--org) or false (--no-org).
+    if (opts.org === undefined || opts.org === true)
+      throw new Error('account move: pass --org <id> or --no-org');
+    const target = opts.org === false ? null : opts.org;
+    const { row, change } = await withService(opts, (s) => s.moveAccount(opts.id, target));
+    output(opts, row, () =>
+      change === 'unchanged'
+        ? `Account ${row.id} is already ${target === null ? 'in no organization' : `in organization ${target}`}`
+        : `Moved account ${row.id} ${target === null ? 'out of its organization' : `to organization ${target}`}`,
+    );
+  });
+admin(account.command('entitlements').description('set the resource types an account may receive'))
+  .requiredOption('--id <id>', 'account to change')
+  .option('--set <types>', 'comma-separated resource types it may receive', commaList)
+  .option('--all', 'let it receive every resource type')
+  .action(async (opts: AdminOptions & { id: string; set?: string[]; all?: boolean }) => {
+    if ((opts.set === undefined) === (opts.all === undefined)) {
+      throw new Error('account entitlements: pass exactly one of --set <types> or --all');
+    }
+    const types = opts.set ?? null;
+    const { row, change } = await withService(opts, (s) => s.setEntitlements(opts.id, types));
+    const shown = row.entitlements === null ? 'all' : row.entitlements.join(',') || 'none';
+    output(opts, row, () =>
+      change === 'unchanged'
+        ? `Account ${row.id} entitlements unchanged (${shown})`
+        : `Set account ${row.id} entitlements to ${shown}`,
+    );
+  });
 
 const user = program.command('user').description('manage users (email + global API key)');
 admin(user.command('create').description('create a user; prints its global API key once'))

@@ -18,6 +18,7 @@ import {
   USER,
   type Harness,
 } from './helpers.js';
+import { servedRoutes } from './support/contract.js';
 
 const UNKNOWN = hexId(0xbeef, 'f');
 const MISSING = 'Missing X-Auth-Key, X-Auth-Email or Authorization headers';
@@ -194,6 +195,59 @@ describe('authentication', () => {
     for (const headers of cases) {
       assertError(await call(h.app, 'GET', base(), { token: null, headers }), 403, 9103, UNKNOWN_KEY);
     }
+  });
+});
+
+describe('every served API route', () => {
+  /** (method, concrete URL, route pattern) for every API route the app serves, under both prefixes. */
+  function apiRoutes(): { method: Route['method']; url: string; pattern: string }[] {
+    const values: Record<string, string> = {
+      account_id: OWNER,
+      organization_id: ORG,
+      share_id: S.id,
+      recipient_id: S.recipientId,
+      share_resource_id: S.resourceId,
+      excluded_recipient_id: O.exclusionId,
+    };
+    return [...servedRoutes(h.app.printRoutes({ commonPrefix: false }))]
+      .map((r) => r.split(' ') as [Route['method'], string])
+      .filter(
+        ([method, pattern]) => method !== 'HEAD' && !['/healthz', '/readyz', '/metrics'].includes(pattern),
+      )
+      .map(([method, pattern]) => ({
+        method,
+        pattern,
+        url: pattern.replace(/:(\w+)/g, (_m, name: string) => values[name] ?? UNKNOWN),
+      }));
+  }
+
+  test('given no credentials, when calling every API route the app serves, then each answers 400 9106', async () => {
+    const routes = apiRoutes();
+    assert.ok(routes.length >= 2 * 23, `only ${routes.length} routes found`);
+    for (const r of routes) {
+      const res = await call(h.app, r.method, r.url, { token: null });
+      assert.equal(res.status, 400, `${r.method} ${r.pattern}: ${JSON.stringify(res.body)}`);
+      assertError(res, 400, 9106, MISSING);
+    }
+  });
+
+  test("given the stranger's token, when calling every account or organization route with OWNER's account or ORG in the path, then 404 for object routes and 403 10000 for the rest", async () => {
+    const before = await snapshot();
+    const routes = apiRoutes().filter(
+      (r) => r.pattern.includes(':account_id') || r.pattern.includes(':organization_id'),
+    );
+    for (const r of routes) {
+      const res = await call(h.app, r.method, r.url, { token: TOKENS.stranger });
+      const label = `${r.method} ${r.pattern}: ${JSON.stringify(res.body)}`;
+      if (r.pattern.includes(':share_id')) {
+        assert.equal(res.status, 404, label);
+        assertError(res, 404, 1404, 'Share not found');
+      } else {
+        assert.equal(res.status, 403, label);
+        assertError(res, 403, 10000, 'Authentication error');
+      }
+    }
+    assert.deepEqual(await snapshot(), before);
   });
 });
 
@@ -379,7 +433,7 @@ describe('tokens/verify', () => {
 });
 
 describe('routing and operational endpoints', () => {
-  test('given an unknown path or an unsupported method, when calling it with or without credentials, then 404 7003 "No route for the URI"', async () => {
+  test('given an unknown path, when calling it with or without credentials, then 404 7003 "No route for the URI"', async () => {
     assertError(await call(h.app, 'GET', '/client/v4/nope'), 404, 7003, 'No route for the URI');
     assertError(
       await call(h.app, 'GET', '/client/v4/nope', { token: null }),
@@ -387,7 +441,6 @@ describe('routing and operational endpoints', () => {
       7003,
       'No route for the URI',
     );
-    assertError(await call(h.app, 'PATCH', `${base()}/${S.id}`), 404, 7003, 'No route for the URI');
     assertError(await call(h.app, 'GET', '/client/v5/user/tokens/verify'), 404, 7003, 'No route for the URI');
   });
 
@@ -430,6 +483,36 @@ describe('routing and operational endpoints', () => {
       404,
       1404,
       'Share not found',
+    );
+  });
+
+  test('given a malformed percent-encoding or an over-long path segment, when routing fails, then 400 1400 in the envelope with an x-request-id', async () => {
+    const bad = await call(h.app, 'GET', '/client/v4/accounts/%zz/shares');
+    assertError(bad, 400, 1400, 'The URL is not valid (malformed percent-encoding)');
+    assert.ok(bad.headers['x-request-id']);
+    const long = await call(h.app, 'GET', `${base()}/${'f'.repeat(101)}`);
+    assertError(long, 400, 1400, 'A path parameter is too long');
+    assert.ok(long.headers['x-request-id']);
+  });
+
+  test('given Content-Type application/json and an empty body, when deleting (a route without a body), then the delete succeeds', async () => {
+    const share = (
+      await call(h.app, 'POST', base(), { body: { ...seedShareBody(R2), name: 'Bodiless delete' } })
+    ).body.result;
+    const res = await call(h.app, 'DELETE', `${base()}/${share.id}`, {
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.result.status, 'deleting');
+  });
+
+  test('given Content-Type application/json and an empty body, when creating (a route with a body), then 400 "Request body is required"', async () => {
+    assertError(
+      await call(h.app, 'POST', base(), { headers: { 'content-type': 'application/json' } }),
+      400,
+      1400,
+      'Request body is required',
+      '',
     );
   });
 

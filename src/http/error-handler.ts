@@ -104,7 +104,8 @@ function toApiError(err: FastifyError & { validationContext?: SchemaContext }): 
 }
 
 export function errorHandler(bodyLimit: number) {
-  return function handle(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  return function handle(err: FastifyError | ApiError, req: FastifyRequest, reply: FastifyReply) {
+    if (err instanceof ApiError) return send(err, reply);
     let api = toApiError(err);
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') api = new PayloadTooLargeError(bodyLimit);
     if (api instanceof UnsupportedMediaTypeError)
@@ -115,10 +116,33 @@ export function errorHandler(bodyLimit: number) {
     } else if (api.status >= 500) {
       req.log.error({ err }, 'server error');
     }
-    void reply
-      .code(api.status)
-      .headers(api.headers)
-      .type('application/json; charset=utf-8')
-      .send(envelope(api));
+    send(api, reply);
+  };
+}
+
+function send(api: ApiError, reply: FastifyReply): void {
+  void reply
+    .code(api.status)
+    .headers(api.headers)
+    .type('application/json; charset=utf-8')
+    .send(envelope(api));
+}
+
+/**
+ * Fastify's `frameworkErrors`: failures raised before routing (a malformed percent-encoding, a path
+ * segment over the router's length limit), answered in the same envelope, with the request id.
+ */
+export function frameworkErrorHandler(bodyLimit: number) {
+  const handle = errorHandler(bodyLimit);
+  return function onFrameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+    reply.header('x-request-id', req.id);
+    switch (err.code) {
+      case 'FST_ERR_BAD_URL':
+        return handle(new ValidationError('The URL is not valid (malformed percent-encoding)'), req, reply);
+      case 'FST_ERR_MAX_PARAM_LENGTH':
+        return handle(new ValidationError('A path parameter is too long'), req, reply);
+      default:
+        return handle(err, req, reply);
+    }
   };
 }

@@ -84,15 +84,6 @@ export class NoRouteError extends ApiError {
   }
 }
 
-/** 405: the path exists but not for this method. */
-export class MethodNotAllowedError extends ApiError {
-  readonly status = 405;
-  readonly code = 7001;
-  constructor(method: string) {
-    super(`Method ${method} not allowed for this route`);
-  }
-}
-
 /** 409: the request conflicts with the current state; retrying the same request cannot succeed. */
 export class ConflictError extends ApiError {
   readonly status = 409;

@@ -30,6 +30,8 @@ const AccountField = (description: string) =>
 export const RecipientRequest = Type.Object({
   recipient_account_id: AccountField('The account that will receive the share.'),
   account_id: AccountField('Deprecated alias for `recipient_account_id`.'),
+  /** What the official SDK (7.x) sends for its `body_account_id` parameter: another alias. */
+  body_account_id: AccountField('Alias for `recipient_account_id` (sent by the official SDK).'),
   organization_id: AccountField('Organization identifier.'),
 });
 export type RecipientRequest = Static<typeof RecipientRequest>;

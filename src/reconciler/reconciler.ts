@@ -210,10 +210,11 @@ export class Reconciler {
     if (!resource) return undefined;
     const state = ctx.delivered.get(resource.id);
     const version = resource.resource_version;
-    if (state?.applied_version === version && state.error === '') return undefined;
+    const allowed = entitled(ctx.account, resource.resource_type);
+    if (allowed && state?.applied_version === version && state.error === '') return undefined;
     // A terminal failure at this version stays settled until the resource or the entitlements change.
     if (state?.terminal && state.error_version === version) return undefined;
-    if (!entitled(ctx.account, resource.resource_type)) {
+    if (!allowed) {
       if (state?.applied_version != null) {
         const removal = await this.deliver(ctx, resource.id, 'remove');
         if (!removal.ok && !removal.terminal)
@@ -284,7 +285,7 @@ export class Reconciler {
         applied_version: null,
         error: `Removal refused: ${result.error}`,
         terminal: true,
-        error_version: state.applied_version,
+        error_version: null, // a refused removal must not block applying again if the recipient is re-added
       });
       return undefined;
     }

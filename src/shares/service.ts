@@ -243,21 +243,26 @@ export function parseTagFilters(tags: string[]): TagFilter[] {
   });
 }
 
-/** The account a recipient item names, through either field name; undefined for an organization item. */
+/** Names a recipient account may arrive under, preferred first: the contract's, its deprecated alias, the SDK's. */
+const ACCOUNT_FIELDS = ['recipient_account_id', 'account_id', 'body_account_id'] as const;
+
+/** The account a recipient item names, through any of its field names; undefined for an organization item. */
 export function recipientAccount(
-  item: { recipient_account_id?: string; account_id?: string },
+  item: Partial<Record<(typeof ACCOUNT_FIELDS)[number], string>>,
   pointer: string,
 ): { id: string; pointer: string } | undefined {
-  const { recipient_account_id: preferred, account_id: legacy } = item;
-  if (preferred !== undefined && legacy !== undefined && preferred !== legacy) {
+  const given = ACCOUNT_FIELDS.filter((f) => item[f] !== undefined);
+  const [first, ...others] = given;
+  if (first === undefined) return undefined;
+  const id = item[first] as string;
+  const conflicting = others.find((f) => item[f] !== id);
+  if (conflicting) {
     throw new ValidationError(
-      'recipient_account_id and account_id name different accounts; send only recipient_account_id',
-      `${pointer}/account_id`,
+      `${first} and ${conflicting} name different accounts; send only recipient_account_id`,
+      `${pointer}/${conflicting}`,
     );
   }
-  if (preferred !== undefined) return { id: preferred, pointer: `${pointer}/recipient_account_id` };
-  if (legacy !== undefined) return { id: legacy, pointer: `${pointer}/account_id` };
-  return undefined;
+  return { id, pointer: `${pointer}/${first}` };
 }
 
 /** Checks that an account may receive shares from `owner`, throwing with the field's pointer if not. */

@@ -220,20 +220,15 @@ export class TenancyService {
         issues.push({ path: 'id', message: `account ${input.id} already exists` });
       }
     } else if (mode === 'put') issues.push({ path: 'id', message: 'required' });
-    const orgId = input.organization_id;
-    if (orgId != null) {
-      const issue = await this.organizationRefProblem(orgId, pending);
-      if (issue) issues.push({ path: 'organization_id', message: issue });
-    }
-    input.entitlements?.forEach((e, i) => {
-      if (!isResourceType(e)) {
-        issues.push({
-          path: `entitlements[${i}]`,
-          message: `unknown resource type ${JSON.stringify(e)} (expected one of ${RESOURCE_TYPES.join(', ')})`,
-        });
-      }
-    });
+    issues.push(...(await this.organizationIdIssues(input.organization_id, pending)));
+    issues.push(...entitlementIssues(input.entitlements));
     return issues;
+  }
+
+  private async organizationIdIssues(orgId: string | null | undefined, pending: Pending): Promise<Issue[]> {
+    if (orgId == null) return [];
+    const issue = await this.organizationRefProblem(orgId, pending);
+    return issue ? [{ path: 'organization_id', message: issue }] : [];
   }
 
   async createAccount(input: AccountInput): Promise<AccountRow> {
@@ -262,6 +257,44 @@ export class TenancyService {
     const row: AccountRow = { ...fields, id: input.id, created: existing?.created ?? now, modified: now };
     await this.store.upsertAccount(row);
     return { row, change: existing ? 'updated' : 'created' };
+  }
+
+  /**
+   * Moves an account into another organization, or out of any with null. The reconciler then re-derives
+   * both organizations' organization-wide shares: the account stops receiving the old one's and starts
+   * receiving the new one's.
+   */
+  async moveAccount(id: string, organizationId: string | null): Promise<Put<AccountRow>> {
+    const issues = [...accountIdIssues(id), ...(await this.organizationIdIssues(organizationId, {}))];
+    if (issues.length > 0) fail('invalid account', issues);
+    const existing = await this.existingAccount(id);
+    if (existing.organization_id === organizationId) return { row: existing, change: 'unchanged' };
+    return this.updateAccount({ ...existing, organization_id: organizationId });
+  }
+
+  /**
+   * Sets the resource types an account may receive (null: every type). Its recipients are reconciled
+   * again: resources it lost the entitlement for are removed, and ones it gained are applied.
+   */
+  async setEntitlements(id: string, types: readonly string[] | null): Promise<Put<AccountRow>> {
+    const issues = [...accountIdIssues(id), ...entitlementIssues(types)];
+    if (issues.length > 0) fail('invalid account', issues);
+    const existing = await this.existingAccount(id);
+    const entitlements = accountFields({ name: existing.name, entitlements: types }).entitlements;
+    if (sameList(existing.entitlements, entitlements)) return { row: existing, change: 'unchanged' };
+    return this.updateAccount({ ...existing, entitlements });
+  }
+
+  private async existingAccount(id: string): Promise<AccountRow> {
+    const existing = await this.store.getAccount(id);
+    if (!existing) throw new Error(`unknown account ${id}`);
+    return existing;
+  }
+
+  private async updateAccount(row: AccountRow): Promise<Put<AccountRow>> {
+    const updated: AccountRow = { ...row, modified: this.clock.timestamp() };
+    await this.store.upsertAccount(updated);
+    return { row: updated, change: 'updated' };
   }
 
   // Users
@@ -418,6 +451,23 @@ export class TenancyService {
 
 function idMessage(id: string): string {
   return `not a valid id (32 lowercase hex characters): ${JSON.stringify(id)}`;
+}
+
+function accountIdIssues(id: string): Issue[] {
+  return isId(id) ? [] : [{ path: 'id', message: idMessage(id) }];
+}
+
+function entitlementIssues(entitlements: readonly string[] | null | undefined): Issue[] {
+  const issues: Issue[] = [];
+  entitlements?.forEach((e, i) => {
+    if (!isResourceType(e)) {
+      issues.push({
+        path: `entitlements[${i}]`,
+        message: `unknown resource type ${JSON.stringify(e)} (expected one of ${RESOURCE_TYPES.join(', ')})`,
+      });
+    }
+  });
+  return issues;
 }
 
 function accountFields(input: AccountInput): Pick<AccountRow, 'name' | 'organization_id' | 'entitlements'> {

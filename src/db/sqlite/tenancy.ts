@@ -8,6 +8,8 @@ import type {
   TokenRow,
   UserRow,
 } from '../../tenancy/store.js';
+import { prepared } from './database.js';
+import { enqueue, enqueueAccountRecipients } from './work.js';
 
 type Db = Database.Database;
 
@@ -58,6 +60,14 @@ function toAccount(r: AccountRecord): AccountRow {
     ...r,
     entitlements: r.entitlements === null ? null : (JSON.parse(r.entitlements) as ResourceType[]),
   };
+}
+
+/** Compares stored entitlements as sets; null (every type) differs from any list. */
+function sameEntitlements(a: string | null, b: string | null): boolean {
+  if (a === null || b === null) return a === b;
+  const sa = new Set(JSON.parse(a) as string[]);
+  const sb = new Set(JSON.parse(b) as string[]);
+  return sa.size === sb.size && [...sb].every((t) => sa.has(t));
 }
 
 function toToken(r: TokenRecord, scope: Scope): TokenRow {
@@ -116,6 +126,7 @@ export class SqliteTenancyStore implements TenancyStore {
   private readonly readUserTx: (email: string) => UserRow | undefined;
   private readonly listUsersTx: () => UserRow[];
   private readonly upsertUserTx: (row: UserRow) => void;
+  private readonly upsertAccountTx: (row: AccountRow) => void;
   private readonly readTokenTx: (key: { id: string } | { hash: string }) => TokenRow | undefined;
   private readonly listTokensTx: () => TokenRow[];
   private readonly upsertTokenTx: (row: TokenRow) => void;
@@ -246,6 +257,37 @@ export class SqliteTenancyStore implements TenancyStore {
       for (const o of row.organizations) this.userOrgAdd.run(userId, o);
     });
 
+    // Membership and entitlements decide what an account receives, so their changes queue reconciler work
+    // in the same transaction: a crash between the two can never leave a move unreconciled.
+    this.upsertAccountTx = db.transaction((row: AccountRow) => {
+      const before = this.accountGet.get(row.id);
+      const entitlements = row.entitlements === null ? null : JSON.stringify(row.entitlements);
+      this.accountUpsert.run({
+        id: row.id,
+        name: row.name,
+        organization_id: row.organization_id,
+        entitlements,
+        created: row.created,
+        modified: row.modified,
+      });
+      if (!before || before.organization_id !== row.organization_id) {
+        // A new member must receive the organization's shares; a leaver must lose them.
+        for (const org of new Set([before?.organization_id ?? null, row.organization_id])) {
+          if (org !== null) enqueue(db, 'organization', org);
+        }
+      }
+      if (before && !sameEntitlements(before.entitlements, entitlements)) {
+        // Terminal errors (the missing-entitlement one above all) become retryable. The row itself stays:
+        // it may still record a version applied in the account, which removal and share deletion rely on.
+        prepared(
+          db,
+          `UPDATE recipient_resources SET error_version = NULL
+           WHERE terminal = 1 AND recipient_id IN (SELECT id FROM share_recipients WHERE account_id = ?)`,
+        ).run(row.id);
+        enqueueAccountRecipients(db, row.id);
+      }
+    });
+
     this.readTokenTx = db.transaction((key: { id: string } | { hash: string }) => {
       const r = 'id' in key ? this.tokenById.get(key.id) : this.tokenByHash.get(key.hash);
       return (
@@ -300,15 +342,12 @@ export class SqliteTenancyStore implements TenancyStore {
     return rows.map(toAccount);
   }
 
+  /**
+   * Also queues reconciler work: the old and new organization when the account joins, leaves or moves
+   * (or is created inside one), and the account's recipients when its entitlements change.
+   */
   async upsertAccount(row: AccountRow): Promise<void> {
-    this.accountUpsert.run({
-      id: row.id,
-      name: row.name,
-      organization_id: row.organization_id,
-      entitlements: row.entitlements === null ? null : JSON.stringify(row.entitlements),
-      created: row.created,
-      modified: row.modified,
-    });
+    this.upsertAccountTx(row);
   }
 
   async organizationAccountIds(organizationId: string): Promise<string[]> {

@@ -38,3 +38,12 @@ export function resourceChanged(db: Db, shareId: string, modified: string): void
   ).run(modified, shareId);
   enqueueShareRecipients(db, shareId, true);
 }
+
+/** Every recipient of the account that is meant to hold its share's resources (entitlements changed). */
+export function enqueueAccountRecipients(db: Db, accountId: string): void {
+  prepared(
+    db,
+    `INSERT INTO reconcile_work (kind, id)
+     SELECT 'recipient', id FROM share_recipients WHERE account_id = ? AND desired_status = 'associated' ${ON_CONFLICT}`,
+  ).run(accountId);
+}
