@@ -336,11 +336,8 @@ export class Reconciler {
   private async finalizeShare(shareId: string, report: ReconcileReport): Promise<void> {
     const share = await this.options.store.shares.get(shareId);
     const done = await this.options.store.reconciler.finalizeShare(shareId, this.options.clock.timestamp());
-    for (let i = 0; i < done.resourcesDeleted; i++) {
-      this.metrics.transitions.inc({ entity: 'resource', from: 'deleting', to: 'deleted' });
-    }
-    if (done.resourcesDeleted > 0) {
-      report.transitions.push({ entity: 'resource', id: shareId, from: 'deleting', to: 'deleted' });
+    for (const id of done.deletedResources) {
+      this.transition(report, { entity: 'resource', id, from: 'deleting', to: 'deleted' });
     }
     if (done.shareDeleted && share)
       this.transition(report, { entity: 'share', id: shareId, from: share.status, to: 'deleted' });

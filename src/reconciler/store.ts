@@ -31,7 +31,8 @@ export interface RecipientContext {
 }
 
 export interface ShareFinalization {
-  resourcesDeleted: number;
+  /** Ids of the resources that went `deleting` → `deleted`. */
+  deletedResources: string[];
   shareDeleted: boolean;
 }
 
@@ -65,7 +66,8 @@ export interface ReconcilerStore {
   finalizeShare(shareId: string, modified: string): Promise<ShareFinalization>;
   /**
    * Re-derives the recipients of the organization's active organization-targeted shares from its current
-   * members and exclusions; returns how many recipients changed.
+   * members and exclusions, and disassociates recipients of its account-targeted shares that left the
+   * organization; returns how many recipients changed.
    */
   syncOrganization(organizationId: string, modified: string, newId: () => string): Promise<number>;
 }

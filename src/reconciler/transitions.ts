@@ -24,14 +24,14 @@ export const TRANSITIONS = [
     entity: 'recipient',
     from: 'associating',
     to: 'disassociating',
-    by: 'api',
+    by: 'api or organization sync',
     when: 'the recipient was removed or excluded, left the organization, or the share was deleted',
   },
   {
     entity: 'recipient',
     from: 'associated',
     to: 'disassociating',
-    by: 'api',
+    by: 'api or organization sync',
     when: 'the recipient was removed or excluded, left the organization, or the share was deleted',
   },
   {
@@ -45,14 +45,14 @@ export const TRANSITIONS = [
     entity: 'recipient',
     from: 'disassociating',
     to: 'associating',
-    by: 'api',
+    by: 'api or organization sync',
     when: 'the account was added back, re-included, or rejoined the organization',
   },
   {
     entity: 'recipient',
     from: 'disassociated',
     to: 'associating',
-    by: 'api',
+    by: 'api or organization sync',
     when: 'the account was added back, re-included, or rejoined the organization',
   },
   // Resources and shares.

@@ -158,14 +158,17 @@ export class SqliteReconcilerStore implements ReconcilerStore {
         `SELECT 1 FROM reconcile_work w JOIN share_recipients r ON w.kind = 'recipient' AND w.id = r.id
          WHERE r.share_id = ? LIMIT 1`,
       ).get(shareId);
-      if (pending) return { resourcesDeleted: 0, shareDeleted: false };
-      const resourcesDeleted = prepared(
-        this.db,
-        `UPDATE share_resources SET status = 'deleted', modified = @modified
+      if (pending) return { deletedResources: [], shareDeleted: false };
+      const deletedResources = (
+        prepared(
+          this.db,
+          `UPDATE share_resources SET status = 'deleted', modified = @modified
          WHERE share_id = @share AND status = 'deleting' AND NOT EXISTS (
            SELECT 1 FROM recipient_resources rr
-           WHERE rr.share_resource_id = share_resources.id AND rr.applied_version IS NOT NULL)`,
-      ).run({ share: shareId, modified }).changes;
+           WHERE rr.share_resource_id = share_resources.id AND rr.applied_version IS NOT NULL)
+         RETURNING id`,
+        ).all({ share: shareId, modified }) as { id: string }[]
+      ).map((r) => r.id);
       const shareDeleted =
         prepared(
           this.db,
@@ -174,7 +177,7 @@ export class SqliteReconcilerStore implements ReconcilerStore {
              AND NOT EXISTS (SELECT 1 FROM share_recipients WHERE share_id = @share AND status <> 'disassociated')
              AND NOT EXISTS (SELECT 1 FROM share_resources WHERE share_id = @share AND status <> 'deleted')`,
         ).run({ share: shareId, modified }).changes > 0;
-      return { resourcesDeleted, shareDeleted };
+      return { deletedResources, shareDeleted };
     })();
   }
 
@@ -188,6 +191,18 @@ export class SqliteReconcilerStore implements ReconcilerStore {
           }[]
         ).map((a) => a.id),
       );
+      // Recipients of account-targeted shares must stay members too; they are never added back on their own.
+      const departed = prepared(
+        this.db,
+        `SELECT r.share_id, r.account_id FROM share_recipients r JOIN shares s ON s.id = r.share_id
+         WHERE s.organization_id = ? AND s.target_type = 'account' AND s.status = 'active'
+           AND r.desired_status = 'associated'
+           AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = r.account_id AND a.organization_id = s.organization_id)`,
+      ).all(organizationId) as { share_id: string; account_id: string }[];
+      for (const r of departed) {
+        setDesired(this.db, r.share_id, r.account_id, 'disassociated', modified);
+        changed++;
+      }
       const shares = prepared(
         this.db,
         `SELECT id, account_id FROM shares

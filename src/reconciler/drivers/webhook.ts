@@ -79,6 +79,7 @@ export class WebhookDriver implements DeliveryDriver {
         },
         body,
         signal: AbortSignal.timeout(this.config.timeoutMs),
+        redirect: 'manual', // a redirect is no delivery (following it would drop the signed body)
       });
     } catch (err) {
       const reason =
