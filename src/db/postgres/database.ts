@@ -1,0 +1,118 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+/** Migrations live at the package root, three levels above both src/db/postgres and dist/db/postgres. */
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/postgres/', import.meta.url));
+
+/** Any key works as long as every rshare node uses the same one: "rshare" in ASCII. */
+const MIGRATION_LOCK = 0x7273686172;
+
+export type Queryable = pg.Pool | pg.PoolClient;
+
+const TIMESTAMPTZ_OID = 1184;
+const INT8_OID = 20;
+
+/**
+ * PostgreSQL prints `2023-09-21 18:56:32.624632+00` (session time zone UTC, trailing zeros dropped);
+ * the API speaks `2023-09-21T18:56:32.624632Z`. Parsing to Date would lose the microseconds.
+ */
+export function formatTimestamptz(text: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/.exec(text);
+  if (!m) return new Date(text).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(6, '0')}Z`;
+}
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === TIMESTAMPTZ_OID) return formatTimestamptz;
+    // Counts and epoch milliseconds fit in a double.
+    if (oid === INT8_OID) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+export interface PoolOptions {
+  /** Connections per process; see README "Pool sizing". */
+  max?: number;
+}
+
+export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    types,
+    options: '-c TimeZone=UTC',
+    application_name: 'rshare',
+  });
+  // An idle client that loses its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(dir + f, 'utf8') }));
+}
+
+/** Runs `fn` in a transaction on one pooled connection, rolling back on any error. */
+export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Applies pending migrations in one transaction under a transaction-scoped advisory lock: nodes starting
+ * together queue on the lock, and each finds the migrations the first one applied.
+ */
+export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Promise<number[]> {
+  return transaction(pool, async (c) => {
+    await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied timestamptz NOT NULL DEFAULT now())`,
+    );
+    const { rows } = await c.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const done = new Set(rows.map((r) => r.version));
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      await c.query(m.sql);
+      await c.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}
+
+export async function assertMigrated(pool: pg.Pool, migrations = loadMigrations()): Promise<void> {
+  const { rows } = await pool.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+  const latest = migrations.at(-1)?.version ?? 0;
+  const at = rows[0]?.v ?? 0;
+  if (at < latest) throw new Error(`database schema is at ${at}, expected ${latest}`);
+}
+
+/** `pg` error code for a unique violation. */
+export const UNIQUE_VIOLATION = '23505';
+
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: string }).code === UNIQUE_VIOLATION;
+}

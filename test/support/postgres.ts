@@ -1,0 +1,94 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A throwaway PostgreSQL cluster started from the machine's own installation. */
+export interface PostgresServer {
+  /** Superuser URL of the `postgres` database. */
+  url: string;
+  port: number;
+  stop(): void;
+}
+
+/** `initdb`'s directory: on PATH, else the newest of Debian's /usr/lib/postgresql/<version>/bin. */
+export function findPostgresBin(): string | undefined {
+  const which = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
+  if (which.status === 0 && which.stdout.trim()) {
+    const initdb = execFileSync('readlink', ['-f', which.stdout.trim()], { encoding: 'utf8' }).trim();
+    return initdb.replace(/\/initdb$/, '');
+  }
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? join(root, versions[0], 'bin') : undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** PostgreSQL refuses to run as root, so as root the cluster belongs to an unprivileged user. */
+function runAs(): { user: string; uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const user of ['postgres', 'nobody']) {
+    const id = spawnSync('id', ['-u', user], { encoding: 'utf8' });
+    const gid = spawnSync('id', ['-g', user], { encoding: 'utf8' });
+    if (id.status === 0) return { user, uid: Number(id.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  }
+  throw new Error('running as root and found no unprivileged user (postgres, nobody) to run PostgreSQL');
+}
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const bin = findPostgresBin();
+  if (!bin) throw new Error('PostgreSQL binaries (initdb, pg_ctl) not found');
+  const dir = mkdtempSync(join(tmpdir(), 'rshare-pg-'));
+  const owner = runAs();
+  if (owner) chownSync(dir, owner.uid, owner.gid);
+  const run = (cmd: string, args: string[]) => {
+    const [file, argv] = owner
+      ? ['runuser', ['-u', owner.user, '--', join(bin, cmd), ...args]]
+      : [join(bin, cmd), args];
+    const res = spawnSync(file, argv as string[], { encoding: 'utf8', cwd: dir });
+    if (res.status !== 0) throw new Error(`${cmd} failed (${res.status}): ${res.stderr || res.stdout}`);
+  };
+  const data = join(dir, 'data');
+  run('initdb', ['-D', data, '-U', 'rshare', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  const port = await freePort();
+  const settings = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    '-c listen_addresses=127.0.0.1',
+    '-c max_connections=200',
+    // A test cluster: durability is not what is under test, speed is welcome.
+    '-c fsync=off',
+    '-c synchronous_commit=off',
+    '-c full_page_writes=off',
+  ].join(' ');
+  run('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+  let stopped = false;
+  return {
+    url: `postgres://rshare@127.0.0.1:${port}/postgres`,
+    port,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
