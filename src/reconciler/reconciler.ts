@@ -260,7 +260,9 @@ export class Reconciler {
   private async ensureRemoved(ctx: RecipientContext, resourceId: string): Promise<string | undefined> {
     const state = ctx.delivered.get(resourceId);
     if (!state) return undefined;
-    if (state.applied_version === null) {
+    // Nothing applied and no apply in doubt: forget the row. After a timeout or 5xx the receiver may hold
+    // the resource anyway, so then a removal is sent like for an applied version.
+    if (state.applied_version === null && (state.terminal || state.error === '')) {
       await this.options.store.reconciler.recordDelivery(
         ctx.recipient.id,
         resourceId,
@@ -305,6 +307,7 @@ export class Reconciler {
       share_id: ctx.share.id,
       recipient_id: ctx.recipient.id,
       recipient_account_id: ctx.recipient.account_id,
+      association: ctx.recipient.modified,
       resource,
     });
     const outcome = result.ok ? 'ok' : result.terminal ? 'terminal' : 'retryable';

@@ -7,6 +7,11 @@ export interface Delivery {
   share_id: string;
   recipient_id: string;
   recipient_account_id: string;
+  /**
+   * Changes whenever the API moves the recipient (removed, added back, resource changed) and stays put
+   * while a delivery is retried, so idempotency keys dedupe retries but not a later association.
+   */
+  association: string;
   resource: ResourceRow;
 }
 

@@ -12,10 +12,13 @@ export const SIGNATURE_HEADER = 'x-rshare-signature';
 export const TIMESTAMP_HEADER = 'x-rshare-timestamp';
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
-/** Same key for every attempt at the same (recipient, resource, version, action), so receivers can dedupe. */
+/**
+ * Same key for every attempt at one (recipient association, resource, version, action), so receivers can
+ * dedupe retries; removing and adding back a recipient gives new keys.
+ */
 export function idempotencyKey(d: Delivery): string {
   return createHash('sha256')
-    .update([d.recipient_id, d.resource.id, d.resource.resource_version, d.action].join('\0'))
+    .update([d.recipient_id, d.association, d.resource.id, d.resource.resource_version, d.action].join('\0'))
     .digest('hex');
 }
 
@@ -82,8 +85,13 @@ export class WebhookDriver implements DeliveryDriver {
         redirect: 'manual', // a redirect is no delivery (following it would drop the signed body)
       });
     } catch (err) {
+      const cause = (err as { cause?: { code?: unknown } }).cause?.code;
       const reason =
-        err instanceof Error ? (err.name === 'TimeoutError' ? 'timed out' : err.message) : String(err);
+        err instanceof Error
+          ? err.name === 'TimeoutError'
+            ? 'timed out'
+            : `${err.message}${typeof cause === 'string' ? ` (${cause})` : ''}`
+          : String(err);
       return { ok: false, terminal: false, error: `Webhook request failed: ${reason}` };
     }
     if (res.status >= 200 && res.status < 300) {
