@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type Database from 'better-sqlite3';
-import { migrate, openDatabase } from '../src/db/sqlite/database.js';
-import { SqliteTenancyStore } from '../src/db/sqlite/tenancy.js';
+import type { TenancyStore } from '../src/tenancy/store.js';
+import { openTestStore, type TestStore } from './support/store.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { applyBootstrap, loadBootstrapFile } from '../src/tenancy/bootstrap.js';
@@ -20,22 +19,21 @@ const READ_TOKEN = 'read-token-value-0123456789abcd';
 const SOURCE = '/etc/rshare/bootstrap.json';
 
 let dir: string;
-let db: Database.Database;
-let store: SqliteTenancyStore;
+let db: TestStore;
+let store: TenancyStore;
 let clock: ManualClock;
 let service: TenancyService;
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rshare-bootstrap-'));
-  db = openDatabase(join(dir, 'rshare.db'));
-  migrate(db);
-  store = new SqliteTenancyStore(db);
+  db = await openTestStore();
+  store = db.store.tenancy;
   clock = new ManualClock();
   service = new TenancyService(store, clock);
 });
 
-afterEach(() => {
-  db.close();
+afterEach(async () => {
+  await db.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

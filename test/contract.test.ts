@@ -85,18 +85,20 @@ const resourcesOf = async (shareId: string) =>
   }[];
 
 /** What the reconciler would record about one resource in one recipient account. */
-function recordDelivery(
+async function recordDelivery(
   recipientId: string,
   shareResourceId: string,
   error: string,
   terminal: boolean,
-): void {
-  h.store.db
-    .prepare(
-      `INSERT INTO recipient_resources (recipient_id, share_resource_id, applied_version, error, terminal, modified)
-       VALUES (?, ?, 1, ?, ?, ?)`,
-    )
-    .run(recipientId, shareResourceId, error, terminal ? 1 : 0, h.clock.timestamp());
+): Promise<void> {
+  await h.sql(
+    `INSERT INTO recipient_resources (recipient_id, share_resource_id, applied_version, error, terminal, modified)
+     VALUES (?, ?, 1, ?, ${terminal ? 'TRUE' : 'FALSE'}, ?)`,
+    recipientId,
+    shareResourceId,
+    error,
+    h.clock.timestamp(),
+  );
 }
 
 before(async () => {
@@ -430,7 +432,7 @@ describe('recipients', () => {
     const [recipient] = await recipientsOf(share.id);
     const [resource] = await resourcesOf(share.id);
     assert.ok(recipient && resource);
-    recordDelivery(recipient.id, resource.id, 'Recipient is missing necessary entitlement', true);
+    await recordDelivery(recipient.id, resource.id, 'Recipient is missing necessary entitlement', true);
 
     const plain = await call(h.app, 'GET', `${base()}/${share.id}/recipients`);
     conforms('share-recipients-list', plain);

@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
 import assert from 'node:assert/strict';
 import { buildApp } from '../src/app.js';
-import { openSqliteStore, type SqliteStore } from '../src/db/sqlite/index.js';
+import type { Store } from '../src/db/store.js';
 import type { App } from '../src/http/types.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
+import { openTestStore, type Sql } from './support/store.js';
 
 /** Readable fixed ids: `hexId(1)` is `000…001`. */
 export const hexId = (n: number, prefix = ''): string => (prefix + n.toString(16)).padStart(32, '0');
@@ -37,7 +35,11 @@ export const USER = { email: 'owner@acme.test', key: 'owner-global-api-key-0001'
 
 export interface Harness {
   app: App;
-  store: SqliteStore;
+  store: Store;
+  /** Raw SQL below the API (`?` placeholders), on whichever store the suite runs against. */
+  sql: Sql;
+  /** The database URL, for other processes. */
+  databaseUrl: string;
   clock: ManualClock;
   close(): Promise<void>;
 }
@@ -47,8 +49,8 @@ export interface Harness {
  * LONER in no organization, and tokens for each of them.
  */
 export async function setup(): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'rshare-test-'));
-  const store = openSqliteStore(join(dir, 'rshare.db'));
+  const db = await openTestStore();
+  const store = db.store;
   const clock = new ManualClock();
   const t = store.tenancy;
   const now = clock.timestamp();
@@ -107,11 +109,12 @@ export async function setup(): Promise<Harness> {
   return {
     app,
     store,
+    sql: db.sql,
+    databaseUrl: db.url,
     clock,
     async close() {
       await app.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      await db.close();
     },
   };
 }

@@ -153,9 +153,10 @@ describe('GET /shares/{share_id}/recipients', () => {
       assertSuccess(await call(h.app, 'DELETE', recipientsUrl(shareId, `/${ids.get(account)?.id}`)));
     }
     // What the reconciler does once it has converged a recipient.
-    const converge = h.store.db.prepare('UPDATE share_recipients SET status = ? WHERE id = ?');
-    converge.run('associated', ids.get(R1)?.id);
-    converge.run('disassociated', ids.get(R2)?.id);
+    const converge = (status: string, id: string | undefined) =>
+      h.sql('UPDATE share_recipients SET status = ? WHERE id = ?', status, id);
+    await converge('associated', ids.get(R1)?.id);
+    await converge('disassociated', ids.get(R2)?.id);
     const statuses = async () =>
       Object.fromEntries([...(await recipientsOf(shareId))].map(([a, r]) => [a, r.association_status]));
     assert.deepEqual(await statuses(), { [R1]: 'associated', [R2]: 'disassociated', [R3]: 'disassociating' });
@@ -225,15 +226,21 @@ describe('GET /shares/{share_id}/recipients', () => {
   test('given delivery state written by the reconciler, when listing with include_resources, then it is reported per recipient', async () => {
     const shareId = await accountShare([R1, R2]);
     const recipients = await recipientsOf(shareId);
-    const resource = h.store.db
-      .prepare('SELECT id, resource_id FROM share_resources WHERE share_id = ?')
-      .get(shareId) as { id: string; resource_id: string };
-    h.store.db
-      .prepare(
-        `INSERT INTO recipient_resources (recipient_id, share_resource_id, applied_version, error, terminal, modified)
-         VALUES (?, ?, 1, 'Recipient is missing necessary entitlement', 1, ?)`,
-      )
-      .run(recipients.get(R1)?.id, resource.id, h.clock.timestamp());
+    const [resource] = (await h.sql(
+      'SELECT id, resource_id FROM share_resources WHERE share_id = ?',
+      shareId,
+    )) as {
+      id: string;
+      resource_id: string;
+    }[];
+    assert.ok(resource);
+    await h.sql(
+      `INSERT INTO recipient_resources (recipient_id, share_resource_id, applied_version, error, terminal, modified)
+       VALUES (?, ?, 1, 'Recipient is missing necessary entitlement', TRUE, ?)`,
+      recipients.get(R1)?.id,
+      resource.id,
+      h.clock.timestamp(),
+    );
     const res = await call(h.app, 'GET', recipientsUrl(shareId, '?include_resources=true'));
     assertSuccess(res);
     const byAccount = new Map((res.body.result as Recipient[]).map((r) => [r.account_id, r]));

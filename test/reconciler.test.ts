@@ -705,9 +705,9 @@ describe('Reconciler: idempotency, leases and metrics', () => {
     assert.deepEqual(await reconciler.reconcileOnce(), { processed: 0, retried: 0, transitions: [] });
     assert.deepEqual(await inventory(R1, TOKENS.r1), inventoryBefore);
     assert.deepEqual(await recipients(share.id), recipientsBefore);
-    const rows = h.store.db
-      .prepare('SELECT account_id, COUNT(*) AS n FROM inventory GROUP BY account_id ORDER BY account_id')
-      .all();
+    const rows = await h.sql(
+      'SELECT account_id, COUNT(*) AS n FROM inventory GROUP BY account_id ORDER BY account_id',
+    );
     assert.deepEqual(
       rows.map((r) => ({ ...(r as object) })),
       [
@@ -791,7 +791,7 @@ describe('Reconciler: idempotency, leases and metrics', () => {
       disassociating: 0,
       disassociated: 0,
     });
-    const { n } = h.store.db.prepare('SELECT COUNT(*) AS n FROM inventory').get() as { n: number };
+    const [{ n }] = (await h.sql('SELECT COUNT(*) AS n FROM inventory')) as [{ n: number }];
     assert.equal(n, 40);
   });
 

@@ -380,7 +380,7 @@ describe('POST /shares/{share_id}/resources', () => {
     const shareId = await newShare();
     const seed = await seedResource(shareId);
     assertSuccess(await call(h.app, 'DELETE', resourcesUrl(shareId, `/${seed.id}`)));
-    h.store.db.prepare(`UPDATE share_resources SET status = 'deleted' WHERE id = ?`).run(seed.id);
+    await h.sql(`UPDATE share_resources SET status = 'deleted' WHERE id = ?`, seed.id);
     const res = await call(h.app, 'POST', resourcesUrl(shareId), {
       body: resourceBody(SEED_RESOURCE_ID, 'custom-ruleset', { again: 1 }),
     });

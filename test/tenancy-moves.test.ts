@@ -329,12 +329,12 @@ describe('SqliteTenancyStore.upsertAccount queues reconciler work', () => {
   });
   after(() => h.close());
 
-  const work = () =>
-    h.store.db.prepare('SELECT kind, id FROM reconcile_work ORDER BY kind, id').all() as {
+  const work = async () =>
+    (await h.sql('SELECT kind, id FROM reconcile_work ORDER BY kind, id')) as {
       kind: string;
       id: string;
     }[];
-  const drain = () => h.store.db.prepare('DELETE FROM reconcile_work').run();
+  const drain = () => h.sql('DELETE FROM reconcile_work');
   const account = async (id: string) => {
     const row = await h.store.tenancy.getAccount(id);
     assert.ok(row);
@@ -342,34 +342,34 @@ describe('SqliteTenancyStore.upsertAccount queues reconciler work', () => {
   };
 
   test('upsertAccount: given a name-only change, when upserted, then no work is queued', async () => {
-    drain();
+    await drain();
     await h.store.tenancy.upsertAccount({ ...(await account(R1)), name: 'Renamed' });
-    assert.deepEqual(work(), []);
+    assert.deepEqual(await work(), []);
   });
 
   test('upsertAccount: given an organization change, when upserted, then both organizations are queued', async () => {
-    drain();
+    await drain();
     await h.store.tenancy.upsertAccount({ ...(await account(R1)), organization_id: OTHER_ORG });
-    assert.deepEqual(work(), [
+    assert.deepEqual(await work(), [
       { kind: 'organization', id: ORG },
       { kind: 'organization', id: OTHER_ORG },
     ]);
   });
 
   test('upsertAccount: given a move out of every organization, when upserted, then only the old one is queued', async () => {
-    drain();
+    await drain();
     await h.store.tenancy.upsertAccount({ ...(await account(R1)), organization_id: null });
-    assert.deepEqual(work(), [{ kind: 'organization', id: OTHER_ORG }]);
+    assert.deepEqual(await work(), [{ kind: 'organization', id: OTHER_ORG }]);
   });
 
   test('upsertAccount: given a new account, when created inside or outside an organization, then only the inside one queues its organization', async () => {
-    drain();
+    await drain();
     const now = h.clock.timestamp();
     const row = { name: 'n', entitlements: null, created: now, modified: now };
     await h.store.tenancy.upsertAccount({ ...row, id: hexId(30, 'b'), organization_id: null });
-    assert.deepEqual(work(), []);
+    assert.deepEqual(await work(), []);
     await h.store.tenancy.upsertAccount({ ...row, id: hexId(31, 'b'), organization_id: ORG });
-    assert.deepEqual(work(), [{ kind: 'organization', id: ORG }]);
+    assert.deepEqual(await work(), [{ kind: 'organization', id: ORG }]);
   });
 
   test('upsertAccount: given an entitlement change, when upserted, then the associated recipients are queued and terminal errors made retryable', async () => {
@@ -389,45 +389,50 @@ describe('SqliteTenancyStore.upsertAccount queues reconciler work', () => {
     );
     assert.equal(removed.status, 200, JSON.stringify(removed.body));
     const r2 = (await recipientsOf(h, shareId)).get(R2)?.id;
-    const resourceRowId = (
-      h.store.db.prepare('SELECT id FROM share_resources WHERE share_id = ?').get(shareId) as { id: string }
-    ).id;
-    h.store.db
-      .prepare(
-        `INSERT INTO recipient_resources
-           (recipient_id, share_resource_id, applied_version, error, terminal, error_version, modified)
-         VALUES (?, ?, NULL, ?, 1, 1, ?)`,
-      )
-      .run(r2, resourceRowId, ENTITLEMENT_ERROR, h.clock.timestamp());
-    drain();
+    const [{ id: resourceRowId }] = (await h.sql(
+      'SELECT id FROM share_resources WHERE share_id = ?',
+      shareId,
+    )) as [{ id: string }];
+    await h.sql(
+      `INSERT INTO recipient_resources
+         (recipient_id, share_resource_id, applied_version, error, terminal, error_version, modified)
+       VALUES (?, ?, NULL, ?, TRUE, 1, ?)`,
+      r2,
+      resourceRowId,
+      ENTITLEMENT_ERROR,
+      h.clock.timestamp(),
+    );
+    await drain();
 
     // Same set in another order: no change.
     await h.store.tenancy.upsertAccount({ ...(await account(R2)), entitlements: null });
-    assert.deepEqual(work(), []);
+    assert.deepEqual(await work(), []);
     await h.store.tenancy.upsertAccount({
       ...(await account(R2)),
       entitlements: ['gateway-policy', 'custom-ruleset'],
     });
-    drain();
+    await drain();
     await h.store.tenancy.upsertAccount({
       ...(await account(R2)),
       entitlements: ['custom-ruleset', 'gateway-policy'],
     });
-    assert.deepEqual(work(), []);
+    assert.deepEqual(await work(), []);
 
     await h.store.tenancy.upsertAccount({ ...(await account(R2)), entitlements: ['custom-ruleset'] });
-    assert.deepEqual(work(), [{ kind: 'recipient', id: r2 }]);
+    assert.deepEqual(await work(), [{ kind: 'recipient', id: r2 }]);
     assert.deepEqual(
-      h.store.db
-        .prepare('SELECT error, terminal, error_version FROM recipient_resources WHERE recipient_id = ?')
-        .all(r2),
+      await h.sql(
+        `SELECT error, CASE WHEN terminal THEN 1 ELSE 0 END AS terminal, error_version
+         FROM recipient_resources WHERE recipient_id = ?`,
+        r2,
+      ),
       [{ error: ENTITLEMENT_ERROR, terminal: 1, error_version: null }],
     );
 
     // R3's recipient was removed, so only the removal is left to do: nothing to queue for it.
-    drain();
+    await drain();
     await h.store.tenancy.upsertAccount({ ...(await account(R3)), entitlements: [] });
-    assert.deepEqual(work(), []);
+    assert.deepEqual(await work(), []);
   });
 });
 
@@ -438,7 +443,7 @@ describe('TenancyService.moveAccount and setEntitlements refuse bad input', () =
   before(async () => {
     h = await setup();
     service = new TenancyService(h.store.tenancy, h.clock);
-    h.store.db.prepare('DELETE FROM reconcile_work').run();
+    await h.sql('DELETE FROM reconcile_work');
   });
   after(() => h.close());
 

@@ -1,11 +1,7 @@
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type Database from 'better-sqlite3';
-import { migrate, openDatabase } from '../src/db/sqlite/database.js';
-import { SqliteTenancyStore } from '../src/db/sqlite/tenancy.js';
+import type { TenancyStore } from '../src/tenancy/store.js';
+import { openTestStore, type TestStore } from './support/store.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { formatDemoBanner, seedDemo } from '../src/tenancy/demo.js';
@@ -21,25 +17,19 @@ const A3 = id(3, 'b');
 const T0 = '2026-01-01T00:00:00.000000Z';
 const T1 = '2026-01-02T00:00:00.000000Z';
 
-let dir: string;
-let db: Database.Database;
-let store: SqliteTenancyStore;
+let db: TestStore;
+let store: TenancyStore;
 let clock: ManualClock;
 let service: TenancyService;
 
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'rshare-tenancy-'));
-  db = openDatabase(join(dir, 'rshare.db'));
-  migrate(db);
-  store = new SqliteTenancyStore(db);
+beforeEach(async () => {
+  db = await openTestStore();
+  store = db.store.tenancy;
   clock = new ManualClock();
   service = new TenancyService(store, clock);
 });
 
-afterEach(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => db.close());
 
 async function seedAccounts(): Promise<void> {
   await store.upsertOrganization({ id: ORG, name: 'Acme', created: T0, modified: T0 });

@@ -1,0 +1,38 @@
+/**
+ * The second half of `npm test`: the store-agnostic test files again, against a real PostgreSQL started
+ * from this machine's installation. Without PostgreSQL binaries it says so loudly and skips.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { findPostgresBin, startPostgres } from '../test/support/postgres.js';
+
+/** Files that test SQLite-only paths, or that start their own PostgreSQL already in the first pass. */
+const SKIP = new Set(['cli.test.ts', 'crash.test.ts', 'multinode.test.ts', 'copy-store.test.ts']);
+
+const files = readdirSync('test')
+  .filter((f) => f.endsWith('.test.ts') && !SKIP.has(f))
+  .sort()
+  .map((f) => `test/${f}`);
+
+if (!findPostgresBin()) {
+  const line = '#'.repeat(100);
+  console.log(
+    `${line}\n# SKIPPED: the PostgreSQL test run (no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin).`,
+  );
+  console.log(`# Install PostgreSQL (Debian: apt-get install postgresql) to run it.\n${line}`);
+  process.exit(0);
+}
+
+const pg = await startPostgres();
+let status = 1;
+try {
+  console.log(`PostgreSQL test run: ${files.length} files against ${pg.url}`);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
+    stdio: 'inherit',
+    env: { ...process.env, RSHARE_TEST_PG_URL: pg.url },
+  });
+  status = run.status ?? 1;
+} finally {
+  pg.stop();
+}
+process.exit(status);

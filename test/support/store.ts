@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Store } from '../../src/db/store.js';
+import { openSqliteStore } from '../../src/db/sqlite/index.js';
+
+/** Set by the PostgreSQL test run (scripts/test-postgres.ts): the superuser URL of a throwaway cluster. */
+export const PG_URL = process.env.RSHARE_TEST_PG_URL;
+export const STORE_KIND: Store['kind'] = PG_URL ? 'postgres' : 'sqlite';
+
+/** Raw SQL for tests that must reach below the API; `?` placeholders work on both stores. */
+export type Sql = (text: string, ...params: unknown[]) => Promise<Record<string, unknown>[]>;
+
+export interface TestStore {
+  store: Store;
+  sql: Sql;
+  /** A database URL other processes (CLI, servers) can open. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated database: a temp SQLite file, or a new database on the test PostgreSQL cluster. */
+export async function openTestStore(): Promise<TestStore> {
+  if (PG_URL) return openPostgresTestStore(PG_URL);
+  const dir = mkdtempSync(join(tmpdir(), 'rshare-test-'));
+  const path = join(dir, 'rshare.db');
+  const store = openSqliteStore(path);
+  return {
+    store,
+    url: path,
+    sql: async (text, ...params) => {
+      const stmt = store.db.prepare(text);
+      if (stmt.reader) return stmt.all(...params) as Record<string, unknown>[];
+      stmt.run(...params);
+      return [];
+    },
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function openPostgresTestStore(adminUrl: string): Promise<TestStore> {
+  const { default: pg } = await import('pg');
+  const { openPostgresStore } = await import('../../src/db/postgres/index.js');
+  const name = `rshare_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client(adminUrl);
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const store = await openPostgresStore(url.toString());
+  return {
+    store,
+    url: url.toString(),
+    sql: async (text, ...params) => {
+      let n = 0;
+      const res = await store.pool.query(
+        text.replace(/\?/g, () => `$${++n}`),
+        params,
+      );
+      return res.rows as Record<string, unknown>[];
+    },
+    async close() {
+      await store.close();
+      const drop = new pg.Client(adminUrl);
+      await drop.connect();
+      await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await drop.end();
+    },
+  };
+}
