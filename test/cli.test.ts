@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashSecret } from '../src/lib/secrets.js';
+import { freePort } from './support/postgres.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'src', 'cli.ts');
@@ -158,13 +159,14 @@ describe('rshare CLI', () => {
     );
   });
 
-  test('org list: given a postgres:// database url, when run, then it reports PostgreSQL is not supported', () => {
+  test('org list: given a postgres:// url where nothing listens, when run, then exit 1 naming the connection failure', async () => {
+    const port = await freePort();
     const res = spawnSync(
       process.execPath,
-      ['--import', 'tsx', CLI, 'org', 'list', '--database', 'postgres://localhost/rshare'],
+      ['--import', 'tsx', CLI, 'org', 'list', '--database', `postgres://rshare@127.0.0.1:${port}/rshare`],
       { cwd: ROOT, encoding: 'utf8' },
     );
     assert.equal(res.status, 1);
-    assert.equal(res.stderr, 'rshare: PostgreSQL is not supported yet\n');
+    assert.equal(res.stderr, `rshare: connect ECONNREFUSED 127.0.0.1:${port}\n`);
   });
 });
