@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Store } from '../db/store.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
@@ -104,7 +105,11 @@ export class Reconciler {
       if (items.length === 0) return report;
       let next = 0;
       const lane = async () => {
-        while (next < items.length) await this.process(items[next++] as WorkItem, report);
+        while (next < items.length) {
+          await this.process(items[next++] as WorkItem, report);
+          // SQLite calls are synchronous: let HTTP requests (and health checks) in between items.
+          await yieldToEventLoop();
+        }
       };
       await Promise.all(Array.from({ length: Math.min(this.concurrency, items.length) }, lane));
     }
