@@ -7,8 +7,8 @@ import { ExcludedRecipientsService } from './excluded-recipients/service.js';
 import { excludedRecipientRoutes } from './excluded-recipients/routes.js';
 import { Authenticator, type Principal } from './http/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
-import { validatorCompiler } from './http/validation.js';
-import { NoRouteError } from './http/errors.js';
+import { findNul, validatorCompiler } from './http/validation.js';
+import { NoRouteError, ValidationError } from './http/errors.js';
 import type { App, Services } from './http/types.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { RecipientsService } from './recipients/service.js';
@@ -101,6 +101,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
       if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 300) onChange();
     });
   }
+
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined || req.body === null) return;
+    const at = findNul(req.body);
+    if (at !== undefined) throw new ValidationError('Text must not contain the NUL character (\\u0000)', at);
+  });
 
   app.setErrorHandler(errorHandler(bodyLimit));
   app.setNotFoundHandler(() => {

@@ -1243,3 +1243,32 @@ describe('GET /organizations/{organization_id}/shares', () => {
     );
   });
 });
+
+describe('POST /accounts/{account_id}/shares: text PostgreSQL cannot store', () => {
+  let h: Harness;
+  before(async () => (h = await setup()));
+  after(() => h.close());
+
+  test('POST /shares: given a NUL character in a resource meta value, when creating, then 400 pointing at it and nothing stored', async () => {
+    const body = seedShareBody();
+    (body.resources[0] as { meta: Record<string, unknown> }).meta = { rules: [{ note: 'a\u0000b' }] };
+    assertError(
+      await call(h.app, 'POST', base(), { body }),
+      400,
+      1400,
+      'Text must not contain the NUL character (\\u0000)',
+      '/resources/0/meta/rules/0/note',
+    );
+    assert.equal((await call(h.app, 'GET', base())).body.result_info.total_count, 0);
+  });
+
+  test('POST /shares: given a NUL character in a tag key, when creating, then 400 pointing at the escaped key', async () => {
+    assertError(
+      await call(h.app, 'POST', base(), { body: { ...seedShareBody(), tags: { 'a/b\u0000': 'x' } } }),
+      400,
+      1400,
+      'Text must not contain the NUL character (\\u0000)',
+      '/tags/a~1b\u0000',
+    );
+  });
+});

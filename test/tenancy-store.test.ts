@@ -147,7 +147,7 @@ describe('SqliteTenancyStore', () => {
 
   test('upsertUser: given an unknown account in the scope, when upserted, then it fails and nothing is written', async () => {
     await seedAccounts();
-    await assert.rejects(store.upsertUser(user({ accounts: [A1, id(9, 'b')] })), /FOREIGN KEY/);
+    await assert.rejects(store.upsertUser(user({ accounts: [A1, id(9, 'b')] })), /foreign key/i);
     assert.deepEqual(await store.listUsers(), []);
   });
 

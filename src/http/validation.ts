@@ -19,3 +19,32 @@ export function validatorCompiler(): FastifySchemaCompiler<FastifySchema> {
   const json = build(false);
   return ({ schema, httpPart }) => (httpPart === 'body' ? json : text).compile(schema as object);
 }
+
+/** RFC 6901 escaping of one pointer segment. */
+export function pointerSegment(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/**
+ * The pointer of the first string (key or value) holding U+0000, which PostgreSQL cannot store; checked
+ * for every body so both stores accept exactly the same input.
+ */
+export function findNul(value: unknown, pointer = ''): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? pointer : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = findNul(item, `${pointer}/${i}`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const at = `${pointer}/${pointerSegment(key)}`;
+      if (key.includes('\u0000')) return at;
+      const found = findNul(item, at);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}

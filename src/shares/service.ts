@@ -1,3 +1,4 @@
+import { pointerSegment } from '../http/validation.js';
 import type { Store } from '../db/store.js';
 import { OBJECT_NOT_FOUND } from '../http/auth.js';
 import type { Page } from '../http/envelope.js';
@@ -224,7 +225,7 @@ function filters(
 /** Tag keys are 1-256 characters without "=" (a `tag=key=value` filter splits at the first "="). */
 function checkTags(tags: Record<string, string> | undefined): void {
   for (const key of Object.keys(tags ?? {})) {
-    const pointer = `/tags/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+    const pointer = `/tags/${pointerSegment(key)}`;
     if (key === '') throw new ValidationError('Tag keys must not be empty', pointer);
     if (key.length > MAX_TAG_KEY_LENGTH) {
       throw new ValidationError(`Tag keys must be at most ${MAX_TAG_KEY_LENGTH} characters`, pointer);

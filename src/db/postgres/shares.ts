@@ -1,0 +1,190 @@
+import type pg from 'pg';
+import type { ResourceRow } from '../../resources/store.js';
+import type {
+  NewShare,
+  RecipientCounts,
+  ShareListQuery,
+  ShareView,
+  SharesStore,
+  Tags,
+} from '../../shares/store.js';
+import { transaction } from './database.js';
+import { insertRecipient, shareIsActive } from './recipients.js';
+import { insertResource, RESOURCE_COLUMNS } from './resources.js';
+import { enqueue, enqueueShareRecipients } from './work.js';
+
+const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified,
+  a.name AS account_name`;
+
+const BY_ID = `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1`;
+const INSERT_SHARE = `INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+/** Inserts every tag of one share at once: $2 keys, $3 values, in the same order. */
+const INSERT_TAGS = `INSERT INTO share_tags (share_id, key, value)
+  SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t (k, v)`;
+const DELETE_TAGS = 'DELETE FROM share_tags WHERE share_id = $1';
+const ACTIVE_RECIPIENT = `SELECT 1 AS one FROM share_recipients
+  WHERE share_id = $1 AND account_id = $2 AND status IN ('associating', 'associated')`;
+const RENAME = `UPDATE shares SET name = $1, modified = $2 WHERE id = $3 AND status = 'active'`;
+const MARK_SHARE_DELETING = `UPDATE shares SET status = 'deleting', modified = $1 WHERE id = $2 AND status = 'active'`;
+const MARK_RECIPIENTS_DISASSOCIATING = `UPDATE share_recipients
+  SET desired_status = 'disassociated', status = 'disassociating', modified = $1
+  WHERE share_id = $2 AND status <> 'disassociated'`;
+const MARK_RESOURCES_DELETING = `UPDATE share_resources SET status = 'deleting', modified = $1
+  WHERE share_id = $2 AND status = 'active'`;
+// Tags come back in key order (binary, as SQLite's primary-key index yields them), so objects match.
+const TAGS_OF = `SELECT share_id, key, value FROM share_tags WHERE share_id = ANY($1) ORDER BY share_id, key COLLATE "C"`;
+const RESOURCES_OF = `SELECT ${RESOURCE_COLUMNS} FROM share_resources WHERE share_id = ANY($1) ORDER BY created, id`;
+const RECIPIENT_COUNTS_OF = `SELECT share_id, status, COUNT(*) AS n FROM share_recipients
+  WHERE share_id = ANY($1) GROUP BY share_id, status`;
+
+async function insertTags(client: pg.PoolClient, shareId: string, tags: Tags): Promise<void> {
+  const entries = Object.entries(tags);
+  if (entries.length === 0) return;
+  await client.query(INSERT_TAGS, [shareId, entries.map(([k]) => k), entries.map(([, v]) => v)]);
+}
+
+export class PgSharesStore implements SharesStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async create(input: NewShare): Promise<void> {
+    const s = input.share;
+    await transaction(this.pool, async (client) => {
+      await client.query(INSERT_SHARE, [
+        s.id,
+        s.account_id,
+        s.organization_id,
+        s.name,
+        s.target_type,
+        s.status,
+        s.created,
+        s.modified,
+      ]);
+      await insertTags(client, s.id, input.tags);
+      for (const r of input.recipients) await insertRecipient(client, r);
+      for (const r of input.resources) await insertResource(client, r);
+    });
+  }
+
+  async get(id: string): Promise<ShareView | undefined> {
+    return (await this.pool.query<ShareView>(BY_ID, [id])).rows[0];
+  }
+
+  async isActiveRecipient(shareId: string, accountId: string): Promise<boolean> {
+    return (await this.pool.query(ACTIVE_RECIPIENT, [shareId, accountId])).rows.length > 0;
+  }
+
+  async list(q: ShareListQuery): Promise<{ rows: ShareView[]; total: number }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown): string => `$${params.push(value)}`;
+    if ('accountId' in q.scope) {
+      const acct = param(q.scope.accountId);
+      const received = `EXISTS (SELECT 1 FROM share_recipients r WHERE r.share_id = s.id AND r.account_id = ${acct}
+        AND r.status IN ('associating', 'associated'))`;
+      if (q.kind === 'sent') where.push(`s.account_id = ${acct}`);
+      else if (q.kind === 'received') where.push(received);
+      else where.push(`(s.account_id = ${acct} OR ${received})`);
+    } else {
+      where.push(`s.organization_id = ${param(q.scope.organizationId)}`);
+      // Every share of an organization is sent by it; none is received from outside.
+      if (q.kind === 'received') where.push('false');
+    }
+    if (q.status) where.push(`s.status = ${param(q.status)}`);
+    if (q.targetType) where.push(`s.target_type = ${param(q.targetType)}`);
+    if (q.resourceTypes?.length) {
+      where.push(`EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = s.id AND sr.status <> 'deleted'
+        AND sr.resource_type = ANY(${param(q.resourceTypes)}::text[]))`);
+    }
+    for (const t of q.tags ?? []) {
+      const key = param(t.key);
+      where.push(
+        t.value === undefined
+          ? `EXISTS (SELECT 1 FROM share_tags t WHERE t.share_id = s.id AND t.key = ${key})`
+          : `EXISTS (SELECT 1 FROM share_tags t WHERE t.share_id = s.id AND t.key = ${key} AND t.value = ${param(t.value)})`,
+      );
+    }
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    // Names compare byte by byte, as SQLite's BINARY collation does.
+    const orderBy =
+      q.order === 'name'
+        ? `s.name COLLATE "C" ${dir}, s.created ${dir}, s.id ${dir}`
+        : `s.created ${dir}, s.id ${dir}`;
+    const from = `FROM shares s JOIN accounts a ON a.id = s.account_id WHERE ${where.join(' AND ')}`;
+    const total =
+      (await this.pool.query<{ n: number }>(`SELECT COUNT(*) AS n ${from}`, params)).rows[0]?.n ?? 0;
+    if (q.offset >= total) return { rows: [], total };
+    const n = params.length;
+    const { rows } = await this.pool.query<ShareView>(
+      `SELECT ${SHARE_COLUMNS} ${from} ORDER BY ${orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`,
+      [...params, q.limit, q.offset],
+    );
+    return { rows, total };
+  }
+
+  async tagsOf(shareIds: string[]): Promise<Map<string, Tags>> {
+    const out = new Map<string, Tags>();
+    if (shareIds.length === 0) return out;
+    const { rows } = await this.pool.query<{ share_id: string; key: string; value: string }>(TAGS_OF, [
+      shareIds,
+    ]);
+    for (const r of rows) {
+      let tags = out.get(r.share_id);
+      if (!tags) out.set(r.share_id, (tags = {}));
+      tags[r.key] = r.value;
+    }
+    return out;
+  }
+
+  async resourcesOf(shareIds: string[]): Promise<Map<string, ResourceRow[]>> {
+    const out = new Map<string, ResourceRow[]>();
+    if (shareIds.length === 0) return out;
+    const { rows } = await this.pool.query<ResourceRow>(RESOURCES_OF, [shareIds]);
+    for (const r of rows) {
+      const list = out.get(r.share_id) ?? [];
+      list.push(r);
+      out.set(r.share_id, list);
+    }
+    return out;
+  }
+
+  async recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>> {
+    const out = new Map<string, RecipientCounts>();
+    for (const id of shareIds)
+      out.set(id, { associating: 0, associated: 0, disassociating: 0, disassociated: 0 });
+    if (shareIds.length === 0) return out;
+    const { rows } = await this.pool.query<{ share_id: string; status: keyof RecipientCounts; n: number }>(
+      RECIPIENT_COUNTS_OF,
+      [shareIds],
+    );
+    for (const r of rows) {
+      const counts = out.get(r.share_id);
+      if (counts) counts[r.status] = r.n;
+    }
+    return out;
+  }
+
+  async update(id: string, name: string, tags: Tags | undefined, modified: string): Promise<boolean> {
+    return transaction(this.pool, async (client) => {
+      if (!(await shareIsActive(client, id))) return false;
+      await client.query(RENAME, [name, modified, id]);
+      if (tags) {
+        await client.query(DELETE_TAGS, [id]);
+        await insertTags(client, id, tags);
+      }
+      return true;
+    });
+  }
+
+  async markDeleting(id: string, modified: string): Promise<boolean> {
+    return transaction(this.pool, async (client) => {
+      if (!(await shareIsActive(client, id))) return false;
+      await client.query(MARK_SHARE_DELETING, [modified, id]);
+      await client.query(MARK_RECIPIENTS_DISASSOCIATING, [modified, id]);
+      await client.query(MARK_RESOURCES_DELETING, [modified, id]);
+      await enqueueShareRecipients(client, id);
+      await enqueue(client, 'share', id);
+      return true;
+    });
+  }
+}
