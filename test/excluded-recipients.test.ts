@@ -18,13 +18,13 @@ import {
   TOKENS,
   type Harness,
   type Reply,
+  ID,
+  TIMESTAMP,
+  SHARE_NOT_FOUND,
+  SHARE_DELETING,
 } from './helpers.js';
 
-const ID = /^[0-9a-f]{32}$/;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const SHARE_NOT_FOUND = 'Share not found';
 const EXCLUSION_NOT_FOUND = 'Share excluded recipient not found';
-const SHARE_DELETING = 'The share is deleting and can no longer be changed';
 const NOT_ORG_SHARE = 'Excluded recipients apply only to shares with target_type=organization';
 const OWNER_EXCLUDED = 'The share owner account cannot be excluded';
 const notMember = (account: string) => `Account ${account} is not a member of the share owner's organization`;

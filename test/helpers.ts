@@ -7,6 +7,13 @@ import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { openTestStore, type Sql } from './support/store.js';
 
+/** What every id rshare issues looks like. */
+export const ID = /^[0-9a-f]{32}$/;
+/** RFC 3339 UTC with microseconds. */
+export const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+export const SHARE_NOT_FOUND = 'Share not found';
+export const SHARE_DELETING = 'The share is deleting and can no longer be changed';
+
 /** Readable fixed ids: `hexId(1)` is `000…001`. */
 export const hexId = (n: number, prefix = ''): string => (prefix + n.toString(16)).padStart(32, '0');
 

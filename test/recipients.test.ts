@@ -17,13 +17,13 @@ import {
   TOKENS,
   type Harness,
   type Reply,
+  ID,
+  TIMESTAMP,
+  SHARE_NOT_FOUND,
+  SHARE_DELETING,
 } from './helpers.js';
 
-const ID = /^[0-9a-f]{32}$/;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const SHARE_NOT_FOUND = 'Share not found';
 const RECIPIENT_NOT_FOUND = 'Share recipient not found';
-const SHARE_DELETING = 'The share is deleting and can no longer be changed';
 const ORG_SHARE =
   'The share targets the whole organization; its recipients cannot be edited (use excluded recipients)';
 const ORG_SHARE_DELETE =

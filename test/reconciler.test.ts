@@ -17,9 +17,8 @@ import {
   TOKENS,
   type Harness,
   type Reply,
+  TIMESTAMP,
 } from './helpers.js';
-
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 interface Recipient {
   id: string;

@@ -15,14 +15,14 @@ import {
   TOKENS,
   type Harness,
   type Reply,
+  ID,
+  TIMESTAMP,
+  SHARE_NOT_FOUND,
+  SHARE_DELETING,
 } from './helpers.js';
 import { hashSecret } from '../src/lib/secrets.js';
 
-const ID = /^[0-9a-f]{32}$/;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const SHARE_NOT_FOUND = 'Share not found';
 const RESOURCE_NOT_FOUND = 'Share resource not found';
-const SHARE_DELETING = 'The share is deleting and can no longer be changed';
 const RESOURCE_DELETING = 'The resource is deleting and can no longer be changed';
 const SEED_RESOURCE_ID = '023e105f4ecef8ad9ca31a8372d0c353';
 const TYPES =

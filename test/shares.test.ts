@@ -19,10 +19,10 @@ import {
   TOKENS,
   type Harness,
   type Reply,
+  TIMESTAMP,
+  ID,
 } from './helpers.js';
 
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const HEX32 = /^[0-9a-f]{32}$/;
 const RESOURCE_TYPE_ENUM =
   'custom-ruleset, gateway-policy, gateway-destination-ip, gateway-block-page-settings, gateway-extended-email-matching, idp-federation-grant';
 const NOT_MEMBER = (id: string) => `Account ${id} is not a member of the share owner's organization`;
@@ -111,7 +111,7 @@ describe('POST /accounts/{account_id}/shares', () => {
     assert.deepEqual(res.body.messages, []);
     assert.equal(res.body.success, true);
     const share = res.body.result;
-    assert.match(share.id, HEX32);
+    assert.match(share.id, ID);
     assert.match(share.created, TIMESTAMP);
     assert.deepEqual(share, {
       id: share.id,
@@ -130,7 +130,7 @@ describe('POST /accounts/{account_id}/shares', () => {
     const recipients = await recipientsOf(h, share.id);
     assert.equal(recipients.length, 1);
     const [r] = recipients as [Json];
-    assert.match(String(r.id), HEX32);
+    assert.match(String(r.id), ID);
     assert.deepEqual(r, {
       id: r.id,
       account_id: R1,
@@ -144,7 +144,7 @@ describe('POST /accounts/{account_id}/shares', () => {
     const resources = await resourcesOf(h, share.id);
     assert.equal(resources.length, 1);
     const [rs] = resources as [Json];
-    assert.match(String(rs.id), HEX32);
+    assert.match(String(rs.id), ID);
     assert.deepEqual(rs, {
       id: rs.id,
       resource_id: '023e105f4ecef8ad9ca31a8372d0c353',
