@@ -38,7 +38,9 @@ function commaList(value: string): string[] {
 }
 
 function databaseOption(): Option {
-  return new Option('--database <url>', 'SQLite file path').env('DATABASE_URL').default(DEFAULT_DATABASE);
+  return new Option('--database <url>', 'SQLite file path or postgres:// URL')
+    .env('DATABASE_URL')
+    .default(DEFAULT_DATABASE);
 }
 
 /** Adds the options every admin command shares. */
@@ -51,11 +53,11 @@ async function withService<T>(
   options: AdminOptions,
   fn: (service: TenancyService) => Promise<T>,
 ): Promise<T> {
-  const { store, close } = openAdminTenancyStore(options.database);
+  const { store, close } = await openAdminTenancyStore(options.database);
   try {
     return await fn(new TenancyService(store, systemClock));
   } finally {
-    close();
+    await close();
   }
 }
 
@@ -134,6 +136,12 @@ program
       .default(250)
       .argParser(positiveInt),
   )
+  .addOption(
+    new Option('--pool-size <n>', 'PostgreSQL connections of this process (ignored for SQLite)')
+      .env('RSHARE_PG_POOL')
+      .default(10)
+      .argParser(positiveInt),
+  )
   .action(
     async (opts: {
       port: number;
@@ -146,6 +154,7 @@ program
       drivers?: string;
       leaseMs: number;
       pollMs: number;
+      poolSize: number;
     }) => {
       // Loaded lazily so admin commands never pull in the HTTP stack.
       const { serve } = await import('./server.js');
@@ -160,10 +169,29 @@ program
         drivers: opts.drivers,
         leaseMs: opts.leaseMs,
         pollMs: opts.pollMs,
+        poolSize: opts.poolSize,
       };
       await serve(options);
     },
   );
+
+program
+  .command('migrate-store')
+  .description('copy every row of an embedded SQLite store into an empty PostgreSQL database')
+  .requiredOption('--from <path>', 'SQLite file of the embedded store (stop the server first)')
+  .requiredOption('--to <url>', 'postgres:// URL of the target database (migrated, must hold no data)')
+  .option('--json', 'print JSON instead of text')
+  .action(async (opts: { from: string; to: string; json?: boolean }) => {
+    const { copyStore } = await import('./db/copy.js');
+    const counts = await copyStore(opts.from, opts.to);
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    output({ database: opts.to, json: opts.json }, counts, () =>
+      [
+        `Copied ${total} rows from ${opts.from} to PostgreSQL:`,
+        ...Object.entries(counts).map(([name, n]) => `  ${name.padEnd(26)} ${n}`),
+      ].join('\n'),
+    );
+  });
 
 const org = program.command('org').description('manage organizations');
 admin(org.command('create').description('create an organization'))

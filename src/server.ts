@@ -27,6 +27,8 @@ export interface ServeOptions {
   leaseMs?: number;
   /** Reconciler poll interval when idle. */
   pollMs?: number;
+  /** PostgreSQL connections of this process (default 10); ignored for SQLite. */
+  poolSize?: number;
 }
 
 export interface RunningServer {
@@ -51,7 +53,7 @@ export const REDACT = [
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const role = options.role ?? 'all';
   const logger = pino({ level: options.logLevel, redact: REDACT, base: { service: 'rshare', role } });
-  const store = await openStore(options.database);
+  const store = await openStore(options.database, { poolSize: options.poolSize });
   const tenancy = new TenancyService(store.tenancy, systemClock);
   if (options.bootstrap) {
     await applyBootstrap(tenancy, await loadBootstrapFile(options.bootstrap), options.bootstrap);

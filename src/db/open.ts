@@ -1,10 +1,25 @@
 import type { Store } from './store.js';
 import { openSqliteStore } from './sqlite/index.js';
 
-/** Opens the store named by a database URL: a SQLite file path (or `sqlite:` URL) for now. */
-export async function openStore(database: string): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(database)) {
-    throw new Error('PostgreSQL is not supported yet; use a SQLite file path');
+/** `postgres://` and `postgresql://` URLs name a PostgreSQL database; anything else is a SQLite file. */
+export function isPostgresUrl(database: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(database);
+}
+
+export interface OpenStoreOptions {
+  /** PostgreSQL connections for this process (default 10); ignored for SQLite. */
+  poolSize?: number;
+}
+
+/**
+ * Opens the store named by a database URL, applying pending migrations: a `postgres://` /
+ * `postgresql://` URL, or a SQLite file path (optionally as a `sqlite:` URL).
+ */
+export async function openStore(database: string, options: OpenStoreOptions = {}): Promise<Store> {
+  if (isPostgresUrl(database)) {
+    // Loaded lazily so SQLite deployments never load the PostgreSQL driver.
+    const { openPostgresStore } = await import('./postgres/index.js');
+    return openPostgresStore(database, { max: options.poolSize });
   }
   const path = database.startsWith('sqlite:') ? database.slice('sqlite:'.length) : database;
   return openSqliteStore(path);

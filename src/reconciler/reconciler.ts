@@ -77,6 +77,8 @@ export class Reconciler {
   private running: Promise<unknown> | undefined;
   private again = false;
   private stopped = true;
+  /** Set by stop(): a pass in progress finishes its claimed batch and returns. */
+  private stopping = false;
 
   constructor(private readonly options: ReconcilerOptions) {
     this.metrics = options.metrics ?? new ReconcilerMetrics(options.store.reconciler);
@@ -100,6 +102,7 @@ export class Reconciler {
   async reconcileOnce(): Promise<ReconcileReport> {
     const report: ReconcileReport = { processed: 0, retried: 0, transitions: [] };
     for (;;) {
+      if (this.stopping) return report;
       const { store, clock } = this.options;
       const items = await store.reconciler.claim(this.workerId, clock.now(), this.leaseMs, this.batchSize);
       if (items.length === 0) return report;
@@ -118,6 +121,7 @@ export class Reconciler {
   /** Runs passes in the background: every `pollMs`, and at once after `notify()`. */
   start(pollMs = 250): void {
     this.stopped = false;
+    this.stopping = false;
     const tick = () => {
       this.timer = undefined;
       if (this.stopped) return;
@@ -148,6 +152,7 @@ export class Reconciler {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;

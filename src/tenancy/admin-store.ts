@@ -1,24 +1,17 @@
-import { migrate, openDatabase } from '../db/sqlite/database.js';
-import { SqliteTenancyStore } from '../db/sqlite/tenancy.js';
+import { openStore } from '../db/open.js';
 import type { TenancyStore } from './store.js';
 
 export interface AdminTenancyStore {
   store: TenancyStore;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
- * Opens the tenancy store for one-shot admin commands, applying pending migrations so the CLI works on a
- * fresh database before the server has ever run.
+ * Opens the tenancy store for one-shot admin commands (SQLite file or PostgreSQL URL), applying pending
+ * migrations so the CLI works on a fresh database before the server has ever run.
  */
-export function openAdminTenancyStore(databaseUrl: string): AdminTenancyStore {
-  if (/^postgres(ql)?:\/\//i.test(databaseUrl)) throw new Error('PostgreSQL is not supported yet');
-  const db = openDatabase(databaseUrl);
-  try {
-    migrate(db);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return { store: new SqliteTenancyStore(db), close: () => db.close() };
+export async function openAdminTenancyStore(databaseUrl: string): Promise<AdminTenancyStore> {
+  // One command runs one query at a time: a small pool is plenty.
+  const store = await openStore(databaseUrl, { poolSize: 2 });
+  return { store: store.tenancy, close: () => store.close() };
 }

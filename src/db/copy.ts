@@ -1,0 +1,268 @@
+import Database from 'better-sqlite3';
+import type pg from 'pg';
+import { createPool, migrate, transaction } from './postgres/database.js';
+import { assertMigrated as assertSqliteMigrated } from './sqlite/database.js';
+
+type Value = string | number | boolean | null;
+type Convert = (value: unknown) => Value;
+
+const asIs: Convert = (v) => v as Value;
+/** SQLite keeps booleans as 0/1. */
+const bool: Convert = (v) => (v === null ? null : v === 1 || v === true);
+/** SQLite keeps JSON as text; PostgreSQL parses it into jsonb (the parameter is cast). */
+const json: Convert = (v) => (v === null ? null : String(v));
+
+interface Column {
+  name: string;
+  convert: Convert;
+  /** Cast applied to the parameter, e.g. `jsonb`. */
+  cast?: string;
+}
+
+interface Table {
+  name: string;
+  columns: Column[];
+  /** Source order, so the copy is deterministic (primary key). */
+  orderBy: string;
+}
+
+const col = (name: string, convert: Convert = asIs, cast?: string): Column => ({ name, convert, cast });
+const cols = (...names: string[]) => names.map((n) => col(n));
+
+/**
+ * Every table of the store, parents before children so foreign keys hold at each insert. Keep in step
+ * with the migrations: a table or column added there must be added here (the copy verifies row counts,
+ * and fails on a column the source lacks).
+ */
+export const TABLES: readonly Table[] = [
+  { name: 'organizations', columns: cols('id', 'name', 'created', 'modified'), orderBy: 'id' },
+  {
+    name: 'accounts',
+    columns: [
+      ...cols('id', 'name', 'organization_id'),
+      col('entitlements', json, 'jsonb'),
+      ...cols('created', 'modified'),
+    ],
+    orderBy: 'id',
+  },
+  { name: 'users', columns: cols('id', 'email', 'api_key_hash', 'created', 'modified'), orderBy: 'id' },
+  { name: 'user_accounts', columns: cols('user_id', 'account_id'), orderBy: 'user_id, account_id' },
+  {
+    name: 'user_organizations',
+    columns: cols('user_id', 'organization_id'),
+    orderBy: 'user_id, organization_id',
+  },
+  {
+    name: 'tokens',
+    columns: [
+      ...cols('id', 'name', 'secret_hash'),
+      col('can_edit', bool),
+      ...cols('status', 'expires_on', 'created', 'modified'),
+    ],
+    orderBy: 'id',
+  },
+  { name: 'token_accounts', columns: cols('token_id', 'account_id'), orderBy: 'token_id, account_id' },
+  {
+    name: 'token_organizations',
+    columns: cols('token_id', 'organization_id'),
+    orderBy: 'token_id, organization_id',
+  },
+  {
+    name: 'shares',
+    columns: cols(
+      'id',
+      'account_id',
+      'organization_id',
+      'name',
+      'target_type',
+      'status',
+      'created',
+      'modified',
+    ),
+    orderBy: 'id',
+  },
+  { name: 'share_tags', columns: cols('share_id', 'key', 'value'), orderBy: 'share_id, key' },
+  {
+    name: 'share_recipients',
+    columns: cols('id', 'share_id', 'account_id', 'desired_status', 'status', 'created', 'modified'),
+    orderBy: 'id',
+  },
+  {
+    name: 'share_resources',
+    columns: [
+      ...cols('id', 'share_id', 'resource_id', 'resource_type', 'resource_account_id'),
+      col('meta', json, 'jsonb'),
+      ...cols('status', 'resource_version', 'created', 'modified'),
+    ],
+    orderBy: 'id',
+  },
+  {
+    name: 'share_excluded_recipients',
+    columns: cols('id', 'share_id', 'account_id', 'created', 'modified'),
+    orderBy: 'id',
+  },
+  {
+    name: 'recipient_resources',
+    columns: [
+      ...cols('recipient_id', 'share_resource_id', 'applied_version', 'error'),
+      col('terminal', bool),
+      ...cols('error_version', 'modified'),
+    ],
+    orderBy: 'recipient_id, share_resource_id',
+  },
+  {
+    name: 'reconcile_work',
+    columns: [
+      ...cols('kind', 'id', 'generation', 'due_at', 'attempts'),
+      // Leases belong to the stopped embedded server: the work is due for whichever worker comes first.
+      col('lease_owner', () => null),
+      col('lease_expires', () => null),
+      col('last_error'),
+    ],
+    orderBy: 'kind, id',
+  },
+  {
+    name: 'inventory',
+    columns: [
+      ...cols('account_id', 'share_resource_id', 'share_id', 'resource_id', 'resource_type'),
+      col('resource_account_id'),
+      col('meta', json, 'jsonb'),
+      ...cols('resource_version', 'created', 'modified'),
+    ],
+    orderBy: 'account_id, share_resource_id',
+  },
+];
+
+/**
+ * Refuses a source holding a table or column the copy does not know (a newer schema, or TABLES not kept
+ * in step with a migration), so nothing is silently left behind.
+ */
+export function assertCopiesEverything(source: Database.Database): void {
+  const known = new Map(TABLES.map((t) => [t.name, new Set(t.columns.map((c) => c.name))]));
+  const tables = source
+    .prepare(
+      `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+       AND name <> 'schema_migrations' ORDER BY name`,
+    )
+    .all() as { name: string }[];
+  const missing: string[] = [];
+  for (const { name } of tables) {
+    const columns = known.get(name);
+    if (!columns) {
+      missing.push(`table ${name}`);
+      continue;
+    }
+    const actual = source.prepare(`SELECT name FROM pragma_table_info(?)`).all(name) as { name: string }[];
+    for (const c of actual) if (!columns.has(c.name)) missing.push(`column ${name}.${c.name}`);
+  }
+  if (missing.length > 0) {
+    throw new Error(`this rshare version does not know how to copy ${missing.join(', ')}`);
+  }
+}
+
+/** Rows per INSERT: well under PostgreSQL's 65,535 bind parameters. */
+const BATCH_PARAMS = 30_000;
+
+export type CopyCounts = Record<string, number>;
+
+function insertSql(table: Table, rows: number): string {
+  const names = table.columns.map((c) => c.name).join(', ');
+  let n = 0;
+  const tuples = Array.from(
+    { length: rows },
+    () => `(${table.columns.map((c) => `$${++n}${c.cast ? `::${c.cast}` : ''}`).join(', ')})`,
+  );
+  return `INSERT INTO ${table.name} (${names}) VALUES ${tuples.join(', ')}`;
+}
+
+async function refuseNonEmpty(client: pg.PoolClient): Promise<void> {
+  const { rows } = await client.query<{ name: string; n: number }>(
+    TABLES.map((t, i) => `SELECT ${i} AS i, '${t.name}' AS name, COUNT(*) AS n FROM ${t.name}`).join(
+      ' UNION ALL ',
+    ) + ' ORDER BY i',
+  );
+  const filled = rows.filter((r) => r.n > 0);
+  if (filled.length > 0) {
+    throw new Error(
+      `the target database is not empty (${filled.map((r) => `${r.name}: ${r.n} rows`).join(', ')}); ` +
+        'migrate-store only copies into an empty database',
+    );
+  }
+}
+
+async function copyTable(source: Database.Database, client: pg.PoolClient, table: Table): Promise<number> {
+  const select = source.prepare(
+    `SELECT ${table.columns.map((c) => c.name).join(', ')} FROM ${table.name} ORDER BY ${table.orderBy}`,
+  );
+  const perBatch = Math.max(1, Math.floor(BATCH_PARAMS / table.columns.length));
+  let batch: Value[] = [];
+  let inBatch = 0;
+  let copied = 0;
+  const flush = async () => {
+    if (inBatch === 0) return;
+    await client.query(insertSql(table, inBatch), batch);
+    copied += inBatch;
+    batch = [];
+    inBatch = 0;
+  };
+  // The iterator keeps the SQLite connection busy; nothing else uses it until the loop ends.
+  for (const row of select.iterate() as Iterable<Record<string, unknown>>) {
+    for (const c of table.columns) batch.push(c.convert(row[c.name]));
+    if (++inBatch === perBatch) await flush();
+  }
+  await flush();
+  const { rows } = await client.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table.name}`);
+  if (rows[0]?.n !== copied) {
+    throw new Error(`${table.name}: copied ${copied} rows but the target holds ${rows[0]?.n ?? 0}`);
+  }
+  return copied;
+}
+
+/**
+ * Copies an embedded (SQLite) store into a PostgreSQL database: migrates the target, refuses it unless
+ * every table is empty, then copies every table in dependency order inside one transaction (all or
+ * nothing), reading one consistent snapshot of the source. Returns the rows copied per table.
+ */
+export async function copyStore(sqlitePath: string, postgresUrl: string): Promise<CopyCounts> {
+  if (!/^postgres(ql)?:\/\//i.test(postgresUrl)) {
+    throw new Error(`--to must be a postgres:// or postgresql:// URL, not ${JSON.stringify(postgresUrl)}`);
+  }
+  const path = sqlitePath.startsWith('sqlite:') ? sqlitePath.slice('sqlite:'.length) : sqlitePath;
+  let source: Database.Database;
+  try {
+    source = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new Error(`cannot open the SQLite store ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const pool = createPool(postgresUrl, { max: 1 });
+  try {
+    try {
+      assertSqliteMigrated(source);
+    } catch (err) {
+      throw new Error(
+        `the SQLite store ${path} is not at the current schema (${(err as Error).message}); ` +
+          'start this rshare version on it once, stop it, then copy',
+        { cause: err },
+      );
+    }
+    assertCopiesEverything(source);
+    await migrate(pool);
+    // One read transaction: every table comes from the same snapshot even if something writes meanwhile.
+    source.exec('BEGIN');
+    try {
+      return await transaction(pool, async (client) => {
+        // Nobody writes to the target until the copy commits (reads still work).
+        await client.query(`LOCK TABLE ${TABLES.map((t) => t.name).join(', ')} IN EXCLUSIVE MODE`);
+        await refuseNonEmpty(client);
+        const counts: CopyCounts = {};
+        for (const table of TABLES) counts[table.name] = await copyTable(source, client, table);
+        return counts;
+      });
+    } finally {
+      source.exec('COMMIT');
+    }
+  } finally {
+    source.close();
+    await pool.end();
+  }
+}
