@@ -1,3 +1,4 @@
+import { groupBy } from '../rows.js';
 import type pg from 'pg';
 import { ConflictError } from '../../http/errors.js';
 import type {
@@ -126,14 +127,8 @@ export class PgRecipientsStore implements RecipientsStore {
   }
 
   async resourcesOf(recipientIds: string[]): Promise<Map<string, RecipientResourceRow[]>> {
-    const out = new Map<string, RecipientResourceRow[]>();
-    if (recipientIds.length === 0) return out;
+    if (recipientIds.length === 0) return new Map();
     const { rows } = await this.pool.query<RecipientResourceRow>(RESOURCES_OF, [recipientIds]);
-    for (const r of rows) {
-      const list = out.get(r.recipient_id) ?? [];
-      list.push(r);
-      out.set(r.recipient_id, list);
-    }
-    return out;
+    return groupBy(rows, (r) => r.recipient_id);
   }
 }

@@ -1,3 +1,4 @@
+import { planOrganizationShare } from '../../reconciler/organization.js';
 import type pg from 'pg';
 import type { AssociationStatus, RecipientRow } from '../../recipients/store.js';
 import type {
@@ -207,20 +208,13 @@ export class PgReconcilerStore implements ReconcilerStore {
         const excluded = new Set(
           (await client.query<{ account_id: string }>(EXCLUDED, [share.id])).rows.map((e) => e.account_id),
         );
-        const wanted = new Set([...members].filter((id) => id !== share.account_id && !excluded.has(id)));
         const current = (
           await client.query<{ account_id: string; desired_status: string }>(CURRENT_RECIPIENTS, [share.id])
         ).rows;
-        const known = new Set(current.map((r) => r.account_id));
-        for (const r of current) {
-          const want = wanted.has(r.account_id) ? 'associated' : 'disassociated';
-          if (r.desired_status !== want) {
-            await setDesired(client, share.id, r.account_id, want, modified);
-            changed++;
-          }
-        }
-        for (const accountId of wanted) {
-          if (known.has(accountId)) continue;
+        const plan = planOrganizationShare(members, share.account_id, excluded, current);
+        for (const { accountId, to } of plan.change)
+          await setDesired(client, share.id, accountId, to, modified);
+        for (const accountId of plan.add) {
           await insertRecipient(client, {
             id: newId(),
             share_id: share.id,
@@ -230,8 +224,8 @@ export class PgReconcilerStore implements ReconcilerStore {
             created: modified,
             modified,
           });
-          changed++;
         }
+        changed += plan.change.length + plan.add.length;
       }
       return changed;
     });

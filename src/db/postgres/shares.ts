@@ -1,3 +1,4 @@
+import { groupBy, groupTags, recipientCounts } from '../rows.js';
 import type pg from 'pg';
 import type { ResourceRow } from '../../resources/store.js';
 import type {
@@ -123,45 +124,26 @@ export class PgSharesStore implements SharesStore {
   }
 
   async tagsOf(shareIds: string[]): Promise<Map<string, Tags>> {
-    const out = new Map<string, Tags>();
-    if (shareIds.length === 0) return out;
+    if (shareIds.length === 0) return new Map();
     const { rows } = await this.pool.query<{ share_id: string; key: string; value: string }>(TAGS_OF, [
       shareIds,
     ]);
-    for (const r of rows) {
-      let tags = out.get(r.share_id);
-      if (!tags) out.set(r.share_id, (tags = {}));
-      tags[r.key] = r.value;
-    }
-    return out;
+    return groupTags(rows);
   }
 
   async resourcesOf(shareIds: string[]): Promise<Map<string, ResourceRow[]>> {
-    const out = new Map<string, ResourceRow[]>();
-    if (shareIds.length === 0) return out;
+    if (shareIds.length === 0) return new Map();
     const { rows } = await this.pool.query<ResourceRow>(RESOURCES_OF, [shareIds]);
-    for (const r of rows) {
-      const list = out.get(r.share_id) ?? [];
-      list.push(r);
-      out.set(r.share_id, list);
-    }
-    return out;
+    return groupBy(rows, (r) => r.share_id);
   }
 
   async recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>> {
-    const out = new Map<string, RecipientCounts>();
-    for (const id of shareIds)
-      out.set(id, { associating: 0, associated: 0, disassociating: 0, disassociated: 0 });
-    if (shareIds.length === 0) return out;
+    if (shareIds.length === 0) return new Map();
     const { rows } = await this.pool.query<{ share_id: string; status: keyof RecipientCounts; n: number }>(
       RECIPIENT_COUNTS_OF,
       [shareIds],
     );
-    for (const r of rows) {
-      const counts = out.get(r.share_id);
-      if (counts) counts[r.status] = r.n;
-    }
-    return out;
+    return recipientCounts(shareIds, rows);
   }
 
   async update(id: string, name: string, tags: Tags | undefined, modified: string): Promise<boolean> {

@@ -5,6 +5,7 @@ import type {
   RecipientRow,
   RecipientsStore,
 } from '../../recipients/store.js';
+import { groupBy } from '../rows.js';
 import { chunked, placeholders, prepared } from './database.js';
 import { enqueue, enqueueRecipientOf } from './work.js';
 
@@ -98,7 +99,6 @@ export class SqliteRecipientsStore implements RecipientsStore {
   }
 
   async resourcesOf(recipientIds: string[]): Promise<Map<string, RecipientResourceRow[]>> {
-    const out = new Map<string, RecipientResourceRow[]>();
     const rows = chunked(
       recipientIds,
       (ids) =>
@@ -110,11 +110,9 @@ export class SqliteRecipientsStore implements RecipientsStore {
            ORDER BY sr.created, sr.id`,
         ).all(...ids) as (Omit<RecipientResourceRow, 'terminal'> & { terminal: number })[],
     );
-    for (const r of rows) {
-      const list = out.get(r.recipient_id) ?? [];
-      list.push({ ...r, terminal: r.terminal === 1 });
-      out.set(r.recipient_id, list);
-    }
-    return out;
+    return groupBy(
+      rows.map((r) => ({ ...r, terminal: r.terminal === 1 })),
+      (r) => r.recipient_id,
+    );
   }
 }

@@ -14,6 +14,7 @@ import { prepared } from './database.js';
 import { insertRecipient, setDesired } from './recipients.js';
 import { toResourceRow, type ResourceRecord } from './resources.js';
 import { enqueue } from './work.js';
+import { planOrganizationShare } from '../../reconciler/organization.js';
 
 type Db = Database.Database;
 
@@ -216,21 +217,13 @@ export class SqliteReconcilerStore implements ReconcilerStore {
             ) as { account_id: string }[]
           ).map((e) => e.account_id),
         );
-        const wanted = new Set([...members].filter((id) => id !== share.account_id && !excluded.has(id)));
         const current = prepared(
           this.db,
           'SELECT account_id, desired_status FROM share_recipients WHERE share_id = ?',
         ).all(share.id) as { account_id: string; desired_status: string }[];
-        const known = new Set(current.map((r) => r.account_id));
-        for (const r of current) {
-          const want = wanted.has(r.account_id) ? 'associated' : 'disassociated';
-          if (r.desired_status !== want) {
-            setDesired(this.db, share.id, r.account_id, want, modified);
-            changed++;
-          }
-        }
-        for (const accountId of wanted) {
-          if (known.has(accountId)) continue;
+        const plan = planOrganizationShare(members, share.account_id, excluded, current);
+        for (const { accountId, to } of plan.change) setDesired(this.db, share.id, accountId, to, modified);
+        for (const accountId of plan.add) {
           insertRecipient(this.db, {
             id: newId(),
             share_id: share.id,
@@ -240,8 +233,8 @@ export class SqliteReconcilerStore implements ReconcilerStore {
             created: modified,
             modified,
           });
-          changed++;
         }
+        changed += plan.change.length + plan.add.length;
       }
       return changed;
     })();

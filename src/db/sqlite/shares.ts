@@ -8,6 +8,7 @@ import type {
   SharesStore,
   Tags,
 } from '../../shares/store.js';
+import { groupBy, groupTags, recipientCounts } from '../rows.js';
 import { chunked, placeholders, prepared } from './database.js';
 import { insertRecipient } from './recipients.js';
 import { enqueue, enqueueShareRecipients } from './work.js';
@@ -135,7 +136,6 @@ export class SqliteSharesStore implements SharesStore {
   }
 
   async tagsOf(shareIds: string[]): Promise<Map<string, Tags>> {
-    const out = new Map<string, Tags>();
     const rows = chunked(
       shareIds,
       (ids) =>
@@ -143,16 +143,10 @@ export class SqliteSharesStore implements SharesStore {
           `SELECT share_id, key, value FROM share_tags WHERE share_id IN (${placeholders(ids.length)})`,
         ).all(...ids) as { share_id: string; key: string; value: string }[],
     );
-    for (const r of rows) {
-      let tags = out.get(r.share_id);
-      if (!tags) out.set(r.share_id, (tags = {}));
-      tags[r.key] = r.value;
-    }
-    return out;
+    return groupTags(rows);
   }
 
   async resourcesOf(shareIds: string[]): Promise<Map<string, ResourceRow[]>> {
-    const out = new Map<string, ResourceRow[]>();
     const rows = chunked(
       shareIds,
       (ids) =>
@@ -160,18 +154,10 @@ export class SqliteSharesStore implements SharesStore {
           `SELECT * FROM share_resources WHERE share_id IN (${placeholders(ids.length)}) ORDER BY created, id`,
         ).all(...ids) as ResourceRecord[],
     );
-    for (const r of rows) {
-      const list = out.get(r.share_id) ?? [];
-      list.push(toResourceRow(r));
-      out.set(r.share_id, list);
-    }
-    return out;
+    return groupBy(rows.map(toResourceRow), (r) => r.share_id);
   }
 
   async recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>> {
-    const out = new Map<string, RecipientCounts>();
-    for (const id of shareIds)
-      out.set(id, { associating: 0, associated: 0, disassociating: 0, disassociated: 0 });
     const rows = chunked(
       shareIds,
       (ids) =>
@@ -180,11 +166,7 @@ export class SqliteSharesStore implements SharesStore {
            WHERE share_id IN (${placeholders(ids.length)}) GROUP BY share_id, status`,
         ).all(...ids) as { share_id: string; status: keyof RecipientCounts; n: number }[],
     );
-    for (const r of rows) {
-      const counts = out.get(r.share_id);
-      if (counts) counts[r.status] = r.n;
-    }
-    return out;
+    return recipientCounts(shareIds, rows);
   }
 
   async update(id: string, name: string, tags: Tags | undefined, modified: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { groupBy } from '../rows.js';
 import type Database from 'better-sqlite3';
 import type { ResourceType } from '../../http/common-schemas.js';
 import type {
@@ -77,11 +78,11 @@ function toToken(r: TokenRecord, scope: Scope): TokenRow {
 /** Groups link rows by owner; rowid order keeps each scope in the order it was written. */
 function groupLinks(links: ScopeLink[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const { owner, target } of links) {
-    const list = out.get(owner);
-    if (list) list.push(target);
-    else out.set(owner, [target]);
-  }
+  for (const [owner, group] of groupBy(links, (l) => l.owner))
+    out.set(
+      owner,
+      group.map((l) => l.target),
+    );
   return out;
 }
 
