@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 /** Resident set size of a process in MiB, current and peak (Linux /proc; `ps` elsewhere, no peak). */
@@ -15,17 +15,54 @@ export function rssOf(pid: number): { rssMiB: number; peakMiB: number | null } {
   }
 }
 
-/** CPU time (user + system) a process has used so far, in ms; NaN where /proc is not available. */
-export function cpuMsOf(pid: number): number {
+/** The fields of /proc/<pid>/stat after the command name (which may contain spaces): [0] is field 3. */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * CPU time (user + system) a process has used so far, in ms; NaN where /proc is not available. With
+ * `reaped`, plus the time of its children that have exited and been waited for (cutime + cstime).
+ */
+export function cpuMsOf(pid: number, reaped = false): number {
   try {
-    // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
+    // utime is field 14, stime 15, cutime 16, cstime 17.
+    const f = statFields(pid).map(Number);
+    const ticks = (f[11] ?? NaN) + (f[12] ?? NaN) + (reaped ? (f[13] ?? NaN) + (f[14] ?? NaN) : 0);
     return (ticks / CLOCK_TICKS) * 1000;
   } catch {
     return Number.NaN;
   }
+}
+
+/** The parent of a process (Linux /proc), or undefined. */
+export function parentOf(pid: number): number | undefined {
+  try {
+    const ppid = Number(statFields(pid)[1]);
+    return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The live children of a process (Linux /proc; empty elsewhere). */
+export function childrenOf(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return [];
+  }
+  return entries.map(Number).filter((child) => parentOf(child) === pid);
+}
+
+/**
+ * CPU time (ms) of a process and its children, live or exited (e.g. a PostgreSQL postmaster and its
+ * backends, whose time moves into the postmaster's cutime/cstime when they exit). NaN without /proc.
+ */
+export function treeCpuMsOf(pid: number): number {
+  return childrenOf(pid).reduce((sum, child) => sum + (cpuMsOf(child, true) || 0), cpuMsOf(pid, true));
 }
 
 /** USER_HZ: 100 on every Linux architecture node supports. */

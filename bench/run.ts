@@ -1,34 +1,47 @@
 /**
  * rshare benchmark: `npm run bench` (options after `--`).
  *
- *   --only get,create,fanout  run only these phases (default: all)
- *   --dist                    run the compiled server (`npm run build` first) instead of src/ through tsx
- *   --cpu-prof                profile the server (.cpuprofile in a temp folder) and print where its time went
+ *   --store sqlite|postgres|both  the stores to measure, one after the other (default: both)
+ *   --only get,create,fanout      run only these phases (default: all)
+ *   --dist                        run the compiled server (`npm run build` first) instead of src/ through tsx
+ *   --cpu-prof                    profile the server (.cpuprofile in a temp folder) and print where its time went
  *
- * The server runs as a child process (`rshare serve`, SQLite in a temp dir, bootstrap with three
- * organizations); the GET load generator and the baselines (a bare node:http server and a minimal
- * Fastify app answering the same body) each run in a forked process of their own. All traffic goes to 127.0.0.1 and every phase is bounded in count and time. Targets are
- * reported as met/missed, never enforced. Figures go to stdout and bench/results.json.
+ * For each store the server runs as a child process (`rshare serve`, bootstrap with three organizations):
+ * on SQLite in a temp dir; on PostgreSQL against a fresh database of a throwaway cluster started here
+ * from the machine's installation (`--pool-size 10`), stopped at the end of that store's run. Without
+ * PostgreSQL binaries the PostgreSQL column is skipped, and the output says so. The GET load generator
+ * and the baselines (a bare node:http server and a minimal Fastify app answering the same body) each run
+ * in a forked process of their own, again for every store so each ratio compares figures taken at the
+ * same time. All traffic goes to 127.0.0.1 and every phase is bounded in count and time; the whole run is
+ * aborted (server, cluster and temp files cleaned up) after a fixed time. Targets are reported as
+ * met/missed, never enforced. Figures go to stdout (one table, a column per store) and bench/results.json.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startServer, waitFor, type ServerProcess } from '../test/support/process.js';
+import { findPostgresBin } from '../test/support/postgres.js';
+import { waitFor, type ServerProcess } from '../test/support/process.js';
 import { JsonClient, percentile } from './client.js';
 import { benchOrg, shareBody, TOKEN, writeBootstrap, type BenchOrg } from './fixtures.js';
 import type { LoadConfig, LoadResult } from './loadgen.js';
+import { startBenchPostgres, type BenchPostgres } from './postgres.js';
 import { ask, cpuMsOf, end, forkTs, rssOf } from './proc.js';
 import { srcTime, summarizeProfile } from './profile.js';
+import { startBenchServer } from './server.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const PHASES = ['get', 'create', 'fanout'] as const;
 type Phase = (typeof PHASES)[number];
+const STORES = ['sqlite', 'postgres'] as const;
+type StoreKind = (typeof STORES)[number];
+const LABEL: Record<StoreKind, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
 
 const { values: args } = parseArgs({
   options: {
+    store: { type: 'string', default: 'both' },
     only: { type: 'string' },
     dist: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
@@ -37,9 +50,16 @@ const { values: args } = parseArgs({
 const only = new Set((args.only ?? PHASES.join(',')).split(',') as Phase[]);
 for (const p of only)
   if (!PHASES.includes(p)) throw new Error(`unknown phase ${p}; known: ${PHASES.join(', ')}`);
+const stores: StoreKind[] = args.store === 'both' ? [...STORES] : [args.store as StoreKind];
+for (const s of stores)
+  if (!STORES.includes(s)) throw new Error(`unknown store ${s}; known: ${STORES.join(', ')}, both`);
 
 const LOAD = { connections: 32, warmupMs: 1000, durationMs: 5000, maxRequests: 2_000_000 };
 const LOAD_ROUNDS = 2;
+/** PostgreSQL connections of the server (`--pool-size`): the documented default for an API node. */
+const POOL_SIZE = 10;
+/** The whole run is aborted after this: 4 minutes per store plus one (a full run of both takes ~4). */
+const ABORT_MS = 240_000 * stores.length + 60_000;
 
 interface Sample {
   server: 'rshare' | 'bare' | 'fastify';
@@ -48,47 +68,88 @@ interface Sample {
   result: LoadResult;
   /** Server CPU time (user + system) per response, warm-up included. */
   cpuUsPerRequest: number;
+  /** For rshare on PostgreSQL: CPU time of the whole PostgreSQL cluster per response. */
+  dbCpuUsPerRequest?: number;
 }
 const CREATES = { warmup: 20, measured: 500 };
-const FANOUTS = [
-  { recipients: 500, targetMs: 1000, boundMs: 60_000 },
-  { recipients: 10_000, targetMs: 10_000, boundMs: 120_000 },
+const FANOUTS: {
+  recipients: number;
+  targetMs: number;
+  boundMs: number;
+  stores: readonly StoreKind[];
+  /** Printed in place of the figure for the stores it is not run on. */
+  notRunBecause?: string;
+}[] = [
+  { recipients: 500, targetMs: 1000, boundMs: 60_000, stores: STORES },
+  { recipients: 10_000, targetMs: 10_000, boundMs: 120_000, stores: STORES },
 ];
 const POLL_MS = 20;
 
-interface Figure {
-  name: string;
+/** One store's run: its server, a client for it and, for PostgreSQL, the cluster's CPU time. */
+interface Run {
+  store: StoreKind;
+  server: ServerProcess;
+  client: JsonClient;
+  /** CPU time (ms) the database server has used so far; undefined when the database is in-process. */
+  dbCpuMs?: () => number;
+  results: Record<string, unknown>;
+}
+
+interface Cell {
   value: string;
-  target: string;
   met: boolean | null;
 }
-const figures: Figure[] = [];
-const fanoutResults: unknown[] = [];
-const memory: { phase: string; rssMiB: number; peakMiB: number | null }[] = [];
+interface Row {
+  name: string;
+  target: string;
+  cells: Partial<Record<StoreKind, Cell>>;
+}
+/** Table rows in the order they were first measured; memory rows go last. */
+const rows: Row[] = [];
+const memoryRows: Row[] = [];
+/** What a column shows where it has no figure: the run was skipped or failed before getting there. */
+const missing: Partial<Record<StoreKind, string>> = {};
+const notes: string[] = [];
+const profiles: { store: StoreKind; dir: string }[] = [];
 const results: Record<string, unknown> = {
   when: new Date().toISOString(),
   node: process.version,
   cpus: `${availableParallelism()} × ${cpus()[0]?.model ?? 'unknown'}`,
   server: args.dist ? 'dist/cli.js (compiled)' : 'src/cli.ts through tsx',
+  loadAverageAtStart: loadavg(),
+  stores: {} as Record<string, unknown>,
 };
 
 const fmt = (n: number, digits = 1) =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits }) : String(n);
+const say = (text: string) => process.stdout.write(text);
 
-function figure(name: string, value: string, target = '', met: boolean | null = null): void {
-  figures.push({ name, value, target, met });
-  const verdict = met === null ? '' : met ? '  (target met)' : '  (target MISSED)';
-  process.stdout.write(`  ${name}: ${value}${target ? `  [target ${target}]` : ''}${verdict}\n`);
+function put(list: Row[], store: StoreKind, name: string, cell: Cell, target = ''): void {
+  let row = list.find((r) => r.name === name);
+  if (!row) list.push((row = { name, target, cells: {} }));
+  row.cells[store] = cell;
 }
 
-function recordMemory(server: ServerProcess, phase: string): void {
-  const pid = server.child.pid;
+function figure(
+  store: StoreKind,
+  name: string,
+  value: string,
+  target = '',
+  met: boolean | null = null,
+): void {
+  put(rows, store, name, { value, met }, target);
+  const verdict = met === null ? '' : met ? '  (target met)' : '  (target MISSED)';
+  say(`  ${name}: ${value}${target ? `  [target ${target}]` : ''}${verdict}\n`);
+}
+
+function recordMemory(run: Run, phase: string): void {
+  const pid = run.server.child.pid;
   if (pid === undefined) return;
   const m = rssOf(pid);
-  memory.push({ phase, ...m });
-  process.stdout.write(
-    `  server RSS after ${phase}: ${fmt(m.rssMiB)} MiB${m.peakMiB === null ? '' : ` (peak ${fmt(m.peakMiB)} MiB)`}\n`,
-  );
+  const value = `${fmt(m.rssMiB)} MiB${m.peakMiB === null ? '' : ` (peak ${fmt(m.peakMiB)} MiB)`}`;
+  put(memoryRows, run.store, `server RSS after ${phase}`, { value, met: null });
+  ((run.results.memory ??= []) as unknown[]).push({ phase, ...m });
+  say(`  server RSS after ${phase}: ${value}\n`);
 }
 
 /** Pending reconciler work, from the server's Prometheus metrics. */
@@ -127,8 +188,9 @@ async function load(
   }
 }
 
-async function phaseGet(server: ServerProcess, client: JsonClient, org: BenchOrg): Promise<void> {
-  process.stdout.write(
+async function phaseGet(run: Run, org: BenchOrg): Promise<void> {
+  const { server, client } = run;
+  say(
     `\nGET share throughput (${LOAD.connections} connections, ${LOAD.warmupMs / 1000} s warm-up + ${LOAD.durationMs / 1000} s, closed loop, load generator in its own process; best of ${LOAD_ROUNDS} alternating rounds)\n`,
   );
   const { result: share } = await client.expect<{ id: string }>(
@@ -169,14 +231,15 @@ async function phaseGet(server: ServerProcess, client: JsonClient, org: BenchOrg
         const order = round % 2 === 0 ? servers : [...servers].reverse();
         for (const name of order) {
           const target = targets[name];
+          const db = name === 'rshare' ? run.dbCpuMs : undefined;
           const cpuBefore = cpuMsOf(target.pid);
+          const dbBefore = db?.() ?? 0;
           const result = await load(target.url, headers, client);
           const cpuUsPerRequest = ((cpuMsOf(target.pid) - cpuBefore) * 1000) / result.completed;
-          samples.push({ server: name, client, round, result, cpuUsPerRequest });
+          const dbCpuUsPerRequest = db ? ((db() - dbBefore) * 1000) / result.completed : undefined;
+          samples.push({ server: name, client, round, result, cpuUsPerRequest, dbCpuUsPerRequest });
           if (result.errors > 0 || result.non200 > 0) {
-            process.stdout.write(
-              `  ! ${name} (${client}): ${result.errors} errors, ${result.non200} non-200\n`,
-            );
+            say(`  ! ${name} (${client}): ${result.errors} errors, ${result.non200} non-200\n`);
           }
         }
       }
@@ -198,45 +261,76 @@ async function phaseGet(server: ServerProcess, client: JsonClient, org: BenchOrg
   ] as const) {
     const r = best('rshare', client);
     const b = best('bare', client);
-    figure(`GET share, rshare (${label})`, line(r));
-    figure(`GET share, bare node:http, same body (${label})`, line(b));
+    figure(run.store, `GET share, rshare (${label})`, line(r));
+    figure(run.store, `GET share, bare node:http, same body (${label})`, line(b));
     ratios[client] = r.result.rps / b.result.rps;
-    figure(`GET share, rshare / bare (${label})`, fmt(ratios[client], 2), '≥ 0.5', ratios[client] >= 0.5);
+    const ratio = ratios[client];
+    figure(run.store, `GET share, rshare / bare req/s (${label})`, fmt(ratio, 2), '≥ 0.5', ratio >= 0.5);
   }
-  figure('GET share, minimal Fastify app, same body (raw-socket client)', line(best('fastify', 'raw')));
+  figure(
+    run.store,
+    'GET share, minimal Fastify app, same body (raw-socket client)',
+    line(best('fastify', 'raw')),
+  );
   // Server CPU per request does not depend on how busy the machine (or the load generator) is.
+  const raw = (server: Sample['server']) => samples.filter((x) => x.server === server && x.client === 'raw');
   const cpu = (server: Sample['server']) =>
     percentile(
-      samples.filter((x) => x.server === server && x.client === 'raw').map((x) => x.cpuUsPerRequest),
+      raw(server).map((x) => x.cpuUsPerRequest),
       50,
     );
-  const cpuRatio = cpu('bare') / cpu('rshare');
+  const dbCpu = run.dbCpuMs
+    ? percentile(
+        raw('rshare').map((x) => x.dbCpuUsPerRequest ?? NaN),
+        50,
+      )
+    : 0;
+  figure(run.store, 'GET share, server CPU per request: rshare process', `${fmt(cpu('rshare'), 0)} µs`);
   figure(
-    'GET share, server CPU per request (raw-socket client)',
-    `rshare ${fmt(cpu('rshare'), 0)} µs, minimal Fastify ${fmt(cpu('fastify'), 0)} µs, bare ${fmt(cpu('bare'), 0)} µs`,
+    run.store,
+    'GET share, server CPU per request: database',
+    run.dbCpuMs ? `${fmt(dbCpu, 0)} µs (PostgreSQL cluster)` : 'in the rshare process',
   );
-  figure('GET share, CPU-bound ratio (bare µs / rshare µs)', fmt(cpuRatio, 2), '≥ 0.5', cpuRatio >= 0.5);
-  results.get = {
+  figure(
+    run.store,
+    'GET share, server CPU per request: minimal Fastify / bare',
+    `${fmt(cpu('fastify'), 0)} µs / ${fmt(cpu('bare'), 0)} µs`,
+  );
+  const cpuRatio = cpu('bare') / (cpu('rshare') + dbCpu);
+  figure(
+    run.store,
+    'GET share, CPU-bound ratio (bare µs / rshare + database µs)',
+    fmt(cpuRatio, 2),
+    '≥ 0.5',
+    cpuRatio >= 0.5,
+  );
+  run.results.get = {
     bodyBytes: Buffer.byteLength(body),
     load: LOAD,
     rounds: LOAD_ROUNDS,
     targetRatio: 0.5,
     ratioOfBest: ratios,
-    cpuUsPerRequest: { rshare: cpu('rshare'), fastify: cpu('fastify'), bare: cpu('bare'), ratio: cpuRatio },
+    cpuUsPerRequest: {
+      rshare: cpu('rshare'),
+      database: run.dbCpuMs ? dbCpu : null,
+      fastify: cpu('fastify'),
+      bare: cpu('bare'),
+      ratio: cpuRatio,
+    },
     samples,
   };
-  recordMemory(server, 'GET throughput');
+  recordMemory(run, 'GET throughput');
 }
 
-async function phaseCreate(server: ServerProcess, client: JsonClient, org: BenchOrg): Promise<void> {
-  process.stdout.write(
+async function phaseCreate(run: Run, org: BenchOrg): Promise<void> {
+  say(
     `\nCreate share latency (${CREATES.measured} sequential creates after ${CREATES.warmup} warm-up; 1 recipient, 1 resource, 2 tags)\n`,
   );
   const latencies: number[] = [];
   const started = performance.now();
   for (let i = 0; i < CREATES.warmup + CREATES.measured; i++) {
     const recipient = org.recipients[i % org.recipients.length] as string;
-    const { ms } = await client.expect(
+    const { ms } = await run.client.expect(
       201,
       'POST',
       `/client/v4/accounts/${org.owner}/shares`,
@@ -247,25 +341,23 @@ async function phaseCreate(server: ServerProcess, client: JsonClient, org: Bench
   }
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);
+  const max = Math.max(...latencies);
   figure(
+    run.store,
     'create share latency',
-    `p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, max ${fmt(Math.max(...latencies), 2)} ms`,
+    `p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, max ${fmt(max, 2)} ms`,
   );
-  results.create = { count: latencies.length, p50ms: p50, p99ms: p99, maxMs: Math.max(...latencies) };
-  await drained(server);
-  recordMemory(server, 'create latency');
+  run.results.create = { count: latencies.length, p50ms: p50, p99ms: p99, maxMs: max };
+  await drained(run.server);
+  recordMemory(run, 'create latency');
 }
 
-async function phaseFanout(
-  server: ServerProcess,
-  client: JsonClient,
-  org: BenchOrg,
-  spec: (typeof FANOUTS)[number],
-): Promise<void> {
+const fanoutName = (n: number) => `fan-out ${fmt(n, 0)} accounts`;
+
+async function phaseFanout(run: Run, org: BenchOrg, spec: (typeof FANOUTS)[number]): Promise<void> {
+  const { server, client } = run;
   const n = org.recipients.length;
-  process.stdout.write(
-    `\nFan-out to ${fmt(n, 0)} accounts (organization share, 1 resource; polling every ${POLL_MS} ms)\n`,
-  );
+  say(`\nFan-out to ${fmt(n, 0)} accounts (organization share, 1 resource; polling every ${POLL_MS} ms)\n`);
   await drained(server);
   const { result: share, ms: createMs } = await client.expect<{ id: string }>(
     201,
@@ -294,7 +386,8 @@ async function phaseFanout(
   }
   const done = Number.isFinite(elapsed);
   figure(
-    `fan-out ${fmt(n, 0)} accounts`,
+    run.store,
+    fanoutName(n),
     done
       ? `${fmt(elapsed, 0)} ms (${fmt((n / elapsed) * 1000, 0)} recipients/s; create ${fmt(createMs, 1)} ms)`
       : `not converged after ${spec.boundMs} ms (${associated}/${n})`,
@@ -302,10 +395,11 @@ async function phaseFanout(
     done && elapsed < spec.targetMs,
   );
   figure(
+    run.store,
     `  API latency while fanning out ${fmt(n, 0)}`,
     `${polls.length} polls, p50 ${fmt(percentile(polls, 50), 1)} ms, max ${fmt(Math.max(...polls), 1)} ms`,
   );
-  fanoutResults.push({
+  ((run.results.fanout ??= []) as unknown[]).push({
     recipients: n,
     converged: done,
     ms: done ? elapsed : null,
@@ -316,104 +410,204 @@ async function phaseFanout(
     pollMaxMs: Math.max(...polls),
   });
   await drained(server);
-  recordMemory(server, `fan-out ${n}`);
+  recordMemory(run, `fan-out ${n}`);
 }
 
 function printTable(): void {
-  const rows = [
-    ['Measurement', 'Value', 'Target', 'Result'],
-    ...figures.map((f) => [
-      f.name,
-      f.value,
-      f.target,
-      f.met === null ? '' : f.met ? 'target met' : 'target missed',
-    ]),
-    ...memory.map((m) => [
-      `server RSS after ${m.phase}`,
-      `${fmt(m.rssMiB)} MiB${m.peakMiB === null ? '' : ` (peak ${fmt(m.peakMiB)} MiB)`}`,
-      '',
-      '',
-    ]),
+  const cell = (row: Row, store: StoreKind) => {
+    const c = row.cells[store];
+    if (!c) return missing[store] ?? '—';
+    return c.met === null ? c.value : `${c.value} (${c.met ? 'met' : 'MISSED'})`;
+  };
+  const table = [
+    ['Measurement', 'Target', ...stores.map((s) => LABEL[s])],
+    ...[...rows, ...memoryRows].map((r) => [r.name, r.target, ...stores.map((s) => cell(r, s))]),
   ];
-  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const widths = (table[0] ?? []).map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n`);
-  for (const r of rows.slice(1)) process.stdout.write(`${line(r)}\n`);
+  say(`\n${line(table[0] ?? [])}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n`);
+  for (const r of table.slice(1)) say(`${line(r)}\n`);
+  for (const note of notes) say(`* ${note}\n`);
 }
 
-/** The server child, killed if the run has to be aborted. */
-let running: ServerProcess | undefined;
+/** Synchronous emergency stops (server child, PostgreSQL cluster, temp files) for the abort paths. */
+const emergency = new Set<() => void>();
+
+function abort(message: string, code: number): never {
+  process.stderr.write(`${message}\n`);
+  for (const stop of emergency) {
+    try {
+      stop();
+    } catch (err) {
+      process.stderr.write(`bench: cleanup failed: ${String(err)}\n`);
+    }
+  }
+  process.exit(code);
+}
+
+async function runStore(store: StoreKind): Promise<void> {
+  say(`\n===== ${LABEL[store]} =====\n`);
+  const dir = mkdtempSync(join(tmpdir(), 'rshare-bench-'));
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  emergency.add(removeDir);
+  const storeResults: Record<string, unknown> = {};
+  (results.stores as Record<string, unknown>)[store] = storeResults;
+  let cluster: BenchPostgres | undefined;
+  const stopCluster = () => cluster?.stop();
+  let server: ServerProcess | undefined;
+  const killServer = () => server?.child.kill('SIGKILL');
+  let client: JsonClient | undefined;
+  try {
+    const small = benchOrg('a', 20);
+    const fanouts = FANOUTS.map((f, i) => ({ spec: f, org: benchOrg(['b', 'c'][i] ?? 'd', f.recipients) }));
+    const measured = fanouts.filter((f) => f.spec.stores.includes(store));
+    const orgs = [small, ...(only.has('fanout') ? measured.map((f) => f.org) : [])];
+    const bootstrap = join(dir, 'bootstrap.json');
+    writeBootstrap(bootstrap, orgs);
+    // Profiles stay in a temp folder of their own (they are large), printed at the end.
+    const profileDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), `rshare-bench-profile-${store}-`)) : '';
+    if (profileDir) profiles.push({ store, dir: profileDir });
+
+    let database = join(dir, 'rshare.db');
+    const serveArgs: string[] = [];
+    if (store === 'postgres') {
+      const started = performance.now();
+      emergency.add(stopCluster);
+      cluster = await startBenchPostgres();
+      database = cluster.url;
+      serveArgs.push('--pool-size', String(POOL_SIZE));
+      say(`  PostgreSQL cluster started in ${fmt(performance.now() - started, 0)} ms (${database})\n`);
+    }
+    const bootStarted = performance.now();
+    emergency.add(killServer);
+    server = await startBenchServer({
+      database,
+      bootstrap,
+      entry: args.dist ? 'dist' : 'src',
+      logLevel: 'warn',
+      // The defaults of `rshare serve`, so the figures are what an operator gets.
+      leaseMs: 30_000,
+      pollMs: 250,
+      serveArgs,
+      nodeArgs: args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      readyTimeoutMs: 120_000,
+    });
+    client = new JsonClient(server.url, TOKEN);
+    const run: Run = {
+      store,
+      server,
+      client,
+      dbCpuMs: cluster ? cluster.cpuMs : undefined,
+      results: storeResults,
+    };
+    const accounts = orgs.reduce((sum, o) => sum + 1 + o.recipients.length, 0);
+    figure(
+      store,
+      'server start (migrations, bootstrap)',
+      `${fmt(performance.now() - bootStarted, 0)} ms (${orgs.length} orgs, ${fmt(accounts, 0)} accounts)`,
+    );
+    recordMemory(run, 'start');
+    if (only.has('get')) await phaseGet(run, small);
+    if (only.has('create')) await phaseCreate(run, small);
+    if (only.has('fanout')) {
+      for (const f of fanouts) {
+        if (f.spec.stores.includes(store)) await phaseFanout(run, f.org, f.spec);
+        else {
+          const why = f.spec.notRunBecause ?? 'not run';
+          figure(
+            store,
+            fanoutName(f.spec.recipients),
+            `not run (${why})`,
+            `< ${fmt(f.spec.targetMs / 1000, 0)} s`,
+          );
+          notes.push(`${fanoutName(f.spec.recipients)} is not measured on ${LABEL[store]}: ${why}.`);
+        }
+      }
+    }
+  } finally {
+    client?.close();
+    if (server) {
+      const output = server.output();
+      await server.stop(args['cpu-prof'] ? 30_000 : 5000);
+      if (output.trim()) say(`\n${LABEL[store]} server output:\n${output.slice(-4000)}\n`);
+    }
+    emergency.delete(killServer);
+    try {
+      cluster?.stop();
+    } finally {
+      emergency.delete(stopCluster);
+      removeDir();
+      emergency.delete(removeDir);
+    }
+  }
+}
 
 async function main(): Promise<void> {
-  const deadline = setTimeout(() => {
-    process.stderr.write('bench: exceeded 5 minutes, aborting\n');
-    running?.child.kill('SIGKILL');
-    process.exit(2);
-  }, 300_000);
+  const deadline = setTimeout(
+    () => abort(`bench: exceeded ${ABORT_MS / 60_000} minutes, aborting`, 2),
+    ABORT_MS,
+  );
   deadline.unref();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => abort(`bench: ${signal}, stopping`, 130));
+  const started = performance.now();
 
-  const dir = mkdtempSync(join(tmpdir(), 'rshare-bench-'));
-  const small = benchOrg('a', 20);
-  const fanouts = FANOUTS.map((f, i) => ({ spec: f, org: benchOrg(['b', 'c'][i] ?? 'd', f.recipients) }));
-  const bootstrap = join(dir, 'bootstrap.json');
-  writeBootstrap(bootstrap, [small, ...fanouts.map((f) => f.org)]);
-  // Profiles stay in a temp folder of their own (they are large), printed at the end.
-  const profileDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'rshare-bench-profile-')) : '';
-  process.stdout.write(
-    `rshare bench — ${results.cpus as string}, node ${process.version}, server: ${results.server as string}\n`,
+  say(
+    `rshare bench — ${results.cpus as string}, node ${process.version}, server: ${results.server as string}, stores: ${stores.map((s) => LABEL[s]).join(', ')}\n`,
+  );
+  say(
+    `  load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
   );
   if (args.dist && !existsSync(join(HERE, '..', 'dist', 'cli.js'))) {
     throw new Error('--dist needs the compiled server: run `npm run build` first');
   }
-  const bootStarted = performance.now();
-  const server = await startServer({
-    database: join(dir, 'rshare.db'),
-    bootstrap,
-    entry: args.dist ? 'dist' : 'src',
-    logLevel: 'warn',
-    // The defaults of `rshare serve`, so the figures are what an operator gets.
-    leaseMs: 30_000,
-    pollMs: 250,
-    nodeArgs: args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
-    readyTimeoutMs: 120_000,
-  }).catch((err: unknown) => {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  });
-  running = server;
-  const client = new JsonClient(server.url, TOKEN);
-  try {
-    const orgs = [small, ...fanouts.map((f) => f.org)];
-    const accounts = orgs.reduce((sum, o) => sum + 1 + o.recipients.length, 0);
-    figure(
-      `server start (bootstrap of ${orgs.length} orgs, ${fmt(accounts, 0)} accounts)`,
-      `${fmt(performance.now() - bootStarted, 0)} ms`,
-    );
-    recordMemory(server, 'start');
-    if (only.has('get')) await phaseGet(server, client, small);
-    if (only.has('create')) await phaseCreate(server, client, small);
-    if (only.has('fanout')) for (const f of fanouts) await phaseFanout(server, client, f.org, f.spec);
-  } finally {
-    client.close();
-    const output = server.output();
-    await server.stop(args['cpu-prof'] ? 30_000 : 5000);
-    if (output.trim()) process.stdout.write(`\nserver output:\n${output.slice(-4000)}\n`);
-    rmSync(dir, { recursive: true, force: true });
+  for (const store of stores) {
+    if (store === 'postgres' && !findPostgresBin()) {
+      const why = 'no PostgreSQL binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin';
+      missing.postgres = 'skipped';
+      notes.push(
+        `PostgreSQL column skipped: ${why}. Install PostgreSQL (Debian: apt-get install postgresql).`,
+      );
+      say(`\n===== PostgreSQL =====\n  SKIPPED: ${why}\n`);
+      (results.stores as Record<string, unknown>).postgres = { skipped: why };
+      continue;
+    }
+    try {
+      await runStore(store);
+    } catch (err) {
+      const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      process.stderr.write(`bench failed on ${LABEL[store]}: ${message}\n`);
+      missing[store] = 'failed';
+      notes.push(
+        `${LABEL[store]} run failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+      );
+      ((results.stores as Record<string, Record<string, unknown>>)[store] ??= {}).error = message;
+      process.exitCode = 1;
+    }
   }
 
+  const seconds = (performance.now() - started) / 1000;
+  notes.push(
+    `whole bench: ${fmt(seconds, 0)} s; load average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (${availableParallelism()} CPUs)`,
+  );
   printTable();
-  if (fanoutResults.length > 0) results.fanout = fanoutResults;
-  results.figures = figures;
-  results.memory = memory;
+  results.table = [...rows, ...memoryRows];
+  results.notes = notes;
+  results.seconds = seconds;
+  results.loadAverageAtEnd = loadavg();
   writeFileSync(join(HERE, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`\nwrote ${join(HERE, 'results.json')}\n`);
+  say(`\nwrote ${join(HERE, 'results.json')}\n`);
 
-  if (args['cpu-prof']) {
-    for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
+  for (const { store, dir } of profiles) {
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
       // One profile per thread: the main thread is the one that ran src/ (the other is tsx's loader).
-      const profile = join(profileDir, file);
+      const profile = join(dir, file);
       if (srcTime(profile) > 0)
-        process.stdout.write(`\nCPU profile ${profile}\n${summarizeProfile(profile)}\n`);
+        say(`\nCPU profile (${LABEL[store]}) ${profile}\n${summarizeProfile(profile)}\n`);
     }
   }
   clearTimeout(deadline);
@@ -421,5 +615,5 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
+  abort('bench: stopping what is still running', 1);
 });
