@@ -23,14 +23,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findPostgresBin } from '../test/support/postgres.js';
-import { waitFor, type ServerProcess } from '../test/support/process.js';
+import { startServer, waitFor, type ServerProcess } from '../test/support/process.js';
 import { JsonClient, percentile } from './client.js';
 import { benchOrg, shareBody, TOKEN, writeBootstrap, type BenchOrg } from './fixtures.js';
 import type { LoadConfig, LoadResult } from './loadgen.js';
 import { startBenchPostgres, type BenchPostgres } from './postgres.js';
 import { ask, cpuMsOf, end, forkTs, rssOf } from './proc.js';
 import { srcTime, summarizeProfile } from './profile.js';
-import { startBenchServer } from './server.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const PHASES = ['get', 'create', 'fanout'] as const;
@@ -480,9 +479,10 @@ async function runStore(store: StoreKind): Promise<void> {
     }
     const bootStarted = performance.now();
     emergency.add(killServer);
-    server = await startBenchServer({
+    server = await startServer({
       database,
       bootstrap,
+      role: 'all',
       entry: args.dist ? 'dist' : 'src',
       logLevel: 'warn',
       // The defaults of `rshare serve`, so the figures are what an operator gets.

@@ -55,6 +55,8 @@ export interface ServerProcessOptions {
   logLevel?: string;
   /** Extra node flags placed before the entry point (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** Extra `serve` options after the ones above (e.g. `['--pool-size', '10']`). */
+  serveArgs?: string[];
   /** `src` runs `src/cli.ts` through tsx (default); `dist` runs the compiled `dist/cli.js` (`npm run build`). */
   entry?: 'src' | 'dist';
   /** How long to wait for /readyz. */
@@ -111,11 +113,15 @@ export async function startServer(options: ServerProcessOptions): Promise<Server
     '--log-level',
     options.logLevel ?? 'warn',
     ...(options.bootstrap ? ['--bootstrap', options.bootstrap] : []),
+    ...(options.serveArgs ?? []),
   ];
   const env = { ...process.env };
-  // The command line is the whole configuration: no ambient DATABASE_URL, PORT, RSHARE_* etc.
+  // The command line is the whole configuration: no ambient DATABASE_URL, PORT, RSHARE_* etc. Except the
+  // PostgreSQL pool size (`--pool-size`), which a run may set for every server it starts.
   for (const name of ['DATABASE_URL', 'PORT', 'HOST', 'LOG_LEVEL']) delete env[name];
-  for (const name of Object.keys(env)) if (name.startsWith('RSHARE_')) delete env[name];
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('RSHARE_') && name !== 'RSHARE_PG_POOL') delete env[name];
+  }
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const collect = (chunk: Buffer) => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -31,6 +32,24 @@ const types = {
     return pg.types.getTypeParser(oid, format);
   },
 } as pg.CustomTypesConfig;
+
+const statementNames = new Map<string, string>();
+
+/**
+ * A named prepared statement for a constant query: each connection parses and plans it once and then only
+ * binds and executes it. The name is a hash of the text, so two texts never share a name (which `pg` would
+ * reject) and every node derives the same one. Only for constant texts: dynamic ones would prepare (and
+ * keep, per connection) one statement per variant. Name the columns rather than `SELECT *`: a prepared
+ * statement whose result columns change (another node's migration adding one) fails on every run.
+ */
+export function named(text: string, values: unknown[] = []): pg.QueryConfig<unknown[]> {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `rs_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
 
 export interface PoolOptions {
   /** Connections per process; see README "Pool sizing". */

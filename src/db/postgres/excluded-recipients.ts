@@ -5,7 +5,7 @@ import type {
   ExclusionChanges,
 } from '../../excluded-recipients/store.js';
 import { ConflictError } from '../../http/errors.js';
-import { isUniqueViolation, transaction } from './database.js';
+import { isUniqueViolation, named, transaction } from './database.js';
 import { insertRecipient, setDesired, shareIsActive } from './recipients.js';
 
 const COLUMNS = 'id, share_id, account_id, created, modified';
@@ -29,18 +29,18 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
     limit: number,
     offset: number,
   ): Promise<{ rows: ExcludedRecipientRow[]; total: number }> {
-    const total = (await this.pool.query<{ n: number }>(COUNT, [shareId])).rows[0]?.n ?? 0;
+    const total = (await this.pool.query<{ n: number }>(named(COUNT, [shareId]))).rows[0]?.n ?? 0;
     if (offset >= total) return { rows: [], total };
-    const { rows } = await this.pool.query<ExcludedRecipientRow>(PAGE, [shareId, limit, offset]);
+    const { rows } = await this.pool.query<ExcludedRecipientRow>(named(PAGE, [shareId, limit, offset]));
     return { rows, total };
   }
 
   async get(shareId: string, id: string): Promise<ExcludedRecipientRow | undefined> {
-    return (await this.pool.query<ExcludedRecipientRow>(BY_ID, [shareId, id])).rows[0];
+    return (await this.pool.query<ExcludedRecipientRow>(named(BY_ID, [shareId, id]))).rows[0];
   }
 
   async all(shareId: string): Promise<ExcludedRecipientRow[]> {
-    return (await this.pool.query<ExcludedRecipientRow>(ALL, [shareId])).rows;
+    return (await this.pool.query<ExcludedRecipientRow>(named(ALL, [shareId]))).rows;
   }
 
   /**
@@ -58,12 +58,12 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
       return await transaction(this.pool, async (client) => {
         if (!(await shareIsActive(client, shareId))) return false;
         for (const id of changes.remove) {
-          const gone = (await client.query<{ account_id: string }>(REMOVE, [shareId, id])).rows[0];
+          const gone = (await client.query<{ account_id: string }>(named(REMOVE, [shareId, id]))).rows[0];
           if (!gone) continue;
           // Only a current member is included again: one that left the organization stays out, as the
           // reconciler's re-derivation of organization recipients would decide.
-          if ((await client.query(IS_MEMBER, [shareId, gone.account_id])).rows.length === 0) continue;
-          if ((await client.query(HAS_RECIPIENT, [shareId, gone.account_id])).rows.length > 0) {
+          if ((await client.query(named(IS_MEMBER, [shareId, gone.account_id]))).rows.length === 0) continue;
+          if ((await client.query(named(HAS_RECIPIENT, [shareId, gone.account_id]))).rows.length > 0) {
             await setDesired(client, shareId, gone.account_id, 'associated', modified);
           } else {
             await insertRecipient(client, {
@@ -79,7 +79,9 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
         }
         for (const row of changes.add) {
           excluding = row;
-          await client.query(INSERT, [row.id, row.share_id, row.account_id, row.created, row.modified]);
+          await client.query(
+            named(INSERT, [row.id, row.share_id, row.account_id, row.created, row.modified]),
+          );
           excluding = undefined;
           await setDesired(client, shareId, row.account_id, 'disassociated', modified);
         }

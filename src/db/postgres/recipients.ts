@@ -7,8 +7,8 @@ import type {
   RecipientRow,
   RecipientsStore,
 } from '../../recipients/store.js';
-import { isUniqueViolation, transaction } from './database.js';
-import { enqueue, enqueueRecipientOf } from './work.js';
+import { named, transaction } from './database.js';
+import { enqueue, enqueueMany, enqueueRecipientOf } from './work.js';
 
 const COLUMNS = 'id, share_id, account_id, desired_status, status, created, modified';
 
@@ -16,16 +16,73 @@ const INSERT = `INSERT INTO share_recipients (${COLUMNS}) VALUES ($1, $2, $3, $4
 
 /** Inserts a recipient and queues the reconciler work to associate it, in the caller's transaction. */
 export async function insertRecipient(client: pg.PoolClient, row: RecipientRow): Promise<void> {
-  await client.query(INSERT, [
-    row.id,
-    row.share_id,
-    row.account_id,
-    row.desired_status,
-    row.status,
-    row.created,
-    row.modified,
-  ]);
+  await client.query(
+    named(INSERT, [
+      row.id,
+      row.share_id,
+      row.account_id,
+      row.desired_status,
+      row.status,
+      row.created,
+      row.modified,
+    ]),
+  );
   await enqueue(client, 'recipient', row.id);
+}
+
+const INSERT_MANY = `INSERT INTO share_recipients (${COLUMNS})
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+    $7::timestamptz[])`;
+/** The same, but a row whose insert would violate a unique constraint is skipped (and not returned). */
+const INSERT_MANY_NEW = `${INSERT_MANY} ON CONFLICT DO NOTHING RETURNING id`;
+
+function columnsOf(rows: RecipientRow[]): unknown[] {
+  return [
+    rows.map((r) => r.id),
+    rows.map((r) => r.share_id),
+    rows.map((r) => r.account_id),
+    rows.map((r) => r.desired_status),
+    rows.map((r) => r.status),
+    rows.map((r) => r.created),
+    rows.map((r) => r.modified),
+  ];
+}
+
+/**
+ * `insertRecipient` for many rows: one INSERT for the recipients and one for their reconciler work, in the
+ * caller's transaction. A unique violation aborts the whole insert, as it would one row at a time.
+ */
+export async function insertRecipients(client: pg.PoolClient, rows: RecipientRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query(named(INSERT_MANY, columnsOf(rows)));
+  await enqueueMany(
+    client,
+    'recipient',
+    rows.map((r) => r.id),
+  );
+}
+
+/**
+ * Like `insertRecipients`, but rows that would violate a unique constraint (an account already a recipient,
+ * or listed twice) are left out, and the first of them, in input order, is returned; nothing is queued
+ * then, as the caller is expected to roll back. Undefined when every row was inserted.
+ */
+async function insertRecipientsOrFirstDuplicate(
+  client: pg.PoolClient,
+  rows: RecipientRow[],
+): Promise<RecipientRow | undefined> {
+  if (rows.length === 0) return undefined;
+  const { rows: inserted } = await client.query<{ id: string }>(named(INSERT_MANY_NEW, columnsOf(rows)));
+  if (inserted.length < rows.length) {
+    const ids = new Set(inserted.map((r) => r.id));
+    return rows.find((r) => !ids.has(r.id));
+  }
+  await enqueueMany(
+    client,
+    'recipient',
+    rows.map((r) => r.id),
+  );
+  return undefined;
 }
 
 const ASSOCIATE = `UPDATE share_recipients SET desired_status = 'associated', status = 'associating', modified = $1
@@ -42,11 +99,9 @@ export async function setDesired(
   to: 'associated' | 'disassociated',
   modified: string,
 ): Promise<void> {
-  const res = await client.query(to === 'associated' ? ASSOCIATE : DISASSOCIATE, [
-    modified,
-    shareId,
-    accountId,
-  ]);
+  const res = await client.query(
+    named(to === 'associated' ? ASSOCIATE : DISASSOCIATE, [modified, shareId, accountId]),
+  );
   if ((res.rowCount ?? 0) > 0) await enqueueRecipientOf(client, shareId, accountId);
 }
 
@@ -57,7 +112,7 @@ const LOCK_SHARE = 'SELECT status FROM shares WHERE id = $1 FOR UPDATE';
  * a share checks this first, so concurrent writers (on any node) serialise per share.
  */
 export async function shareIsActive(client: pg.PoolClient, shareId: string): Promise<boolean> {
-  const { rows } = await client.query<{ status: string }>(LOCK_SHARE, [shareId]);
+  const { rows } = await client.query<{ status: string }>(named(LOCK_SHARE, [shareId]));
   return rows[0]?.status === 'active';
 }
 
@@ -80,55 +135,46 @@ export class PgRecipientsStore implements RecipientsStore {
     limit: number,
     offset: number,
   ): Promise<{ rows: RecipientRow[]; total: number }> {
-    const total = Number((await this.pool.query<{ n: number }>(COUNT, [shareId])).rows[0]?.n ?? 0);
+    const total = Number((await this.pool.query<{ n: number }>(named(COUNT, [shareId]))).rows[0]?.n ?? 0);
     if (offset >= total) return { rows: [], total };
-    const { rows } = await this.pool.query<RecipientRow>(PAGE, [shareId, limit, offset]);
+    const { rows } = await this.pool.query<RecipientRow>(named(PAGE, [shareId, limit, offset]));
     return { rows, total };
   }
 
   async get(shareId: string, id: string): Promise<RecipientRow | undefined> {
-    return (await this.pool.query<RecipientRow>(BY_ID, [shareId, id])).rows[0];
+    return (await this.pool.query<RecipientRow>(named(BY_ID, [shareId, id]))).rows[0];
   }
 
   async getByAccount(shareId: string, accountId: string): Promise<RecipientRow | undefined> {
-    return (await this.pool.query<RecipientRow>(BY_ACCOUNT, [shareId, accountId])).rows[0];
+    return (await this.pool.query<RecipientRow>(named(BY_ACCOUNT, [shareId, accountId]))).rows[0];
   }
 
   async all(shareId: string): Promise<RecipientRow[]> {
-    return (await this.pool.query<RecipientRow>(ALL, [shareId])).rows;
+    return (await this.pool.query<RecipientRow>(named(ALL, [shareId]))).rows;
   }
 
   /**
-   * The changes were computed from a read outside this transaction; a concurrent request that added the
-   * same account first makes the insert hit the unique constraint, answered as a conflict.
+   * The changes were computed from a read outside this transaction; an account that a concurrent request
+   * added first (the insert waits for it to commit) is answered as a conflict, and nothing is changed.
    */
   async apply(shareId: string, changes: RecipientChanges, modified: string): Promise<boolean> {
-    let adding: RecipientRow | undefined;
-    try {
-      return await transaction(this.pool, async (client) => {
-        if (!(await shareIsActive(client, shareId))) return false;
-        for (const row of changes.add) {
-          adding = row;
-          await insertRecipient(client, row);
-        }
-        adding = undefined;
-        for (const accountId of changes.associate)
-          await setDesired(client, shareId, accountId, 'associated', modified);
-        for (const accountId of changes.disassociate)
-          await setDesired(client, shareId, accountId, 'disassociated', modified);
-        return true;
-      });
-    } catch (err) {
-      if (adding && isUniqueViolation(err)) {
-        throw new ConflictError(`Account ${adding.account_id} is already a recipient of the share`);
-      }
-      throw err;
-    }
+    return transaction(this.pool, async (client) => {
+      if (!(await shareIsActive(client, shareId))) return false;
+      const duplicate = await insertRecipientsOrFirstDuplicate(client, changes.add);
+      // Thrown inside the transaction, so it rolls back.
+      if (duplicate)
+        throw new ConflictError(`Account ${duplicate.account_id} is already a recipient of the share`);
+      for (const accountId of changes.associate)
+        await setDesired(client, shareId, accountId, 'associated', modified);
+      for (const accountId of changes.disassociate)
+        await setDesired(client, shareId, accountId, 'disassociated', modified);
+      return true;
+    });
   }
 
   async resourcesOf(recipientIds: string[]): Promise<Map<string, RecipientResourceRow[]>> {
     if (recipientIds.length === 0) return new Map();
-    const { rows } = await this.pool.query<RecipientResourceRow>(RESOURCES_OF, [recipientIds]);
+    const { rows } = await this.pool.query<RecipientResourceRow>(named(RESOURCES_OF, [recipientIds]));
     return groupBy(rows, (r) => r.recipient_id);
   }
 }

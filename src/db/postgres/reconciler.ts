@@ -12,8 +12,8 @@ import type {
 import type { ResourceRow } from '../../resources/store.js';
 import type { ShareRow } from '../../shares/store.js';
 import type { AccountRow } from '../../tenancy/store.js';
-import { transaction } from './database.js';
-import { insertRecipient, setDesired } from './recipients.js';
+import { named, transaction } from './database.js';
+import { insertRecipients, setDesired } from './recipients.js';
 import { enqueue } from './work.js';
 
 /**
@@ -43,13 +43,60 @@ const RETRY = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NUL
 
 const PENDING_COUNT = 'SELECT COUNT(*) AS n FROM reconcile_work';
 
-const SNAPSHOT = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY';
-const RECIPIENT = 'SELECT * FROM share_recipients WHERE id = $1';
-const SHARE = 'SELECT * FROM shares WHERE id = $1';
-const ACCOUNT = 'SELECT * FROM accounts WHERE id = $1';
-const DELIVERIES = `SELECT share_resource_id, applied_version, error, terminal, error_version
-  FROM recipient_resources WHERE recipient_id = $1`;
-const SHARE_RESOURCES = 'SELECT * FROM share_resources WHERE share_id = $1 ORDER BY created, id';
+// Columns in table order, so the rows built from them look like `SELECT *` rows.
+const RECIPIENT_COLUMNS = ['id', 'share_id', 'account_id', 'desired_status', 'status', 'created', 'modified'];
+const SHARE_COLUMNS = [
+  'id',
+  'account_id',
+  'organization_id',
+  'name',
+  'target_type',
+  'status',
+  'created',
+  'modified',
+];
+const ACCOUNT_COLUMNS = ['id', 'name', 'organization_id', 'entitlements', 'created', 'modified'];
+const SHARE_RESOURCE_COLUMNS = [
+  'id',
+  'share_id',
+  'resource_id',
+  'resource_type',
+  'resource_account_id',
+  'meta',
+  'status',
+  'resource_version',
+  'created',
+  'modified',
+];
+
+const prefixed = (table: string, columns: string[]): string =>
+  columns.map((c) => `${table}.${c} AS ${table}_${c}`).join(', ');
+
+/**
+ * Everything a recipient pass needs in one statement, hence one snapshot (as SQLite's synchronous reads
+ * were): the recipient with its share and account (columns prefixed r_, s_, a_) and its deliveries
+ * (json, no timestamps in them), repeated on one row per resource of the share (unprefixed columns, all
+ * null when the share has none), in resource order.
+ */
+const CONTEXT = `WITH h AS MATERIALIZED (
+    SELECT ${prefixed('r', RECIPIENT_COLUMNS)}, ${prefixed('s', SHARE_COLUMNS)}, ${prefixed('a', ACCOUNT_COLUMNS)},
+      (SELECT json_agg(json_build_object('share_resource_id', d.share_resource_id,
+          'applied_version', d.applied_version, 'error', d.error, 'terminal', d.terminal,
+          'error_version', d.error_version))
+        FROM recipient_resources d WHERE d.recipient_id = r.id) AS deliveries
+    FROM share_recipients r JOIN shares s ON s.id = r.share_id JOIN accounts a ON a.id = r.account_id
+    WHERE r.id = $1)
+  SELECT h.*, ${SHARE_RESOURCE_COLUMNS.map((c) => `sr.${c}`).join(', ')}
+  FROM h LEFT JOIN share_resources sr ON sr.share_id = h.r_share_id
+  ORDER BY sr.created, sr.id`;
+
+type Row = Record<string, unknown>;
+
+function pick<T>(row: Row, prefix: string, columns: string[]): T {
+  const out: Row = {};
+  for (const c of columns) out[c] = row[prefix + c];
+  return out as T;
+}
 
 const CLEAR_DELIVERY = 'DELETE FROM recipient_resources WHERE recipient_id = $1 AND share_resource_id = $2';
 const RECORD_DELIVERY = `INSERT INTO recipient_resources
@@ -94,17 +141,17 @@ export class PgReconcilerStore implements ReconcilerStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<WorkItem[]> {
-    const { rows } = await this.pool.query<WorkItem>(CLAIM, [owner, now + leaseMs, now, limit]);
+    const { rows } = await this.pool.query<WorkItem>(named(CLAIM, [owner, now + leaseMs, now, limit]));
     return rows;
   }
 
   async complete(owner: string, item: WorkItem): Promise<void> {
-    const { rowCount } = await this.pool.query(COMPLETE, [item.kind, item.id, item.generation, owner]);
-    if (rowCount === 0) await this.pool.query(RELEASE, [item.kind, item.id, owner]);
+    const { rowCount } = await this.pool.query(named(COMPLETE, [item.kind, item.id, item.generation, owner]));
+    if (rowCount === 0) await this.pool.query(named(RELEASE, [item.kind, item.id, owner]));
   }
 
   async retry(owner: string, item: WorkItem, dueAt: number, error: string): Promise<void> {
-    await this.pool.query(RETRY, [error, item.generation, dueAt, item.kind, item.id, owner]);
+    await this.pool.query(named(RETRY, [error, item.generation, dueAt, item.kind, item.id, owner]));
   }
 
   async enqueue(kind: WorkKind, id: string): Promise<void> {
@@ -112,27 +159,27 @@ export class PgReconcilerStore implements ReconcilerStore {
   }
 
   async pendingCount(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: number }>(PENDING_COUNT);
+    const { rows } = await this.pool.query<{ n: number }>(named(PENDING_COUNT));
     return rows[0]?.n ?? 0;
   }
 
   async recipientContext(recipientId: string): Promise<RecipientContext | undefined> {
-    // One snapshot, as SQLite's synchronous reads were: the recipient, its share and resources agree.
-    return transaction(this.pool, async (client) => {
-      await client.query(SNAPSHOT);
-      const recipient = (await client.query<RecipientRow>(RECIPIENT, [recipientId])).rows[0];
-      if (!recipient) return undefined;
-      const share = (await client.query<ShareRow>(SHARE, [recipient.share_id])).rows[0] as ShareRow;
-      const account = (await client.query<AccountRow>(ACCOUNT, [recipient.account_id])).rows[0] as AccountRow;
-      const delivered = new Map<string, DeliveryState>();
-      for (const d of (await client.query<DeliveryState>(DELIVERIES, [recipientId])).rows) {
-        delivered.set(d.share_resource_id, d);
-      }
-      const resources = (await client.query<ResourceRow>(SHARE_RESOURCES, [recipient.share_id])).rows.filter(
-        (r) => r.status !== 'deleted' || delivered.has(r.id),
-      );
-      return { recipient, share, account, resources, delivered };
-    });
+    const { rows } = await this.pool.query<Row>(named(CONTEXT, [recipientId]));
+    const head = rows[0];
+    if (!head) return undefined;
+    const delivered = new Map<string, DeliveryState>();
+    for (const d of (head.deliveries as DeliveryState[] | null) ?? []) delivered.set(d.share_resource_id, d);
+    const resources = rows
+      .filter((r) => r.id !== null)
+      .map((r) => pick<ResourceRow>(r, '', SHARE_RESOURCE_COLUMNS))
+      .filter((r) => r.status !== 'deleted' || delivered.has(r.id));
+    return {
+      recipient: pick<RecipientRow>(head, 'r_', RECIPIENT_COLUMNS),
+      share: pick<ShareRow>(head, 's_', SHARE_COLUMNS),
+      account: pick<AccountRow>(head, 'a_', ACCOUNT_COLUMNS),
+      resources,
+      delivered,
+    };
   }
 
   async recordDelivery(
@@ -142,18 +189,20 @@ export class PgReconcilerStore implements ReconcilerStore {
     modified: string,
   ): Promise<void> {
     if (state === null) {
-      await this.pool.query(CLEAR_DELIVERY, [recipientId, shareResourceId]);
+      await this.pool.query(named(CLEAR_DELIVERY, [recipientId, shareResourceId]));
       return;
     }
-    await this.pool.query(RECORD_DELIVERY, [
-      recipientId,
-      shareResourceId,
-      state.applied_version,
-      state.error,
-      state.terminal,
-      state.error_version,
-      modified,
-    ]);
+    await this.pool.query(
+      named(RECORD_DELIVERY, [
+        recipientId,
+        shareResourceId,
+        state.applied_version,
+        state.error,
+        state.terminal,
+        state.error_version,
+        modified,
+      ]),
+    );
   }
 
   async setRecipientStatus(
@@ -161,70 +210,71 @@ export class PgReconcilerStore implements ReconcilerStore {
     to: AssociationStatus,
     modified: string,
   ): Promise<boolean> {
-    const { rowCount } = await this.pool.query(SET_RECIPIENT_STATUS, [
-      to,
-      modified,
-      recipient.id,
-      recipient.status,
-      recipient.desired_status,
-    ]);
+    const { rowCount } = await this.pool.query(
+      named(SET_RECIPIENT_STATUS, [to, modified, recipient.id, recipient.status, recipient.desired_status]),
+    );
     return (rowCount ?? 0) > 0;
   }
 
   async finalizeShare(shareId: string, modified: string): Promise<ShareFinalization> {
     return transaction(this.pool, async (client) => {
       // Serialises with API changes on the share, which lock it before queueing recipient work.
-      await client.query(LOCK_SHARE, [shareId]);
-      if ((await client.query(RECIPIENT_WORK_PENDING, [shareId])).rows.length > 0) {
+      await client.query(named(LOCK_SHARE, [shareId]));
+      if ((await client.query(named(RECIPIENT_WORK_PENDING, [shareId]))).rows.length > 0) {
         return { deletedResources: [], shareDeleted: false };
       }
       const deletedResources = (
-        await client.query<{ id: string }>(DELETE_UNHELD_RESOURCES, [modified, shareId])
+        await client.query<{ id: string }>(named(DELETE_UNHELD_RESOURCES, [modified, shareId]))
       ).rows.map((r) => r.id);
-      const shareDeleted = ((await client.query(DELETE_SHARE, [modified, shareId])).rowCount ?? 0) > 0;
+      const shareDeleted = ((await client.query(named(DELETE_SHARE, [modified, shareId]))).rowCount ?? 0) > 0;
       return { deletedResources, shareDeleted };
     });
   }
 
   async syncOrganization(organizationId: string, modified: string, newId: () => string): Promise<number> {
     return transaction(this.pool, async (client) => {
-      await client.query(LOCK_ORGANIZATION_SHARES, [organizationId]);
+      await client.query(named(LOCK_ORGANIZATION_SHARES, [organizationId]));
       let changed = 0;
       const members = new Set(
-        (await client.query<{ id: string }>(MEMBERS, [organizationId])).rows.map((a) => a.id),
+        (await client.query<{ id: string }>(named(MEMBERS, [organizationId]))).rows.map((a) => a.id),
       );
       // Recipients of account-targeted shares must stay members too; they are never added back on their own.
       const departed = (
-        await client.query<{ share_id: string; account_id: string }>(DEPARTED, [organizationId])
+        await client.query<{ share_id: string; account_id: string }>(named(DEPARTED, [organizationId]))
       ).rows;
       for (const r of departed) {
         await setDesired(client, r.share_id, r.account_id, 'disassociated', modified);
         changed++;
       }
       const shares = (
-        await client.query<{ id: string; account_id: string }>(ORGANIZATION_SHARES, [organizationId])
+        await client.query<{ id: string; account_id: string }>(named(ORGANIZATION_SHARES, [organizationId]))
       ).rows;
       for (const share of shares) {
         const excluded = new Set(
-          (await client.query<{ account_id: string }>(EXCLUDED, [share.id])).rows.map((e) => e.account_id),
+          (await client.query<{ account_id: string }>(named(EXCLUDED, [share.id]))).rows.map(
+            (e) => e.account_id,
+          ),
         );
         const current = (
-          await client.query<{ account_id: string; desired_status: string }>(CURRENT_RECIPIENTS, [share.id])
+          await client.query<{ account_id: string; desired_status: string }>(
+            named(CURRENT_RECIPIENTS, [share.id]),
+          )
         ).rows;
         const plan = planOrganizationShare(members, share.account_id, excluded, current);
         for (const { accountId, to } of plan.change)
           await setDesired(client, share.id, accountId, to, modified);
-        for (const accountId of plan.add) {
-          await insertRecipient(client, {
+        await insertRecipients(
+          client,
+          plan.add.map((accountId) => ({
             id: newId(),
             share_id: share.id,
             account_id: accountId,
-            desired_status: 'associated',
-            status: 'associating',
+            desired_status: 'associated' as const,
+            status: 'associating' as const,
             created: modified,
             modified,
-          });
-        }
+          })),
+        );
         changed += plan.change.length + plan.add.length;
       }
       return changed;

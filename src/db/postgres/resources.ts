@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ResourceType } from '../../http/common-schemas.js';
 import type { ResourceListQuery, ResourceRow, ResourcesStore } from '../../resources/store.js';
-import { isUniqueViolation, transaction, type Queryable } from './database.js';
+import { isUniqueViolation, named, transaction, type Queryable } from './database.js';
 import { shareIsActive } from './recipients.js';
 import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
 
@@ -18,18 +18,20 @@ const INSERT = `INSERT INTO share_resources (${RESOURCE_COLUMNS})
   VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)`;
 
 export async function insertResource(client: Queryable, row: ResourceRow): Promise<void> {
-  await client.query(INSERT, [
-    row.id,
-    row.share_id,
-    row.resource_id,
-    row.resource_type,
-    row.resource_account_id,
-    JSON.stringify(row.meta),
-    row.status,
-    row.resource_version,
-    row.created,
-    row.modified,
-  ]);
+  await client.query(
+    named(INSERT, [
+      row.id,
+      row.share_id,
+      row.resource_id,
+      row.resource_type,
+      row.resource_account_id,
+      JSON.stringify(row.meta),
+      row.status,
+      row.resource_version,
+      row.created,
+      row.modified,
+    ]),
+  );
 }
 
 const BY_ID = `SELECT ${RESOURCE_COLUMNS} FROM share_resources WHERE share_id = $1 AND id = $2`;
@@ -69,18 +71,18 @@ export class PgResourcesStore implements ResourcesStore {
   }
 
   async get(shareId: string, id: string): Promise<ResourceRow | undefined> {
-    return (await this.pool.query<ResourceRow>(BY_ID, [shareId, id])).rows[0];
+    return (await this.pool.query<ResourceRow>(named(BY_ID, [shareId, id]))).rows[0];
   }
 
   async findLive(shareId: string, type: ResourceType, resourceId: string): Promise<ResourceRow | undefined> {
-    return (await this.pool.query<ResourceRow>(FIND_LIVE, [shareId, type, resourceId])).rows[0];
+    return (await this.pool.query<ResourceRow>(named(FIND_LIVE, [shareId, type, resourceId]))).rows[0];
   }
 
   async add(row: ResourceRow): Promise<'ok' | 'inactive' | 'duplicate'> {
     try {
       return await transaction(this.pool, async (client) => {
         if (!(await shareIsActive(client, row.share_id))) return 'inactive' as const;
-        const live = await client.query(FIND_LIVE, [row.share_id, row.resource_type, row.resource_id]);
+        const live = await client.query(named(FIND_LIVE, [row.share_id, row.resource_type, row.resource_id]));
         if (live.rows.length > 0) return 'duplicate' as const;
         await insertResource(client, row);
         await resourceChanged(client, row.share_id, row.modified);
@@ -101,12 +103,9 @@ export class PgResourcesStore implements ResourcesStore {
   ): Promise<ResourceRow | 'inactive'> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, shareId))) return 'inactive' as const;
-      const { rows } = await client.query<ResourceRow>(UPDATE_META, [
-        JSON.stringify(meta),
-        modified,
-        shareId,
-        id,
-      ]);
+      const { rows } = await client.query<ResourceRow>(
+        named(UPDATE_META, [JSON.stringify(meta), modified, shareId, id]),
+      );
       const updated = rows[0];
       if (!updated) return 'inactive' as const;
       await resourceChanged(client, shareId, modified);
@@ -117,7 +116,7 @@ export class PgResourcesStore implements ResourcesStore {
   async markDeleting(shareId: string, id: string, modified: string): Promise<ResourceRow | 'inactive'> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, shareId))) return 'inactive' as const;
-      const { rows } = await client.query<ResourceRow>(MARK_DELETING, [modified, shareId, id]);
+      const { rows } = await client.query<ResourceRow>(named(MARK_DELETING, [modified, shareId, id]));
       const updated = rows[0];
       if (!updated) return 'inactive' as const;
       await enqueueShareRecipients(client, shareId);

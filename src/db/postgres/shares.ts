@@ -9,8 +9,8 @@ import type {
   SharesStore,
   Tags,
 } from '../../shares/store.js';
-import { transaction } from './database.js';
-import { insertRecipient, shareIsActive } from './recipients.js';
+import { named, transaction } from './database.js';
+import { insertRecipients, shareIsActive } from './recipients.js';
 import { insertResource, RESOURCE_COLUMNS } from './resources.js';
 import { enqueue, enqueueShareRecipients } from './work.js';
 
@@ -42,7 +42,7 @@ const RECIPIENT_COUNTS_OF = `SELECT share_id, status, COUNT(*) AS n FROM share_r
 async function insertTags(client: pg.PoolClient, shareId: string, tags: Tags): Promise<void> {
   const entries = Object.entries(tags);
   if (entries.length === 0) return;
-  await client.query(INSERT_TAGS, [shareId, entries.map(([k]) => k), entries.map(([, v]) => v)]);
+  await client.query(named(INSERT_TAGS, [shareId, entries.map(([k]) => k), entries.map(([, v]) => v)]));
 }
 
 export class PgSharesStore implements SharesStore {
@@ -51,28 +51,30 @@ export class PgSharesStore implements SharesStore {
   async create(input: NewShare): Promise<void> {
     const s = input.share;
     await transaction(this.pool, async (client) => {
-      await client.query(INSERT_SHARE, [
-        s.id,
-        s.account_id,
-        s.organization_id,
-        s.name,
-        s.target_type,
-        s.status,
-        s.created,
-        s.modified,
-      ]);
+      await client.query(
+        named(INSERT_SHARE, [
+          s.id,
+          s.account_id,
+          s.organization_id,
+          s.name,
+          s.target_type,
+          s.status,
+          s.created,
+          s.modified,
+        ]),
+      );
       await insertTags(client, s.id, input.tags);
-      for (const r of input.recipients) await insertRecipient(client, r);
+      await insertRecipients(client, input.recipients);
       for (const r of input.resources) await insertResource(client, r);
     });
   }
 
   async get(id: string): Promise<ShareView | undefined> {
-    return (await this.pool.query<ShareView>(BY_ID, [id])).rows[0];
+    return (await this.pool.query<ShareView>(named(BY_ID, [id]))).rows[0];
   }
 
   async isActiveRecipient(shareId: string, accountId: string): Promise<boolean> {
-    return (await this.pool.query(ACTIVE_RECIPIENT, [shareId, accountId])).rows.length > 0;
+    return (await this.pool.query(named(ACTIVE_RECIPIENT, [shareId, accountId]))).rows.length > 0;
   }
 
   async list(q: ShareListQuery): Promise<{ rows: ShareView[]; total: number }> {
@@ -125,23 +127,22 @@ export class PgSharesStore implements SharesStore {
 
   async tagsOf(shareIds: string[]): Promise<Map<string, Tags>> {
     if (shareIds.length === 0) return new Map();
-    const { rows } = await this.pool.query<{ share_id: string; key: string; value: string }>(TAGS_OF, [
-      shareIds,
-    ]);
+    const { rows } = await this.pool.query<{ share_id: string; key: string; value: string }>(
+      named(TAGS_OF, [shareIds]),
+    );
     return groupTags(rows);
   }
 
   async resourcesOf(shareIds: string[]): Promise<Map<string, ResourceRow[]>> {
     if (shareIds.length === 0) return new Map();
-    const { rows } = await this.pool.query<ResourceRow>(RESOURCES_OF, [shareIds]);
+    const { rows } = await this.pool.query<ResourceRow>(named(RESOURCES_OF, [shareIds]));
     return groupBy(rows, (r) => r.share_id);
   }
 
   async recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>> {
     if (shareIds.length === 0) return new Map();
     const { rows } = await this.pool.query<{ share_id: string; status: keyof RecipientCounts; n: number }>(
-      RECIPIENT_COUNTS_OF,
-      [shareIds],
+      named(RECIPIENT_COUNTS_OF, [shareIds]),
     );
     return recipientCounts(shareIds, rows);
   }
@@ -149,9 +150,9 @@ export class PgSharesStore implements SharesStore {
   async update(id: string, name: string, tags: Tags | undefined, modified: string): Promise<boolean> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, id))) return false;
-      await client.query(RENAME, [name, modified, id]);
+      await client.query(named(RENAME, [name, modified, id]));
       if (tags) {
-        await client.query(DELETE_TAGS, [id]);
+        await client.query(named(DELETE_TAGS, [id]));
         await insertTags(client, id, tags);
       }
       return true;
@@ -161,9 +162,9 @@ export class PgSharesStore implements SharesStore {
   async markDeleting(id: string, modified: string): Promise<boolean> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, id))) return false;
-      await client.query(MARK_SHARE_DELETING, [modified, id]);
-      await client.query(MARK_RECIPIENTS_DISASSOCIATING, [modified, id]);
-      await client.query(MARK_RESOURCES_DELETING, [modified, id]);
+      await client.query(named(MARK_SHARE_DELETING, [modified, id]));
+      await client.query(named(MARK_RECIPIENTS_DISASSOCIATING, [modified, id]));
+      await client.query(named(MARK_RESOURCES_DELETING, [modified, id]));
       await enqueueShareRecipients(client, id);
       await enqueue(client, 'share', id);
       return true;

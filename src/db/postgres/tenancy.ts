@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ResourceType } from '../../http/common-schemas.js';
 import type { AccountRow, OrganizationRow, TenancyStore, TokenRow, UserRow } from '../../tenancy/store.js';
-import { transaction } from './database.js';
+import { named, transaction } from './database.js';
 import { enqueue, enqueueAccountRecipients } from './work.js';
 
 const ORG_COLUMNS = 'id, name, created, modified';
@@ -86,26 +86,26 @@ export class PgTenancyStore implements TenancyStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async getOrganization(id: string): Promise<OrganizationRow | undefined> {
-    return (await this.pool.query<OrganizationRow>(ORG_GET, [id])).rows[0];
+    return (await this.pool.query<OrganizationRow>(named(ORG_GET, [id]))).rows[0];
   }
 
   async listOrganizations(): Promise<OrganizationRow[]> {
-    return (await this.pool.query<OrganizationRow>(ORG_LIST)).rows;
+    return (await this.pool.query<OrganizationRow>(named(ORG_LIST))).rows;
   }
 
   async upsertOrganization(row: OrganizationRow): Promise<void> {
-    await this.pool.query(ORG_UPSERT, [row.id, row.name, row.created, row.modified]);
+    await this.pool.query(named(ORG_UPSERT, [row.id, row.name, row.created, row.modified]));
   }
 
   async getAccount(id: string): Promise<AccountRow | undefined> {
-    return (await this.pool.query<AccountRow>(ACCOUNT_GET, [id])).rows[0];
+    return (await this.pool.query<AccountRow>(named(ACCOUNT_GET, [id]))).rows[0];
   }
 
   async listAccounts(organizationId?: string): Promise<AccountRow[]> {
     const res =
       organizationId === undefined
-        ? await this.pool.query<AccountRow>(ACCOUNT_LIST)
-        : await this.pool.query<AccountRow>(ACCOUNT_LIST_BY_ORG, [organizationId]);
+        ? await this.pool.query<AccountRow>(named(ACCOUNT_LIST))
+        : await this.pool.query<AccountRow>(named(ACCOUNT_LIST_BY_ORG, [organizationId]));
     return res.rows;
   }
 
@@ -118,16 +118,20 @@ export class PgTenancyStore implements TenancyStore {
   async upsertAccount(row: AccountRow): Promise<void> {
     await transaction(this.pool, async (client) => {
       const before = (
-        await client.query<Pick<AccountRow, 'organization_id' | 'entitlements'>>(ACCOUNT_LOCK, [row.id])
+        await client.query<Pick<AccountRow, 'organization_id' | 'entitlements'>>(
+          named(ACCOUNT_LOCK, [row.id]),
+        )
       ).rows[0];
-      await client.query(ACCOUNT_UPSERT, [
-        row.id,
-        row.name,
-        row.organization_id,
-        row.entitlements === null ? null : JSON.stringify(row.entitlements),
-        row.created,
-        row.modified,
-      ]);
+      await client.query(
+        named(ACCOUNT_UPSERT, [
+          row.id,
+          row.name,
+          row.organization_id,
+          row.entitlements === null ? null : JSON.stringify(row.entitlements),
+          row.created,
+          row.modified,
+        ]),
+      );
       if (!before || before.organization_id !== row.organization_id) {
         // A new member must receive the organization's shares; a leaver must lose them.
         for (const org of new Set([before?.organization_id ?? null, row.organization_id])) {
@@ -137,68 +141,69 @@ export class PgTenancyStore implements TenancyStore {
       if (before && !sameEntitlements(before.entitlements, row.entitlements)) {
         // Terminal errors (the missing-entitlement one above all) become retryable. The row itself stays:
         // it may still record a version applied in the account, which removal and share deletion rely on.
-        await client.query(CLEAR_TERMINAL_ERRORS, [row.id]);
+        await client.query(named(CLEAR_TERMINAL_ERRORS, [row.id]));
         await enqueueAccountRecipients(client, row.id);
       }
     });
   }
 
   async organizationAccountIds(organizationId: string): Promise<string[]> {
-    return (await this.pool.query<{ id: string }>(ORG_ACCOUNT_IDS, [organizationId])).rows.map((r) => r.id);
+    return (await this.pool.query<{ id: string }>(named(ORG_ACCOUNT_IDS, [organizationId]))).rows.map(
+      (r) => r.id,
+    );
   }
 
   async findUserByEmail(email: string): Promise<UserRow | undefined> {
-    return (await this.pool.query<UserRow>(USER_BY_EMAIL, [email])).rows[0];
+    return (await this.pool.query<UserRow>(named(USER_BY_EMAIL, [email]))).rows[0];
   }
 
   async listUsers(): Promise<UserRow[]> {
-    return (await this.pool.query<UserRow>(USER_LIST)).rows;
+    return (await this.pool.query<UserRow>(named(USER_LIST))).rows;
   }
 
   async upsertUser(row: UserRow): Promise<void> {
     await transaction(this.pool, async (client) => {
       // The email may already belong to a user with another id; scope rows follow the stored one.
-      const { rows } = await client.query<{ id: string }>(USER_UPSERT, [
-        row.id,
-        row.email,
-        row.api_key_hash,
-        row.created,
-      ]);
+      const { rows } = await client.query<{ id: string }>(
+        named(USER_UPSERT, [row.id, row.email, row.api_key_hash, row.created]),
+      );
       const userId = rows[0]?.id ?? row.id;
-      await client.query(USER_ACCOUNTS_CLEAR, [userId]);
-      await client.query(USER_ORGS_CLEAR, [userId]);
-      await client.query(USER_ACCOUNTS_ADD, [userId, row.accounts]);
-      await client.query(USER_ORGS_ADD, [userId, row.organizations]);
+      await client.query(named(USER_ACCOUNTS_CLEAR, [userId]));
+      await client.query(named(USER_ORGS_CLEAR, [userId]));
+      await client.query(named(USER_ACCOUNTS_ADD, [userId, row.accounts]));
+      await client.query(named(USER_ORGS_ADD, [userId, row.organizations]));
     });
   }
 
   async findTokenByHash(secretHash: string): Promise<TokenRow | undefined> {
-    return (await this.pool.query<TokenRow>(TOKEN_BY_HASH, [secretHash])).rows[0];
+    return (await this.pool.query<TokenRow>(named(TOKEN_BY_HASH, [secretHash]))).rows[0];
   }
 
   async getToken(id: string): Promise<TokenRow | undefined> {
-    return (await this.pool.query<TokenRow>(TOKEN_BY_ID, [id])).rows[0];
+    return (await this.pool.query<TokenRow>(named(TOKEN_BY_ID, [id]))).rows[0];
   }
 
   async listTokens(): Promise<TokenRow[]> {
-    return (await this.pool.query<TokenRow>(TOKEN_LIST)).rows;
+    return (await this.pool.query<TokenRow>(named(TOKEN_LIST))).rows;
   }
 
   async upsertToken(row: TokenRow): Promise<void> {
     await transaction(this.pool, async (client) => {
-      await client.query(TOKEN_UPSERT, [
-        row.id,
-        row.name,
-        row.secret_hash,
-        row.can_edit,
-        row.status,
-        row.expires_on,
-        row.created,
-      ]);
-      await client.query(TOKEN_ACCOUNTS_CLEAR, [row.id]);
-      await client.query(TOKEN_ORGS_CLEAR, [row.id]);
-      await client.query(TOKEN_ACCOUNTS_ADD, [row.id, row.accounts]);
-      await client.query(TOKEN_ORGS_ADD, [row.id, row.organizations]);
+      await client.query(
+        named(TOKEN_UPSERT, [
+          row.id,
+          row.name,
+          row.secret_hash,
+          row.can_edit,
+          row.status,
+          row.expires_on,
+          row.created,
+        ]),
+      );
+      await client.query(named(TOKEN_ACCOUNTS_CLEAR, [row.id]));
+      await client.query(named(TOKEN_ORGS_CLEAR, [row.id]));
+      await client.query(named(TOKEN_ACCOUNTS_ADD, [row.id, row.accounts]));
+      await client.query(named(TOKEN_ORGS_ADD, [row.id, row.organizations]));
     });
   }
 }
