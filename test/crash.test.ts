@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, waitFor, type ServerProcess } from './support/process.js';
+import { heldView, startServer, waitFor, type Held, type ServerProcess } from './support/process.js';
 
 /**
  * Crash recovery of the reconciler, end to end: a real `rshare serve` child process is SIGKILLed while it
@@ -52,16 +52,6 @@ interface Recipient {
   association_status: string;
   resources?: { resource_id: string; resource_version: number; error: string; terminal: boolean }[];
 }
-interface Held {
-  id: string;
-  share_id: string;
-  resource_id: string;
-  resource_type: string;
-  resource_account_id: string;
-  meta: Record<string, unknown>;
-  resource_version: number;
-}
-
 async function api<T>(
   server: ServerProcess,
   method: string,
@@ -301,31 +291,7 @@ describe('crash recovery: rshare serve SIGKILLed mid-reconcile and restarted on 
     for (const account of RECIPIENTS) {
       const { items, total } = await inventory(second, account);
       assert.equal(total, 3, account);
-      assert.deepEqual(
-        items
-          .map(
-            ({
-              id: itemId,
-              share_id,
-              resource_id,
-              resource_type,
-              resource_account_id,
-              meta,
-              resource_version,
-            }) => ({
-              id: itemId,
-              share_id,
-              resource_id,
-              resource_type,
-              resource_account_id,
-              meta,
-              resource_version,
-            }),
-          )
-          .sort((a, b) => a.id.localeCompare(b.id)),
-        expectedHeld,
-        account,
-      );
+      assert.deepEqual(heldView(items), expectedHeld, account);
     }
     assert.equal((await inventory(second, OWNER)).total, 0, 'the owner is not a recipient');
 

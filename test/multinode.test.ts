@@ -8,7 +8,7 @@ import pg from 'pg';
 import { openPostgresStore } from '../src/db/postgres/index.js';
 import type { WorkItem } from '../src/reconciler/store.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
-import { startServer, waitFor, type ServerProcess } from './support/process.js';
+import { heldView, startServer, waitFor, type Held, type ServerProcess } from './support/process.js';
 
 /**
  * Several rshare nodes on one PostgreSQL database: two API nodes behind an imaginary load balancer and
@@ -60,16 +60,6 @@ interface Recipient {
   association_status: string;
   resources?: { resource_id: string; resource_version: number; error: string; terminal: boolean }[];
 }
-interface Held {
-  id: string;
-  share_id: string;
-  resource_id: string;
-  resource_type: string;
-  resource_account_id: string;
-  meta: Record<string, unknown>;
-  resource_version: number;
-}
-
 async function api<T>(
   node: ServerProcess,
   method: string,
@@ -363,27 +353,7 @@ describe('multi-node: two API nodes and two workers on one PostgreSQL, a worker 
             : [],
         )
         .sort((a, b) => a.id.localeCompare(b.id));
-      const got = items
-        .map(
-          ({
-            id: itemId,
-            share_id,
-            resource_id,
-            resource_type,
-            resource_account_id,
-            meta,
-            resource_version,
-          }) => ({
-            id: itemId,
-            share_id,
-            resource_id,
-            resource_type,
-            resource_account_id,
-            meta,
-            resource_version,
-          }),
-        )
-        .sort((a, b) => a.id.localeCompare(b.id));
+      const got = heldView(items);
       assert.deepEqual(got, expected, account);
       held += got.length;
     }

@@ -171,3 +171,29 @@ export async function startServer(options: ServerProcessOptions): Promise<Server
   }
   return server;
 }
+
+/** A resource as a recipient's `GET /accounts/{id}/shared-resources` lists it. */
+export interface Held {
+  id: string;
+  share_id: string;
+  resource_id: string;
+  resource_type: string;
+  resource_account_id: string;
+  meta: Record<string, unknown>;
+  resource_version: number;
+}
+
+/** The fields that identify what an account holds, in id order, for exact comparisons. */
+export function heldView(items: readonly Held[]): Held[] {
+  return items
+    .map(({ id, share_id, resource_id, resource_type, resource_account_id, meta, resource_version }) => ({
+      id,
+      share_id,
+      resource_id,
+      resource_type,
+      resource_account_id,
+      meta,
+      resource_version,
+    }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
