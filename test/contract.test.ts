@@ -21,10 +21,7 @@ import {
 } from './helpers.js';
 import { Contract, FAILURE_SCHEMA, servedRoutes, toFastifyPath } from './support/contract.js';
 
-/** The contract lives beside the repository (in CI too). */
-const contract = Contract.load(
-  new URL('../../shared/contract/resource-sharing.openapi.json', import.meta.url),
-);
+const contract = Contract.load();
 
 const UNKNOWN = hexId(0xdead, 'f');
 const SEED_RESOURCE = seedShareBody().resources[0] as { resource_id: string; resource_type: string };
