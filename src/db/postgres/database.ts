@@ -1,10 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-
-/** Migrations live at the package root, three levels above both src/db/postgres and dist/db/postgres. */
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/postgres/', import.meta.url));
+import { loadMigrations, type Migration } from '../migrations.js';
 
 /** Any key works as long as every rshare node uses the same one: "rshare" in ASCII. */
 const MIGRATION_LOCK = 0x7273686172;
@@ -69,19 +65,6 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
-    .filter((f) => /^\d+_.+\.sql$/.test(f))
-    .sort()
-    .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(dir + f, 'utf8') }));
-}
-
 /** Runs `fn` in a transaction on one pooled connection, rolling back on any error. */
 export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -102,7 +85,10 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
  * Applies pending migrations in one transaction under a transaction-scoped advisory lock: nodes starting
  * together queue on the lock, and each finds the migrations the first one applied.
  */
-export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Promise<number[]> {
+export async function migrate(
+  pool: pg.Pool,
+  migrations: Migration[] = loadMigrations('postgres'),
+): Promise<number[]> {
   return transaction(pool, async (c) => {
     await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await c.query(
@@ -122,7 +108,10 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
   });
 }
 
-export async function assertMigrated(pool: pg.Pool, migrations = loadMigrations()): Promise<void> {
+export async function assertMigrated(
+  pool: pg.Pool,
+  migrations: Migration[] = loadMigrations('postgres'),
+): Promise<void> {
   const { rows } = await pool.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
   const latest = migrations.at(-1)?.version ?? 0;
   const at = rows[0]?.v ?? 0;

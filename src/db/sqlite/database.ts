@@ -1,26 +1,9 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadMigrations, type Migration } from '../migrations.js';
 
 type Db = Database.Database;
-
-/** Migrations live at the package root, three levels above both src/db/sqlite and dist/db/sqlite. */
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/sqlite/', import.meta.url));
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-/** Reads `NNN_name.sql` files in version order. */
-export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
-    .filter((f) => /^\d+_.+\.sql$/.test(f))
-    .sort()
-    .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(dir + f, 'utf8') }));
-}
 
 export function openDatabase(path: string): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -36,7 +19,7 @@ export function openDatabase(path: string): Db {
  * Applies pending migrations, each in its own IMMEDIATE transaction: the write lock is taken before the
  * applied set is read, so processes starting together on one file never apply a migration twice.
  */
-export function migrate(db: Db, migrations = loadMigrations()): number[] {
+export function migrate(db: Db, migrations: Migration[] = loadMigrations('sqlite')): number[] {
   db.exec(
     `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`,
   );
@@ -58,7 +41,7 @@ export function migrate(db: Db, migrations = loadMigrations()): number[] {
 }
 
 /** Throws unless every known migration is applied. */
-export function assertMigrated(db: Db, migrations = loadMigrations()): void {
+export function assertMigrated(db: Db, migrations: Migration[] = loadMigrations('sqlite')): void {
   const row = db.prepare<[], { v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').get();
   const latest = migrations.at(-1)?.version ?? 0;
   if ((row?.v ?? 0) < latest) throw new Error(`database schema is at ${row?.v ?? 0}, expected ${latest}`);
