@@ -1,11 +1,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { heldView, startServer, waitFor, type Held, type ServerProcess } from './support/process.js';
+import {
+  heldView,
+  startServer,
+  waitFor,
+  writeOrganizationBootstrap,
+  type Held,
+  type ServerProcess,
+} from './support/process.js';
 
 /**
  * Crash recovery of the reconciler, end to end: a real `rshare serve` child process is SIGKILLed while it
@@ -143,22 +150,7 @@ describe('crash recovery: rshare serve SIGKILLed mid-reconcile and restarted on 
     database = join(dir, 'rshare.db');
     bootstrap = join(dir, 'bootstrap.json');
     const accounts = [OWNER, ...RECIPIENTS];
-    writeFileSync(
-      bootstrap,
-      JSON.stringify({
-        organizations: [{ id: ORG, name: 'Crash Org' }],
-        accounts: accounts.map((a, i) => ({ id: a, name: `Account ${i}`, organization_id: ORG })),
-        tokens: [
-          {
-            value: TOKEN,
-            name: 'owner edit (all accounts)',
-            accounts,
-            organizations: [ORG],
-            permissions: ['read', 'edit'],
-          },
-        ],
-      }),
-    );
+    writeOrganizationBootstrap(bootstrap, { organization: ORG, name: 'Crash Org', accounts, token: TOKEN });
   });
 
   after(async () => {

@@ -1,14 +1,21 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openPostgresStore } from '../src/db/postgres/index.js';
 import type { WorkItem } from '../src/reconciler/store.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
-import { heldView, startServer, waitFor, type Held, type ServerProcess } from './support/process.js';
+import {
+  heldView,
+  startServer,
+  waitFor,
+  writeOrganizationBootstrap,
+  type Held,
+  type ServerProcess,
+} from './support/process.js';
 
 /**
  * Several rshare nodes on one PostgreSQL database: two API nodes behind an imaginary load balancer and
@@ -132,22 +139,12 @@ describe('multi-node: two API nodes and two workers on one PostgreSQL, a worker 
     dir = mkdtempSync(join(tmpdir(), 'rshare-multi-'));
     const bootstrap = join(dir, 'bootstrap.json');
     const accounts = [OWNER, ...ACCOUNTS];
-    writeFileSync(
-      bootstrap,
-      JSON.stringify({
-        organizations: [{ id: ORG, name: 'Multi-node Org' }],
-        accounts: accounts.map((a, i) => ({ id: a, name: `Account ${i}`, organization_id: ORG })),
-        tokens: [
-          {
-            value: TOKEN,
-            name: 'owner edit (all accounts)',
-            accounts,
-            organizations: [ORG],
-            permissions: ['read', 'edit'],
-          },
-        ],
-      }),
-    );
+    writeOrganizationBootstrap(bootstrap, {
+      organization: ORG,
+      name: 'Multi-node Org',
+      accounts,
+      token: TOKEN,
+    });
     // All four start together, as a deployment rolls out: migrations and bootstrap race on one database.
     const started = await Promise.allSettled([
       startServer({ database, bootstrap, role: 'api', logLevel: 'warn', readyTimeoutMs: 45_000 }),

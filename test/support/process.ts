@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -196,4 +197,27 @@ export function heldView(items: readonly Held[]): Held[] {
       resource_version,
     }))
     .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Writes a bootstrap file: one organization holding `accounts`, and one read+edit token over all of them. */
+export function writeOrganizationBootstrap(
+  path: string,
+  o: { organization: string; name: string; accounts: readonly string[]; token: string },
+): void {
+  writeFileSync(
+    path,
+    JSON.stringify({
+      organizations: [{ id: o.organization, name: o.name }],
+      accounts: o.accounts.map((a, i) => ({ id: a, name: `Account ${i}`, organization_id: o.organization })),
+      tokens: [
+        {
+          value: o.token,
+          name: 'owner edit (all accounts)',
+          accounts: o.accounts,
+          organizations: [o.organization],
+          permissions: ['read', 'edit'],
+        },
+      ],
+    }),
+  );
 }
