@@ -35,7 +35,11 @@ const cols = (...names: string[]) => names.map((n) => col(n));
  * and fails on a column the source lacks).
  */
 export const TABLES: readonly Table[] = [
-  { name: 'organizations', columns: cols('id', 'name', 'created', 'modified'), orderBy: 'id' },
+  {
+    name: 'organizations',
+    columns: cols('id', 'name', 'share_count', 'created', 'modified'),
+    orderBy: 'id',
+  },
   {
     name: 'accounts',
     columns: [
@@ -78,6 +82,7 @@ export const TABLES: readonly Table[] = [
       'status',
       'created',
       'modified',
+      'org_seq',
     ),
     orderBy: 'id',
   },

@@ -18,8 +18,14 @@ const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_t
   a.name AS account_name`;
 
 const BY_ID = `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1`;
-const INSERT_SHARE = `INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+/**
+ * Takes the organization's next share number: the row lock it holds until commit serialises creates
+ * within one organization, so numbers follow commit order with no gaps.
+ */
+const INSERT_SHARE = `WITH seq AS (
+    UPDATE organizations SET share_count = share_count + 1 WHERE id = $3 RETURNING share_count)
+  INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
+  SELECT $1, $2, $3, $4, $5, $6, $7, $8, share_count FROM seq`;
 /** Inserts every tag of one share at once: $2 keys, $3 values, in the same order. */
 const INSERT_TAGS = `INSERT INTO share_tags (share_id, key, value)
   SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t (k, v)`;

@@ -21,6 +21,7 @@ const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_t
 
 export class SqliteSharesStore implements SharesStore {
   private readonly byId;
+  private readonly nextSeq;
   private readonly insertShare;
   private readonly insertTag;
   private readonly deleteTags;
@@ -35,9 +36,15 @@ export class SqliteSharesStore implements SharesStore {
     this.byId = db.prepare<[string], ShareView>(
       `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id WHERE s.id = ?`,
     );
+    // The write lock is held for the whole create, so the counter's next value is this share's place.
+    this.nextSeq = db
+      .prepare<[string], number>(
+        'UPDATE organizations SET share_count = share_count + 1 WHERE id = ? RETURNING share_count',
+      )
+      .pluck();
     this.insertShare = db.prepare(
-      `INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified)
-       VALUES (@id, @account_id, @organization_id, @name, @target_type, @status, @created, @modified)`,
+      `INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
+       VALUES (@id, @account_id, @organization_id, @name, @target_type, @status, @created, @modified, @org_seq)`,
     );
     this.insertTag = db.prepare('INSERT INTO share_tags (share_id, key, value) VALUES (?, ?, ?)');
     this.deleteTags = db.prepare('DELETE FROM share_tags WHERE share_id = ?');
@@ -61,7 +68,9 @@ export class SqliteSharesStore implements SharesStore {
 
   async create(input: NewShare): Promise<void> {
     this.db.transaction(() => {
-      this.insertShare.run(input.share);
+      const seq = this.nextSeq.get(input.share.organization_id);
+      if (seq === undefined) throw new Error(`organization ${input.share.organization_id} does not exist`);
+      this.insertShare.run({ ...input.share, org_seq: seq });
       for (const [key, value] of Object.entries(input.tags)) this.insertTag.run(input.share.id, key, value);
       for (const r of input.recipients) insertRecipient(this.db, r);
       for (const r of input.resources) insertResource(this.db, r);
