@@ -45,6 +45,18 @@ const RESOURCES_OF = `SELECT ${RESOURCE_COLUMNS} FROM share_resources WHERE shar
 const RECIPIENT_COUNTS_OF = `SELECT share_id, status, COUNT(*) AS n FROM share_recipients
   WHERE share_id = ANY($1) GROUP BY share_id, status`;
 
+const SHARE_COUNT = 'SELECT share_count AS n FROM organizations WHERE id = $1';
+const BY_SEQ = `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id
+  WHERE s.organization_id = $1 AND s.org_seq BETWEEN $2 AND $3 ORDER BY s.org_seq`;
+const BY_SEQ_ASC = `${BY_SEQ} ASC`;
+const BY_SEQ_DESC = `${BY_SEQ} DESC`;
+
+/** Shares holding a live resource of one of the types (`types` is the text[] parameter). */
+function resourceTypeFilter(shareId: string, types: string): string {
+  return `EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = ${shareId} AND sr.status <> 'deleted'
+    AND sr.resource_type = ANY(${types}::text[]))`;
+}
+
 async function insertTags(client: pg.PoolClient, shareId: string, tags: Tags): Promise<void> {
   const entries = Object.entries(tags);
   if (entries.length === 0) return;
@@ -84,48 +96,92 @@ export class PgSharesStore implements SharesStore {
   }
 
   async list(q: ShareListQuery): Promise<{ rows: ShareView[]; total: number }> {
-    const where: string[] = [];
+    return 'accountId' in q.scope
+      ? this.listForAccount(q.scope.accountId, q)
+      : this.listForOrganization(q.scope.organizationId, q);
+  }
+
+  /** Reads share_visibility, whose rows carry every filter and sort column: a page never visits the rest. */
+  private async listForAccount(
+    accountId: string,
+    q: ShareListQuery,
+  ): Promise<{ rows: ShareView[]; total: number }> {
     const params: unknown[] = [];
     const param = (value: unknown): string => `$${params.push(value)}`;
-    if ('accountId' in q.scope) {
-      const acct = param(q.scope.accountId);
-      const received = `EXISTS (SELECT 1 FROM share_recipients r WHERE r.share_id = s.id AND r.account_id = ${acct}
-        AND r.status IN ('associating', 'associated'))`;
-      if (q.kind === 'sent') where.push(`s.account_id = ${acct}`);
-      else if (q.kind === 'received') where.push(received);
-      else where.push(`(s.account_id = ${acct} OR ${received})`);
-    } else {
-      where.push(`s.organization_id = ${param(q.scope.organizationId)}`);
-      // Every share of an organization is sent by it; none is received from outside.
-      if (q.kind === 'received') where.push('false');
-    }
-    if (q.status) where.push(`s.status = ${param(q.status)}`);
-    if (q.targetType) where.push(`s.target_type = ${param(q.targetType)}`);
-    if (q.resourceTypes?.length) {
-      where.push(`EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = s.id AND sr.status <> 'deleted'
-        AND sr.resource_type = ANY(${param(q.resourceTypes)}::text[]))`);
-    }
+    const where = [`v.account_id = ${param(accountId)}`];
+    if (q.kind) where.push(`v.kind = ${param(q.kind)}`);
+    if (q.status) where.push(`v.status = ${param(q.status)}`);
+    if (q.targetType) where.push(`v.target_type = ${param(q.targetType)}`);
+    if (q.resourceTypes?.length) where.push(resourceTypeFilter('v.share_id', param(q.resourceTypes)));
     for (const t of q.tags ?? []) {
-      const key = param(t.key);
       where.push(
         t.value === undefined
-          ? `EXISTS (SELECT 1 FROM share_tags t WHERE t.share_id = s.id AND t.key = ${key})`
-          : `EXISTS (SELECT 1 FROM share_tags t WHERE t.share_id = s.id AND t.key = ${key} AND t.value = ${param(t.value)})`,
+          ? `v.tags ? ${param(t.key)}`
+          : `v.tags @> jsonb_build_object(${param(t.key)}::text, ${param(t.value)}::text)`,
       );
     }
     const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
     // Names compare byte by byte, as SQLite's BINARY collation does.
-    const orderBy =
+    const order = (t: string) =>
       q.order === 'name'
-        ? `s.name COLLATE "C" ${dir}, s.created ${dir}, s.id ${dir}`
-        : `s.created ${dir}, s.id ${dir}`;
-    const from = `FROM shares s JOIN accounts a ON a.id = s.account_id WHERE ${where.join(' AND ')}`;
-    const total =
-      (await this.pool.query<{ n: number }>(`SELECT COUNT(*) AS n ${from}`, params)).rows[0]?.n ?? 0;
+        ? `${t}.name COLLATE "C" ${dir}, ${t}.created ${dir}, ${t}.share_id ${dir}`
+        : `${t}.created ${dir}, ${t}.share_id ${dir}`;
+    const filter = `FROM share_visibility v WHERE ${where.join(' AND ')}`;
+    const total = Number(
+      (await this.pool.query<{ n: string }>(`SELECT COUNT(*) AS n ${filter}`, params)).rows[0]?.n ?? 0,
+    );
     if (q.offset >= total) return { rows: [], total };
     const n = params.length;
     const { rows } = await this.pool.query<ShareView>(
-      `SELECT ${SHARE_COLUMNS} ${from} ORDER BY ${orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`,
+      `SELECT ${SHARE_COLUMNS}
+       FROM (SELECT v.share_id, v.created, v.name ${filter} ORDER BY ${order('v')}
+             LIMIT $${n + 1} OFFSET $${n + 2}) p
+       JOIN shares s ON s.id = p.share_id JOIN accounts a ON a.id = s.account_id
+       ORDER BY ${order('p')}`,
+      [...params, q.limit, q.offset],
+    );
+    return { rows, total };
+  }
+
+  private async listForOrganization(
+    organizationId: string,
+    q: ShareListQuery,
+  ): Promise<{ rows: ShareView[]; total: number }> {
+    // Every share of an organization is sent by it; none is received from outside.
+    if (q.kind === 'received') return { rows: [], total: 0 };
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    if (!q.status && !q.targetType && !q.resourceTypes?.length && q.order === 'created') {
+      // Unfiltered, in creation order: the page is a range of share numbers, found at any depth at once.
+      const total = Number(
+        (await this.pool.query<{ n: string }>(named(SHARE_COUNT, [organizationId]))).rows[0]?.n ?? 0,
+      );
+      if (q.offset >= total) return { rows: [], total };
+      const [from, to] =
+        dir === 'ASC'
+          ? [q.offset + 1, q.offset + q.limit]
+          : [total - q.offset - q.limit + 1, total - q.offset];
+      const { rows } = await this.pool.query<ShareView>(
+        named(dir === 'ASC' ? BY_SEQ_ASC : BY_SEQ_DESC, [organizationId, from, to]),
+      );
+      return { rows, total };
+    }
+    const params: unknown[] = [];
+    const param = (value: unknown): string => `$${params.push(value)}`;
+    const where = [`s.organization_id = ${param(organizationId)}`];
+    if (q.status) where.push(`s.status = ${param(q.status)}`);
+    if (q.targetType) where.push(`s.target_type = ${param(q.targetType)}`);
+    if (q.resourceTypes?.length) where.push(resourceTypeFilter('s.id', param(q.resourceTypes)));
+    const orderBy = q.order === 'name' ? `s.name COLLATE "C" ${dir}, s.org_seq ${dir}` : `s.org_seq ${dir}`;
+    const from = `FROM shares s WHERE ${where.join(' AND ')}`;
+    const total = Number(
+      (await this.pool.query<{ n: string }>(`SELECT COUNT(*) AS n ${from}`, params)).rows[0]?.n ?? 0,
+    );
+    if (q.offset >= total) return { rows: [], total };
+    const n = params.length;
+    const { rows } = await this.pool.query<ShareView>(
+      `SELECT ${SHARE_COLUMNS}
+       FROM (SELECT s.id ${from} ORDER BY ${orderBy} LIMIT $${n + 1} OFFSET $${n + 2}) p
+       JOIN shares s ON s.id = p.id JOIN accounts a ON a.id = s.account_id ORDER BY ${orderBy}`,
       [...params, q.limit, q.offset],
     );
     return { rows, total };

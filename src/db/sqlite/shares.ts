@@ -19,9 +19,20 @@ type Db = Database.Database;
 const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified,
   a.name AS account_name`;
 
+/** Shares holding a live resource of one of the types. */
+function resourceTypeFilter(shareId: string, types: string[], args: Record<string, unknown>): string {
+  const names = types.map((t, i) => {
+    args[`rt${i}`] = t;
+    return `@rt${i}`;
+  });
+  return `EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = ${shareId} AND sr.status <> 'deleted'
+    AND sr.resource_type IN (${names.join(', ')}))`;
+}
+
 export class SqliteSharesStore implements SharesStore {
   private readonly byId;
   private readonly nextSeq;
+  private readonly shareCount;
   private readonly insertShare;
   private readonly insertTag;
   private readonly deleteTags;
@@ -41,6 +52,9 @@ export class SqliteSharesStore implements SharesStore {
       .prepare<[string], number>(
         'UPDATE organizations SET share_count = share_count + 1 WHERE id = ? RETURNING share_count',
       )
+      .pluck();
+    this.shareCount = db
+      .prepare<[string], number>('SELECT share_count FROM organizations WHERE id = ?')
       .pluck();
     this.insertShare = db.prepare(
       `INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
@@ -86,21 +100,78 @@ export class SqliteSharesStore implements SharesStore {
   }
 
   async list(q: ShareListQuery): Promise<{ rows: ShareView[]; total: number }> {
-    const where: string[] = [];
-    const args: Record<string, unknown> = {};
-    if ('accountId' in q.scope) {
-      args.acct = q.scope.accountId;
-      const received = `EXISTS (SELECT 1 FROM share_recipients r WHERE r.share_id = s.id AND r.account_id = @acct
-        AND r.status IN ('associating', 'associated'))`;
-      if (q.kind === 'sent') where.push('s.account_id = @acct');
-      else if (q.kind === 'received') where.push(received);
-      else where.push(`(s.account_id = @acct OR ${received})`);
-    } else {
-      args.org = q.scope.organizationId;
-      where.push('s.organization_id = @org');
-      // Every share of an organization is sent by it; none is received from outside.
-      if (q.kind === 'received') where.push('0');
+    return 'accountId' in q.scope
+      ? this.listForAccount(q.scope.accountId, q)
+      : this.listForOrganization(q.scope.organizationId, q);
+  }
+
+  /** Reads share_visibility, whose rows carry every filter and sort column: a page never visits the rest. */
+  private listForAccount(accountId: string, q: ShareListQuery): { rows: ShareView[]; total: number } {
+    const where = ['v.account_id = @acct'];
+    const args: Record<string, unknown> = { acct: accountId };
+    if (q.kind) {
+      where.push('v.kind = @kind');
+      args.kind = q.kind;
     }
+    if (q.status) {
+      where.push('v.status = @status');
+      args.status = q.status;
+    }
+    if (q.targetType) {
+      where.push('v.target_type = @target');
+      args.target = q.targetType;
+    }
+    if (q.resourceTypes?.length) where.push(resourceTypeFilter('v.share_id', q.resourceTypes, args));
+    q.tags?.forEach((t, i) => {
+      // tags holds SQLite's own JSON text: a pair matches right after "{" or ",", never inside a string.
+      args[`tk${i}`] = t.key;
+      let needle = `json_quote(@tk${i}) || ':'`;
+      if (t.value !== undefined) {
+        args[`tv${i}`] = t.value;
+        needle += ` || json_quote(@tv${i})`;
+      }
+      where.push(`(instr(v.tags, '{' || ${needle}) > 0 OR instr(v.tags, ',' || ${needle}) > 0)`);
+    });
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    const order = (t: string) =>
+      q.order === 'name'
+        ? `${t}.name ${dir}, ${t}.created ${dir}, ${t}.share_id ${dir}`
+        : `${t}.created ${dir}, ${t}.share_id ${dir}`;
+    const filter = `FROM share_visibility v WHERE ${where.join(' AND ')}`;
+    const total = (this.statement(`SELECT COUNT(*) AS n ${filter}`).get(args) as { n: number }).n;
+    if (q.offset >= total) return { rows: [], total };
+    const rows = this.statement(
+      `SELECT ${SHARE_COLUMNS}
+       FROM (SELECT v.share_id, v.created, v.name ${filter} ORDER BY ${order('v')} LIMIT @limit OFFSET @offset) p
+       JOIN shares s ON s.id = p.share_id JOIN accounts a ON a.id = s.account_id
+       ORDER BY ${order('p')}`,
+    ).all({ ...args, limit: q.limit, offset: q.offset }) as ShareView[];
+    return { rows, total };
+  }
+
+  private listForOrganization(
+    organizationId: string,
+    q: ShareListQuery,
+  ): { rows: ShareView[]; total: number } {
+    // Every share of an organization is sent by it; none is received from outside.
+    if (q.kind === 'received') return { rows: [], total: 0 };
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    if (!q.status && !q.targetType && !q.resourceTypes?.length && q.order === 'created') {
+      // Unfiltered, in creation order: the page is a range of share numbers, found at any depth at once.
+      const total = this.shareCount.get(organizationId) ?? 0;
+      if (q.offset >= total) return { rows: [], total };
+      const [from, to] =
+        dir === 'ASC'
+          ? [q.offset + 1, q.offset + q.limit]
+          : [total - q.offset - q.limit + 1, total - q.offset];
+      const rows = this.statement(
+        `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id
+         WHERE s.organization_id = ? AND s.org_seq BETWEEN ? AND ? ORDER BY s.org_seq ${dir}`,
+      ).all(organizationId, from, to) as ShareView[];
+      return { rows, total };
+    }
+    const where = ['s.organization_id = @org'];
+    const args: Record<string, unknown> = { org: organizationId };
     if (q.status) {
       where.push('s.status = @status');
       args.status = q.status;
@@ -109,33 +180,14 @@ export class SqliteSharesStore implements SharesStore {
       where.push('s.target_type = @target');
       args.target = q.targetType;
     }
-    if (q.resourceTypes?.length) {
-      const names = q.resourceTypes.map((t, i) => {
-        args[`rt${i}`] = t;
-        return `@rt${i}`;
-      });
-      where.push(`EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = s.id AND sr.status <> 'deleted'
-        AND sr.resource_type IN (${names.join(', ')}))`);
-    }
-    q.tags?.forEach((t, i) => {
-      args[`tk${i}`] = t.key;
-      if (t.value === undefined) {
-        where.push(`EXISTS (SELECT 1 FROM share_tags t WHERE t.share_id = s.id AND t.key = @tk${i})`);
-      } else {
-        args[`tv${i}`] = t.value;
-        where.push(
-          `EXISTS (SELECT 1 FROM share_tags t WHERE t.share_id = s.id AND t.key = @tk${i} AND t.value = @tv${i})`,
-        );
-      }
-    });
-    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
-    const orderBy =
-      q.order === 'name' ? `s.name ${dir}, s.created ${dir}, s.id ${dir}` : `s.created ${dir}, s.id ${dir}`;
-    const from = `FROM shares s JOIN accounts a ON a.id = s.account_id WHERE ${where.join(' AND ')}`;
+    if (q.resourceTypes?.length) where.push(resourceTypeFilter('s.id', q.resourceTypes, args));
+    const orderBy = q.order === 'name' ? `s.name ${dir}, s.org_seq ${dir}` : `s.org_seq ${dir}`;
+    const from = `FROM shares s WHERE ${where.join(' AND ')}`;
     const total = (this.statement(`SELECT COUNT(*) AS n ${from}`).get(args) as { n: number }).n;
     if (q.offset >= total) return { rows: [], total };
     const rows = this.statement(
-      `SELECT ${SHARE_COLUMNS} ${from} ORDER BY ${orderBy} LIMIT @limit OFFSET @offset`,
+      `SELECT ${SHARE_COLUMNS} FROM (SELECT s.id ${from} ORDER BY ${orderBy} LIMIT @limit OFFSET @offset) p
+       JOIN shares s ON s.id = p.id JOIN accounts a ON a.id = s.account_id ORDER BY ${orderBy}`,
     ).all({ ...args, limit: q.limit, offset: q.offset }) as ShareView[];
     return { rows, total };
   }
