@@ -66,6 +66,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
+    // One log line per request (below) instead of Fastify's two: half the log writes at the default level.
+    disableRequestLogging: true,
     // Malformed percent-encoding or an over-long path segment fail before routing: same envelope.
     frameworkErrors: frameworkErrorHandler(bodyLimit),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -94,6 +96,21 @@ export async function buildApp(options: AppOptions): Promise<App> {
     req.principal = await services.authenticator.authenticate(req);
     services.authenticator.authorize(req.principal, access, req.params as Record<string, string | undefined>);
   });
+
+  if (options.logger) {
+    app.addHook('onResponse', async (req, reply) => {
+      req.log.info(
+        {
+          method: req.method,
+          url: req.url,
+          statusCode: reply.statusCode,
+          responseTime: Math.round(reply.elapsedTime * 1000) / 1000,
+          remoteAddress: req.ip,
+        },
+        'request completed',
+      );
+    });
+  }
 
   const onChange = options.onChange;
   if (onChange) {
