@@ -1,12 +1,18 @@
 import { groupBy } from '../rows.js';
 import type Database from 'better-sqlite3';
 import type { ResourceType } from '../../http/common-schemas.js';
+import { planBatch, type PrincipalWrite } from '../../tenancy/batch.js';
 import type {
   AccountRow,
+  BatchSummary,
   OrganizationRow,
   Scope,
+  ScopeTarget,
+  TenancyBatch,
   TenancyStore,
+  TokenCredential,
   TokenRow,
+  UserCredential,
   UserRow,
 } from '../../tenancy/store.js';
 import { prepared } from './database.js';
@@ -75,6 +81,22 @@ function toToken(r: TokenRecord, scope: Scope): TokenRow {
   return { ...r, can_edit: r.can_edit === 1, ...scope };
 }
 
+type Target = 'account' | 'organization' | 'none';
+
+function targetOf(target: ScopeTarget): { kind: Target; id: string } {
+  if (target === null) return { kind: 'none', id: '' };
+  return 'account' in target
+    ? { kind: 'account', id: target.account }
+    : { kind: 'organization', id: target.organization };
+}
+
+/** `EXISTS` over the scope table the target names; the id is bound as the first parameter. */
+function inScopeSql(owner: 'user' | 'token', alias: string, kind: Target): string {
+  if (kind === 'none') return '(0 AND ? IS NULL)';
+  const table = `${owner}_${kind === 'account' ? 'accounts' : 'organizations'}`;
+  return `EXISTS (SELECT 1 FROM ${table} WHERE ${owner}_id = ${alias}.id AND ${kind}_id = ?)`;
+}
+
 /** Groups link rows by owner; rowid order keeps each scope in the order it was written. */
 function groupLinks(links: ScopeLink[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -122,6 +144,17 @@ export class SqliteTenancyStore implements TenancyStore {
   private readonly tokenOrgsClear;
   private readonly tokenAccountAdd;
   private readonly tokenOrgAdd;
+
+  private readonly userCredential = new Map<
+    Target,
+    Database.Statement<[string, string], UserRecord & { in_scope: number }>
+  >();
+  private readonly tokenCredential = new Map<
+    Target,
+    Database.Statement<[string, string], TokenRecord & { in_scope: number }>
+  >();
+  private readonly members;
+  private readonly applyBatchTx: (batch: TenancyBatch) => BatchSummary;
 
   // Reads spanning several statements run in one transaction so they see a single snapshot.
   private readonly readUserTx: (email: string) => UserRow | undefined;
@@ -229,6 +262,29 @@ export class SqliteTenancyStore implements TenancyStore {
       'INSERT OR IGNORE INTO token_organizations (token_id, organization_id) VALUES (?, ?)',
     );
 
+    for (const kind of ['account', 'organization', 'none'] as const) {
+      this.userCredential.set(
+        kind,
+        db.prepare<[string, string], UserRecord & { in_scope: number }>(
+          `SELECT u.id, u.email, u.api_key_hash, u.created, ${inScopeSql('user', 'u', kind)} AS in_scope
+           FROM users u WHERE u.email = ?`,
+        ),
+      );
+      this.tokenCredential.set(
+        kind,
+        db.prepare<[string, string], TokenRecord & { in_scope: number }>(
+          `SELECT t.id, t.name, t.secret_hash, t.can_edit, t.status, t.expires_on, t.created,
+             ${inScopeSql('token', 't', kind)} AS in_scope
+           FROM tokens t WHERE t.secret_hash = ?`,
+        ),
+      );
+    }
+    this.members = db
+      .prepare<[string, string], string>(
+        'SELECT id FROM accounts WHERE organization_id = ? AND id IN (SELECT value FROM json_each(?))',
+      )
+      .pluck();
+
     this.readUserTx = db.transaction((email: string) => {
       const r = this.userByEmail.get(email);
       return r && { ...r, accounts: this.userAccounts.all(r.id), organizations: this.userOrgs.all(r.id) };
@@ -318,6 +374,102 @@ export class SqliteTenancyStore implements TenancyStore {
       for (const a of row.accounts) this.tokenAccountAdd.run(row.id, a);
       for (const o of row.organizations) this.tokenOrgAdd.run(row.id, o);
     });
+
+    const writeScope = (
+      owner: string,
+      w: PrincipalWrite<UserRow | TokenRow>,
+      stmts: {
+        removeAccount: Database.Statement;
+        removeOrg: Database.Statement;
+        addAccount: Database.Statement;
+        addOrg: Database.Statement;
+      },
+    ) => {
+      for (const a of w.removeAccounts) stmts.removeAccount.run(owner, a);
+      for (const o of w.removeOrganizations) stmts.removeOrg.run(owner, o);
+      for (const a of w.addAccounts) stmts.addAccount.run(owner, a);
+      for (const o of w.addOrganizations) stmts.addOrg.run(owner, o);
+    };
+    const userScope = {
+      removeAccount: db.prepare('DELETE FROM user_accounts WHERE user_id = ? AND account_id = ?'),
+      removeOrg: db.prepare('DELETE FROM user_organizations WHERE user_id = ? AND organization_id = ?'),
+      addAccount: this.userAccountAdd,
+      addOrg: this.userOrgAdd,
+    };
+    const tokenScope = {
+      removeAccount: db.prepare('DELETE FROM token_accounts WHERE token_id = ? AND account_id = ?'),
+      removeOrg: db.prepare('DELETE FROM token_organizations WHERE token_id = ? AND organization_id = ?'),
+      addAccount: this.tokenAccountAdd,
+      addOrg: this.tokenOrgAdd,
+    };
+    const clearTerminal = db.prepare<[string]>(
+      `UPDATE recipient_resources SET error_version = NULL
+       WHERE terminal = 1 AND recipient_id IN (SELECT id FROM share_recipients WHERE account_id = ?)`,
+    );
+    // One IMMEDIATE transaction: the write lock is taken before anything is read, so processes applying
+    // the same file at once run one after the other and the later one finds nothing to change.
+    const batchTx = db.transaction((batch: TenancyBatch): BatchSummary => {
+      const organizations = new Map<string, OrganizationRow>();
+      for (const o of batch.organizations) {
+        const r = this.orgGet.get(o.id);
+        if (r) organizations.set(r.id, r);
+      }
+      const accounts = new Map<string, AccountRow>();
+      for (const a of batch.accounts) {
+        const r = this.accountGet.get(a.id);
+        if (r) accounts.set(r.id, toAccount(r));
+      }
+      const users = new Map<string, UserRow>();
+      for (const u of batch.users) {
+        const r = this.readUserTx(u.email);
+        if (r) users.set(r.email, r);
+      }
+      const tokens = new Map<string, TokenRow>();
+      for (const t of batch.tokens) {
+        const r = this.readTokenTx({ id: t.id });
+        if (r) tokens.set(r.id, r);
+      }
+      const plan = planBatch(batch, { organizations, accounts, users, tokens });
+      for (const o of plan.organizations) this.orgUpsert.run(o);
+      for (const a of plan.accounts) {
+        this.accountUpsert.run({
+          ...a,
+          entitlements: a.entitlements === null ? null : JSON.stringify(a.entitlements),
+        });
+      }
+      for (const org of plan.organizationWork) enqueue(db, 'organization', org);
+      for (const id of plan.entitlementsChanged) {
+        clearTerminal.run(id);
+        enqueueAccountRecipients(db, id);
+      }
+      for (const w of plan.users) {
+        if (w.writeRow) {
+          this.userUpsert.run({
+            id: w.row.id,
+            email: w.row.email,
+            api_key_hash: w.row.api_key_hash,
+            created: w.row.created,
+          });
+        }
+        writeScope(w.row.id, w, userScope);
+      }
+      for (const w of plan.tokens) {
+        if (w.writeRow) {
+          this.tokenUpsert.run({
+            id: w.row.id,
+            name: w.row.name,
+            secret_hash: w.row.secret_hash,
+            can_edit: w.row.can_edit ? 1 : 0,
+            status: w.row.status,
+            expires_on: w.row.expires_on,
+            created: w.row.created,
+          });
+        }
+        writeScope(w.row.id, w, tokenScope);
+      }
+      return plan.summary;
+    });
+    this.applyBatchTx = (batch) => batchTx.immediate(batch);
   }
 
   async getOrganization(id: string): Promise<OrganizationRow | undefined> {
@@ -353,6 +505,27 @@ export class SqliteTenancyStore implements TenancyStore {
 
   async organizationAccountIds(organizationId: string): Promise<string[]> {
     return this.orgAccountIds.all(organizationId);
+  }
+
+  async organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>> {
+    if (accountIds.length === 0) return new Set();
+    return new Set(this.members.all(organizationId, JSON.stringify(accountIds)));
+  }
+
+  async findUserCredential(email: string, target: ScopeTarget): Promise<UserCredential | undefined> {
+    const { kind, id } = targetOf(target);
+    const r = this.userCredential.get(kind)?.get(id, email);
+    return r && { ...r, in_scope: r.in_scope === 1 };
+  }
+
+  async findTokenCredential(secretHash: string, target: ScopeTarget): Promise<TokenCredential | undefined> {
+    const { kind, id } = targetOf(target);
+    const r = this.tokenCredential.get(kind)?.get(id, secretHash);
+    return r && { ...r, can_edit: r.can_edit === 1, in_scope: r.in_scope === 1 };
+  }
+
+  async applyBatch(batch: TenancyBatch): Promise<BatchSummary> {
+    return this.applyBatchTx(batch);
   }
 
   async findUserByEmail(email: string): Promise<UserRow | undefined> {
