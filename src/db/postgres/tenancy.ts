@@ -108,7 +108,9 @@ const CREDENTIAL = {
   },
 } as const;
 
-const ORG_MEMBERS = `SELECT id FROM accounts WHERE organization_id = $1 AND id = ANY($2::char(32)[])`;
+// Driven from the named ids: one primary-key probe each, never a walk over the organization's accounts.
+const ORG_MEMBERS = `SELECT a.id FROM unnest($2::char(32)[]) AS u (id) JOIN accounts a ON a.id = u.id
+  WHERE a.organization_id = $1`;
 
 // Batches (bootstrap files): set-based statements over arrays, a handful of round trips whatever the size.
 /** Any key works as long as every rshare node uses the same one: "rsbat" in ASCII. */

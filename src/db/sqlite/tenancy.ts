@@ -280,8 +280,11 @@ export class SqliteTenancyStore implements TenancyStore {
       );
     }
     this.members = db
+      // Driven from the named ids (CROSS JOIN fixes the loop order, `+` keeps the organization index out):
+      // one primary-key probe per id, never a walk over the organization's accounts.
       .prepare<[string, string], string>(
-        'SELECT id FROM accounts WHERE organization_id = ? AND id IN (SELECT value FROM json_each(?))',
+        `SELECT a.id FROM json_each(?) AS j CROSS JOIN accounts AS a ON a.id = j.value
+         WHERE +a.organization_id = ?`,
       )
       .pluck();
 
@@ -375,32 +378,43 @@ export class SqliteTenancyStore implements TenancyStore {
       for (const o of row.organizations) this.tokenOrgAdd.run(row.id, o);
     });
 
-    const writeScope = (
-      owner: string,
-      w: PrincipalWrite<UserRow | TokenRow>,
-      stmts: {
-        removeAccount: Database.Statement;
-        removeOrg: Database.Statement;
-        addAccount: Database.Statement;
-        addOrg: Database.Statement;
-      },
-    ) => {
-      for (const a of w.removeAccounts) stmts.removeAccount.run(owner, a);
-      for (const o of w.removeOrganizations) stmts.removeOrg.run(owner, o);
-      for (const a of w.addAccounts) stmts.addAccount.run(owner, a);
-      for (const o of w.addOrganizations) stmts.addOrg.run(owner, o);
+    // Batches pass their rows as one JSON array per statement: one call into SQLite for any number of rows.
+    const accountsByIds = db.prepare<[string], AccountRecord>(
+      `SELECT a.id, a.name, a.organization_id, a.entitlements, a.created, a.modified
+       FROM json_each(?) AS j CROSS JOIN accounts AS a ON a.id = j.value`,
+    );
+    const accountsUpsert = db.prepare<[string]>(
+      `INSERT INTO accounts (id, name, organization_id, entitlements, created, modified)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+       FROM json_each(?) WHERE true
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id,
+         entitlements = excluded.entitlements, modified = excluded.modified`,
+    );
+    const scopeStatements = (owner: 'user' | 'token') => {
+      const statements = (kind: 'account' | 'organization') => {
+        const table = `${owner}_${kind === 'account' ? 'accounts' : 'organizations'}`;
+        return {
+          remove: db.prepare<[string, string]>(
+            `DELETE FROM ${table} WHERE ${owner}_id = ? AND ${kind}_id IN (SELECT value FROM json_each(?))`,
+          ),
+          // json_each walks the array in order, so the scope keeps the order it is given in.
+          add: db.prepare<[string, string]>(
+            `INSERT OR IGNORE INTO ${table} (${owner}_id, ${kind}_id) SELECT ?, value FROM json_each(?)`,
+          ),
+        };
+      };
+      return { accounts: statements('account'), organizations: statements('organization') };
     };
-    const userScope = {
-      removeAccount: db.prepare('DELETE FROM user_accounts WHERE user_id = ? AND account_id = ?'),
-      removeOrg: db.prepare('DELETE FROM user_organizations WHERE user_id = ? AND organization_id = ?'),
-      addAccount: this.userAccountAdd,
-      addOrg: this.userOrgAdd,
-    };
-    const tokenScope = {
-      removeAccount: db.prepare('DELETE FROM token_accounts WHERE token_id = ? AND account_id = ?'),
-      removeOrg: db.prepare('DELETE FROM token_organizations WHERE token_id = ? AND organization_id = ?'),
-      addAccount: this.tokenAccountAdd,
-      addOrg: this.tokenOrgAdd,
+    const userScope = scopeStatements('user');
+    const tokenScope = scopeStatements('token');
+    const writeScope = (owner: string, w: PrincipalWrite<UserRow | TokenRow>, stmts: typeof userScope) => {
+      const run = (stmt: Database.Statement<[string, string]>, ids: string[]) => {
+        if (ids.length > 0) stmt.run(owner, JSON.stringify(ids));
+      };
+      run(stmts.accounts.remove, w.removeAccounts);
+      run(stmts.organizations.remove, w.removeOrganizations);
+      run(stmts.accounts.add, w.addAccounts);
+      run(stmts.organizations.add, w.addOrganizations);
     };
     const clearTerminal = db.prepare<[string]>(
       `UPDATE recipient_resources SET error_version = NULL
@@ -415,9 +429,8 @@ export class SqliteTenancyStore implements TenancyStore {
         if (r) organizations.set(r.id, r);
       }
       const accounts = new Map<string, AccountRow>();
-      for (const a of batch.accounts) {
-        const r = this.accountGet.get(a.id);
-        if (r) accounts.set(r.id, toAccount(r));
+      for (const r of accountsByIds.all(JSON.stringify(batch.accounts.map((a) => a.id)))) {
+        accounts.set(r.id, toAccount(r));
       }
       const users = new Map<string, UserRow>();
       for (const u of batch.users) {
@@ -431,11 +444,19 @@ export class SqliteTenancyStore implements TenancyStore {
       }
       const plan = planBatch(batch, { organizations, accounts, users, tokens });
       for (const o of plan.organizations) this.orgUpsert.run(o);
-      for (const a of plan.accounts) {
-        this.accountUpsert.run({
-          ...a,
-          entitlements: a.entitlements === null ? null : JSON.stringify(a.entitlements),
-        });
+      if (plan.accounts.length > 0) {
+        accountsUpsert.run(
+          JSON.stringify(
+            plan.accounts.map((a) => [
+              a.id,
+              a.name,
+              a.organization_id,
+              a.entitlements === null ? null : JSON.stringify(a.entitlements),
+              a.created,
+              a.modified,
+            ]),
+          ),
+        );
       }
       for (const org of plan.organizationWork) enqueue(db, 'organization', org);
       for (const id of plan.entitlementsChanged) {
@@ -509,7 +530,7 @@ export class SqliteTenancyStore implements TenancyStore {
 
   async organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>> {
     if (accountIds.length === 0) return new Set();
-    return new Set(this.members.all(organizationId, JSON.stringify(accountIds)));
+    return new Set(this.members.all(JSON.stringify(accountIds), organizationId));
   }
 
   async findUserCredential(email: string, target: ScopeTarget): Promise<UserCredential | undefined> {
