@@ -93,8 +93,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     reply.header('x-request-id', req.id);
     const access = req.routeOptions.config.access;
     if (!access) return;
-    req.principal = await services.authenticator.authenticate(req);
-    services.authenticator.authorize(req.principal, access, req.params as Record<string, string | undefined>);
+    const params = req.params as Record<string, string | undefined>;
+    req.principal = await services.authenticator.authenticate(req, access, params);
+    services.authenticator.authorize(req.principal, access);
   });
 
   if (options.logger) {

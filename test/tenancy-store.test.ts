@@ -1,6 +1,7 @@
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TenancyStore } from '../src/tenancy/store.js';
+import { openStore } from '../src/db/open.js';
 import { openTestStore, type TestStore } from './support/store.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
@@ -191,6 +192,115 @@ describe('SqliteTenancyStore', () => {
   });
 });
 
+describe('TenancyStore: per-request lookups and batches', () => {
+  test('organizationMembers: given ids inside, outside and unknown to an organization, when asked, then only its members come back', async () => {
+    await seedAccounts();
+    assert.deepEqual(await store.organizationMembers(ORG, [A1, A3, id(9, 'b'), A2]), new Set([A1, A2]));
+    assert.deepEqual(await store.organizationMembers(ORG2, [A1, A3]), new Set([A3]));
+    assert.deepEqual(await store.organizationMembers(ORG, []), new Set());
+  });
+
+  test('findTokenCredential: given a token scoped to A1 and ORG, when asked about each target, then in_scope answers for that target only and the scope is not loaded', async () => {
+    await seedAccounts();
+    await store.upsertToken(token({ accounts: [A1] }));
+    const hash = hashSecret('token-1');
+    const { accounts: _a, organizations: _o, ...row } = token({ accounts: [A1] });
+    assert.deepEqual(await store.findTokenCredential(hash, { account: A1 }), { ...row, in_scope: true });
+    assert.equal((await store.findTokenCredential(hash, { account: A2 }))?.in_scope, false);
+    assert.equal((await store.findTokenCredential(hash, { organization: ORG }))?.in_scope, true);
+    assert.equal((await store.findTokenCredential(hash, { organization: ORG2 }))?.in_scope, false);
+    assert.equal((await store.findTokenCredential(hash, null))?.in_scope, false);
+    assert.equal(await store.findTokenCredential(hashSecret('nope'), { account: A1 }), undefined);
+  });
+
+  test('findUserCredential: given a user scoped to A1 and ORG, when asked about each target, then in_scope answers for that target only', async () => {
+    await seedAccounts();
+    await store.upsertUser(user());
+    const { accounts: _a, organizations: _o, ...row } = user();
+    assert.deepEqual(await store.findUserCredential('ops@acme.test', { account: A1 }), {
+      ...row,
+      in_scope: true,
+    });
+    assert.equal((await store.findUserCredential('ops@acme.test', { account: A3 }))?.in_scope, false);
+    assert.equal((await store.findUserCredential('ops@acme.test', { organization: ORG }))?.in_scope, true);
+    assert.equal((await store.findUserCredential('ops@acme.test', { organization: ORG2 }))?.in_scope, false);
+    assert.equal(await store.findUserCredential('nobody@acme.test', null), undefined);
+  });
+
+  test('applyBatch: given 2,000 accounts, a token and a user over all of them, when applied, re-applied and re-scoped, then rows match, unchanged rows are not written and organization work is queued once', async () => {
+    const accounts = Array.from({ length: 2000 }, (_, i) => id(i + 1, 'e'));
+    const batch = (scope: string[]) => ({
+      organizations: [{ id: ORG, name: 'Acme' }],
+      accounts: accounts.map((a, i) => ({ id: a, name: `A${i}`, organization_id: ORG, entitlements: null })),
+      users: [
+        {
+          id: id(1, 'c'),
+          email: 'ops@acme.test',
+          api_key_hash: hashSecret('k'),
+          accounts: scope,
+          organizations: [ORG],
+        },
+      ],
+      tokens: [{ ...token({ accounts: scope }), created: undefined }].map(({ created: _c, ...t }) => t),
+      now: T0,
+    });
+    await seedAccounts();
+    await db.sql('DELETE FROM reconcile_work');
+    const first = await store.applyBatch(batch(accounts));
+    assert.deepEqual(first.accounts, { created: 2000, updated: 0, unchanged: 0 });
+    assert.deepEqual(first.tokens, { created: 1, updated: 0, unchanged: 0 });
+    assert.deepEqual((await store.getToken(id(1, 'd')))?.accounts, accounts);
+    assert.deepEqual(await db.sql("SELECT kind, id FROM reconcile_work WHERE kind = 'organization'"), [
+      { kind: 'organization', id: ORG },
+    ]);
+    await db.sql('DELETE FROM reconcile_work');
+
+    const again = await store.applyBatch({ ...batch(accounts), now: T1 });
+    assert.deepEqual(again, {
+      organizations: { created: 0, updated: 0, unchanged: 1 },
+      accounts: { created: 0, updated: 0, unchanged: 2000 },
+      users: { created: 0, updated: 0, unchanged: 1 },
+      tokens: { created: 0, updated: 0, unchanged: 1 },
+    });
+    assert.equal((await store.getAccount(accounts[0] as string))?.modified, T0);
+    assert.equal(await db.store.reconciler.pendingCount(), 0);
+
+    const rescoped = [...accounts.slice(1), A1];
+    const third = await store.applyBatch({ ...batch(rescoped), now: T1 });
+    assert.deepEqual(third.tokens, { created: 0, updated: 1, unchanged: 0 });
+    assert.deepEqual(third.users, { created: 0, updated: 1, unchanged: 0 });
+    assert.deepEqual(new Set((await store.getToken(id(1, 'd')))?.accounts), new Set(rescoped));
+    assert.deepEqual(new Set((await store.findUserByEmail('ops@acme.test'))?.accounts), new Set(rescoped));
+    assert.equal(
+      (await store.findTokenCredential(hashSecret('token-1'), { account: accounts[0] as string }))?.in_scope,
+      false,
+    );
+  });
+
+  test('applyBatch: given the same batch applied by two callers at once, when both finish, then the rows are written once and both agree', async () => {
+    await seedAccounts();
+    const other = await openStoreAt(db.url);
+    try {
+      const batch = {
+        organizations: [{ id: ORG, name: 'Acme renamed' }],
+        accounts: [{ id: A3, name: 'Moved', organization_id: ORG, entitlements: null }],
+        users: [],
+        tokens: [],
+        now: T1,
+      };
+      const results = await Promise.all([store.applyBatch(batch), other.tenancy.applyBatch(batch)]);
+      assert.deepEqual(
+        results.map((r) => r.accounts.updated + r.accounts.unchanged),
+        [1, 1],
+      );
+      assert.equal((await store.getAccount(A3))?.organization_id, ORG);
+      assert.equal((await store.getOrganization(ORG))?.name, 'Acme renamed');
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('TenancyService', () => {
   test('createAccount: given an unknown organization, when created, then it fails naming the organization', async () => {
     await assert.rejects(service.createAccount({ name: 'X', organization_id: ORG }), {
@@ -290,3 +400,8 @@ describe('seedDemo', () => {
     assert.equal(formatDemoBanner(seed, 'http://127.0.0.1:8787/client/v4/'), banner);
   });
 });
+
+/** A second handle on the same database, as another process would have. */
+function openStoreAt(url: string) {
+  return openStore(url, { poolSize: 2 });
+}

@@ -1,7 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { Clock } from '../lib/clock.js';
+import { isId } from '../lib/ids.js';
 import { digestsEqual, hashSecret } from '../lib/secrets.js';
-import type { TenancyStore, TokenRow } from '../tenancy/store.js';
+import type { ScopeTarget, TenancyStore, TokenCredential } from '../tenancy/store.js';
 import {
   ForbiddenError,
   InvalidTokenError,
@@ -10,15 +11,18 @@ import {
   UnknownKeyError,
 } from './errors.js';
 
-/** Who is calling, and what they may touch. */
+/**
+ * Who is calling, and whether they may touch the one account or organization the route names. The
+ * caller's whole scope is never loaded: a request costs the same whatever the size of its tenancy.
+ */
 export interface Principal {
   kind: 'user' | 'token';
   id: string;
   canEdit: boolean;
-  accounts: ReadonlySet<string>;
-  organizations: ReadonlySet<string>;
+  /** The route's account or organization is in the caller's scope (false when the route names none). */
+  inScope: boolean;
   /** Set for API tokens, so `tokens/verify` can describe the token. */
-  token?: TokenRow;
+  token?: TokenCredential;
 }
 
 /**
@@ -54,18 +58,27 @@ export class Authenticator {
     private readonly clock: Clock,
   ) {}
 
-  async authenticate(req: FastifyRequest): Promise<Principal> {
+  /**
+   * Authenticates the caller and, in the same query, checks the route's account or organization against
+   * its scope. No cache: a token disabled, expired or re-scoped anywhere stops working on the next request.
+   */
+  async authenticate(
+    req: FastifyRequest,
+    access: Access,
+    params: Record<string, string | undefined>,
+  ): Promise<Principal> {
+    const target = scopeTarget(access, params);
     const authorization = header(req, 'authorization');
     if (authorization !== undefined) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (!match?.[1]) throw new InvalidTokenError();
-      return this.fromToken(match[1]);
+      return this.fromToken(match[1], target);
     }
     const email = header(req, 'x-auth-email');
     const key = header(req, 'x-auth-key');
     if (email === undefined && key === undefined) throw new MissingCredentialsError();
     if (!email || !key) throw new UnknownKeyError();
-    const user = await this.tenancy.findUserByEmail(email.trim().toLowerCase());
+    const user = await this.tenancy.findUserCredential(email.trim().toLowerCase(), target);
     // Compare against a dummy digest when the email is unknown so timing does not reveal which part failed.
     const expected = user?.api_key_hash ?? hashSecret('');
     if (!digestsEqual(hashSecret(key), expected) || !user) throw new UnknownKeyError();
@@ -73,42 +86,52 @@ export class Authenticator {
       kind: 'user',
       id: user.id,
       canEdit: true,
-      accounts: new Set(user.accounts),
-      organizations: new Set(user.organizations),
+      inScope: user.in_scope,
     };
   }
 
-  private async fromToken(value: string): Promise<Principal> {
+  private async fromToken(value: string, target: ScopeTarget): Promise<Principal> {
     const digest = hashSecret(value);
-    const token = await this.tenancy.findTokenByHash(digest);
+    const token = await this.tenancy.findTokenCredential(digest, target);
     if (!token || !digestsEqual(digest, token.secret_hash) || !this.usable(token))
       throw new InvalidTokenError();
     return {
       kind: 'token',
       id: token.id,
       canEdit: token.can_edit,
-      accounts: new Set(token.accounts),
-      organizations: new Set(token.organizations),
+      inScope: token.in_scope,
       token,
     };
   }
 
-  private usable(token: TokenRow): boolean {
+  private usable(token: TokenCredential): boolean {
     if (token.status !== 'active') return false;
     return token.expires_on === null || Date.parse(token.expires_on) > this.clock.now();
   }
 
-  /** Enforces a route's `Access` for an authenticated principal. */
-  authorize(principal: Principal, access: Access, params: Record<string, string | undefined>): void {
+  /** Enforces a route's `Access` for a principal authenticated against the same route. */
+  authorize(principal: Principal, access: Access): void {
     if (access.scope === 'account') {
-      const id = params.account_id ?? '';
-      if (!principal.accounts.has(id)) {
+      if (!principal.inScope) {
         if (access.object) throw new NotFoundError(OBJECT_NOT_FOUND);
         throw new ForbiddenError();
       }
     } else if (access.scope === 'organization') {
-      if (!principal.organizations.has(params.organization_id ?? '')) throw new ForbiddenError();
+      if (!principal.inScope) throw new ForbiddenError();
     }
     if (access.write && !principal.canEdit) throw new ForbiddenError();
   }
+}
+
+/** The one id a route's scope check needs; a malformed id is in no scope, so the store is not asked. */
+function scopeTarget(access: Access, params: Record<string, string | undefined>): ScopeTarget {
+  if (access.scope === 'account') {
+    const id = params.account_id ?? '';
+    return isId(id) ? { account: id } : null;
+  }
+  if (access.scope === 'organization') {
+    const id = params.organization_id ?? '';
+    return isId(id) ? { organization: id } : null;
+  }
+  return null;
 }

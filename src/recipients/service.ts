@@ -5,6 +5,7 @@ import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import {
   checkRecipientAccount,
+  namedAccounts,
   recipientAccount,
   shareNotActive,
   type SharesService,
@@ -47,7 +48,8 @@ export class RecipientsService {
 
   /** Adds one account, or associates again an account that was removed earlier. */
   async create(accountId: string, shareId: string, body: RecipientRequest): Promise<RecipientObject> {
-    const { share, owner, orgAccounts } = await this.accountTargeted(accountId, shareId);
+    const { share, owner } = await this.accountTargeted(accountId, shareId);
+    const orgAccounts = await this.members(share, [body]);
     if (body.organization_id !== undefined) {
       throw new ValidationError('Recipients of an account-targeted share are accounts', '/organization_id');
     }
@@ -67,7 +69,8 @@ export class RecipientsService {
 
   /** Replaces the recipient list by diff: new accounts added, missing ones disassociated, the rest untouched. */
   async replace(accountId: string, shareId: string, body: RecipientRequest[]): Promise<void> {
-    const { share, owner, orgAccounts } = await this.accountTargeted(accountId, shareId);
+    const { share, owner } = await this.accountTargeted(accountId, shareId);
+    const orgAccounts = await this.members(share, body);
     const wanted = new Set<string>();
     body.forEach((item, i) => {
       if (item.organization_id !== undefined) {
@@ -119,7 +122,7 @@ export class RecipientsService {
   private async accountTargeted(
     accountId: string,
     shareId: string,
-  ): Promise<{ share: ShareView; owner: AccountRow; orgAccounts: Set<string> }> {
+  ): Promise<{ share: ShareView; owner: AccountRow }> {
     const share = await this.shares.ownedActive(accountId, shareId);
     if (share.target_type === 'organization') {
       throw new ValidationError(
@@ -128,8 +131,12 @@ export class RecipientsService {
       );
     }
     const owner = (await this.store.tenancy.getAccount(accountId)) as AccountRow;
-    const orgAccounts = new Set(await this.store.tenancy.organizationAccountIds(share.organization_id));
-    return { share, owner, orgAccounts };
+    return { share, owner };
+  }
+
+  /** Which of the accounts the items name belong to the share's organization (only those are looked up). */
+  private members(share: ShareView, items: readonly RecipientRequest[]): Promise<Set<string>> {
+    return this.store.tenancy.organizationMembers(share.organization_id, namedAccounts(items).ids);
   }
 
   private async applyOrConflict(shareId: string, changes: RecipientChanges): Promise<void> {

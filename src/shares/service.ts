@@ -66,8 +66,12 @@ export class SharesService {
     }
     const now = this.clock.timestamp();
     const shareId = newId();
-    const orgAccounts = await this.store.tenancy.organizationAccountIds(owner.organization_id);
-    const { targetType, accountIds } = resolveRecipients(owner, body.recipients, new Set(orgAccounts));
+    // An account-targeted share checks only the accounts it names; an organization-wide one needs them all.
+    const named = namedAccounts(body.recipients);
+    const orgAccounts = named.organizationItem
+      ? new Set(await this.store.tenancy.organizationAccountIds(owner.organization_id))
+      : await this.store.tenancy.organizationMembers(owner.organization_id, named.ids);
+    const { targetType, accountIds } = resolveRecipients(owner, body.recipients, orgAccounts);
     const recipients: RecipientRow[] = accountIds.map((account_id) => ({
       id: newId(),
       share_id: shareId,
@@ -264,6 +268,24 @@ export function recipientAccount(
     );
   }
   return { id, pointer: `${pointer}/${first}` };
+}
+
+/**
+ * Every account id the items name under any of the account fields (without validating them: that happens
+ * item by item, in order), and whether some item names no account (an organization recipient).
+ */
+export function namedAccounts(items: readonly Partial<Record<(typeof ACCOUNT_FIELDS)[number], string>>[]): {
+  ids: string[];
+  organizationItem: boolean;
+} {
+  const ids = new Set<string>();
+  let organizationItem = false;
+  for (const item of items) {
+    const given = ACCOUNT_FIELDS.map((f) => item[f]).filter((v): v is string => v !== undefined);
+    if (given.length === 0) organizationItem = true;
+    for (const id of given) ids.add(id);
+  }
+  return { ids: [...ids], organizationItem };
 }
 
 /** Checks that an account may receive shares from `owner`, throwing with the field's pointer if not. */

@@ -39,6 +39,33 @@ export interface TokenRow extends Scope {
   created: string;
 }
 
+/** The one account or organization a request names, checked against the caller's scope. */
+export type ScopeTarget = { account: string } | { organization: string } | null;
+
+/** A token without its scope, and whether its scope covers the request's target. */
+export interface TokenCredential extends Omit<TokenRow, keyof Scope> {
+  in_scope: boolean;
+}
+
+/** A user without its scope, and whether its scope covers the request's target. */
+export interface UserCredential extends Omit<UserRow, keyof Scope> {
+  in_scope: boolean;
+}
+
+/** Desired tenancy for `applyBatch` (a bootstrap file), already validated. */
+export interface TenancyBatch {
+  organizations: Pick<OrganizationRow, 'id' | 'name'>[];
+  accounts: Omit<AccountRow, 'created' | 'modified'>[];
+  /** `id` is used only when the email is new. */
+  users: Omit<UserRow, 'created'>[];
+  tokens: Omit<TokenRow, 'created'>[];
+  /** `created`/`modified` of new and changed rows. */
+  now: string;
+}
+
+export type Change = 'created' | 'updated' | 'unchanged';
+export type BatchSummary = Record<'organizations' | 'accounts' | 'users' | 'tokens', Record<Change, number>>;
+
 export interface TenancyStore {
   getOrganization(id: string): Promise<OrganizationRow | undefined>;
   listOrganizations(): Promise<OrganizationRow[]>;
@@ -49,15 +76,32 @@ export interface TenancyStore {
   upsertAccount(row: AccountRow): Promise<void>;
   /** Ids of every account of an organization, oldest first. */
   organizationAccountIds(organizationId: string): Promise<string[]>;
+  /** Which of `accountIds` belong to the organization (one indexed query, whatever its size). */
+  organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>>;
 
   findUserByEmail(email: string): Promise<UserRow | undefined>;
   listUsers(): Promise<UserRow[]>;
   /** Inserts or replaces the user with this email, including its scope. */
   upsertUser(row: UserRow): Promise<void>;
 
+  /**
+   * What authentication needs, in one query: the user with this email and whether its scope holds
+   * `target` (null: no target, `in_scope` false). The scope itself is not loaded.
+   */
+  findUserCredential(email: string, target: ScopeTarget): Promise<UserCredential | undefined>;
+
   findTokenByHash(secretHash: string): Promise<TokenRow | undefined>;
+  /** As `findUserCredential`, for the token with this secret digest. */
+  findTokenCredential(secretHash: string, target: ScopeTarget): Promise<TokenCredential | undefined>;
   getToken(id: string): Promise<TokenRow | undefined>;
   listTokens(): Promise<TokenRow[]>;
   /** Inserts or replaces the token with this id, including its scope. */
   upsertToken(row: TokenRow): Promise<void>;
+
+  /**
+   * Upserts a whole batch in one transaction (serialized against other batches, on any node): rows equal
+   * to the stored ones are left alone, scopes are changed by difference, and reconciler work is queued
+   * once per affected organization. Reports per kind what was created, updated or left unchanged.
+   */
+  applyBatch(batch: TenancyBatch): Promise<BatchSummary>;
 }

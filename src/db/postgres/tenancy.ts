@@ -1,8 +1,20 @@
 import type pg from 'pg';
 import type { ResourceType } from '../../http/common-schemas.js';
-import type { AccountRow, OrganizationRow, TenancyStore, TokenRow, UserRow } from '../../tenancy/store.js';
+import { planBatch, type Existing } from '../../tenancy/batch.js';
+import type {
+  AccountRow,
+  BatchSummary,
+  OrganizationRow,
+  ScopeTarget,
+  TenancyBatch,
+  TenancyStore,
+  TokenCredential,
+  TokenRow,
+  UserCredential,
+  UserRow,
+} from '../../tenancy/store.js';
 import { named, transaction } from './database.js';
-import { enqueue, enqueueAccountRecipients } from './work.js';
+import { enqueue, enqueueAccountRecipients, enqueueMany } from './work.js';
 
 const ORG_COLUMNS = 'id, name, created, modified';
 const ACCOUNT_COLUMNS = 'id, name, organization_id, entitlements, created, modified';
@@ -74,12 +86,83 @@ const TOKEN_ACCOUNTS_ADD = `INSERT INTO token_accounts (token_id, account_id)
 const TOKEN_ORGS_ADD = `INSERT INTO token_organizations (token_id, organization_id)
   SELECT $1, x FROM unnest($2::text[]) WITH ORDINALITY AS u (x, i) ORDER BY i ON CONFLICT DO NOTHING`;
 
+// Authentication: the principal and whether its scope holds the one account or organization the request
+// names, in one round trip. The scope tables' primary keys (owner, target) answer the EXISTS.
+const USER_CREDENTIAL_COLUMNS = 'u.id, u.email, u.api_key_hash, u.created';
+const TOKEN_CREDENTIAL_COLUMNS = `t.id, t.name, t.secret_hash, t.can_edit, t.status,
+  to_char(t.expires_on AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_on, t.created`;
+const CREDENTIAL = {
+  user: {
+    account: `SELECT ${USER_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM user_accounts l
+      WHERE l.user_id = u.id AND l.account_id = $2) AS in_scope FROM users u WHERE u.email = $1`,
+    organization: `SELECT ${USER_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM user_organizations l
+      WHERE l.user_id = u.id AND l.organization_id = $2) AS in_scope FROM users u WHERE u.email = $1`,
+    none: `SELECT ${USER_CREDENTIAL_COLUMNS}, false AS in_scope FROM users u WHERE u.email = $1`,
+  },
+  token: {
+    account: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM token_accounts l
+      WHERE l.token_id = t.id AND l.account_id = $2) AS in_scope FROM tokens t WHERE t.secret_hash = $1`,
+    organization: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM token_organizations l
+      WHERE l.token_id = t.id AND l.organization_id = $2) AS in_scope FROM tokens t WHERE t.secret_hash = $1`,
+    none: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, false AS in_scope FROM tokens t WHERE t.secret_hash = $1`,
+  },
+} as const;
+
+// Driven from the named ids: one primary-key probe each, never a walk over the organization's accounts.
+const ORG_MEMBERS = `SELECT a.id FROM unnest($2::char(32)[]) AS u (id) JOIN accounts a ON a.id = u.id
+  WHERE a.organization_id = $1`;
+
+// Batches (bootstrap files): set-based statements over arrays, a handful of round trips whatever the size.
+/** Any key works as long as every rshare node uses the same one: "rsbat" in ASCII. */
+const BATCH_LOCK = 0x7273626174;
+const ORGS_BY_IDS = `SELECT ${ORG_COLUMNS} FROM organizations WHERE id = ANY($1::char(32)[])`;
+const ACCOUNTS_BY_IDS = `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1::char(32)[])`;
+const ACCOUNTS_LOCK_BY_IDS = `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1::char(32)[])
+  ORDER BY id FOR UPDATE`;
+const USERS_BY_EMAILS = `${USER_SELECT} WHERE u.email = ANY($1::text[])`;
+const TOKENS_BY_IDS = `${TOKEN_SELECT} WHERE t.id = ANY($1::char(32)[])`;
+const ORGS_UPSERT = `INSERT INTO organizations (id, name, created, modified)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+  ON CONFLICT (id) DO UPDATE SET name = excluded.name, modified = excluded.modified`;
+const ACCOUNTS_UPSERT = `INSERT INTO accounts (id, name, organization_id, entitlements, created, modified)
+  SELECT id, name, org, e::jsonb, c, m
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+    AS u (id, name, org, e, c, m)
+  ON CONFLICT (id) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id,
+    entitlements = excluded.entitlements, modified = excluded.modified`;
+const CLEAR_TERMINAL_ERRORS_MANY = `UPDATE recipient_resources SET error_version = NULL
+  WHERE terminal AND recipient_id IN (SELECT id FROM share_recipients WHERE account_id = ANY($1::char(32)[]))`;
+const ENQUEUE_ACCOUNTS_RECIPIENTS = `INSERT INTO reconcile_work (kind, id)
+  SELECT 'recipient', id FROM share_recipients
+  WHERE account_id = ANY($1::char(32)[]) AND desired_status = 'associated'
+  ON CONFLICT (kind, id) DO UPDATE
+  SET generation = reconcile_work.generation + 1, due_at = 0, attempts = 0`;
+const USER_ACCOUNTS_REMOVE =
+  'DELETE FROM user_accounts WHERE user_id = $1 AND account_id = ANY($2::char(32)[])';
+const USER_ORGS_REMOVE = `DELETE FROM user_organizations
+  WHERE user_id = $1 AND organization_id = ANY($2::char(32)[])`;
+const TOKEN_ACCOUNTS_REMOVE =
+  'DELETE FROM token_accounts WHERE token_id = $1 AND account_id = ANY($2::char(32)[])';
+const TOKEN_ORGS_REMOVE = `DELETE FROM token_organizations
+  WHERE token_id = $1 AND organization_id = ANY($2::char(32)[])`;
+
 /** Compares entitlements as sets; null (every type) differs from any list. */
 function sameEntitlements(a: ResourceType[] | null, b: ResourceType[] | null): boolean {
   if (a === null || b === null) return a === b;
   const sa = new Set(a);
   const sb = new Set(b);
   return sa.size === sb.size && [...sb].every((t) => sa.has(t));
+}
+
+function credentialQuery(
+  texts: Record<'account' | 'organization' | 'none', string>,
+  key: string,
+  target: ScopeTarget,
+): [string, unknown[]] {
+  if (target === null) return [texts.none, [key]];
+  return 'account' in target
+    ? [texts.account, [key, target.account]]
+    : [texts.organization, [key, target.organization]];
 }
 
 export class PgTenancyStore implements TenancyStore {
@@ -151,6 +234,121 @@ export class PgTenancyStore implements TenancyStore {
     return (await this.pool.query<{ id: string }>(named(ORG_ACCOUNT_IDS, [organizationId]))).rows.map(
       (r) => r.id,
     );
+  }
+
+  async organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>> {
+    if (accountIds.length === 0) return new Set();
+    const { rows } = await this.pool.query<{ id: string }>(named(ORG_MEMBERS, [organizationId, accountIds]));
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async findUserCredential(email: string, target: ScopeTarget): Promise<UserCredential | undefined> {
+    const [text, values] = credentialQuery(CREDENTIAL.user, email, target);
+    return (await this.pool.query<UserCredential>(named(text, values))).rows[0];
+  }
+
+  async findTokenCredential(secretHash: string, target: ScopeTarget): Promise<TokenCredential | undefined> {
+    const [text, values] = credentialQuery(CREDENTIAL.token, secretHash, target);
+    return (await this.pool.query<TokenCredential>(named(text, values))).rows[0];
+  }
+
+  /**
+   * Under a transaction-scoped advisory lock, so nodes applying the same file at once run one after the
+   * other (each statement of the later one sees what the earlier committed, and finds nothing to change).
+   */
+  async applyBatch(batch: TenancyBatch): Promise<BatchSummary> {
+    return transaction(this.pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [BATCH_LOCK]);
+      const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((r) => [r.id, r]));
+      const existing: Existing = {
+        organizations: byId(
+          (await client.query<OrganizationRow>(named(ORGS_BY_IDS, [batch.organizations.map((o) => o.id)])))
+            .rows,
+        ),
+        accounts: byId(
+          (await client.query<AccountRow>(named(ACCOUNTS_BY_IDS, [batch.accounts.map((a) => a.id)]))).rows,
+        ),
+        users: new Map(
+          (await client.query<UserRow>(named(USERS_BY_EMAILS, [batch.users.map((u) => u.email)]))).rows.map(
+            (u) => [u.email, u],
+          ),
+        ),
+        tokens: byId(
+          (await client.query<TokenRow>(named(TOKENS_BY_IDS, [batch.tokens.map((t) => t.id)]))).rows,
+        ),
+      };
+      let plan = planBatch(batch, existing);
+      // Accounts about to change are locked and planned again from their locked state, so a concurrent
+      // move (CLI) is never overwritten without queueing its organization.
+      const stored = plan.accounts.filter((a) => existing.accounts.has(a.id)).map((a) => a.id);
+      if (stored.length > 0) {
+        const locked = (await client.query<AccountRow>(named(ACCOUNTS_LOCK_BY_IDS, [stored]))).rows;
+        const accounts = new Map(existing.accounts);
+        for (const r of locked) accounts.set(r.id, r);
+        plan = planBatch(batch, { ...existing, accounts });
+      }
+      if (plan.organizations.length > 0) {
+        const o = plan.organizations;
+        await client.query(
+          named(ORGS_UPSERT, [
+            o.map((r) => r.id),
+            o.map((r) => r.name),
+            o.map((r) => r.created),
+            o.map((r) => r.modified),
+          ]),
+        );
+      }
+      if (plan.accounts.length > 0) {
+        const a = plan.accounts;
+        await client.query(
+          named(ACCOUNTS_UPSERT, [
+            a.map((r) => r.id),
+            a.map((r) => r.name),
+            a.map((r) => r.organization_id),
+            a.map((r) => (r.entitlements === null ? null : JSON.stringify(r.entitlements))),
+            a.map((r) => r.created),
+            a.map((r) => r.modified),
+          ]),
+        );
+      }
+      await enqueueMany(client, 'organization', plan.organizationWork);
+      if (plan.entitlementsChanged.length > 0) {
+        await client.query(named(CLEAR_TERMINAL_ERRORS_MANY, [plan.entitlementsChanged]));
+        await client.query(named(ENQUEUE_ACCOUNTS_RECIPIENTS, [plan.entitlementsChanged]));
+      }
+      for (const w of plan.users) {
+        let userId = w.row.id;
+        if (w.writeRow) {
+          const { rows } = await client.query<{ id: string }>(
+            named(USER_UPSERT, [w.row.id, w.row.email, w.row.api_key_hash, w.row.created]),
+          );
+          userId = rows[0]?.id ?? userId;
+        }
+        if (w.removeAccounts.length > 0)
+          await client.query(named(USER_ACCOUNTS_REMOVE, [userId, w.removeAccounts]));
+        if (w.removeOrganizations.length > 0)
+          await client.query(named(USER_ORGS_REMOVE, [userId, w.removeOrganizations]));
+        if (w.addAccounts.length > 0) await client.query(named(USER_ACCOUNTS_ADD, [userId, w.addAccounts]));
+        if (w.addOrganizations.length > 0)
+          await client.query(named(USER_ORGS_ADD, [userId, w.addOrganizations]));
+      }
+      for (const w of plan.tokens) {
+        const r = w.row;
+        if (w.writeRow) {
+          await client.query(
+            named(TOKEN_UPSERT, [r.id, r.name, r.secret_hash, r.can_edit, r.status, r.expires_on, r.created]),
+          );
+        }
+        if (w.removeAccounts.length > 0)
+          await client.query(named(TOKEN_ACCOUNTS_REMOVE, [r.id, w.removeAccounts]));
+        if (w.removeOrganizations.length > 0)
+          await client.query(named(TOKEN_ORGS_REMOVE, [r.id, w.removeOrganizations]));
+        if (w.addAccounts.length > 0) await client.query(named(TOKEN_ACCOUNTS_ADD, [r.id, w.addAccounts]));
+        if (w.addOrganizations.length > 0)
+          await client.query(named(TOKEN_ORGS_ADD, [r.id, w.addOrganizations]));
+      }
+      return plan.summary;
+    });
   }
 
   async findUserByEmail(email: string): Promise<UserRow | undefined> {

@@ -1,12 +1,18 @@
 import { groupBy } from '../rows.js';
 import type Database from 'better-sqlite3';
 import type { ResourceType } from '../../http/common-schemas.js';
+import { planBatch, type PrincipalWrite } from '../../tenancy/batch.js';
 import type {
   AccountRow,
+  BatchSummary,
   OrganizationRow,
   Scope,
+  ScopeTarget,
+  TenancyBatch,
   TenancyStore,
+  TokenCredential,
   TokenRow,
+  UserCredential,
   UserRow,
 } from '../../tenancy/store.js';
 import { prepared } from './database.js';
@@ -75,6 +81,22 @@ function toToken(r: TokenRecord, scope: Scope): TokenRow {
   return { ...r, can_edit: r.can_edit === 1, ...scope };
 }
 
+type Target = 'account' | 'organization' | 'none';
+
+function targetOf(target: ScopeTarget): { kind: Target; id: string } {
+  if (target === null) return { kind: 'none', id: '' };
+  return 'account' in target
+    ? { kind: 'account', id: target.account }
+    : { kind: 'organization', id: target.organization };
+}
+
+/** `EXISTS` over the scope table the target names; the id is bound as the first parameter. */
+function inScopeSql(owner: 'user' | 'token', alias: string, kind: Target): string {
+  if (kind === 'none') return '(0 AND ? IS NULL)';
+  const table = `${owner}_${kind === 'account' ? 'accounts' : 'organizations'}`;
+  return `EXISTS (SELECT 1 FROM ${table} WHERE ${owner}_id = ${alias}.id AND ${kind}_id = ?)`;
+}
+
 /** Groups link rows by owner; rowid order keeps each scope in the order it was written. */
 function groupLinks(links: ScopeLink[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -122,6 +144,17 @@ export class SqliteTenancyStore implements TenancyStore {
   private readonly tokenOrgsClear;
   private readonly tokenAccountAdd;
   private readonly tokenOrgAdd;
+
+  private readonly userCredential = new Map<
+    Target,
+    Database.Statement<[string, string], UserRecord & { in_scope: number }>
+  >();
+  private readonly tokenCredential = new Map<
+    Target,
+    Database.Statement<[string, string], TokenRecord & { in_scope: number }>
+  >();
+  private readonly members;
+  private readonly applyBatchTx: (batch: TenancyBatch) => BatchSummary;
 
   // Reads spanning several statements run in one transaction so they see a single snapshot.
   private readonly readUserTx: (email: string) => UserRow | undefined;
@@ -229,6 +262,32 @@ export class SqliteTenancyStore implements TenancyStore {
       'INSERT OR IGNORE INTO token_organizations (token_id, organization_id) VALUES (?, ?)',
     );
 
+    for (const kind of ['account', 'organization', 'none'] as const) {
+      this.userCredential.set(
+        kind,
+        db.prepare<[string, string], UserRecord & { in_scope: number }>(
+          `SELECT u.id, u.email, u.api_key_hash, u.created, ${inScopeSql('user', 'u', kind)} AS in_scope
+           FROM users u WHERE u.email = ?`,
+        ),
+      );
+      this.tokenCredential.set(
+        kind,
+        db.prepare<[string, string], TokenRecord & { in_scope: number }>(
+          `SELECT t.id, t.name, t.secret_hash, t.can_edit, t.status, t.expires_on, t.created,
+             ${inScopeSql('token', 't', kind)} AS in_scope
+           FROM tokens t WHERE t.secret_hash = ?`,
+        ),
+      );
+    }
+    this.members = db
+      // Driven from the named ids (CROSS JOIN fixes the loop order, `+` keeps the organization index out):
+      // one primary-key probe per id, never a walk over the organization's accounts.
+      .prepare<[string, string], string>(
+        `SELECT a.id FROM json_each(?) AS j CROSS JOIN accounts AS a ON a.id = j.value
+         WHERE +a.organization_id = ?`,
+      )
+      .pluck();
+
     this.readUserTx = db.transaction((email: string) => {
       const r = this.userByEmail.get(email);
       return r && { ...r, accounts: this.userAccounts.all(r.id), organizations: this.userOrgs.all(r.id) };
@@ -318,6 +377,120 @@ export class SqliteTenancyStore implements TenancyStore {
       for (const a of row.accounts) this.tokenAccountAdd.run(row.id, a);
       for (const o of row.organizations) this.tokenOrgAdd.run(row.id, o);
     });
+
+    // Batches pass their rows as one JSON array per statement: one call into SQLite for any number of rows.
+    const accountsByIds = db.prepare<[string], AccountRecord>(
+      `SELECT a.id, a.name, a.organization_id, a.entitlements, a.created, a.modified
+       FROM json_each(?) AS j CROSS JOIN accounts AS a ON a.id = j.value`,
+    );
+    const accountsUpsert = db.prepare<[string]>(
+      `INSERT INTO accounts (id, name, organization_id, entitlements, created, modified)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+       FROM json_each(?) WHERE true
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id,
+         entitlements = excluded.entitlements, modified = excluded.modified`,
+    );
+    const scopeStatements = (owner: 'user' | 'token') => {
+      const statements = (kind: 'account' | 'organization') => {
+        const table = `${owner}_${kind === 'account' ? 'accounts' : 'organizations'}`;
+        return {
+          remove: db.prepare<[string, string]>(
+            `DELETE FROM ${table} WHERE ${owner}_id = ? AND ${kind}_id IN (SELECT value FROM json_each(?))`,
+          ),
+          // json_each walks the array in order, so the scope keeps the order it is given in.
+          add: db.prepare<[string, string]>(
+            `INSERT OR IGNORE INTO ${table} (${owner}_id, ${kind}_id) SELECT ?, value FROM json_each(?)`,
+          ),
+        };
+      };
+      return { accounts: statements('account'), organizations: statements('organization') };
+    };
+    const userScope = scopeStatements('user');
+    const tokenScope = scopeStatements('token');
+    const writeScope = (owner: string, w: PrincipalWrite<UserRow | TokenRow>, stmts: typeof userScope) => {
+      const run = (stmt: Database.Statement<[string, string]>, ids: string[]) => {
+        if (ids.length > 0) stmt.run(owner, JSON.stringify(ids));
+      };
+      run(stmts.accounts.remove, w.removeAccounts);
+      run(stmts.organizations.remove, w.removeOrganizations);
+      run(stmts.accounts.add, w.addAccounts);
+      run(stmts.organizations.add, w.addOrganizations);
+    };
+    const clearTerminal = db.prepare<[string]>(
+      `UPDATE recipient_resources SET error_version = NULL
+       WHERE terminal = 1 AND recipient_id IN (SELECT id FROM share_recipients WHERE account_id = ?)`,
+    );
+    // One IMMEDIATE transaction: the write lock is taken before anything is read, so processes applying
+    // the same file at once run one after the other and the later one finds nothing to change.
+    const batchTx = db.transaction((batch: TenancyBatch): BatchSummary => {
+      const organizations = new Map<string, OrganizationRow>();
+      for (const o of batch.organizations) {
+        const r = this.orgGet.get(o.id);
+        if (r) organizations.set(r.id, r);
+      }
+      const accounts = new Map<string, AccountRow>();
+      for (const r of accountsByIds.all(JSON.stringify(batch.accounts.map((a) => a.id)))) {
+        accounts.set(r.id, toAccount(r));
+      }
+      const users = new Map<string, UserRow>();
+      for (const u of batch.users) {
+        const r = this.readUserTx(u.email);
+        if (r) users.set(r.email, r);
+      }
+      const tokens = new Map<string, TokenRow>();
+      for (const t of batch.tokens) {
+        const r = this.readTokenTx({ id: t.id });
+        if (r) tokens.set(r.id, r);
+      }
+      const plan = planBatch(batch, { organizations, accounts, users, tokens });
+      for (const o of plan.organizations) this.orgUpsert.run(o);
+      if (plan.accounts.length > 0) {
+        accountsUpsert.run(
+          JSON.stringify(
+            plan.accounts.map((a) => [
+              a.id,
+              a.name,
+              a.organization_id,
+              a.entitlements === null ? null : JSON.stringify(a.entitlements),
+              a.created,
+              a.modified,
+            ]),
+          ),
+        );
+      }
+      for (const org of plan.organizationWork) enqueue(db, 'organization', org);
+      for (const id of plan.entitlementsChanged) {
+        clearTerminal.run(id);
+        enqueueAccountRecipients(db, id);
+      }
+      for (const w of plan.users) {
+        if (w.writeRow) {
+          this.userUpsert.run({
+            id: w.row.id,
+            email: w.row.email,
+            api_key_hash: w.row.api_key_hash,
+            created: w.row.created,
+          });
+        }
+        writeScope(w.row.id, w, userScope);
+      }
+      for (const w of plan.tokens) {
+        if (w.writeRow) {
+          this.tokenUpsert.run({
+            id: w.row.id,
+            name: w.row.name,
+            secret_hash: w.row.secret_hash,
+            can_edit: w.row.can_edit ? 1 : 0,
+            status: w.row.status,
+            expires_on: w.row.expires_on,
+            created: w.row.created,
+          });
+        }
+        writeScope(w.row.id, w, tokenScope);
+      }
+      return plan.summary;
+    });
+    this.applyBatchTx = (batch) => batchTx.immediate(batch);
   }
 
   async getOrganization(id: string): Promise<OrganizationRow | undefined> {
@@ -353,6 +526,27 @@ export class SqliteTenancyStore implements TenancyStore {
 
   async organizationAccountIds(organizationId: string): Promise<string[]> {
     return this.orgAccountIds.all(organizationId);
+  }
+
+  async organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>> {
+    if (accountIds.length === 0) return new Set();
+    return new Set(this.members.all(JSON.stringify(accountIds), organizationId));
+  }
+
+  async findUserCredential(email: string, target: ScopeTarget): Promise<UserCredential | undefined> {
+    const { kind, id } = targetOf(target);
+    const r = this.userCredential.get(kind)?.get(id, email);
+    return r && { ...r, in_scope: r.in_scope === 1 };
+  }
+
+  async findTokenCredential(secretHash: string, target: ScopeTarget): Promise<TokenCredential | undefined> {
+    const { kind, id } = targetOf(target);
+    const r = this.tokenCredential.get(kind)?.get(id, secretHash);
+    return r && { ...r, can_edit: r.can_edit === 1, in_scope: r.in_scope === 1 };
+  }
+
+  async applyBatch(batch: TenancyBatch): Promise<BatchSummary> {
+    return this.applyBatchTx(batch);
   }
 
   async findUserByEmail(email: string): Promise<UserRow | undefined> {
