@@ -67,7 +67,7 @@ export class SqliteSeedWriter implements SeedWriter {
   async write(plan: SeedPlan): Promise<void> {
     const { db } = this;
     // Durability of a half-written seed is worthless (the transaction is all or nothing, and a crash means
-    // seeding again), so skip the syncs; a large cache keeps the random-keyed indexes in memory.
+    // seeding again), so skip the syncs; a large cache keeps the growing indexes in memory.
     const synchronous = db.pragma('synchronous', { simple: true }) as number;
     const cacheSize = db.pragma('cache_size', { simple: true }) as number;
     const journal = db.pragma('journal_mode', { simple: true }) as string;
