@@ -93,6 +93,8 @@ export class PgSeedWriter implements SeedWriter {
     await transaction(this.pool, async (c) => {
       // A seed is all or nothing: losing it in a crash only means seeding again.
       await c.query('SET LOCAL synchronous_commit = off');
+      // Writers wait until the seed commits, so nothing lands between the emptiness check and the seed.
+      await c.query(`LOCK TABLE ${HELD.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
       const held = (await c.query<Record<string, boolean>>(HELD_SQL)).rows[0] ?? {};
       const found = HELD.filter((t) => held[t]);
       if (found.length > 0) throw new StoreNotEmptyError(found);
