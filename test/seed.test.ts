@@ -19,6 +19,14 @@ const ACCOUNTS = 4;
 const SHARES = 40;
 const TOKEN = 'seed-test-token-value-000000000001';
 
+/** The store's indexes and their definitions: the seed rebuilds some and must leave them as they were. */
+const indexes = (db: TestStore) =>
+  db.store.kind === 'sqlite'
+    ? db.sql(`SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name`)
+    : db.sql(
+        'SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname',
+      );
+
 /** Every row of a table, in a fixed order, for before/after comparisons. */
 const snapshot = (db: TestStore, table: string, orderBy: string) =>
   db.sql(`SELECT * FROM ${table} ORDER BY ${orderBy}`);
@@ -27,11 +35,13 @@ describe('rshare seed', () => {
   let db: TestStore;
   let app: App;
   let seeded: SeedOutput;
+  let indexesBefore: Record<string, unknown>[];
   const get = (url: string) => call(app, 'GET', `/client/v4${url}`, { token: seeded.token });
   const account = (i: number) => seeded.account_ids[i] as string;
 
   before(async () => {
     db = await openTestStore();
+    indexesBefore = await indexes(db);
     seeded = await seedStore(db.store, { accounts: ACCOUNTS, shares: SHARES, token: TOKEN });
     app = await buildApp({ store: db.store });
   });
@@ -185,6 +195,11 @@ describe('rshare seed', () => {
     const last = await get(`/organizations/${seeded.organization_id}/shares?per_page=1&direction=desc`);
     assert.equal(last.body.result[0].id, created.body.result.id);
     assert.equal(last.body.result_info.total_count, SHARES + 1);
+  });
+
+  test('given a seeded store, when reading its schema, then every index is there as the migrations made it', async () => {
+    assert.ok(indexesBefore.length > 10);
+    assert.deepEqual(await indexes(db), indexesBefore);
   });
 
   test('given a seeded store, when seeding it again, then it refuses and writes nothing', async () => {

@@ -55,17 +55,30 @@ const SQL = {
     VALUES (?, ?, ?, ?, 'custom-ruleset', ?, ?, 1, ?, ?)`,
 };
 
+function tryPragma(db: Db, pragma: string): boolean {
+  try {
+    db.pragma(pragma);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class SqliteSeedWriter implements SeedWriter {
   constructor(private readonly db: Db) {}
 
   async write(plan: SeedPlan): Promise<void> {
     const { db } = this;
     // Durability of a half-written seed is worthless (the transaction is all or nothing, and a crash means
-    // seeding again), so skip the syncs; a large cache keeps the random-keyed indexes in memory.
+    // seeding again), so skip the syncs; a large cache keeps the growing indexes in memory.
     const synchronous = db.pragma('synchronous', { simple: true }) as number;
     const cacheSize = db.pragma('cache_size', { simple: true }) as number;
+    const journal = db.pragma('journal_mode', { simple: true }) as string;
     db.pragma('synchronous = OFF');
     db.pragma('cache_size = -1048576');
+    // A rollback journal writes each new page once, into the database; WAL writes it twice (log, then
+    // checkpoint). Leaving WAL needs the file to ourselves: with another connection open, stay in WAL.
+    const leftWal = journal === 'wal' && tryPragma(db, 'journal_mode = DELETE');
     try {
       db.transaction(() => {
         const held = HELD.filter((t) => db.prepare(`SELECT 1 FROM ${t} LIMIT 1`).get() !== undefined);
@@ -74,6 +87,7 @@ export class SqliteSeedWriter implements SeedWriter {
         this.withoutTriggers(() => this.withoutSecondaryIndexes(() => this.shares(plan)));
       }).immediate();
     } finally {
+      if (leftWal) db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${synchronous}`);
       db.pragma(`cache_size = ${cacheSize}`);
     }
