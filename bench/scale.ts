@@ -154,7 +154,12 @@ async function runStore(
   wrk: ReturnType<typeof ensureWrk>,
 ): Promise<void> {
   const { store, config, report, track } = ctx;
-  say(`\n===== ${LABEL[store]} =====\n`);
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  say(`\n===== ${LABEL[store]} =====\n  load average: ${load}\n`);
+  // The machine is shared: a busy start explains figures better than any guess afterwards.
+  report.notes.push(`${LABEL[store]} started at load average ${load}`);
   const dir = mkdtempSync(join(tmpdir(), 'rshare-bench-scale-'));
   track('dir', () => rmSync(dir, { recursive: true, force: true }));
   let server: ServerProcess | undefined;
