@@ -25,6 +25,15 @@ function positiveInt(value: string): number {
   return Number(value);
 }
 
+/** An integer of at least `min`, for options that may be zero or must be more than one. */
+function intAtLeast(min: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value)))
+      throw new InvalidArgumentError(`expected an integer of at least ${min}`);
+    return Number(value);
+  };
+}
+
 /** `--account a b --account c,d` → `[a, b, c, d]`. */
 function idList(values: string[] | undefined): string[] {
   return (values ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
@@ -189,6 +198,26 @@ program
       [
         `Copied ${total} rows from ${opts.from} to PostgreSQL:`,
         ...Object.entries(counts).map(([name, n]) => `  ${name.padEnd(26)} ${n}`),
+      ].join('\n'),
+    );
+  });
+
+admin(program.command('seed').description('fill an empty store with load-test data and print a token for it'))
+  .requiredOption('--accounts <n>', 'accounts of the one organization (at least 2)', intAtLeast(2))
+  .requiredOption('--shares <n>', 'shares, spread evenly over the accounts', intAtLeast(0))
+  .option('--token <value>', 'value of the read+edit API token to create; generated when omitted')
+  .action(async (opts: AdminOptions & { accounts: number; shares: number; token?: string }) => {
+    const { seedStore } = await import('./seed/service.js');
+    const { openStore } = await import('./db/open.js');
+    const started = performance.now();
+    const store = await openStore(opts.database, { poolSize: 2 });
+    const result = await seedStore(store, opts).finally(() => store.close());
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    output(opts, result, () =>
+      [
+        `Seeded 1 organization, ${opts.accounts} accounts and ${opts.shares} shares (each with one delivered recipient and resource) in ${seconds}s`,
+        `Organization: ${result.organization_id}`,
+        `Token (read and edit on the organization and every account): ${result.token}`,
       ].join('\n'),
     );
   });
