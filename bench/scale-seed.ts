@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { ROOT } from '../test/support/process.js';
 import { JsonClient } from './client.js';
 import { benchId } from './fixtures.js';
+import { CLI_LAYOUT, type SeedLayout } from './scale-expected.js';
 
 export const SEED_TOKEN = 'rshare-bench-scale-seed-token-000001';
 
@@ -19,6 +20,8 @@ export interface Seeded {
   /** Shares in the store, in all (each account sends and receives `shares / accounts`). */
   shares: number;
   via: 'rshare seed' | 'HTTP API (fallback)';
+  /** Where each share went, to derive every list's exact total_count. */
+  layout: SeedLayout;
   ms: number;
 }
 
@@ -59,7 +62,13 @@ export async function seedWithCli(
   if (code !== 0 && /unknown command 'seed'/.test(stderr)) return undefined;
   if (code !== 0) throw new Error(`rshare seed exited with ${String(code)}:\n${stderr.slice(-4000)}`);
   const printed = JSON.parse(stdout) as { organization_id: string; account_ids: string[]; token: string };
-  return { ...printed, shares: size.shares, via: 'rshare seed', ms: performance.now() - started };
+  return {
+    ...printed,
+    shares: size.shares,
+    via: 'rshare seed',
+    layout: CLI_LAYOUT,
+    ms: performance.now() - started,
+  };
 }
 
 /** The fallback's size: enough for every cell to have a first, middle and last page, quickly written. */
@@ -89,9 +98,15 @@ export function writeSeedBootstrap(path: string): { organization_id: string; acc
 }
 
 /**
- * The seed's layout through the API: share i is sent by account i mod N to account i+1 mod N, so every
- * account sends and receives M/N; the tag env alternates prod/dev by round so half of each list is prod.
+ * A layout like the seed's, through the API: share i is sent by account i mod N to account i+1 mod N, so
+ * every account sends and receives M/N; the tag env alternates prod/dev by round of N shares.
  */
+const HTTP_LAYOUT: SeedLayout = {
+  owner: (i, n) => i % n,
+  recipient: (i, n) => (i + 1) % n,
+  prod: (i, n) => Math.floor(i / n) % 2 === 0,
+};
+
 export async function seedOverHttp(
   url: string,
   tenancy: { organization_id: string; account_ids: string[] },
@@ -102,10 +117,10 @@ export async function seedOverHttp(
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < HTTP_SEED.shares; i = next++) {
-      const owner = tenancy.account_ids[i % n] as string;
+      const owner = tenancy.account_ids[HTTP_LAYOUT.owner(i, n)] as string;
       await client.expect(201, 'POST', `/client/v4/accounts/${owner}/shares`, {
         name: `seeded share ${i}`,
-        recipients: [{ recipient_account_id: tenancy.account_ids[(i + 1) % n] }],
+        recipients: [{ recipient_account_id: tenancy.account_ids[HTTP_LAYOUT.recipient(i, n)] }],
         resources: [
           {
             resource_id: benchId('e1', i + 1),
@@ -114,7 +129,7 @@ export async function seedOverHttp(
             meta: { seeded: i },
           },
         ],
-        tags: { env: Math.floor(i / n) % 2 === 0 ? 'prod' : 'dev' },
+        tags: { env: HTTP_LAYOUT.prod(i, n) ? 'prod' : 'dev' },
       });
     }
   };
@@ -128,6 +143,7 @@ export async function seedOverHttp(
     token: SEED_TOKEN,
     shares: HTTP_SEED.shares,
     via: 'HTTP API (fallback)',
+    layout: HTTP_LAYOUT,
     ms: performance.now() - started,
   };
 }
