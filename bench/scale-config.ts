@@ -49,10 +49,10 @@ export const FULL: ScaleConfig = {
 export const QUICK: ScaleConfig = {
   quick: true,
   seed: { accounts: 100, shares: 20_000 },
-  matrix: { warmup: 5, samples: 40, cellBoundMs: 3000, accounts: 4, shares: 20 },
+  matrix: { warmup: 5, samples: 30, cellBoundMs: 1200, accounts: 4, shares: 20 },
   // A 20,000-account fan-out alone can take a minute on a busy 2-core machine.
   tenancyAccounts: 2000,
-  load: { connections: 32, warmupMs: 300, durationMs: 1000, maxRequests: 2_000_000 },
+  load: { connections: 32, warmupMs: 200, durationMs: 800, maxRequests: 2_000_000 },
   rounds: 1,
   wrk: { connections: 32, seconds: 1 },
   fanouts: 1,

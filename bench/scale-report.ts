@@ -31,12 +31,15 @@ export class Report {
   /** What a column shows where it has no figure (the store was skipped, or its run failed). */
   readonly missing: Partial<Record<StoreKind, string>> = {};
   private section = '';
+  private readonly started = performance.now();
 
   constructor(readonly stores: readonly StoreKind[]) {}
 
   heading(section: string, detail = ''): void {
     this.section = section;
-    say(`\n${section}${detail ? ` (${detail})` : ''}\n`);
+    // Elapsed time on every heading, so a slow part of a bounded run is easy to find.
+    const at = `[${fmt((performance.now() - this.started) / 1000, 0)} s]`;
+    say(`\n${at} ${section}${detail ? ` (${detail})` : ''}\n`);
   }
 
   figure(
