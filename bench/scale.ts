@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { findPostgresBin } from '../test/support/postgres.js';
 import type { ServerProcess, ServerProcessOptions } from '../test/support/process.js';
 import { rssOf } from './proc.js';
-import { startBenchPostgres } from './postgres.js';
+import { startBenchPostgres, type BenchPostgres } from './postgres.js';
 import { FULL, QUICK } from './scale-config.js';
 import type { ScaleContext } from './scale-context.js';
 import { runFanouts } from './scale-fanout.js';
@@ -171,9 +171,13 @@ async function runStore(
     await server?.stop(10_000);
     setServer(undefined);
   };
-  const cluster = store === 'postgres' ? await startBenchPostgres() : undefined;
-  if (cluster) track('cluster', () => cluster.stop());
+  let cluster: BenchPostgres | undefined;
   try {
+    if (store === 'postgres') {
+      const started = await startBenchPostgres();
+      track('cluster', () => started.stop());
+      cluster = started;
+    }
     const serverOptions = (database: string, bootstrap?: string): ServerProcessOptions => ({
       database,
       bootstrap,
