@@ -36,7 +36,7 @@ export interface ScaleConfig {
 export const FULL: ScaleConfig = {
   quick: false,
   seed: { accounts: 1000, shares: 1_000_000 },
-  matrix: { warmup: 20, samples: 200, cellBoundMs: 30_000, accounts: 10, shares: 50 },
+  matrix: { warmup: 20, samples: 200, cellBoundMs: 20_000, accounts: 10, shares: 50 },
   tenancyAccounts: 20_000,
   load: { connections: 32, warmupMs: 1000, durationMs: 5000, maxRequests: 2_000_000 },
   rounds: 2,

@@ -47,8 +47,17 @@ export interface ScaleOptions {
 /** Emergency stops for the abort path, by key, so each is replaced or cleared as things come and go. */
 const emergency = new Map<string, () => void>();
 
+/** Prints the table and writes the results so far; set once a run has a report. */
+let finish: ((interrupted: string | undefined) => void) | undefined;
+
 function abort(message: string, code: number): never {
   process.stderr.write(`${message}\n`);
+  // An aborted run still shows what it measured: a 20-minute run losing everything helps nobody.
+  try {
+    finish?.(message);
+  } catch (err) {
+    process.stderr.write(`bench: could not write the partial results: ${String(err)}\n`);
+  }
   // Servers and load first, then clusters, then files (a cluster's files are gone with its folder).
   const order = [...emergency.entries()].sort(([a], [b]) => rank(a) - rank(b));
   for (const [key, stop] of order) {
@@ -134,17 +143,22 @@ export async function runScale(options: ScaleOptions): Promise<void> {
     }
   }
 
-  const seconds = (performance.now() - started) / 1000;
-  report.notes.push(
-    `${options.quick ? 'QUICK MODE (small store, few samples). ' : ''}whole run: ${fmt(seconds, 0)} s; load average at the end: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')} (${availableParallelism()} CPUs)`,
-  );
-  say(`\n${options.quick ? 'QUICK MODE — ' : ''}scale results\n\n${report.table()}`);
-  Object.assign(results, { table: report.rows, notes: report.notes, seconds, loadAverageAtEnd: loadavg() });
-  const file = join(HERE, 'scale-results.json');
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  say(`\nwrote ${file}\n`);
+  finish = (interrupted) => {
+    finish = undefined;
+    const seconds = (performance.now() - started) / 1000;
+    if (interrupted) report.notes.push(`INTERRUPTED (${interrupted}): the figures above are partial`);
+    report.notes.push(
+      `${options.quick ? 'QUICK MODE (small store, few samples). ' : ''}whole run: ${fmt(seconds, 0)} s; load average at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (${availableParallelism()} CPUs)`,
+    );
+    say(`\n${options.quick ? 'QUICK MODE — ' : ''}scale results\n\n${report.table()}`);
+    Object.assign(results, { table: report.rows, notes: report.notes, seconds, loadAverageAtEnd: loadavg() });
+    const file = join(HERE, 'scale-results.json');
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    say(`\nwrote ${file}\n`);
+  };
+  finish(undefined);
   clearTimeout(deadline);
 }
 
