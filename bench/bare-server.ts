@@ -1,7 +1,7 @@
 /**
  * Baselines for the GET throughput comparison, run as a forked child: a bare `node:http` server, or a
  * minimal Fastify app with the same route shape, answering every request with one fixed JSON body. It
- * receives `{ kind, body }` over IPC and answers with its port once listening on 127.0.0.1.
+ * receives `{ kind, body, status? }` over IPC and answers with its port once listening on 127.0.0.1.
  */
 import Fastify from 'fastify';
 import { createServer } from 'node:http';
@@ -26,12 +26,13 @@ async function fastify(body: string): Promise<void> {
   process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
 }
 
-function node(body: Buffer): void {
+/** `status` lets it stand in for a create (201) as well as a read. */
+function node(body: Buffer, status = 200): void {
   const server = createServer((req, res) => {
     // Drain the (empty) request before answering, as a real handler would.
     req.resume();
     req.on('end', () => {
-      res.writeHead(200, {
+      res.writeHead(status, {
         'content-type': 'application/json; charset=utf-8',
         'content-length': body.length,
       });
@@ -43,7 +44,7 @@ function node(body: Buffer): void {
   process.once('SIGTERM', () => server.close(() => process.exit(0)));
 }
 
-process.once('message', (msg: { kind: BaselineKind; body: string }) => {
+process.once('message', (msg: { kind: BaselineKind; body: string; status?: number }) => {
   if (msg.kind === 'fastify') void fastify(msg.body);
-  else node(Buffer.from(msg.body));
+  else node(Buffer.from(msg.body), msg.status);
 });

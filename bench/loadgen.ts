@@ -15,6 +15,11 @@ export interface LoadConfig {
    */
   client: 'agent' | 'raw';
   headers: Record<string, string>;
+  /** POST mode: the method and the JSON body sent with every request (default: GET, no body). */
+  method?: 'GET' | 'POST';
+  body?: string;
+  /** The status every answer should have (default 200; 201 for a create). */
+  expectStatus?: number;
   connections: number;
   warmupMs: number;
   durationMs: number;
@@ -28,7 +33,7 @@ export interface LoadResult {
   /** Every response received, warm-up included (to divide the server's CPU time by). */
   completed: number;
   errors: number;
-  /** Responses whose status was not 200. */
+  /** Responses whose status was not `expectStatus` (200 unless told). */
   non200: number;
   seconds: number;
   rps: number;
@@ -37,9 +42,25 @@ export interface LoadResult {
   bytesPerResponse: number;
 }
 
-function once(agent: Agent, config: LoadConfig): Promise<{ status: number; bytes: number }> {
+/** The request headers, plus the body's framing in POST mode. */
+function headersOf(config: LoadConfig, body: Buffer | undefined): Record<string, string> {
+  if (!body) return config.headers;
+  return { ...config.headers, 'content-type': 'application/json', 'content-length': String(body.length) };
+}
+
+function once(
+  agent: Agent,
+  config: LoadConfig,
+  body: Buffer | undefined,
+): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const req = request(config.url, { agent, headers: config.headers, timeout: 10_000 }, (res) => {
+    const options = {
+      agent,
+      method: config.method ?? 'GET',
+      headers: headersOf(config, body),
+      timeout: 10_000,
+    };
+    const req = request(config.url, options, (res) => {
       let bytes = 0;
       res.on('data', (c: Buffer) => (bytes += c.length));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
@@ -47,11 +68,11 @@ function once(agent: Agent, config: LoadConfig): Promise<{ status: number; bytes
     });
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
-/** One keep-alive connection sending a fixed GET and reading Content-Length framed responses. */
+/** One keep-alive connection sending a fixed request and reading Content-Length framed responses. */
 class RawConnection {
   private socket: Socket | undefined;
   private buffer: Buffer = Buffer.alloc(0);
@@ -62,14 +83,17 @@ class RawConnection {
   constructor(
     private readonly url: URL,
     headers: Record<string, string>,
+    method = 'GET',
+    body?: Buffer,
   ) {
     const lines = [
-      `GET ${url.pathname}${url.search} HTTP/1.1`,
+      `${method} ${url.pathname}${url.search} HTTP/1.1`,
       `host: ${url.host}`,
       'connection: keep-alive',
     ];
     for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
-    this.request = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`);
+    const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`);
+    this.request = body ? Buffer.concat([head, body]) : head;
   }
 
   private open(): Promise<Socket> {
@@ -131,6 +155,8 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
   if (new URL(config.url).hostname !== '127.0.0.1') throw new Error('load is only sent to 127.0.0.1');
   const agent = new Agent({ keepAlive: true, maxSockets: config.connections });
   const url = new URL(config.url);
+  const body = config.body === undefined ? undefined : Buffer.from(config.body);
+  const expected = config.expectStatus ?? 200;
   const raws: RawConnection[] = [];
   const latencies: number[] = [];
   let errors = 0;
@@ -141,19 +167,22 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
   const measureFrom = t0 + config.warmupMs;
   const stopAt = measureFrom + config.durationMs;
   const worker = async () => {
-    const raw = config.client === 'raw' ? new RawConnection(url, config.headers) : undefined;
+    const raw =
+      config.client === 'raw'
+        ? new RawConnection(url, headersOf(config, body), config.method, body)
+        : undefined;
     if (raw) raws.push(raw);
     for (;;) {
       const started = performance.now();
       if (started >= stopAt || latencies.length >= config.maxRequests) return;
       try {
-        const res = raw ? await raw.send() : await once(agent, config);
+        const res = raw ? await raw.send() : await once(agent, config, body);
         const ended = performance.now();
         completed++;
         if (started >= measureFrom && ended <= stopAt) {
           latencies.push(ended - started);
           bytes += res.bytes;
-          if (res.status !== 200) non200++;
+          if (res.status !== expected) non200++;
         }
       } catch {
         errors++;

@@ -11,6 +11,8 @@ export interface BenchPostgres {
   url: string;
   /** CPU time (ms) the whole cluster (postmaster, backends, background processes) has used so far. */
   cpuMs(): number;
+  /** Another fresh database on the same cluster, for a second independent store; its URL. */
+  createDatabase(name: string): Promise<string>;
   /** Stops the cluster and removes its files (synchronous, so it is usable in an abort path). */
   stop(): void;
 }
@@ -36,6 +38,19 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
     return {
       url: url.toString(),
       cpuMs: () => (postmaster === undefined ? Number.NaN : treeCpuMsOf(postmaster)),
+      async createDatabase(name: string) {
+        if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`);
+        const client = new pg.Client({ connectionString: cluster.url, connectionTimeoutMillis: 10_000 });
+        await client.connect();
+        try {
+          await client.query(`CREATE DATABASE ${name}`);
+        } finally {
+          await client.end();
+        }
+        const other = new URL(cluster.url);
+        other.pathname = `/${name}`;
+        return other.toString();
+      },
       stop: () => cluster.stop(),
     };
   } catch (err) {

@@ -5,6 +5,8 @@
  *   --only get,create,fanout      run only these phases (default: all)
  *   --dist                        run the compiled server (`npm run build` first) instead of src/ through tsx
  *   --cpu-prof                    profile the server (.cpuprofile in a temp folder) and print where its time went
+ *   --scale [--quick]             the scale matrix instead (bench/scale.ts: 1M-share store, 20,000-account
+ *                                 tenancy, throughput against bare node:http with wrk too); --quick: small
  *
  * For each store the server runs as a child process (`rshare serve`, bootstrap with three organizations):
  * on SQLite in a temp dir; on PostgreSQL against a fresh database of a throwaway cluster started here
@@ -44,8 +46,13 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     dist: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
   },
 });
+if (args.quick && !args.scale) throw new Error('--quick only applies to --scale');
+if (args.scale && (args.only !== undefined || args['cpu-prof']))
+  throw new Error('--scale runs all its parts; --only and --cpu-prof do not apply');
 const only = new Set((args.only ?? PHASES.join(',')).split(',') as Phase[]);
 for (const p of only)
   if (!PHASES.includes(p)) throw new Error(`unknown phase ${p}; known: ${PHASES.join(', ')}`);
@@ -613,7 +620,15 @@ async function main(): Promise<void> {
   clearTimeout(deadline);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  abort('bench: stopping what is still running', 1);
-});
+if (args.scale) {
+  // Its own module: its own parts, table, abort timer and bench/scale-results.json.
+  const { runScale } = await import('./scale.js');
+  await runScale({ stores, quick: args.quick, dist: args.dist });
+} else {
+  main().catch((err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    abort('bench: stopping what is still running', 1);
+  });
+}
