@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { buildDrivers } from '../src/reconciler/drivers/index.js';
 import { Reconciler, type ReconcileReport, type TransitionRecord } from '../src/reconciler/reconciler.js';
 import { hashSecret } from '../src/lib/secrets.js';
+import { newId } from '../src/lib/ids.js';
 import {
   assertError,
   base,
@@ -590,17 +591,19 @@ describe('Reconciler: organization-targeted share', () => {
 
     const share = await createShare('organization');
     const members = [R1, R2, R3, ...extra];
+    // The create answers before the fan-out: the reconciler derives the recipients from the members.
     assert.deepEqual(await counts(share.id), {
-      associating: 53,
+      associating: 0,
       associated: 0,
       disassociating: 0,
       disassociated: 0,
     });
+    const report = await reconciler.reconcileOnce(); // the share item, then its 53 recipients
     const all = await recipients(share.id, false);
     assert.deepEqual(all.map((r) => r.account_id).sort(), [...members].sort());
     assertReport(
-      await reconciler.reconcileOnce(),
-      53,
+      report,
+      54,
       recipientTransitions(
         all.map((r) => r.id),
         'associating',
@@ -777,10 +780,16 @@ describe('Reconciler: idempotency, leases and metrics', () => {
     }
     await reconciler.reconcileOnce();
     const share = await createShare('organization');
+    // Derive the 40 recipients (and queue their work) up front, so both workers find them all due.
+    assert.deepEqual(
+      await h.store.reconciler.deriveShareRecipients(share.id, h.clock.timestamp(), newId, 1000),
+      { changed: 40, more: false },
+    );
     const w1 = newReconciler('w1');
     const w2 = newReconciler('w2');
     const [a, b] = await Promise.all([w1.reconcileOnce(), w2.reconcileOnce()]);
-    assert.equal(a.processed + b.processed, 40);
+    // The share item (nothing left to derive), then each recipient once.
+    assert.equal(a.processed + b.processed, 41);
     const ids = [...a.transitions, ...b.transitions].map((t) => t.id);
     assert.equal(ids.length, 40);
     assert.equal(new Set(ids).size, 40);

@@ -279,7 +279,10 @@ export function checkRecipientAccount(
   }
 }
 
-/** Decides the target of a new share from its `recipients` items and lists the accounts it reaches. */
+/**
+ * Decides the target of a new share from its `recipients` items and lists the accounts it names (none for
+ * an organization-targeted share: the reconciler derives those recipients from the members).
+ */
 function resolveRecipients(
   owner: AccountRow,
   items: CreateShareBody['recipients'],
@@ -313,7 +316,8 @@ function resolveRecipients(
     organization = true;
   });
   if (!organization) return { targetType: 'account', accountIds: accounts };
-  return { targetType: 'organization', accountIds: [...orgAccounts].filter((id) => id !== owner.id) };
+  // The members' recipients are derived by the reconciler (the share's 'share' work, queued with it).
+  return { targetType: 'organization', accountIds: [] };
 }
 
 function mixed(pointer: string): ValidationError {

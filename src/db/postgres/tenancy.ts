@@ -82,6 +82,9 @@ function sameEntitlements(a: ResourceType[] | null, b: ResourceType[] | null): b
   return sa.size === sb.size && [...sb].every((t) => sa.has(t));
 }
 
+const DEPART = `INSERT INTO organization_departures (organization_id, account_id) VALUES ($1, $2)
+  ON CONFLICT DO NOTHING`;
+
 export class PgTenancyStore implements TenancyStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -137,6 +140,8 @@ export class PgTenancyStore implements TenancyStore {
         for (const org of new Set([before?.organization_id ?? null, row.organization_id])) {
           if (org !== null) await enqueue(client, 'organization', org);
         }
+        // The old organization's sync finds the leaver's recipients from this account's side.
+        if (before?.organization_id) await client.query(named(DEPART, [before.organization_id, row.id]));
       }
       if (before && !sameEntitlements(before.entitlements, row.entitlements)) {
         // Terminal errors (the missing-entitlement one above all) become retryable. The row itself stays:
