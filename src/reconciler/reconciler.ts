@@ -264,7 +264,8 @@ export class Reconciler {
         assertTransition('recipient', ctx.recipient.status, to);
         result.status = to;
       }
-      if (retry !== undefined) result.retry = { dueAt: clock.now() + this.backoff(item.attempts), error: retry };
+      if (retry !== undefined)
+        result.retry = { dueAt: clock.now() + this.backoff(item.attempts), error: retry };
       results.push(result);
       if (ctx.share.status === 'deleting' || ctx.resources.some((r) => r.status !== 'active'))
         finalize.add(ctx.share.id);

@@ -218,7 +218,9 @@ export class PgReconcilerStore implements ReconcilerStore {
       r.writes.filter((w) => w.state === null).map((w) => [r.item.id, w.shareResourceId] as const),
     );
     const records = results.flatMap((r) =>
-      r.writes.flatMap((w) => (w.state ? [{ recipient: r.item.id, resource: w.shareResourceId, ...w.state }] : [])),
+      r.writes.flatMap((w) =>
+        w.state ? [{ recipient: r.item.id, resource: w.shareResourceId, ...w.state }] : [],
+      ),
     );
     const moves = results.flatMap((r) => (r.recipient && r.status ? [{ ...r.recipient, to: r.status }] : []));
     const done = results.filter((r) => !r.retry).map((r) => r.item);
@@ -296,7 +298,14 @@ export class PgReconcilerStore implements ReconcilerStore {
       const members = new Set(
         (await client.query<{ id: string }>(named(MEMBERS, [share.organization_id]))).rows.map((a) => a.id),
       );
-      return this.deriveOne(client, { id: shareId, account_id: share.account_id }, members, modified, newId, limit);
+      return this.deriveOne(
+        client,
+        { id: shareId, account_id: share.account_id },
+        members,
+        modified,
+        newId,
+        limit,
+      );
     });
   }
 
@@ -313,7 +322,9 @@ export class PgReconcilerStore implements ReconcilerStore {
       (await client.query<{ account_id: string }>(named(EXCLUDED, [share.id]))).rows.map((e) => e.account_id),
     );
     const current = (
-      await client.query<{ account_id: string; desired_status: string }>(named(CURRENT_RECIPIENTS, [share.id]))
+      await client.query<{ account_id: string; desired_status: string }>(
+        named(CURRENT_RECIPIENTS, [share.id]),
+      )
     ).rows;
     const plan = planOrganizationShare(members, share.account_id, excluded, current);
     for (const { accountId, to } of plan.change) await setDesired(client, share.id, accountId, to, modified);

@@ -187,7 +187,11 @@ export class SqliteReconcilerStore implements ReconcilerStore {
             });
         }
         const rec = r.recipient;
-        if (rec && r.status && move.run(r.status, modified, rec.id, rec.status, rec.desired_status).changes > 0)
+        if (
+          rec &&
+          r.status &&
+          move.run(r.status, modified, rec.id, rec.status, rec.desired_status).changes > 0
+        )
           moved.add(rec.id);
         if (r.retry) this.retryNow(owner, r.item, r.retry.dueAt, r.retry.error);
         else this.completeNow(owner, r.item);

@@ -19,7 +19,8 @@ export class InventoryDriver implements DeliveryDriver {
     const put: InventoryRow[] = [];
     const remove: InventoryKey[] = [];
     for (const d of ds) {
-      if (d.action === 'remove') remove.push({ account_id: d.recipient_account_id, share_resource_id: d.resource.id });
+      if (d.action === 'remove')
+        remove.push({ account_id: d.recipient_account_id, share_resource_id: d.resource.id });
       else put.push(this.row(d));
     }
     await this.inventory.apply({ put, remove });
