@@ -686,6 +686,50 @@ describe('Reconciler: organization-targeted share', () => {
   });
 });
 
+describe('Reconciler: organization fan-out in the reconciler', () => {
+  test('given an organization share excluding R2 before its fan-out, when members join and leave, then one pass derives and associates the members, and later passes follow membership', async () => {
+    const share = await createShare('organization');
+    // The create answered with the share only; its recipients do not exist yet.
+    assert.deepEqual(await recipients(share.id, false), []);
+    assertSuccess(
+      await call(h.app, 'POST', `${base()}/${share.id}/excluded-recipients`, { body: { account_id: R2 } }),
+      201,
+    );
+    const first = await reconciler.reconcileOnce();
+    assert.deepEqual(await statuses(share.id), { [R1]: 'associated', [R3]: 'associated' });
+    assert.equal(first.transitions.length, 2);
+    assert.equal(await h.store.reconciler.pendingCount(), 0);
+
+    // An account-targeted share to R3, then R3 leaves and a newcomer joins.
+    const direct = await createShare([R3]);
+    await reconciler.reconcileOnce();
+    const now = h.clock.timestamp();
+    const newcomer = hexId(0x99, 'f');
+    await h.store.tenancy.upsertAccount({
+      id: newcomer,
+      name: 'Newcomer',
+      organization_id: ORG,
+      entitlements: null,
+      created: now,
+      modified: now,
+    });
+    const r3 = await h.store.tenancy.getAccount(R3);
+    assert.ok(r3);
+    await h.store.tenancy.upsertAccount({ ...r3, organization_id: null, modified: h.clock.timestamp() });
+    await reconciler.reconcileOnce();
+    assert.deepEqual(await statuses(share.id), {
+      [R1]: 'associated',
+      [R3]: 'disassociated',
+      [newcomer]: 'associated',
+    });
+    assert.deepEqual(await statuses(direct.id), { [R3]: 'disassociated' });
+    assert.deepEqual(await storedInventory(R3), []);
+    assert.equal((await storedInventory(newcomer)).length, 1);
+    assert.deepEqual(await h.sql('SELECT * FROM organization_departures'), [], 'departures are consumed');
+    assert.equal(await h.store.reconciler.pendingCount(), 0);
+  });
+});
+
 describe('Reconciler: idempotency, leases and metrics', () => {
   test('given converged work, when reconcileOnce runs again or a recipient is queued again, then nothing changes and no inventory row is duplicated', async () => {
     const share = await createShare([R1, R2], [ruleset(1), ruleset(2)]);
