@@ -87,7 +87,7 @@ const FANOUTS: {
   notRunBecause?: string;
 }[] = [
   { recipients: 500, targetMs: 1000, boundMs: 60_000, stores: STORES },
-  { recipients: 10_000, targetMs: 10_000, boundMs: 120_000, stores: STORES },
+  { recipients: 20_000, targetMs: 10_000, boundMs: 120_000, stores: STORES },
 ];
 const POLL_MS = 20;
 

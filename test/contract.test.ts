@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { API_PREFIXES } from '../src/app.js';
+import { buildDrivers } from '../src/reconciler/drivers/index.js';
+import { Reconciler } from '../src/reconciler/reconciler.js';
 import {
   assertError,
   base,
@@ -246,6 +248,13 @@ describe('shares', () => {
 
     const org = await createShare(orgShareBody());
     assert.equal(org.target_type, 'organization');
+    // The members' recipients come from the reconciler's pass over the new share.
+    assert.deepEqual(await recipientsOf(org.id), []);
+    await new Reconciler({
+      store: h.store,
+      clock: h.clock,
+      drivers: buildDrivers({}, h.store.inventory, h.clock),
+    }).reconcileOnce();
     assert.deepEqual((await recipientsOf(org.id)).map((r) => r.account_id).sort(), [R1, R2, R3].sort());
   });
 

@@ -233,6 +233,10 @@ describe('rshare migrate-store: embedded SQLite store copied into PostgreSQL', (
     });
     await reconciler.reconcileOnce();
     assert.equal(await source.reconciler.pendingCount(), 0);
+    // A departure the organization's sync has not consumed yet (as a move leaves it, with its work).
+    source.db
+      .prepare('INSERT INTO organization_departures (organization_id, account_id) VALUES (?, ?)')
+      .run(ORG, R3);
     // Leave work behind: a resource update, a removed recipient, a deleted resource; one item leased.
     const listed = await call(sourceApp, 'GET', `/client/v4/accounts/${OWNER}/shares/${shareA}/resources`, {
       token: TOKEN,

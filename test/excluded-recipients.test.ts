@@ -22,6 +22,7 @@ import {
   TIMESTAMP,
   SHARE_NOT_FOUND,
   SHARE_DELETING,
+  fanOut,
 } from './helpers.js';
 
 const EXCLUSION_NOT_FOUND = 'Share excluded recipient not found';
@@ -62,6 +63,7 @@ async function organizationShare(): Promise<string> {
   });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   assert.equal(res.body.result.target_type, 'organization');
+  await fanOut(h, res.body.result.id as string); // the recipients come from the reconciler
   return res.body.result.id as string;
 }
 

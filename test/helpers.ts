@@ -4,6 +4,7 @@ import { buildApp } from '../src/app.js';
 import type { Store } from '../src/db/store.js';
 import type { App } from '../src/http/types.js';
 import { ManualClock } from '../src/lib/clock.js';
+import { newId } from '../src/lib/ids.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { openTestStore, type Sql } from './support/store.js';
 
@@ -189,3 +190,12 @@ export const seedShareBody = (recipient = R1) => ({
     },
   ],
 });
+
+/**
+ * The reconciler's first step on a new organization-targeted share: derives its recipients (left
+ * `associating`, nothing delivered). A create answers before this fan-out, so tests about the recipients
+ * of such a share run it first (or a whole `reconcileOnce()`).
+ */
+export async function fanOut(h: Harness, shareId: string): Promise<void> {
+  await h.store.reconciler.deriveShareRecipients(shareId, h.clock.timestamp(), newId, Infinity);
+}

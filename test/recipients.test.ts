@@ -21,6 +21,7 @@ import {
   TIMESTAMP,
   SHARE_NOT_FOUND,
   SHARE_DELETING,
+  fanOut,
 } from './helpers.js';
 
 const RECIPIENT_NOT_FOUND = 'Share recipient not found';
@@ -67,6 +68,7 @@ async function organizationShare(): Promise<string> {
   });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   assert.equal(res.body.result.target_type, 'organization');
+  await fanOut(h, res.body.result.id as string); // the recipients come from the reconciler
   return res.body.result.id as string;
 }
 

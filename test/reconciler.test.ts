@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { buildDrivers } from '../src/reconciler/drivers/index.js';
 import { Reconciler, type ReconcileReport, type TransitionRecord } from '../src/reconciler/reconciler.js';
 import { hashSecret } from '../src/lib/secrets.js';
+import { newId } from '../src/lib/ids.js';
 import {
   assertError,
   base,
@@ -590,17 +591,19 @@ describe('Reconciler: organization-targeted share', () => {
 
     const share = await createShare('organization');
     const members = [R1, R2, R3, ...extra];
+    // The create answers before the fan-out: the reconciler derives the recipients from the members.
     assert.deepEqual(await counts(share.id), {
-      associating: 53,
+      associating: 0,
       associated: 0,
       disassociating: 0,
       disassociated: 0,
     });
+    const report = await reconciler.reconcileOnce(); // the share item, then its 53 recipients
     const all = await recipients(share.id, false);
     assert.deepEqual(all.map((r) => r.account_id).sort(), [...members].sort());
     assertReport(
-      await reconciler.reconcileOnce(),
-      53,
+      report,
+      54,
       recipientTransitions(
         all.map((r) => r.id),
         'associating',
@@ -680,6 +683,50 @@ describe('Reconciler: organization-targeted share', () => {
       (await inventory(target, targetToken)).map((r) => r.id),
       [resource.id],
     );
+  });
+});
+
+describe('Reconciler: organization fan-out in the reconciler', () => {
+  test('given an organization share excluding R2 before its fan-out, when members join and leave, then one pass derives and associates the members, and later passes follow membership', async () => {
+    const share = await createShare('organization');
+    // The create answered with the share only; its recipients do not exist yet.
+    assert.deepEqual(await recipients(share.id, false), []);
+    assertSuccess(
+      await call(h.app, 'POST', `${base()}/${share.id}/excluded-recipients`, { body: { account_id: R2 } }),
+      201,
+    );
+    const first = await reconciler.reconcileOnce();
+    assert.deepEqual(await statuses(share.id), { [R1]: 'associated', [R3]: 'associated' });
+    assert.equal(first.transitions.length, 2);
+    assert.equal(await h.store.reconciler.pendingCount(), 0);
+
+    // An account-targeted share to R3, then R3 leaves and a newcomer joins.
+    const direct = await createShare([R3]);
+    await reconciler.reconcileOnce();
+    const now = h.clock.timestamp();
+    const newcomer = hexId(0x99, 'f');
+    await h.store.tenancy.upsertAccount({
+      id: newcomer,
+      name: 'Newcomer',
+      organization_id: ORG,
+      entitlements: null,
+      created: now,
+      modified: now,
+    });
+    const r3 = await h.store.tenancy.getAccount(R3);
+    assert.ok(r3);
+    await h.store.tenancy.upsertAccount({ ...r3, organization_id: null, modified: h.clock.timestamp() });
+    await reconciler.reconcileOnce();
+    assert.deepEqual(await statuses(share.id), {
+      [R1]: 'associated',
+      [R3]: 'disassociated',
+      [newcomer]: 'associated',
+    });
+    assert.deepEqual(await statuses(direct.id), { [R3]: 'disassociated' });
+    assert.deepEqual(await storedInventory(R3), []);
+    assert.equal((await storedInventory(newcomer)).length, 1);
+    assert.deepEqual(await h.sql('SELECT * FROM organization_departures'), [], 'departures are consumed');
+    assert.equal(await h.store.reconciler.pendingCount(), 0);
   });
 });
 
@@ -777,10 +824,16 @@ describe('Reconciler: idempotency, leases and metrics', () => {
     }
     await reconciler.reconcileOnce();
     const share = await createShare('organization');
+    // Derive the 40 recipients (and queue their work) up front, so both workers find them all due.
+    assert.deepEqual(
+      await h.store.reconciler.deriveShareRecipients(share.id, h.clock.timestamp(), newId, 1000),
+      { changed: 40, more: false },
+    );
     const w1 = newReconciler('w1');
     const w2 = newReconciler('w2');
     const [a, b] = await Promise.all([w1.reconcileOnce(), w2.reconcileOnce()]);
-    assert.equal(a.processed + b.processed, 40);
+    // The share item (nothing left to derive), then each recipient once.
+    assert.equal(a.processed + b.processed, 41);
     const ids = [...a.transitions, ...b.transitions].map((t) => t.id);
     assert.equal(ids.length, 40);
     assert.equal(new Set(ids).size, 40);

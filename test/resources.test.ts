@@ -19,6 +19,7 @@ import {
   TIMESTAMP,
   SHARE_NOT_FOUND,
   SHARE_DELETING,
+  fanOut,
 } from './helpers.js';
 import { hashSecret } from '../src/lib/secrets.js';
 
@@ -660,6 +661,7 @@ describe('resources seen by recipients and others', () => {
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const shareId = created.body.result.id as string;
+    await fanOut(h, shareId); // the member's recipient comes from the reconciler
     const res = await call(h.app, 'GET', resourcesUrl(shareId, '', R2), { token: TOKENS.r2 });
     assertSuccess(res);
     assert.deepEqual(res.body.result, await resourcesOf(shareId));

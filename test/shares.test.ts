@@ -21,6 +21,7 @@ import {
   type Reply,
   TIMESTAMP,
   ID,
+  fanOut,
 } from './helpers.js';
 
 const RESOURCE_TYPE_ENUM =
@@ -68,6 +69,8 @@ async function create(
   const res = await call(h.app, 'POST', base(account), { body, token });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   assert.equal(res.body.success, true);
+  // An organization-targeted share's recipients come from the reconciler: derive them as it would.
+  if (res.body.result.target_type === 'organization') await fanOut(h, res.body.result.id as string);
   return res.body.result as Json;
 }
 

@@ -49,6 +49,11 @@ export const TABLES: readonly Table[] = [
     ],
     orderBy: 'id',
   },
+  {
+    name: 'organization_departures',
+    columns: cols('organization_id', 'account_id'),
+    orderBy: 'organization_id, account_id',
+  },
   { name: 'users', columns: cols('id', 'email', 'api_key_hash', 'created', 'modified'), orderBy: 'id' },
   { name: 'user_accounts', columns: cols('user_id', 'account_id'), orderBy: 'user_id, account_id' },
   {

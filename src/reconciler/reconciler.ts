@@ -6,7 +6,8 @@ import { newId } from '../lib/ids.js';
 import type { AccountRow } from '../tenancy/store.js';
 import type { DeliveryDriver, DriverRegistry, DeliveryOutcome, Delivery } from './drivers/types.js';
 import { ReconcilerMetrics } from './metrics.js';
-import type { DeliveryState, RecipientContext, WorkItem } from './store.js';
+import type { DeliveryState, RecipientContext, RecipientResult, WorkItem } from './store.js';
+import type { ResourceRow } from '../resources/store.js';
 import { assertTransition, recipientStatus } from './transitions.js';
 
 export const ENTITLEMENT_ERROR = 'Recipient is missing necessary entitlement';
@@ -49,12 +50,28 @@ export interface ReconcileReport {
   transitions: TransitionRecord[];
 }
 
-interface Outcome {
-  /** Set when a retryable failure means the item must run again after a backoff. */
+/** What a step leaves behind: a delivery state to write (`null` clears it), and an error to retry on. */
+interface Settled {
+  write?: Omit<DeliveryState, 'share_resource_id'> | null;
   retry?: string;
-  /** Whether the share may now be finalised (it or one of its resources is being deleted). */
-  finalizeShare?: string;
 }
+
+/** One resource of one recipient: the delivery to make, if any, and what its outcome leaves behind. */
+interface Step {
+  ctx: RecipientContext;
+  resource: ResourceRow;
+  action?: Delivery['action'];
+  /** Given the delivery's outcome (undefined when the step makes none). */
+  settle(result: DeliveryOutcome | undefined): Settled;
+}
+
+/** Claimed at once when every driver is in-process, worked in groups of `IN_PROCESS_GROUP`. */
+const IN_PROCESS_BATCH = 2000;
+const IN_PROCESS_GROUP = 100;
+/** Groups worked at once on PostgreSQL (each holds a connection while it settles). */
+const IN_PROCESS_LANES = 4;
+/** New recipients an organization-targeted share gets per transaction. */
+const DERIVE_CHUNK = 2000;
 
 const silent: ReconcilerLogger = { info() {}, warn() {}, error() {} };
 
@@ -101,20 +118,39 @@ export class Reconciler {
   /** Does all work that is due now, including work that this pass creates; returns what it did. */
   async reconcileOnce(): Promise<ReconcileReport> {
     const report: ReconcileReport = { processed: 0, retried: 0, transitions: [] };
+    const { store, clock, drivers } = this.options;
+    // In-process drivers: recipients are worked a whole group at a time (one context read, one driver
+    // write, one settling transaction per group). Network drivers: one recipient per group, `concurrency`
+    // groups at a time, so a slow receiver holds up one lane, not the batch.
+    const inProcess = drivers.inProcess === true;
+    const claimSize = inProcess ? Math.max(this.batchSize, IN_PROCESS_BATCH) : this.batchSize;
+    const groupSize = inProcess ? IN_PROCESS_GROUP : 1;
     for (;;) {
       if (this.stopping) return report;
-      const { store, clock } = this.options;
-      const items = await store.reconciler.claim(this.workerId, clock.now(), this.leaseMs, this.batchSize);
+      const items = await store.reconciler.claim(this.workerId, clock.now(), this.leaseMs, claimSize);
       if (items.length === 0) return report;
+      const groups: WorkItem[][] = [];
+      let recipients: WorkItem[] = [];
+      for (const item of items) {
+        if (item.kind !== 'recipient') groups.push([item]);
+        else if (recipients.push(item) === groupSize) {
+          groups.push(recipients);
+          recipients = [];
+        }
+      }
+      if (recipients.length > 0) groups.push(recipients);
       let next = 0;
       const lane = async () => {
-        while (next < items.length) {
-          await this.process(items[next++] as WorkItem, report);
-          // SQLite calls are synchronous: let HTTP requests (and health checks) in between items.
+        while (next < groups.length) {
+          const group = groups[next++] as WorkItem[];
+          if (group[0]?.kind === 'recipient') await this.processRecipients(group, report);
+          else await this.process(group[0] as WorkItem, report);
+          // SQLite calls are synchronous: let HTTP requests (and health checks) in between groups.
           await yieldToEventLoop();
         }
       };
-      await Promise.all(Array.from({ length: Math.min(this.concurrency, items.length) }, lane));
+      const lanes = inProcess ? (store.kind === 'sqlite' ? 1 : IN_PROCESS_LANES) : this.concurrency;
+      await Promise.all(Array.from({ length: Math.min(lanes, groups.length) }, lane));
     }
   }
 
@@ -158,66 +194,139 @@ export class Reconciler {
     await this.running;
   }
 
+  /** A 'share' or 'organization' item. */
   private async process(item: WorkItem, report: ReconcileReport): Promise<void> {
     const { store, clock } = this.options;
-    let outcome: Outcome = {};
+    let retry: string | undefined;
     try {
-      if (item.kind === 'recipient') outcome = await this.reconcileRecipient(item.id, report);
-      else if (item.kind === 'share') await this.finalizeShare(item.id, report);
+      if (item.kind === 'share') await this.convergeShare(item.id, report);
       else await this.syncOrganization(item.id);
     } catch (err) {
       this.log.error({ err, kind: item.kind, id: item.id }, 'reconcile item failed');
       this.metrics.items.inc({ kind: item.kind, outcome: 'error' });
-      outcome = { retry: err instanceof Error ? err.message : String(err) };
+      retry = err instanceof Error ? err.message : String(err);
     }
     report.processed++;
-    if (outcome.retry !== undefined) {
+    if (retry !== undefined) {
       report.retried++;
       this.metrics.items.inc({ kind: item.kind, outcome: 'retry' });
-      await store.reconciler.retry(
-        this.workerId,
-        item,
-        clock.now() + this.backoff(item.attempts),
-        outcome.retry,
-      );
+      await store.reconciler.retry(this.workerId, item, clock.now() + this.backoff(item.attempts), retry);
       return;
     }
     this.metrics.items.inc({ kind: item.kind, outcome: 'done' });
     await store.reconciler.complete(this.workerId, item);
-    // Queued only after this item is retired, so the share pass sees no pending recipient work of ours.
-    if (outcome.finalizeShare) await store.reconciler.enqueue('share', outcome.finalizeShare);
   }
 
-  private async reconcileRecipient(recipientId: string, report: ReconcileReport): Promise<Outcome> {
-    const ctx = await this.options.store.reconciler.recipientContext(recipientId);
-    if (!ctx) return {};
-    const { recipient, share, resources } = ctx;
-    const holds = recipient.desired_status === 'associated' && share.status === 'active';
-    let retry: string | undefined;
-    for (const resource of resources) {
-      const wanted = holds && resource.status === 'active';
-      const failure = wanted
-        ? await this.ensureApplied(ctx, resource.id)
-        : await this.ensureRemoved(ctx, resource.id);
-      retry ??= failure;
+  /**
+   * Converges a group of recipient items: reads their contexts at once, works out every delivery they
+   * need, hands them to the drivers (in-process drivers take the whole group in one call), and settles
+   * the resulting delivery states, status moves and item completions in one store transaction.
+   */
+  private async processRecipients(items: WorkItem[], report: ReconcileReport): Promise<void> {
+    const { store, clock } = this.options;
+    let contexts: Map<string, RecipientContext>;
+    try {
+      contexts = await store.reconciler.recipientContexts(items.map((i) => i.id));
+    } catch (err) {
+      await this.failRecipients(items, err, report);
+      return;
     }
-    const to = recipientStatus(recipient.desired_status, retry === undefined);
-    if (to !== recipient.status) {
-      assertTransition('recipient', recipient.status, to);
-      if (
-        await this.options.store.reconciler.setRecipientStatus(recipient, to, this.options.clock.timestamp())
-      ) {
-        this.transition(report, { entity: 'recipient', id: recipient.id, from: recipient.status, to });
+    const plans = items.map((item) => {
+      const ctx = contexts.get(item.id);
+      return { item, ctx, steps: ctx ? this.plan(ctx) : [] };
+    });
+    const steps = plans.flatMap((p) => p.steps);
+    let outcomes: (DeliveryOutcome | undefined)[];
+    try {
+      outcomes = await this.deliverAll(steps);
+    } catch (err) {
+      await this.failRecipients(items, err, report);
+      return;
+    }
+    const outcomeOf = new Map(steps.map((step, i) => [step, outcomes[i]]));
+    const results: RecipientResult[] = [];
+    const finalize = new Set<string>();
+    for (const { item, ctx, steps: own } of plans) {
+      if (!ctx) {
+        results.push({ item, writes: [] });
+        continue;
+      }
+      const result: RecipientResult = { item, recipient: ctx.recipient, writes: [] };
+      let retry: string | undefined;
+      for (const step of own) {
+        const settled = step.settle(outcomeOf.get(step));
+        if (settled.write !== undefined)
+          result.writes.push({ shareResourceId: step.resource.id, state: settled.write });
+        retry ??= settled.retry;
+      }
+      const to = recipientStatus(ctx.recipient.desired_status, retry === undefined);
+      if (to !== ctx.recipient.status) {
+        assertTransition('recipient', ctx.recipient.status, to);
+        result.status = to;
+      }
+      if (retry !== undefined)
+        result.retry = { dueAt: clock.now() + this.backoff(item.attempts), error: retry };
+      results.push(result);
+      if (ctx.share.status === 'deleting' || ctx.resources.some((r) => r.status !== 'active'))
+        finalize.add(ctx.share.id);
+    }
+    let moved: Set<string>;
+    try {
+      moved = await store.reconciler.settleRecipients(this.workerId, results, clock.timestamp());
+    } catch (err) {
+      await this.failRecipients(items, err, report);
+      return;
+    }
+    for (const r of results) {
+      report.processed++;
+      if (r.retry) {
+        report.retried++;
+        this.metrics.items.inc({ kind: 'recipient', outcome: 'retry' });
+      } else this.metrics.items.inc({ kind: 'recipient', outcome: 'done' });
+      if (r.recipient && r.status && moved.has(r.recipient.id)) {
+        this.transition(report, {
+          entity: 'recipient',
+          id: r.recipient.id,
+          from: r.recipient.status,
+          to: r.status,
+        });
       }
     }
-    const finalize = share.status === 'deleting' || resources.some((r) => r.status !== 'active');
-    return { retry, finalizeShare: finalize ? share.id : undefined };
+    // Queued only after the items are retired, so the share pass sees no pending recipient work of ours.
+    for (const shareId of finalize) await store.reconciler.enqueue('share', shareId);
   }
 
-  /** Applies one resource at its current version; returns an error to retry on, if any. */
-  private async ensureApplied(ctx: RecipientContext, resourceId: string): Promise<string | undefined> {
-    const resource = ctx.resources.find((r) => r.id === resourceId);
-    if (!resource) return undefined;
+  /** Every item of a group whose reads or writes failed goes back to the queue after a backoff. */
+  private async failRecipients(items: WorkItem[], err: unknown, report: ReconcileReport): Promise<void> {
+    const { store, clock } = this.options;
+    this.log.error({ err, kind: 'recipient', items: items.length }, 'reconcile item failed');
+    const error = err instanceof Error ? err.message : String(err);
+    for (const item of items) {
+      this.metrics.items.inc({ kind: 'recipient', outcome: 'error' });
+      this.metrics.items.inc({ kind: 'recipient', outcome: 'retry' });
+      report.processed++;
+      report.retried++;
+      await store.reconciler.retry(this.workerId, item, clock.now() + this.backoff(item.attempts), error);
+    }
+  }
+
+  /** The steps that converge one recipient: one per resource that needs a delivery or a state write. */
+  private plan(ctx: RecipientContext): Step[] {
+    const { recipient, share, resources } = ctx;
+    const holds = recipient.desired_status === 'associated' && share.status === 'active';
+    const steps: Step[] = [];
+    for (const resource of resources) {
+      const step =
+        holds && resource.status === 'active'
+          ? this.planApply(ctx, resource)
+          : this.planRemove(ctx, resource);
+      if (step) steps.push(step);
+    }
+    return steps;
+  }
+
+  /** Applies one resource at its current version. */
+  private planApply(ctx: RecipientContext, resource: ResourceRow): Step | undefined {
     const state = ctx.delivered.get(resource.id);
     const version = resource.resource_version;
     const allowed = entitled(ctx.account, resource.resource_type);
@@ -225,125 +334,145 @@ export class Reconciler {
     // A terminal failure at this version stays settled until the resource or the entitlements change.
     if (state?.terminal && state.error_version === version) return undefined;
     if (!allowed) {
-      if (state?.applied_version != null) {
-        const removal = await this.deliver(ctx, resource.id, 'remove');
-        if (!removal.ok && !removal.terminal)
-          return this.record(ctx, resource.id, { ...keep(state), error: removal.error });
-      }
-      await this.record(ctx, resource.id, {
-        applied_version: null,
-        error: ENTITLEMENT_ERROR,
-        terminal: true,
-        error_version: version,
-      });
-      return undefined;
-    }
-    const result = await this.deliver(ctx, resource.id, 'apply');
-    if (result.ok) {
-      await this.record(ctx, resource.id, {
-        applied_version: version,
-        error: '',
-        terminal: false,
-        error_version: null,
-      });
-      return undefined;
+      const missing: Settled = {
+        write: { applied_version: null, error: ENTITLEMENT_ERROR, terminal: true, error_version: version },
+      };
+      if (state?.applied_version == null) return { ctx, resource, settle: () => missing };
+      return {
+        ctx,
+        resource,
+        action: 'remove',
+        settle: (r) => (r && !r.ok && !r.terminal ? retryable({ ...keep(state), error: r.error }) : missing),
+      };
     }
     const applied = state?.applied_version ?? null;
-    if (result.terminal) {
-      await this.record(ctx, resource.id, {
-        applied_version: applied,
-        error: result.error,
-        terminal: true,
-        error_version: version,
-      });
-      return undefined;
-    }
-    return this.record(ctx, resource.id, {
-      applied_version: applied,
-      error: result.error,
-      terminal: false,
-      error_version: null,
-    });
+    return {
+      ctx,
+      resource,
+      action: 'apply',
+      settle: (r) => {
+        if (!r || r.ok)
+          return { write: { applied_version: version, error: '', terminal: false, error_version: null } };
+        if (r.terminal)
+          return {
+            write: { applied_version: applied, error: r.error, terminal: true, error_version: version },
+          };
+        return retryable({ applied_version: applied, error: r.error, terminal: false, error_version: null });
+      },
+    };
   }
 
-  /** Removes one resource from the recipient account; returns an error to retry on, if any. */
-  private async ensureRemoved(ctx: RecipientContext, resourceId: string): Promise<string | undefined> {
-    const state = ctx.delivered.get(resourceId);
+  /** Removes one resource from the recipient account. */
+  private planRemove(ctx: RecipientContext, resource: ResourceRow): Step | undefined {
+    const state = ctx.delivered.get(resource.id);
     if (!state) return undefined;
     // Nothing applied and no apply in doubt: forget the row. After a timeout or 5xx the receiver may hold
     // the resource anyway, so then a removal is sent like for an applied version.
-    if (state.applied_version === null && (state.terminal || state.error === '')) {
-      await this.options.store.reconciler.recordDelivery(
-        ctx.recipient.id,
-        resourceId,
-        null,
-        this.options.clock.timestamp(),
-      );
-      return undefined;
-    }
-    const result = await this.deliver(ctx, resourceId, 'remove');
-    if (result.ok) {
-      await this.options.store.reconciler.recordDelivery(
-        ctx.recipient.id,
-        resourceId,
-        null,
-        this.options.clock.timestamp(),
-      );
-      return undefined;
-    }
-    if (result.terminal) {
-      // The receiver refuses the removal for good: stop holding the delivery open, keep the reason visible.
-      await this.record(ctx, resourceId, {
-        applied_version: null,
-        error: `Removal refused: ${result.error}`,
-        terminal: true,
-        error_version: null, // a refused removal must not block applying again if the recipient is re-added
-      });
-      return undefined;
-    }
-    return this.record(ctx, resourceId, { ...keep(state), error: result.error });
-  }
-
-  private async deliver(
-    ctx: RecipientContext,
-    resourceId: string,
-    action: Delivery['action'],
-  ): Promise<DeliveryOutcome> {
-    const resource = ctx.resources.find((r) => r.id === resourceId);
-    if (!resource) return { ok: true };
-    const driver: DeliveryDriver = this.options.drivers.for(resource.resource_type);
-    const result = await driver.deliver({
-      action,
-      share_id: ctx.share.id,
-      recipient_id: ctx.recipient.id,
-      recipient_account_id: ctx.recipient.account_id,
-      association: ctx.recipient.modified,
+    if (state.applied_version === null && (state.terminal || state.error === ''))
+      return { ctx, resource, settle: () => ({ write: null }) };
+    return {
+      ctx,
       resource,
-    });
-    const outcome = result.ok ? 'ok' : result.terminal ? 'terminal' : 'retryable';
-    this.metrics.deliveries.inc({ driver: driver.name, action, outcome });
-    if (!result.ok) {
-      this.log.warn(
-        { recipient: ctx.recipient.id, resource: resourceId, action, error: result.error, outcome },
-        'delivery failed',
-      );
-    }
-    return result;
+      action: 'remove',
+      settle: (r) => {
+        if (!r || r.ok) return { write: null };
+        // The receiver refuses the removal for good: stop holding the delivery open, keep the reason visible.
+        if (r.terminal)
+          return {
+            write: {
+              applied_version: null,
+              error: `Removal refused: ${r.error}`,
+              terminal: true,
+              error_version: null, // a refused removal must not block applying again if the recipient is re-added
+            },
+          };
+        return retryable({ ...keep(state), error: r.error });
+      },
+    };
   }
 
-  /** Records delivery state; returns the error when it is one to retry on. */
-  private async record(
-    ctx: RecipientContext,
-    resourceId: string,
-    state: Omit<DeliveryState, 'share_resource_id'>,
-  ): Promise<string | undefined> {
-    await this.options.store.reconciler.recordDelivery(
-      ctx.recipient.id,
-      resourceId,
-      state,
-      this.options.clock.timestamp(),
-    );
-    return state.error !== '' && !state.terminal ? state.error : undefined;
+  /**
+   * Runs the deliveries of the steps: batched per driver where the driver takes batches, otherwise one
+   * call each, `concurrency` at a time. Outcomes in step order (undefined for steps with no delivery).
+   */
+  private async deliverAll(steps: Step[]): Promise<(DeliveryOutcome | undefined)[]> {
+    const outcomes: (DeliveryOutcome | undefined)[] = steps.map(() => undefined);
+    const batches = new Map<DeliveryDriver, number[]>();
+    const single: number[] = [];
+    steps.forEach((step, i) => {
+      if (!step.action) return;
+      const driver = this.options.drivers.for(step.resource.resource_type);
+      if (driver.deliverMany) {
+        let list = batches.get(driver);
+        if (!list) batches.set(driver, (list = []));
+        list.push(i);
+      } else single.push(i);
+    });
+    const delivery = (step: Step): Delivery => ({
+      action: step.action as Delivery['action'],
+      share_id: step.ctx.share.id,
+      recipient_id: step.ctx.recipient.id,
+      recipient_account_id: step.ctx.recipient.account_id,
+      association: step.ctx.recipient.modified,
+      resource: step.resource,
+    });
+    const note = (driver: DeliveryDriver, i: number, result: DeliveryOutcome) => {
+      const step = steps[i] as Step;
+      outcomes[i] = result;
+      const outcome = result.ok ? 'ok' : result.terminal ? 'terminal' : 'retryable';
+      this.metrics.deliveries.inc({ driver: driver.name, action: step.action, outcome });
+      if (!result.ok) {
+        this.log.warn(
+          {
+            recipient: step.ctx.recipient.id,
+            resource: step.resource.id,
+            action: step.action,
+            error: result.error,
+            outcome,
+          },
+          'delivery failed',
+        );
+      }
+    };
+    for (const [driver, indexes] of batches) {
+      const results = await (driver.deliverMany as NonNullable<DeliveryDriver['deliverMany']>)(
+        indexes.map((i) => delivery(steps[i] as Step)),
+      );
+      indexes.forEach((i, k) => note(driver, i, results[k] as DeliveryOutcome));
+    }
+    let next = 0;
+    const lane = async () => {
+      while (next < single.length) {
+        const i = single[next++] as number;
+        const step = steps[i] as Step;
+        const driver = this.options.drivers.for(step.resource.resource_type);
+        note(driver, i, await driver.deliver(delivery(step)));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, single.length) }, lane));
+    return outcomes;
+  }
+
+  /**
+   * A 'share' item: an active organization-targeted share first gets a recipient for every member that
+   * has none (the fan-out of a new share happens here, not in the API request), a chunk per transaction;
+   * then `deleting` resources and a `deleting` share are finalised once nothing of theirs is pending.
+   */
+  private async convergeShare(shareId: string, report: ReconcileReport): Promise<void> {
+    let changed = 0;
+    for (;;) {
+      const step = await this.options.store.reconciler.deriveShareRecipients(
+        shareId,
+        this.options.clock.timestamp(),
+        newId,
+        DERIVE_CHUNK,
+      );
+      changed += step.changed;
+      if (!step.more) break;
+      await yieldToEventLoop();
+    }
+    if (changed > 0) this.log.info({ share: shareId, changed }, 'share recipients derived');
+    await this.finalizeShare(shareId, report);
   }
 
   private async finalizeShare(shareId: string, report: ReconcileReport): Promise<void> {
@@ -374,6 +503,10 @@ export class Reconciler {
 
 function entitled(account: AccountRow, type: string): boolean {
   return account.entitlements === null || (account.entitlements as string[]).includes(type);
+}
+
+function retryable(state: Omit<DeliveryState, 'share_resource_id'>): Settled {
+  return { write: state, retry: state.error };
 }
 
 function keep(state: DeliveryState): Omit<DeliveryState, 'share_resource_id'> {

@@ -30,6 +30,17 @@ export interface RecipientContext {
   delivered: Map<string, DeliveryState>;
 }
 
+/** What a pass did for one claimed recipient item (see `settleRecipients`). */
+export interface RecipientResult {
+  item: WorkItem;
+  /** The recipient as read at the start of the pass; undefined when it no longer exists. */
+  recipient?: RecipientRow;
+  writes: { shareResourceId: string; state: Omit<DeliveryState, 'share_resource_id'> | null }[];
+  /** The status to move the recipient to, when it differs from `recipient.status`. */
+  status?: AssociationStatus;
+  retry?: { dueAt: number; error: string };
+}
+
 export interface ShareFinalization {
   /** Ids of the resources that went `deleting` → `deleted`. */
   deletedResources: string[];
@@ -46,19 +57,30 @@ export interface ReconcilerStore {
   enqueue(kind: WorkKind, id: string): Promise<void>;
   pendingCount(): Promise<number>;
 
-  recipientContext(recipientId: string): Promise<RecipientContext | undefined>;
-  /** Writes (or with `null`, clears) the delivery state of one resource in one recipient account. */
-  recordDelivery(
-    recipientId: string,
-    shareResourceId: string,
-    state: Omit<DeliveryState, 'share_resource_id'> | null,
-    modified: string,
-  ): Promise<void>;
   /**
-   * Moves a recipient from `from` to `to` unless the API changed it meanwhile (its status or desired
-   * status no longer match), in which case the API has already asked for another pass.
+   * The contexts of many recipients at once (one query per store round trip, not per recipient), by
+   * recipient id; ids of recipients that no longer exist are absent.
    */
-  setRecipientStatus(recipient: RecipientRow, to: AssociationStatus, modified: string): Promise<boolean>;
+  recipientContexts(recipientIds: string[]): Promise<Map<string, RecipientContext>>;
+  /**
+   * Records what one reconciler pass did for a batch of claimed recipient items, in one transaction:
+   * the delivery states it wrote (`null` clears one), each recipient's status move (made only if the API
+   * did not change the recipient meanwhile: its status and desired status still match the row read), and
+   * then each item retired (`complete`) or, with `retry`, released to run again at `retry.dueAt`.
+   * Returns the ids of the recipients whose status moved.
+   */
+  settleRecipients(owner: string, results: RecipientResult[], modified: string): Promise<Set<string>>;
+  /**
+   * For an active organization-targeted share: re-derives its recipients from the organization's current
+   * members and the share's exclusions (`planOrganizationShare`), creating at most `limit` new recipients
+   * (and their work) per call. `more` says that members still lack a recipient: call again.
+   */
+  deriveShareRecipients(
+    shareId: string,
+    modified: string,
+    newId: () => string,
+    limit: number,
+  ): Promise<{ changed: number; more: boolean }>;
   /**
    * Once no recipient of the share has work pending: `deleting` resources that no recipient holds become
    * `deleted`, and a `deleting` share whose recipients are all disassociated becomes `deleted`.

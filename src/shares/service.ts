@@ -66,11 +66,10 @@ export class SharesService {
     }
     const now = this.clock.timestamp();
     const shareId = newId();
-    // An account-targeted share checks only the accounts it names; an organization-wide one needs them all.
+    // Only the accounts the body names are checked; an organization-wide share's members are the
+    // reconciler's to find.
     const named = namedAccounts(body.recipients);
-    const orgAccounts = named.organizationItem
-      ? new Set(await this.store.tenancy.organizationAccountIds(owner.organization_id))
-      : await this.store.tenancy.organizationMembers(owner.organization_id, named.ids);
+    const orgAccounts = await this.store.tenancy.organizationMembers(owner.organization_id, named.ids);
     const { targetType, accountIds } = resolveRecipients(owner, body.recipients, orgAccounts);
     const recipients: RecipientRow[] = accountIds.map((account_id) => ({
       id: newId(),
@@ -301,7 +300,10 @@ export function checkRecipientAccount(
   }
 }
 
-/** Decides the target of a new share from its `recipients` items and lists the accounts it reaches. */
+/**
+ * Decides the target of a new share from its `recipients` items and lists the accounts it names (none for
+ * an organization-targeted share: the reconciler derives those recipients from the members).
+ */
 function resolveRecipients(
   owner: AccountRow,
   items: CreateShareBody['recipients'],
@@ -335,7 +337,8 @@ function resolveRecipients(
     organization = true;
   });
   if (!organization) return { targetType: 'account', accountIds: accounts };
-  return { targetType: 'organization', accountIds: [...orgAccounts].filter((id) => id !== owner.id) };
+  // The members' recipients are derived by the reconciler (the share's 'share' work, queued with it).
+  return { targetType: 'organization', accountIds: [] };
 }
 
 function mixed(pointer: string): ValidationError {

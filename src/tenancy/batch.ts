@@ -38,6 +38,8 @@ export interface BatchPlan {
   accounts: AccountRow[];
   /** Organizations an account joined or left: their organization-wide shares must be re-derived. */
   organizationWork: string[];
+  /** Accounts that left an organization: its sync disassociates them from its account-targeted shares. */
+  departures: { organization_id: string; account_id: string }[];
   /** Accounts whose entitlements changed: their terminal errors are cleared and recipients reconciled. */
   entitlementsChanged: string[];
   users: PrincipalWrite<UserRow>[];
@@ -96,6 +98,7 @@ export function planBatch(batch: TenancyBatch, existing: Existing): BatchPlan {
     organizations: [],
     accounts: [],
     organizationWork: [],
+    departures: [],
     entitlementsChanged: [],
     users: [],
     tokens: [],
@@ -127,7 +130,10 @@ export function planBatch(batch: TenancyBatch, existing: Existing): BatchPlan {
     summary.accounts[before ? 'updated' : 'created']++;
     plan.accounts.push({ ...a, created: before?.created ?? now, modified: now });
     if (!before || before.organization_id !== a.organization_id) {
-      if (before?.organization_id) work.add(before.organization_id);
+      if (before?.organization_id) {
+        work.add(before.organization_id);
+        plan.departures.push({ organization_id: before.organization_id, account_id: a.id });
+      }
       if (a.organization_id) work.add(a.organization_id);
     }
     if (before && !sameList(before.entitlements, a.entitlements)) plan.entitlementsChanged.push(a.id);

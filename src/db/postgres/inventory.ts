@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { InventoryRow, InventoryStore } from '../../inventory/store.js';
-import { named } from './database.js';
+import type { InventoryKey, InventoryRow, InventoryStore } from '../../inventory/store.js';
+import { named, transaction, type Queryable } from './database.js';
 
 // `created` survives updates; an older version never overwrites a newer one.
 const PUT = `INSERT INTO inventory (account_id, share_resource_id, share_id, resource_id, resource_type,
@@ -9,6 +9,17 @@ const PUT = `INSERT INTO inventory (account_id, share_resource_id, share_id, res
   ON CONFLICT (account_id, share_resource_id) DO UPDATE SET meta = excluded.meta,
     resource_version = excluded.resource_version, modified = excluded.modified
   WHERE excluded.resource_version > inventory.resource_version`;
+
+/** `PUT` for many rows: one array per column, rows at the same index; keys must be distinct. */
+const PUT_MANY = `INSERT INTO inventory (account_id, share_resource_id, share_id, resource_id, resource_type,
+    resource_account_id, meta, resource_version, created, modified)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
+    $8::integer[], $9::timestamptz[], $10::timestamptz[])
+  ON CONFLICT (account_id, share_resource_id) DO UPDATE SET meta = excluded.meta,
+    resource_version = excluded.resource_version, modified = excluded.modified
+  WHERE excluded.resource_version > inventory.resource_version`;
+const REMOVE_MANY = `DELETE FROM inventory i USING unnest($1::text[], $2::text[]) AS k (account_id, share_resource_id)
+  WHERE i.account_id = k.account_id AND i.share_resource_id = k.share_resource_id`;
 
 const REMOVE = 'DELETE FROM inventory WHERE account_id = $1 AND share_resource_id = $2';
 const COUNT = 'SELECT COUNT(*) AS n FROM inventory WHERE account_id = $1';
@@ -36,6 +47,37 @@ export class PgInventoryStore implements InventoryStore {
         row.modified,
       ]),
     );
+  }
+
+  async apply(changes: { put: InventoryRow[]; remove: InventoryKey[] }): Promise<void> {
+    const { put, remove } = changes;
+    if (put.length === 0 && remove.length === 0) return;
+    const write = async (q: Queryable) => {
+      if (put.length > 0) {
+        await q.query(
+          named(PUT_MANY, [
+            put.map((r) => r.account_id),
+            put.map((r) => r.share_resource_id),
+            put.map((r) => r.share_id),
+            put.map((r) => r.resource_id),
+            put.map((r) => r.resource_type),
+            put.map((r) => r.resource_account_id),
+            put.map((r) => JSON.stringify(r.meta)),
+            put.map((r) => r.resource_version),
+            put.map((r) => r.created),
+            put.map((r) => r.modified),
+          ]),
+        );
+      }
+      if (remove.length > 0) {
+        await q.query(
+          named(REMOVE_MANY, [remove.map((k) => k.account_id), remove.map((k) => k.share_resource_id)]),
+        );
+      }
+    };
+    // One statement needs no transaction of its own (and saves its two round trips).
+    if (put.length === 0 || remove.length === 0) await write(this.pool);
+    else await transaction(this.pool, write);
   }
 
   async remove(accountId: string, shareResourceId: string): Promise<void> {

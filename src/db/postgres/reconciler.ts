@@ -1,9 +1,10 @@
 import { planOrganizationShare } from '../../reconciler/organization.js';
 import type pg from 'pg';
-import type { AssociationStatus, RecipientRow } from '../../recipients/store.js';
+import type { RecipientRow } from '../../recipients/store.js';
 import type {
   DeliveryState,
   RecipientContext,
+  RecipientResult,
   ReconcilerStore,
   ShareFinalization,
   WorkItem,
@@ -12,6 +13,7 @@ import type {
 import type { ResourceRow } from '../../resources/store.js';
 import type { ShareRow } from '../../shares/store.js';
 import type { AccountRow } from '../../tenancy/store.js';
+import { groupBy } from '../rows.js';
 import { named, transaction } from './database.js';
 import { insertRecipients, setDesired } from './recipients.js';
 import { enqueue } from './work.js';
@@ -73,8 +75,8 @@ const prefixed = (table: string, columns: string[]): string =>
   columns.map((c) => `${table}.${c} AS ${table}_${c}`).join(', ');
 
 /**
- * Everything a recipient pass needs in one statement, hence one snapshot (as SQLite's synchronous reads
- * were): the recipient with its share and account (columns prefixed r_, s_, a_) and its deliveries
+ * Everything a recipient pass needs, for a whole batch of recipients in one statement, hence one snapshot
+ * (as SQLite's synchronous reads are): each recipient with its share and account (columns prefixed r_, s_, a_) and its deliveries
  * (json, no timestamps in them), repeated on one row per resource of the share (unprefixed columns, all
  * null when the share has none), in resource order.
  */
@@ -85,10 +87,10 @@ const CONTEXT = `WITH h AS MATERIALIZED (
           'error_version', d.error_version))
         FROM recipient_resources d WHERE d.recipient_id = r.id) AS deliveries
     FROM share_recipients r JOIN shares s ON s.id = r.share_id JOIN accounts a ON a.id = r.account_id
-    WHERE r.id = $1)
+    WHERE r.id = ANY($1::char(32)[]))
   SELECT h.*, ${SHARE_RESOURCE_COLUMNS.map((c) => `sr.${c}`).join(', ')}
   FROM h LEFT JOIN share_resources sr ON sr.share_id = h.r_share_id
-  ORDER BY sr.created, sr.id`;
+  ORDER BY h.r_id, sr.created, sr.id`;
 
 type Row = Record<string, unknown>;
 
@@ -98,16 +100,31 @@ function pick<T>(row: Row, prefix: string, columns: string[]): T {
   return out as T;
 }
 
-const CLEAR_DELIVERY = 'DELETE FROM recipient_resources WHERE recipient_id = $1 AND share_resource_id = $2';
-const RECORD_DELIVERY = `INSERT INTO recipient_resources
+// Settling a batch of recipient items: a handful of statements whatever the batch size.
+/** Shares of the batch, in id order: API writes lock their share FOR UPDATE before its recipients. */
+const SHARE_LOCKS = 'SELECT id FROM shares WHERE id = ANY($1::char(32)[]) ORDER BY id FOR SHARE';
+const CLEAR_DELIVERIES = `DELETE FROM recipient_resources rr
+  USING unnest($1::char(32)[], $2::char(32)[]) AS k (recipient_id, share_resource_id)
+  WHERE rr.recipient_id = k.recipient_id AND rr.share_resource_id = k.share_resource_id`;
+const RECORD_DELIVERIES = `INSERT INTO recipient_resources
     (recipient_id, share_resource_id, applied_version, error, terminal, error_version, modified)
-  VALUES ($1, $2, $3, $4, $5, $6, $7)
+  SELECT k.*, $7::timestamptz FROM unnest($1::char(32)[], $2::char(32)[], $3::integer[], $4::text[],
+    $5::boolean[], $6::integer[]) AS k
   ON CONFLICT (recipient_id, share_resource_id) DO UPDATE SET applied_version = excluded.applied_version,
     error = excluded.error, terminal = excluded.terminal, error_version = excluded.error_version,
     modified = excluded.modified`;
+const SET_RECIPIENT_STATUSES = `UPDATE share_recipients r SET status = k.status, modified = $5
+  FROM unnest($1::char(32)[], $2::text[], $3::text[], $4::text[]) AS k (id, status, was, desired)
+  WHERE r.id = k.id AND r.status = k.was AND r.desired_status = k.desired
+  RETURNING r.id`;
+const COMPLETE_RECIPIENTS = `DELETE FROM reconcile_work w
+  USING unnest($1::char(32)[], $2::integer[]) AS k (id, generation)
+  WHERE w.kind = 'recipient' AND w.id = k.id AND w.generation = k.generation AND w.lease_owner = $3
+  RETURNING w.id`;
+const RELEASE_RECIPIENTS = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL
+  WHERE kind = 'recipient' AND id = ANY($1::char(32)[]) AND lease_owner = $2`;
 
-const SET_RECIPIENT_STATUS = `UPDATE share_recipients SET status = $1, modified = $2
-  WHERE id = $3 AND status = $4 AND desired_status = $5`;
+const DEADLOCK = '40P01';
 
 const LOCK_SHARE = 'SELECT status FROM shares WHERE id = $1 FOR UPDATE';
 const RECIPIENT_WORK_PENDING = `SELECT 1 FROM reconcile_work w JOIN share_recipients r
@@ -123,18 +140,25 @@ const DELETE_SHARE = `UPDATE shares SET status = 'deleted', modified = $1
     AND NOT EXISTS (SELECT 1 FROM share_recipients WHERE share_id = $2 AND status <> 'disassociated')
     AND NOT EXISTS (SELECT 1 FROM share_resources WHERE share_id = $2 AND status <> 'deleted')`;
 
-// Every active share of the organization, in id order so concurrent lockers never deadlock.
-const LOCK_ORGANIZATION_SHARES = `SELECT id FROM shares WHERE organization_id = $1 AND status = 'active'
-  ORDER BY id FOR UPDATE`;
 const MEMBERS = 'SELECT id FROM accounts WHERE organization_id = $1';
+/** Departures since the last sync, consumed: a move committed after this read queues another sync. */
+const TAKE_DEPARTURES = `DELETE FROM organization_departures WHERE organization_id = $1 RETURNING account_id`;
+/** The leavers' recipients of the organization's account-targeted shares, from the account side. */
 const DEPARTED = `SELECT r.share_id, r.account_id FROM share_recipients r JOIN shares s ON s.id = r.share_id
-  WHERE s.organization_id = $1 AND s.target_type = 'account' AND s.status = 'active'
+  WHERE r.account_id = ANY($1::char(32)[]) AND r.status IN ('associating', 'associated')
     AND r.desired_status = 'associated'
-    AND NOT EXISTS (
-      SELECT 1 FROM accounts a WHERE a.id = r.account_id AND a.organization_id = s.organization_id)`;
-const ORGANIZATION_SHARES = `SELECT id, account_id FROM shares
-  WHERE organization_id = $1 AND target_type = 'organization' AND status = 'active'`;
+    AND s.organization_id = $2 AND s.target_type = 'account' AND s.status = 'active'`;
+/** The shares a sync changes: the leavers' and the active organization-targeted ones, locked in id order. */
+const LOCK_SYNCED_SHARES = `SELECT id, account_id, target_type FROM shares
+  WHERE id IN (
+    SELECT unnest($1::char(32)[])
+    UNION
+    SELECT id FROM shares WHERE organization_id = $2 AND target_type = 'organization' AND status = 'active')
+  AND status = 'active'
+  ORDER BY id FOR UPDATE`;
 const EXCLUDED = 'SELECT account_id FROM share_excluded_recipients WHERE share_id = $1';
+const LOCK_ORGANIZATION_SHARE = `SELECT account_id, organization_id FROM shares
+  WHERE id = $1 AND target_type = 'organization' AND status = 'active' FOR UPDATE`;
 const CURRENT_RECIPIENTS = 'SELECT account_id, desired_status FROM share_recipients WHERE share_id = $1';
 
 export class PgReconcilerStore implements ReconcilerStore {
@@ -163,57 +187,161 @@ export class PgReconcilerStore implements ReconcilerStore {
     return rows[0]?.n ?? 0;
   }
 
-  async recipientContext(recipientId: string): Promise<RecipientContext | undefined> {
-    const { rows } = await this.pool.query<Row>(named(CONTEXT, [recipientId]));
-    const head = rows[0];
-    if (!head) return undefined;
-    const delivered = new Map<string, DeliveryState>();
-    for (const d of (head.deliveries as DeliveryState[] | null) ?? []) delivered.set(d.share_resource_id, d);
-    const resources = rows
-      .filter((r) => r.id !== null)
-      .map((r) => pick<ResourceRow>(r, '', SHARE_RESOURCE_COLUMNS))
-      .filter((r) => r.status !== 'deleted' || delivered.has(r.id));
-    return {
-      recipient: pick<RecipientRow>(head, 'r_', RECIPIENT_COLUMNS),
-      share: pick<ShareRow>(head, 's_', SHARE_COLUMNS),
-      account: pick<AccountRow>(head, 'a_', ACCOUNT_COLUMNS),
-      resources,
-      delivered,
-    };
-  }
-
-  async recordDelivery(
-    recipientId: string,
-    shareResourceId: string,
-    state: Omit<DeliveryState, 'share_resource_id'> | null,
-    modified: string,
-  ): Promise<void> {
-    if (state === null) {
-      await this.pool.query(named(CLEAR_DELIVERY, [recipientId, shareResourceId]));
-      return;
+  async recipientContexts(recipientIds: string[]): Promise<Map<string, RecipientContext>> {
+    const out = new Map<string, RecipientContext>();
+    if (recipientIds.length === 0) return out;
+    const { rows } = await this.pool.query<Row>(named(CONTEXT, [recipientIds]));
+    for (const [id, group] of groupBy(rows, (r) => r.r_id as string)) {
+      const head = group[0] as Row;
+      const delivered = new Map<string, DeliveryState>();
+      for (const d of (head.deliveries as DeliveryState[] | null) ?? [])
+        delivered.set(d.share_resource_id, d);
+      const resources = group
+        .filter((r) => r.id !== null)
+        .map((r) => pick<ResourceRow>(r, '', SHARE_RESOURCE_COLUMNS))
+        .filter((r) => r.status !== 'deleted' || delivered.has(r.id));
+      out.set(id, {
+        recipient: pick<RecipientRow>(head, 'r_', RECIPIENT_COLUMNS),
+        share: pick<ShareRow>(head, 's_', SHARE_COLUMNS),
+        account: pick<AccountRow>(head, 'a_', ACCOUNT_COLUMNS),
+        resources,
+        delivered,
+      });
     }
-    await this.pool.query(
-      named(RECORD_DELIVERY, [
-        recipientId,
-        shareResourceId,
-        state.applied_version,
-        state.error,
-        state.terminal,
-        state.error_version,
-        modified,
-      ]),
-    );
+    return out;
   }
 
-  async setRecipientStatus(
-    recipient: RecipientRow,
-    to: AssociationStatus,
-    modified: string,
-  ): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      named(SET_RECIPIENT_STATUS, [to, modified, recipient.id, recipient.status, recipient.desired_status]),
+  async settleRecipients(owner: string, results: RecipientResult[], modified: string): Promise<Set<string>> {
+    if (results.length === 0) return new Set();
+    const shareIds = [...new Set(results.flatMap((r) => (r.recipient ? [r.recipient.share_id] : [])))].sort();
+    const clears = results.flatMap((r) =>
+      r.writes.filter((w) => w.state === null).map((w) => [r.item.id, w.shareResourceId] as const),
     );
-    return (rowCount ?? 0) > 0;
+    const records = results.flatMap((r) =>
+      r.writes.flatMap((w) =>
+        w.state ? [{ recipient: r.item.id, resource: w.shareResourceId, ...w.state }] : [],
+      ),
+    );
+    const moves = results.flatMap((r) => (r.recipient && r.status ? [{ ...r.recipient, to: r.status }] : []));
+    const done = results.filter((r) => !r.retry).map((r) => r.item);
+    const retries = results.filter((r) => r.retry);
+    const settle = (client: pg.PoolClient) => async () => {
+      if (shareIds.length > 0) await client.query(named(SHARE_LOCKS, [shareIds]));
+      if (clears.length > 0)
+        await client.query(named(CLEAR_DELIVERIES, [clears.map((c) => c[0]), clears.map((c) => c[1])]));
+      if (records.length > 0) {
+        await client.query(
+          named(RECORD_DELIVERIES, [
+            records.map((r) => r.recipient),
+            records.map((r) => r.resource),
+            records.map((r) => r.applied_version),
+            records.map((r) => r.error),
+            records.map((r) => r.terminal),
+            records.map((r) => r.error_version),
+            modified,
+          ]),
+        );
+      }
+      const moved = new Set<string>();
+      if (moves.length > 0) {
+        const { rows } = await client.query<{ id: string }>(
+          named(SET_RECIPIENT_STATUSES, [
+            moves.map((m) => m.id),
+            moves.map((m) => m.to),
+            moves.map((m) => m.status),
+            moves.map((m) => m.desired_status),
+            modified,
+          ]),
+        );
+        for (const r of rows) moved.add(r.id);
+      }
+      if (done.length > 0) {
+        const { rows } = await client.query<{ id: string }>(
+          named(COMPLETE_RECIPIENTS, [done.map((i) => i.id), done.map((i) => i.generation), owner]),
+        );
+        const gone = new Set(rows.map((r) => r.id));
+        // Asked for again meanwhile (generation moved): left due for another pass.
+        const again = done.filter((i) => !gone.has(i.id)).map((i) => i.id);
+        if (again.length > 0) await client.query(named(RELEASE_RECIPIENTS, [again, owner]));
+      }
+      for (const r of retries) {
+        const { item, retry } = r as Required<Pick<RecipientResult, 'retry'>> & RecipientResult;
+        await client.query(
+          named(RETRY, [retry.error, item.generation, retry.dueAt, item.kind, item.id, owner]),
+        );
+      }
+      return moved;
+    };
+    // The share locks order this against API writes; a deadlock with anything else is retried.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await transaction(this.pool, (client) => settle(client)());
+      } catch (err) {
+        if (attempt >= 3 || (err as { code?: string }).code !== DEADLOCK) throw err;
+      }
+    }
+  }
+
+  async deriveShareRecipients(
+    shareId: string,
+    modified: string,
+    newId: () => string,
+    limit: number,
+  ): Promise<{ changed: number; more: boolean }> {
+    return transaction(this.pool, async (client) => {
+      const share = (
+        await client.query<{ account_id: string; organization_id: string }>(
+          named(LOCK_ORGANIZATION_SHARE, [shareId]),
+        )
+      ).rows[0];
+      if (!share) return { changed: 0, more: false };
+      const members = new Set(
+        (await client.query<{ id: string }>(named(MEMBERS, [share.organization_id]))).rows.map((a) => a.id),
+      );
+      return this.deriveOne(
+        client,
+        { id: shareId, account_id: share.account_id },
+        members,
+        modified,
+        newId,
+        limit,
+      );
+    });
+  }
+
+  /** Applies `planOrganizationShare` to one share (locked by the caller), adding at most `limit` recipients. */
+  private async deriveOne(
+    client: pg.PoolClient,
+    share: { id: string; account_id: string },
+    members: ReadonlySet<string>,
+    modified: string,
+    newId: () => string,
+    limit = Infinity,
+  ): Promise<{ changed: number; more: boolean }> {
+    const excluded = new Set(
+      (await client.query<{ account_id: string }>(named(EXCLUDED, [share.id]))).rows.map((e) => e.account_id),
+    );
+    const current = (
+      await client.query<{ account_id: string; desired_status: string }>(
+        named(CURRENT_RECIPIENTS, [share.id]),
+      )
+    ).rows;
+    const plan = planOrganizationShare(members, share.account_id, excluded, current);
+    for (const { accountId, to } of plan.change) await setDesired(client, share.id, accountId, to, modified);
+    const add = plan.add.slice(0, limit);
+    await insertRecipients(
+      client,
+      add.map((accountId) => ({
+        id: newId(),
+        share_id: share.id,
+        account_id: accountId,
+        desired_status: 'associated' as const,
+        status: 'associating' as const,
+        created: modified,
+        modified,
+      })),
+    );
+    return { changed: plan.change.length + add.length, more: add.length < plan.add.length };
   }
 
   async finalizeShare(shareId: string, modified: string): Promise<ShareFinalization> {
@@ -233,49 +361,37 @@ export class PgReconcilerStore implements ReconcilerStore {
 
   async syncOrganization(organizationId: string, modified: string, newId: () => string): Promise<number> {
     return transaction(this.pool, async (client) => {
-      await client.query(named(LOCK_ORGANIZATION_SHARES, [organizationId]));
-      let changed = 0;
       const members = new Set(
         (await client.query<{ id: string }>(named(MEMBERS, [organizationId]))).rows.map((a) => a.id),
       );
       // Recipients of account-targeted shares must stay members too; they are never added back on their own.
-      const departed = (
-        await client.query<{ share_id: string; account_id: string }>(named(DEPARTED, [organizationId]))
+      // Found from the side of the accounts that left (recorded with each move), not by scanning the shares.
+      const departures = (
+        await client.query<{ account_id: string }>(named(TAKE_DEPARTURES, [organizationId]))
+      ).rows.map((d) => d.account_id);
+      const leavers = departures.filter((id) => !members.has(id));
+      const departed =
+        leavers.length === 0
+          ? []
+          : (
+              await client.query<{ share_id: string; account_id: string }>(
+                named(DEPARTED, [leavers, organizationId]),
+              )
+            ).rows;
+      // Every share this changes, in id order so concurrent lockers never deadlock.
+      const shares = (
+        await client.query<{ id: string; account_id: string; target_type: string }>(
+          named(LOCK_SYNCED_SHARES, [[...new Set(departed.map((r) => r.share_id))], organizationId]),
+        )
       ).rows;
+      let changed = 0;
       for (const r of departed) {
         await setDesired(client, r.share_id, r.account_id, 'disassociated', modified);
         changed++;
       }
-      const shares = (
-        await client.query<{ id: string; account_id: string }>(named(ORGANIZATION_SHARES, [organizationId]))
-      ).rows;
       for (const share of shares) {
-        const excluded = new Set(
-          (await client.query<{ account_id: string }>(named(EXCLUDED, [share.id]))).rows.map(
-            (e) => e.account_id,
-          ),
-        );
-        const current = (
-          await client.query<{ account_id: string; desired_status: string }>(
-            named(CURRENT_RECIPIENTS, [share.id]),
-          )
-        ).rows;
-        const plan = planOrganizationShare(members, share.account_id, excluded, current);
-        for (const { accountId, to } of plan.change)
-          await setDesired(client, share.id, accountId, to, modified);
-        await insertRecipients(
-          client,
-          plan.add.map((accountId) => ({
-            id: newId(),
-            share_id: share.id,
-            account_id: accountId,
-            desired_status: 'associated' as const,
-            status: 'associating' as const,
-            created: modified,
-            modified,
-          })),
-        );
-        changed += plan.change.length + plan.add.length;
+        if (share.target_type !== 'organization') continue;
+        changed += (await this.deriveOne(client, share, members, modified, newId)).changed;
       }
       return changed;
     });

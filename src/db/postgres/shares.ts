@@ -84,6 +84,8 @@ export class PgSharesStore implements SharesStore {
       await insertTags(client, s.id, input.tags);
       await insertRecipients(client, input.recipients);
       for (const r of input.resources) await insertResource(client, r);
+      // An organization-targeted share's recipients are derived by the reconciler from the members.
+      if (s.target_type === 'organization') await enqueue(client, 'share', s.id);
     });
   }
 

@@ -165,6 +165,9 @@ function credentialQuery(
     : [texts.organization, [key, target.organization]];
 }
 
+const DEPART = `INSERT INTO organization_departures (organization_id, account_id) VALUES ($1, $2)
+  ON CONFLICT DO NOTHING`;
+
 export class PgTenancyStore implements TenancyStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -220,6 +223,8 @@ export class PgTenancyStore implements TenancyStore {
         for (const org of new Set([before?.organization_id ?? null, row.organization_id])) {
           if (org !== null) await enqueue(client, 'organization', org);
         }
+        // The old organization's sync finds the leaver's recipients from this account's side.
+        if (before?.organization_id) await client.query(named(DEPART, [before.organization_id, row.id]));
       }
       if (before && !sameEntitlements(before.entitlements, row.entitlements)) {
         // Terminal errors (the missing-entitlement one above all) become retryable. The row itself stays:
@@ -310,6 +315,9 @@ export class PgTenancyStore implements TenancyStore {
             a.map((r) => r.modified),
           ]),
         );
+      }
+      for (const d of plan.departures) {
+        await client.query(named(DEPART, [d.organization_id, d.account_id]));
       }
       await enqueueMany(client, 'organization', plan.organizationWork);
       if (plan.entitlementsChanged.length > 0) {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { InventoryRow, InventoryStore } from '../../inventory/store.js';
+import type { InventoryKey, InventoryRow, InventoryStore } from '../../inventory/store.js';
 import { prepared } from './database.js';
 
 type Db = Database.Database;
@@ -9,6 +9,10 @@ export class SqliteInventoryStore implements InventoryStore {
   constructor(private readonly db: Db) {}
 
   async put(row: InventoryRow): Promise<void> {
+    this.putRow(row);
+  }
+
+  private putRow(row: InventoryRow): void {
     // `created` survives updates; an older version never overwrites a newer one.
     prepared(
       this.db,
@@ -23,6 +27,17 @@ export class SqliteInventoryStore implements InventoryStore {
   }
 
   async remove(accountId: string, shareResourceId: string): Promise<void> {
+    this.removeRow(accountId, shareResourceId);
+  }
+
+  async apply(changes: { put: InventoryRow[]; remove: InventoryKey[] }): Promise<void> {
+    this.db.transaction(() => {
+      for (const row of changes.put) this.putRow(row);
+      for (const key of changes.remove) this.removeRow(key.account_id, key.share_resource_id);
+    })();
+  }
+
+  private removeRow(accountId: string, shareResourceId: string): void {
     prepared(this.db, 'DELETE FROM inventory WHERE account_id = ? AND share_resource_id = ?').run(
       accountId,
       shareResourceId,

@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
-import type { AssociationStatus, RecipientRow } from '../../recipients/store.js';
+import type { RecipientRow } from '../../recipients/store.js';
 import type {
   DeliveryState,
   RecipientContext,
+  RecipientResult,
   ReconcilerStore,
   ShareFinalization,
   WorkItem,
@@ -10,6 +11,7 @@ import type {
 } from '../../reconciler/store.js';
 import type { ShareRow } from '../../shares/store.js';
 import type { AccountRow } from '../../tenancy/store.js';
+import { groupBy } from '../rows.js';
 import { prepared } from './database.js';
 import { insertRecipient, setDesired } from './recipients.js';
 import { toResourceRow, type ResourceRecord } from './resources.js';
@@ -17,6 +19,8 @@ import { enqueue } from './work.js';
 import { planOrganizationShare } from '../../reconciler/organization.js';
 
 type Db = Database.Database;
+type AccountRecord = Omit<AccountRow, 'entitlements'> & { entitlements: string | null };
+type DeliveryRecord = Omit<DeliveryState, 'terminal'> & { recipient_id: string; terminal: number };
 
 export class SqliteReconcilerStore implements ReconcilerStore {
   constructor(private readonly db: Db) {}
@@ -34,6 +38,10 @@ export class SqliteReconcilerStore implements ReconcilerStore {
   }
 
   async complete(owner: string, item: WorkItem): Promise<void> {
+    this.completeNow(owner, item);
+  }
+
+  private completeNow(owner: string, item: WorkItem): void {
     const gone = prepared(
       this.db,
       'DELETE FROM reconcile_work WHERE kind = ? AND id = ? AND generation = ? AND lease_owner = ?',
@@ -50,6 +58,10 @@ export class SqliteReconcilerStore implements ReconcilerStore {
   }
 
   async retry(owner: string, item: WorkItem, dueAt: number, error: string): Promise<void> {
+    this.retryNow(owner, item, dueAt, error);
+  }
+
+  private retryNow(owner: string, item: WorkItem, dueAt: number, error: string): void {
     // A newer request (generation moved) is due now and must not wait for this item's backoff.
     prepared(
       this.db,
@@ -68,58 +80,83 @@ export class SqliteReconcilerStore implements ReconcilerStore {
     return (prepared(this.db, 'SELECT COUNT(*) AS n FROM reconcile_work').get() as { n: number }).n;
   }
 
-  async recipientContext(recipientId: string): Promise<RecipientContext | undefined> {
-    const recipient = prepared(this.db, 'SELECT * FROM share_recipients WHERE id = ?').get(recipientId) as
-      RecipientRow | undefined;
-    if (!recipient) return undefined;
-    const share = prepared(this.db, 'SELECT * FROM shares WHERE id = ?').get(recipient.share_id) as ShareRow;
-    const account = prepared(this.db, 'SELECT * FROM accounts WHERE id = ?').get(
-      recipient.account_id,
-    ) as Omit<AccountRow, 'entitlements'> & { entitlements: string | null };
-    const delivered = new Map<string, DeliveryState>();
-    for (const d of prepared(
+  async recipientContexts(recipientIds: string[]): Promise<Map<string, RecipientContext>> {
+    // Synchronous reads on one connection: the batch sees one state, in five queries whatever its size.
+    const out = new Map<string, RecipientContext>();
+    const ids = JSON.stringify(recipientIds);
+    const recipients = prepared(
       this.db,
-      `SELECT share_resource_id, applied_version, error, terminal, error_version
-       FROM recipient_resources WHERE recipient_id = ?`,
-    ).all(recipientId) as (Omit<DeliveryState, 'terminal'> & { terminal: number })[]) {
-      delivered.set(d.share_resource_id, { ...d, terminal: d.terminal === 1 });
-    }
-    const resources = (
-      prepared(this.db, 'SELECT * FROM share_resources WHERE share_id = ? ORDER BY created, id').all(
-        recipient.share_id,
-      ) as ResourceRecord[]
-    )
-      .filter((r) => r.status !== 'deleted' || delivered.has(r.id))
-      .map(toResourceRow);
-    return {
-      recipient,
-      share,
-      account: {
-        ...account,
-        entitlements:
-          account.entitlements === null
-            ? null
-            : (JSON.parse(account.entitlements) as AccountRow['entitlements']),
-      },
-      resources,
-      delivered,
-    };
-  }
-
-  async recordDelivery(
-    recipientId: string,
-    shareResourceId: string,
-    state: Omit<DeliveryState, 'share_resource_id'> | null,
-    modified: string,
-  ): Promise<void> {
-    if (state === null) {
+      'SELECT * FROM share_recipients WHERE id IN (SELECT value FROM json_each(?))',
+    ).all(ids) as RecipientRow[];
+    if (recipients.length === 0) return out;
+    const shareIds = JSON.stringify([...new Set(recipients.map((r) => r.share_id))]);
+    const shares = new Map(
+      (
+        prepared(this.db, 'SELECT * FROM shares WHERE id IN (SELECT value FROM json_each(?))').all(
+          shareIds,
+        ) as ShareRow[]
+      ).map((s) => [s.id, s]),
+    );
+    const resources = groupBy(
       prepared(
         this.db,
-        'DELETE FROM recipient_resources WHERE recipient_id = ? AND share_resource_id = ?',
-      ).run(recipientId, shareResourceId);
-      return;
+        `SELECT * FROM share_resources WHERE share_id IN (SELECT value FROM json_each(?))
+         ORDER BY created, id`,
+      ).all(shareIds) as ResourceRecord[],
+      (r) => r.share_id,
+    );
+    const accounts = new Map(
+      (
+        prepared(this.db, 'SELECT * FROM accounts WHERE id IN (SELECT value FROM json_each(?))').all(
+          JSON.stringify([...new Set(recipients.map((r) => r.account_id))]),
+        ) as AccountRecord[]
+      ).map((a) => [a.id, a]),
+    );
+    const deliveries = groupBy(
+      prepared(
+        this.db,
+        `SELECT recipient_id, share_resource_id, applied_version, error, terminal, error_version
+         FROM recipient_resources WHERE recipient_id IN (SELECT value FROM json_each(?))`,
+      ).all(ids) as DeliveryRecord[],
+      (d) => d.recipient_id,
+    );
+    for (const recipient of recipients) {
+      const delivered = new Map<string, DeliveryState>();
+      for (const d of deliveries.get(recipient.id) ?? []) {
+        delivered.set(d.share_resource_id, {
+          share_resource_id: d.share_resource_id,
+          applied_version: d.applied_version,
+          error: d.error,
+          terminal: d.terminal === 1,
+          error_version: d.error_version,
+        });
+      }
+      const account = accounts.get(recipient.account_id) as AccountRecord;
+      out.set(recipient.id, {
+        recipient,
+        share: shares.get(recipient.share_id) as ShareRow,
+        account: {
+          ...account,
+          entitlements:
+            account.entitlements === null
+              ? null
+              : (JSON.parse(account.entitlements) as AccountRow['entitlements']),
+        },
+        resources: (resources.get(recipient.share_id) ?? [])
+          .filter((r) => r.status !== 'deleted' || delivered.has(r.id))
+          .map(toResourceRow),
+        delivered,
+      });
     }
-    prepared(
+    return out;
+  }
+
+  async settleRecipients(owner: string, results: RecipientResult[], modified: string): Promise<Set<string>> {
+    const clear = prepared(
+      this.db,
+      'DELETE FROM recipient_resources WHERE recipient_id = ? AND share_resource_id = ?',
+    );
+    const record = prepared(
       this.db,
       `INSERT INTO recipient_resources
          (recipient_id, share_resource_id, applied_version, error, terminal, error_version, modified)
@@ -127,29 +164,104 @@ export class SqliteReconcilerStore implements ReconcilerStore {
        ON CONFLICT (recipient_id, share_resource_id) DO UPDATE SET applied_version = excluded.applied_version,
          error = excluded.error, terminal = excluded.terminal, error_version = excluded.error_version,
          modified = excluded.modified`,
-    ).run({
-      recipient: recipientId,
-      resource: shareResourceId,
-      applied_version: state.applied_version,
-      error: state.error,
-      terminal: state.terminal ? 1 : 0,
-      error_version: state.error_version,
-      modified,
-    });
+    );
+    const move = prepared(
+      this.db,
+      `UPDATE share_recipients SET status = ?, modified = ?
+       WHERE id = ? AND status = ? AND desired_status = ?`,
+    );
+    return this.db.transaction(() => {
+      const moved = new Set<string>();
+      for (const r of results) {
+        for (const w of r.writes) {
+          if (w.state === null) clear.run(r.item.id, w.shareResourceId);
+          else
+            record.run({
+              recipient: r.item.id,
+              resource: w.shareResourceId,
+              applied_version: w.state.applied_version,
+              error: w.state.error,
+              terminal: w.state.terminal ? 1 : 0,
+              error_version: w.state.error_version,
+              modified,
+            });
+        }
+        const rec = r.recipient;
+        if (
+          rec &&
+          r.status &&
+          move.run(r.status, modified, rec.id, rec.status, rec.desired_status).changes > 0
+        )
+          moved.add(rec.id);
+        if (r.retry) this.retryNow(owner, r.item, r.retry.dueAt, r.retry.error);
+        else this.completeNow(owner, r.item);
+      }
+      return moved;
+    })();
   }
 
-  async setRecipientStatus(
-    recipient: RecipientRow,
-    to: AssociationStatus,
+  async deriveShareRecipients(
+    shareId: string,
     modified: string,
-  ): Promise<boolean> {
-    return (
-      prepared(
+    newId: () => string,
+    limit: number,
+  ): Promise<{ changed: number; more: boolean }> {
+    return this.db.transaction(() => {
+      const share = prepared(
         this.db,
-        `UPDATE share_recipients SET status = ?, modified = ?
-         WHERE id = ? AND status = ? AND desired_status = ?`,
-      ).run(to, modified, recipient.id, recipient.status, recipient.desired_status).changes > 0
+        `SELECT id, account_id, organization_id FROM shares
+         WHERE id = ? AND target_type = 'organization' AND status = 'active'`,
+      ).get(shareId) as { id: string; account_id: string; organization_id: string } | undefined;
+      if (!share) return { changed: 0, more: false };
+      const changed = this.deriveOne(share, this.members(share.organization_id), modified, newId, limit);
+      return { changed: changed.changed, more: changed.more };
+    })();
+  }
+
+  private members(organizationId: string): Set<string> {
+    return new Set(
+      (
+        prepared(this.db, 'SELECT id FROM accounts WHERE organization_id = ?').all(organizationId) as {
+          id: string;
+        }[]
+      ).map((a) => a.id),
     );
+  }
+
+  /** Applies `planOrganizationShare` to one share, adding at most `limit` recipients. */
+  private deriveOne(
+    share: { id: string; account_id: string },
+    members: ReadonlySet<string>,
+    modified: string,
+    newId: () => string,
+    limit = Infinity,
+  ): { changed: number; more: boolean } {
+    const excluded = new Set(
+      (
+        prepared(this.db, 'SELECT account_id FROM share_excluded_recipients WHERE share_id = ?').all(
+          share.id,
+        ) as { account_id: string }[]
+      ).map((e) => e.account_id),
+    );
+    const current = prepared(
+      this.db,
+      'SELECT account_id, desired_status FROM share_recipients WHERE share_id = ?',
+    ).all(share.id) as { account_id: string; desired_status: string }[];
+    const plan = planOrganizationShare(members, share.account_id, excluded, current);
+    for (const { accountId, to } of plan.change) setDesired(this.db, share.id, accountId, to, modified);
+    const add = plan.add.slice(0, limit);
+    for (const accountId of add) {
+      insertRecipient(this.db, {
+        id: newId(),
+        share_id: share.id,
+        account_id: accountId,
+        desired_status: 'associated',
+        status: 'associating',
+        created: modified,
+        modified,
+      });
+    }
+    return { changed: plan.change.length + add.length, more: add.length < plan.add.length };
   }
 
   async finalizeShare(shareId: string, modified: string): Promise<ShareFinalization> {
@@ -185,57 +297,37 @@ export class SqliteReconcilerStore implements ReconcilerStore {
   async syncOrganization(organizationId: string, modified: string, newId: () => string): Promise<number> {
     return this.db.transaction(() => {
       let changed = 0;
-      const members = new Set(
-        (
-          prepared(this.db, 'SELECT id FROM accounts WHERE organization_id = ?').all(organizationId) as {
-            id: string;
-          }[]
-        ).map((a) => a.id),
-      );
+      const members = this.members(organizationId);
       // Recipients of account-targeted shares must stay members too; they are never added back on their own.
-      const departed = prepared(
+      // Found from the side of the accounts that left (recorded with each move), not by scanning the shares.
+      const departures = prepared(
         this.db,
-        `SELECT r.share_id, r.account_id FROM share_recipients r JOIN shares s ON s.id = r.share_id
-         WHERE s.organization_id = ? AND s.target_type = 'account' AND s.status = 'active'
-           AND r.desired_status = 'associated'
-           AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = r.account_id AND a.organization_id = s.organization_id)`,
-      ).all(organizationId) as { share_id: string; account_id: string }[];
-      for (const r of departed) {
-        setDesired(this.db, r.share_id, r.account_id, 'disassociated', modified);
-        changed++;
+        'SELECT account_id FROM organization_departures WHERE organization_id = ?',
+      ).all(organizationId) as { account_id: string }[];
+      for (const { account_id } of departures) {
+        prepared(
+          this.db,
+          'DELETE FROM organization_departures WHERE organization_id = ? AND account_id = ?',
+        ).run(organizationId, account_id);
+        if (members.has(account_id)) continue; // back in the organization meanwhile
+        const departed = prepared(
+          this.db,
+          `SELECT r.share_id FROM share_recipients r JOIN shares s ON s.id = r.share_id
+           WHERE r.account_id = ? AND r.status IN ('associating', 'associated')
+             AND r.desired_status = 'associated'
+             AND s.organization_id = ? AND s.target_type = 'account' AND s.status = 'active'`,
+        ).all(account_id, organizationId) as { share_id: string }[];
+        for (const r of departed) {
+          setDesired(this.db, r.share_id, account_id, 'disassociated', modified);
+          changed++;
+        }
       }
       const shares = prepared(
         this.db,
         `SELECT id, account_id FROM shares
          WHERE organization_id = ? AND target_type = 'organization' AND status = 'active'`,
       ).all(organizationId) as { id: string; account_id: string }[];
-      for (const share of shares) {
-        const excluded = new Set(
-          (
-            prepared(this.db, 'SELECT account_id FROM share_excluded_recipients WHERE share_id = ?').all(
-              share.id,
-            ) as { account_id: string }[]
-          ).map((e) => e.account_id),
-        );
-        const current = prepared(
-          this.db,
-          'SELECT account_id, desired_status FROM share_recipients WHERE share_id = ?',
-        ).all(share.id) as { account_id: string; desired_status: string }[];
-        const plan = planOrganizationShare(members, share.account_id, excluded, current);
-        for (const { accountId, to } of plan.change) setDesired(this.db, share.id, accountId, to, modified);
-        for (const accountId of plan.add) {
-          insertRecipient(this.db, {
-            id: newId(),
-            share_id: share.id,
-            account_id: accountId,
-            desired_status: 'associated',
-            status: 'associating',
-            created: modified,
-            modified,
-          });
-        }
-        changed += plan.change.length + plan.add.length;
-      }
+      for (const share of shares) changed += this.deriveOne(share, members, modified, newId).changed;
       return changed;
     })();
   }

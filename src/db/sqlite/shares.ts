@@ -88,6 +88,8 @@ export class SqliteSharesStore implements SharesStore {
       for (const [key, value] of Object.entries(input.tags)) this.insertTag.run(input.share.id, key, value);
       for (const r of input.recipients) insertRecipient(this.db, r);
       for (const r of input.resources) insertResource(this.db, r);
+      // An organization-targeted share's recipients are derived by the reconciler from the members.
+      if (input.share.target_type === 'organization') enqueue(this.db, 'share', input.share.id);
     })();
   }
 

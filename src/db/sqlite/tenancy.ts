@@ -335,6 +335,13 @@ export class SqliteTenancyStore implements TenancyStore {
         for (const org of new Set([before?.organization_id ?? null, row.organization_id])) {
           if (org !== null) enqueue(db, 'organization', org);
         }
+        // The old organization's sync finds the leaver's recipients from this account's side.
+        if (before?.organization_id) {
+          prepared(
+            db,
+            'INSERT INTO organization_departures (organization_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
+          ).run(before.organization_id, row.id);
+        }
       }
       if (before && !sameEntitlements(before.entitlements, entitlements)) {
         // Terminal errors (the missing-entitlement one above all) become retryable. The row itself stays:
@@ -457,6 +464,12 @@ export class SqliteTenancyStore implements TenancyStore {
             ]),
           ),
         );
+      }
+      for (const d of plan.departures) {
+        prepared(
+          db,
+          'INSERT INTO organization_departures (organization_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
+        ).run(d.organization_id, d.account_id);
       }
       for (const org of plan.organizationWork) enqueue(db, 'organization', org);
       for (const id of plan.entitlementsChanged) {

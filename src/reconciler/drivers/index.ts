@@ -76,5 +76,8 @@ export function buildDrivers(config: DriversFile, inventory: InventoryStore, clo
         : fallback,
     );
   }
-  return { for: (type: ResourceType) => byType.get(type) ?? fallback };
+  return {
+    for: (type: ResourceType) => byType.get(type) ?? fallback,
+    inProcess: [...byType.values()].every((d) => d.deliverMany !== undefined),
+  };
 }

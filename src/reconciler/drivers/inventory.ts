@@ -1,4 +1,4 @@
-import type { InventoryStore } from '../../inventory/store.js';
+import type { InventoryKey, InventoryRow, InventoryStore } from '../../inventory/store.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Delivery, DeliveryDriver, DeliveryOutcome } from './types.js';
 
@@ -11,12 +11,25 @@ export class InventoryDriver implements DeliveryDriver {
   ) {}
 
   async deliver(d: Delivery): Promise<DeliveryOutcome> {
-    if (d.action === 'remove') {
-      await this.inventory.remove(d.recipient_account_id, d.resource.id);
-      return { ok: true };
+    return (await this.deliverMany([d]))[0] as DeliveryOutcome;
+  }
+
+  /** Every delivery of the batch in one store write. */
+  async deliverMany(ds: Delivery[]): Promise<DeliveryOutcome[]> {
+    const put: InventoryRow[] = [];
+    const remove: InventoryKey[] = [];
+    for (const d of ds) {
+      if (d.action === 'remove')
+        remove.push({ account_id: d.recipient_account_id, share_resource_id: d.resource.id });
+      else put.push(this.row(d));
     }
+    await this.inventory.apply({ put, remove });
+    return ds.map(() => ({ ok: true }));
+  }
+
+  private row(d: Delivery): InventoryRow {
     const now = this.clock.timestamp();
-    await this.inventory.put({
+    return {
       account_id: d.recipient_account_id,
       share_resource_id: d.resource.id,
       share_id: d.share_id,
@@ -27,7 +40,6 @@ export class InventoryDriver implements DeliveryDriver {
       resource_version: d.resource.resource_version,
       created: now,
       modified: now,
-    });
-    return { ok: true };
+    };
   }
 }

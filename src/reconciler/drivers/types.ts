@@ -21,9 +21,16 @@ export type DeliveryOutcome = { ok: true } | { ok: false; terminal: boolean; err
 export interface DeliveryDriver {
   readonly name: string;
   deliver(delivery: Delivery): Promise<DeliveryOutcome>;
+  /**
+   * In-process drivers only: many deliveries at once (one write for the batch), outcomes in input order.
+   * Network drivers leave it out and get one `deliver` call per delivery, a bounded number at a time.
+   */
+  deliverMany?(deliveries: Delivery[]): Promise<DeliveryOutcome[]>;
 }
 
 /** Picks the driver for a resource type. */
 export interface DriverRegistry {
   for(type: ResourceType): DeliveryDriver;
+  /** True when every resource type goes to a driver with `deliverMany` (no network round trip). */
+  readonly inProcess?: boolean;
 }
