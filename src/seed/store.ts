@@ -68,3 +68,16 @@ export const envTag = (share: number): 'prod' | 'dev' => (share % 2 === 0 ? 'pro
 export const STAMP = { recipient: 1, resource: 2, delivered: 3, recorded: 4, associated: 5 } as const;
 /** The small meta object of each share's ruleset. */
 export const rulesetMeta = (number: string): { name: string } => ({ name: `ruleset ${number}` });
+
+/** Tables that must be empty for a seed: it writes into a new store only. */
+export const HELD = ['organizations', 'accounts', 'users', 'tokens', 'shares'] as const;
+/** The tables that get rows per share (both writers drop and rebuild their secondary indexes). */
+export const BULK = [
+  'shares',
+  'share_tags',
+  'share_recipients',
+  'share_resources',
+  'recipient_resources',
+  'inventory',
+  'share_visibility',
+];

@@ -7,20 +7,11 @@ import {
   type SeedKind,
   type SeedPlan,
   type SeedWriter,
+  HELD,
+  BULK,
 } from '../../seed/store.js';
 import { transaction } from './database.js';
 
-const HELD = ['organizations', 'accounts', 'users', 'tokens', 'shares'] as const;
-/** The tables that get a row per share. */
-const BULK = [
-  'shares',
-  'share_tags',
-  'share_recipients',
-  'share_resources',
-  'recipient_resources',
-  'inventory',
-  'share_visibility',
-];
 const HELD_SQL = `SELECT ${HELD.map((t) => `EXISTS (SELECT 1 FROM ${t}) AS ${t}`).join(', ')}`;
 
 /** Indexes of the bulk tables that back no constraint (primary keys and UNIQUE constraints stay). */

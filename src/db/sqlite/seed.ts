@@ -12,22 +12,12 @@ import {
   StoreNotEmptyError,
   type SeedPlan,
   type SeedWriter,
+  HELD,
+  BULK,
 } from '../../seed/store.js';
 
 type Db = Database.Database;
 type Ids = (index: number) => string;
-
-const HELD = ['organizations', 'accounts', 'users', 'tokens', 'shares'] as const;
-/** The tables that get a row per share. */
-const BULK = [
-  'shares',
-  'share_tags',
-  'share_recipients',
-  'share_resources',
-  'recipient_resources',
-  'inventory',
-  'share_visibility',
-];
 
 const SQL = {
   organization: `INSERT INTO organizations (id, name, created, modified, share_count) VALUES (?, ?, ?, ?, ?)`,
