@@ -110,6 +110,22 @@ export async function runScale(options: ScaleOptions): Promise<void> {
     report.notes.push(`wrk not run: ${wrk.why}`);
   }
 
+  finish = (interrupted) => {
+    finish = undefined;
+    const seconds = (performance.now() - started) / 1000;
+    if (interrupted) report.notes.push(`INTERRUPTED (${interrupted}): the figures above are partial`);
+    report.notes.push(
+      `${options.quick ? 'QUICK MODE (small store, few samples). ' : ''}whole run: ${fmt(seconds, 0)} s; load average at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (${availableParallelism()} CPUs)`,
+    );
+    say(`\n${options.quick ? 'QUICK MODE — ' : ''}scale results\n\n${report.table()}`);
+    Object.assign(results, { table: report.rows, notes: report.notes, seconds, loadAverageAtEnd: loadavg() });
+    const file = join(HERE, 'scale-results.json');
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    say(`\nwrote ${file}\n`);
+  };
+
   for (const store of options.stores) {
     const storeResults: Record<string, unknown> = {};
     (results.stores as Record<string, unknown>)[store] = storeResults;
@@ -143,21 +159,6 @@ export async function runScale(options: ScaleOptions): Promise<void> {
     }
   }
 
-  finish = (interrupted) => {
-    finish = undefined;
-    const seconds = (performance.now() - started) / 1000;
-    if (interrupted) report.notes.push(`INTERRUPTED (${interrupted}): the figures above are partial`);
-    report.notes.push(
-      `${options.quick ? 'QUICK MODE (small store, few samples). ' : ''}whole run: ${fmt(seconds, 0)} s; load average at the end: ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')} (${availableParallelism()} CPUs)`,
-    );
-    say(`\n${options.quick ? 'QUICK MODE — ' : ''}scale results\n\n${report.table()}`);
-    Object.assign(results, { table: report.rows, notes: report.notes, seconds, loadAverageAtEnd: loadavg() });
-    const file = join(HERE, 'scale-results.json');
-    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-    say(`\nwrote ${file}\n`);
-  };
   finish(undefined);
   clearTimeout(deadline);
 }
