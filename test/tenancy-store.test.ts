@@ -117,8 +117,11 @@ describe('SqliteTenancyStore', () => {
       [A1, A2],
     );
     assert.equal((await store.listAccounts()).length, 3);
-    assert.deepEqual(await store.organizationAccountIds(ORG2), [A3]);
-    assert.deepEqual(await store.organizationAccountIds(id(9, 'a')), []);
+    assert.deepEqual(
+      (await store.listAccounts(ORG2)).map((a) => a.id),
+      [A3],
+    );
+    assert.deepEqual(await store.listAccounts(id(9, 'a')), []);
   });
 
   test('upsertUser: given a user, when upserted with a new scope, then the scope is replaced', async () => {

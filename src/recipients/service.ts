@@ -136,7 +136,7 @@ export class RecipientsService {
 
   /** Which of the accounts the items name belong to the share's organization (only those are looked up). */
   private members(share: ShareView, items: readonly RecipientRequest[]): Promise<Set<string>> {
-    return this.store.tenancy.organizationMembers(share.organization_id, namedAccounts(items).ids);
+    return this.store.tenancy.organizationMembers(share.organization_id, namedAccounts(items));
   }
 
   private async applyOrConflict(shareId: string, changes: RecipientChanges): Promise<void> {

@@ -68,8 +68,10 @@ export class SharesService {
     const shareId = newId();
     // Only the accounts the body names are checked; an organization-wide share's members are the
     // reconciler's to find.
-    const named = namedAccounts(body.recipients);
-    const orgAccounts = await this.store.tenancy.organizationMembers(owner.organization_id, named.ids);
+    const orgAccounts = await this.store.tenancy.organizationMembers(
+      owner.organization_id,
+      namedAccounts(body.recipients),
+    );
     const { targetType, accountIds } = resolveRecipients(owner, body.recipients, orgAccounts);
     const recipients: RecipientRow[] = accountIds.map((account_id) => ({
       id: newId(),
@@ -270,21 +272,20 @@ export function recipientAccount(
 }
 
 /**
- * Every account id the items name under any of the account fields (without validating them: that happens
- * item by item, in order), and whether some item names no account (an organization recipient).
+ * Every account id the items name under any of the account fields, without validating them: that happens
+ * item by item, in order, against the membership of just these ids.
  */
-export function namedAccounts(items: readonly Partial<Record<(typeof ACCOUNT_FIELDS)[number], string>>[]): {
-  ids: string[];
-  organizationItem: boolean;
-} {
+export function namedAccounts(
+  items: readonly Partial<Record<(typeof ACCOUNT_FIELDS)[number], string>>[],
+): string[] {
   const ids = new Set<string>();
-  let organizationItem = false;
   for (const item of items) {
-    const given = ACCOUNT_FIELDS.map((f) => item[f]).filter((v): v is string => v !== undefined);
-    if (given.length === 0) organizationItem = true;
-    for (const id of given) ids.add(id);
+    for (const f of ACCOUNT_FIELDS) {
+      const id = item[f];
+      if (id !== undefined) ids.add(id);
+    }
   }
-  return { ids: [...ids], organizationItem };
+  return [...ids];
 }
 
 /** Checks that an account may receive shares from `owner`, throwing with the field's pointer if not. */

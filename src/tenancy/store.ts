@@ -74,8 +74,6 @@ export interface TenancyStore {
   getAccount(id: string): Promise<AccountRow | undefined>;
   listAccounts(organizationId?: string): Promise<AccountRow[]>;
   upsertAccount(row: AccountRow): Promise<void>;
-  /** Ids of every account of an organization, oldest first. */
-  organizationAccountIds(organizationId: string): Promise<string[]>;
   /** Which of `accountIds` belong to the organization (one indexed query, whatever its size). */
   organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>>;
 

@@ -55,7 +55,6 @@ const ACCOUNT_UPSERT = `INSERT INTO accounts (id, name, organization_id, entitle
   VALUES ($1, $2, $3, $4::jsonb, $5, $6)
   ON CONFLICT (id) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id,
     entitlements = excluded.entitlements, modified = excluded.modified`;
-const ORG_ACCOUNT_IDS = 'SELECT id FROM accounts WHERE organization_id = $1 ORDER BY created, id';
 const CLEAR_TERMINAL_ERRORS = `UPDATE recipient_resources SET error_version = NULL
   WHERE terminal AND recipient_id IN (SELECT id FROM share_recipients WHERE account_id = $1)`;
 
@@ -233,12 +232,6 @@ export class PgTenancyStore implements TenancyStore {
         await enqueueAccountRecipients(client, row.id);
       }
     });
-  }
-
-  async organizationAccountIds(organizationId: string): Promise<string[]> {
-    return (await this.pool.query<{ id: string }>(named(ORG_ACCOUNT_IDS, [organizationId]))).rows.map(
-      (r) => r.id,
-    );
   }
 
   async organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>> {

@@ -77,6 +77,24 @@ function sameEntitlements(a: string | null, b: string | null): boolean {
   return sa.size === sb.size && [...sb].every((t) => sa.has(t));
 }
 
+/** The stored columns of a user (its scope lives in user_accounts and user_organizations). */
+function userRecord(row: Omit<UserRow, keyof Scope>): UserRecord {
+  return { id: row.id, email: row.email, api_key_hash: row.api_key_hash, created: row.created };
+}
+
+/** The stored columns of a token (SQLite keeps the boolean as 0/1). */
+function tokenRecord(row: Omit<TokenRow, keyof Scope>): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    secret_hash: row.secret_hash,
+    can_edit: row.can_edit ? 1 : 0,
+    status: row.status,
+    expires_on: row.expires_on,
+    created: row.created,
+  };
+}
+
 function toToken(r: TokenRecord, scope: Scope): TokenRow {
   return { ...r, can_edit: r.can_edit === 1, ...scope };
 }
@@ -117,7 +135,6 @@ export class SqliteTenancyStore implements TenancyStore {
   private readonly accountList;
   private readonly accountListByOrg;
   private readonly accountUpsert;
-  private readonly orgAccountIds;
 
   private readonly userByEmail;
   private readonly userList;
@@ -192,9 +209,6 @@ export class SqliteTenancyStore implements TenancyStore {
        ON CONFLICT (id) DO UPDATE SET name = excluded.name, organization_id = excluded.organization_id,
          entitlements = excluded.entitlements, modified = excluded.modified`,
     );
-    this.orgAccountIds = db
-      .prepare<[string], string>('SELECT id FROM accounts WHERE organization_id = ? ORDER BY created, id')
-      .pluck();
 
     this.userByEmail = db.prepare<[string], UserRecord>(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`);
     this.userList = db.prepare<[], UserRecord>(`SELECT ${USER_COLUMNS} FROM users ORDER BY created, id`);
@@ -303,12 +317,7 @@ export class SqliteTenancyStore implements TenancyStore {
       }));
     });
     this.upsertUserTx = db.transaction((row: UserRow) => {
-      this.userUpsert.run({
-        id: row.id,
-        email: row.email,
-        api_key_hash: row.api_key_hash,
-        created: row.created,
-      });
+      this.userUpsert.run(userRecord(row));
       // The email may already belong to a user with another id; scope rows follow the stored one.
       const userId = this.userIdByEmail.get(row.email) ?? row.id;
       this.userAccountsClear.run(userId);
@@ -370,15 +379,7 @@ export class SqliteTenancyStore implements TenancyStore {
       );
     });
     this.upsertTokenTx = db.transaction((row: TokenRow) => {
-      this.tokenUpsert.run({
-        id: row.id,
-        name: row.name,
-        secret_hash: row.secret_hash,
-        can_edit: row.can_edit ? 1 : 0,
-        status: row.status,
-        expires_on: row.expires_on,
-        created: row.created,
-      });
+      this.tokenUpsert.run(tokenRecord(row));
       this.tokenAccountsClear.run(row.id);
       this.tokenOrgsClear.run(row.id);
       for (const a of row.accounts) this.tokenAccountAdd.run(row.id, a);
@@ -478,26 +479,13 @@ export class SqliteTenancyStore implements TenancyStore {
       }
       for (const w of plan.users) {
         if (w.writeRow) {
-          this.userUpsert.run({
-            id: w.row.id,
-            email: w.row.email,
-            api_key_hash: w.row.api_key_hash,
-            created: w.row.created,
-          });
+          this.userUpsert.run(userRecord(w.row));
         }
         writeScope(w.row.id, w, userScope);
       }
       for (const w of plan.tokens) {
         if (w.writeRow) {
-          this.tokenUpsert.run({
-            id: w.row.id,
-            name: w.row.name,
-            secret_hash: w.row.secret_hash,
-            can_edit: w.row.can_edit ? 1 : 0,
-            status: w.row.status,
-            expires_on: w.row.expires_on,
-            created: w.row.created,
-          });
+          this.tokenUpsert.run(tokenRecord(w.row));
         }
         writeScope(w.row.id, w, tokenScope);
       }
@@ -535,10 +523,6 @@ export class SqliteTenancyStore implements TenancyStore {
    */
   async upsertAccount(row: AccountRow): Promise<void> {
     this.upsertAccountTx(row);
-  }
-
-  async organizationAccountIds(organizationId: string): Promise<string[]> {
-    return this.orgAccountIds.all(organizationId);
   }
 
   async organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>> {
