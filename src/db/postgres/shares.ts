@@ -51,10 +51,25 @@ const BY_SEQ = `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = 
 const BY_SEQ_ASC = `${BY_SEQ} ASC`;
 const BY_SEQ_DESC = `${BY_SEQ} DESC`;
 
-/** Shares holding a live resource of one of the types (`types` is the text[] parameter). */
-function resourceTypeFilter(shareId: string, types: string): string {
-  return `EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = ${shareId} AND sr.status <> 'deleted'
-    AND sr.resource_type = ANY(${types}::text[]))`;
+/**
+ * The filters both lists share, on a row alias whose table has `status`, `target_type` and the share id
+ * in `idColumn` (shares as `s`, share_visibility as `v`); `param` binds a value and names its placeholder.
+ */
+function shareFilters(
+  alias: 's' | 'v',
+  idColumn: string,
+  q: ShareListQuery,
+  param: (value: unknown) => string,
+): string[] {
+  const where: string[] = [];
+  if (q.status) where.push(`${alias}.status = ${param(q.status)}`);
+  if (q.targetType) where.push(`${alias}.target_type = ${param(q.targetType)}`);
+  if (q.resourceTypes?.length) {
+    // Shares holding a live resource of one of the types.
+    where.push(`EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = ${alias}.${idColumn}
+      AND sr.status <> 'deleted' AND sr.resource_type = ANY(${param(q.resourceTypes)}::text[]))`);
+  }
+  return where;
 }
 
 async function insertTags(client: pg.PoolClient, shareId: string, tags: Tags): Promise<void> {
@@ -112,9 +127,7 @@ export class PgSharesStore implements SharesStore {
     const param = (value: unknown): string => `$${params.push(value)}`;
     const where = [`v.account_id = ${param(accountId)}`];
     if (q.kind) where.push(`v.kind = ${param(q.kind)}`);
-    if (q.status) where.push(`v.status = ${param(q.status)}`);
-    if (q.targetType) where.push(`v.target_type = ${param(q.targetType)}`);
-    if (q.resourceTypes?.length) where.push(resourceTypeFilter('v.share_id', param(q.resourceTypes)));
+    where.push(...shareFilters('v', 'share_id', q, param));
     for (const t of q.tags ?? []) {
       where.push(
         t.value === undefined
@@ -169,10 +182,7 @@ export class PgSharesStore implements SharesStore {
     }
     const params: unknown[] = [];
     const param = (value: unknown): string => `$${params.push(value)}`;
-    const where = [`s.organization_id = ${param(organizationId)}`];
-    if (q.status) where.push(`s.status = ${param(q.status)}`);
-    if (q.targetType) where.push(`s.target_type = ${param(q.targetType)}`);
-    if (q.resourceTypes?.length) where.push(resourceTypeFilter('s.id', param(q.resourceTypes)));
+    const where = [`s.organization_id = ${param(organizationId)}`, ...shareFilters('s', 'id', q, param)];
     const orderBy = q.order === 'name' ? `s.name COLLATE "C" ${dir}, s.org_seq ${dir}` : `s.org_seq ${dir}`;
     const from = `FROM shares s WHERE ${where.join(' AND ')}`;
     const total = Number(

@@ -19,14 +19,35 @@ type Db = Database.Database;
 const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified,
   a.name AS account_name`;
 
-/** Shares holding a live resource of one of the types. */
-function resourceTypeFilter(shareId: string, types: string[], args: Record<string, unknown>): string {
-  const names = types.map((t, i) => {
-    args[`rt${i}`] = t;
-    return `@rt${i}`;
-  });
-  return `EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = ${shareId} AND sr.status <> 'deleted'
-    AND sr.resource_type IN (${names.join(', ')}))`;
+/**
+ * The filters both lists share, on a row alias whose table has `status`, `target_type` and the share id
+ * in `idColumn` (shares as `s`, share_visibility as `v`).
+ */
+function shareFilters(
+  alias: 's' | 'v',
+  idColumn: string,
+  q: ShareListQuery,
+  args: Record<string, unknown>,
+): string[] {
+  const where: string[] = [];
+  if (q.status) {
+    where.push(`${alias}.status = @status`);
+    args.status = q.status;
+  }
+  if (q.targetType) {
+    where.push(`${alias}.target_type = @target`);
+    args.target = q.targetType;
+  }
+  if (q.resourceTypes?.length) {
+    const names = q.resourceTypes.map((t, i) => {
+      args[`rt${i}`] = t;
+      return `@rt${i}`;
+    });
+    // Shares holding a live resource of one of the types.
+    where.push(`EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = ${alias}.${idColumn}
+      AND sr.status <> 'deleted' AND sr.resource_type IN (${names.join(', ')}))`);
+  }
+  return where;
 }
 
 export class SqliteSharesStore implements SharesStore {
@@ -115,15 +136,7 @@ export class SqliteSharesStore implements SharesStore {
       where.push('v.kind = @kind');
       args.kind = q.kind;
     }
-    if (q.status) {
-      where.push('v.status = @status');
-      args.status = q.status;
-    }
-    if (q.targetType) {
-      where.push('v.target_type = @target');
-      args.target = q.targetType;
-    }
-    if (q.resourceTypes?.length) where.push(resourceTypeFilter('v.share_id', q.resourceTypes, args));
+    where.push(...shareFilters('v', 'share_id', q, args));
     q.tags?.forEach((t, i) => {
       // tags holds SQLite's own JSON text: a pair matches right after "{" or ",", never inside a string.
       args[`tk${i}`] = t.key;
@@ -172,17 +185,8 @@ export class SqliteSharesStore implements SharesStore {
       ).all(organizationId, from, to) as ShareView[];
       return { rows, total };
     }
-    const where = ['s.organization_id = @org'];
     const args: Record<string, unknown> = { org: organizationId };
-    if (q.status) {
-      where.push('s.status = @status');
-      args.status = q.status;
-    }
-    if (q.targetType) {
-      where.push('s.target_type = @target');
-      args.target = q.targetType;
-    }
-    if (q.resourceTypes?.length) where.push(resourceTypeFilter('s.id', q.resourceTypes, args));
+    const where = ['s.organization_id = @org', ...shareFilters('s', 'id', q, args)];
     const orderBy = q.order === 'name' ? `s.name ${dir}, s.org_seq ${dir}` : `s.org_seq ${dir}`;
     const from = `FROM shares s WHERE ${where.join(' AND ')}`;
     const total = (this.statement(`SELECT COUNT(*) AS n ${from}`).get(args) as { n: number }).n;
