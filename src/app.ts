@@ -7,6 +7,7 @@ import { ExcludedRecipientsService } from './excluded-recipients/service.js';
 import { excludedRecipientRoutes } from './excluded-recipients/routes.js';
 import { Authenticator, type Principal } from './http/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
+import { RequestLog } from './http/request-log.js';
 import { findNul, validatorCompiler } from './http/validation.js';
 import { NoRouteError, ValidationError } from './http/errors.js';
 import type { App, Services } from './http/types.js';
@@ -66,8 +67,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
-    // One log line per request (below) instead of Fastify's two: half the log writes at the default level.
-    disableRequestLogging: true,
+    logController: new RequestLog(),
     // Malformed percent-encoding or an over-long path segment fail before routing: same envelope.
     frameworkErrors: frameworkErrorHandler(bodyLimit),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -97,21 +97,6 @@ export async function buildApp(options: AppOptions): Promise<App> {
     req.principal = await services.authenticator.authenticate(req, access, params);
     services.authenticator.authorize(req.principal, access);
   });
-
-  if (options.logger) {
-    app.addHook('onResponse', async (req, reply) => {
-      req.log.info(
-        {
-          method: req.method,
-          url: req.url,
-          statusCode: reply.statusCode,
-          responseTime: Math.round(reply.elapsedTime * 1000) / 1000,
-          remoteAddress: req.ip,
-        },
-        'request completed',
-      );
-    });
-  }
 
   const onChange = options.onChange;
   if (onChange) {
