@@ -42,9 +42,11 @@ export async function openTestStore(): Promise<TestStore> {
   };
 }
 
-async function openPostgresTestStore(adminUrl: string): Promise<TestStore> {
+/** A new, empty database on the test PostgreSQL cluster (nothing migrated), and how to drop it. */
+export async function createPostgresDatabase(
+  adminUrl: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
   const { default: pg } = await import('pg');
-  const { openPostgresStore } = await import('../../src/db/postgres/index.js');
   const name = `rshare_t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client(adminUrl);
   await admin.connect();
@@ -52,10 +54,24 @@ async function openPostgresTestStore(adminUrl: string): Promise<TestStore> {
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const store = await openPostgresStore(url.toString());
+  return {
+    url: url.toString(),
+    async drop() {
+      const drop = new pg.Client(adminUrl);
+      await drop.connect();
+      await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await drop.end();
+    },
+  };
+}
+
+async function openPostgresTestStore(adminUrl: string): Promise<TestStore> {
+  const { openPostgresStore } = await import('../../src/db/postgres/index.js');
+  const database = await createPostgresDatabase(adminUrl);
+  const store = await openPostgresStore(database.url);
   return {
     store,
-    url: url.toString(),
+    url: database.url,
     sql: async (text, ...params) => {
       let n = 0;
       const res = await store.pool.query(
@@ -66,10 +82,7 @@ async function openPostgresTestStore(adminUrl: string): Promise<TestStore> {
     },
     async close() {
       await store.close();
-      const drop = new pg.Client(adminUrl);
-      await drop.connect();
-      await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await drop.end();
+      await database.drop();
     },
   };
 }
