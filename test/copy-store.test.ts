@@ -309,6 +309,15 @@ describe('rshare migrate-store: embedded SQLite store copied into PostgreSQL', (
     );
     // R3 (entitled to nothing) holds a terminal error for each resource of both shares.
     assert.deepEqual(terminal, [{ n: 3 }]);
+    // Analyzed at the end of the copy: the first requests plan with statistics, not on an empty guess.
+    const { rows: analyzed } = await target.pool.query<{ tablename: string }>(
+      `SELECT DISTINCT tablename FROM pg_stats
+       WHERE tablename IN ('shares', 'share_tags', 'share_visibility') ORDER BY tablename`,
+    );
+    assert.deepEqual(
+      analyzed.map((r) => r.tablename),
+      ['share_tags', 'share_visibility', 'shares'],
+    );
   });
 
   test('copyStore: given a copied store, when the API runs on it, then every read answers exactly as the embedded store did, and the pending work (its stale lease cleared) converges on PostgreSQL', async (t) => {

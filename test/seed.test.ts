@@ -11,7 +11,7 @@ import { Reconciler } from '../src/reconciler/reconciler.js';
 import { seedStore, type SeedOutput } from '../src/seed/service.js';
 import { ownerOf, recipientOf, StoreNotEmptyError } from '../src/seed/store.js';
 import { call, TIMESTAMP } from './helpers.js';
-import { openTestStore, type TestStore } from './support/store.js';
+import { openTestStore, STORE_KIND, type TestStore } from './support/store.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'src', 'cli.ts');
@@ -201,6 +201,17 @@ describe('rshare seed', () => {
     assert.ok(indexesBefore.length > 10);
     assert.deepEqual(await indexes(db), indexesBefore);
   });
+
+  test(
+    'given a seeded PostgreSQL store, when reading its statistics, then the planner has statistics for the bulk tables',
+    { skip: STORE_KIND !== 'postgres' && 'PostgreSQL only: SQLite plans these queries without statistics' },
+    async () => {
+      for (const table of ['shares', 'share_tags', 'share_resources', 'share_visibility']) {
+        const [stats] = await db.sql('SELECT COUNT(*) AS n FROM pg_stats WHERE tablename = ?', table);
+        assert.ok(Number(stats?.n) > 0, `${table} has planner statistics`);
+      }
+    },
+  );
 
   test('given a seeded store, when seeding it again, then it refuses and writes nothing', async () => {
     const count = async () => Number((await db.sql('SELECT COUNT(*) AS n FROM accounts'))[0]?.n);

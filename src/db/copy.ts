@@ -275,7 +275,7 @@ export async function copyStore(sqlitePath: string, postgresUrl: string): Promis
     // One read transaction: every table comes from the same snapshot even if something writes meanwhile.
     source.exec('BEGIN');
     try {
-      return await transaction(pool, async (client) => {
+      const counts = await transaction(pool, async (client) => {
         // Nobody writes to the target until the copy commits (reads still work).
         await client.query(`LOCK TABLE ${TABLES.map((t) => t.name).join(', ')} IN EXCLUSIVE MODE`);
         await refuseNonEmpty(client);
@@ -284,6 +284,10 @@ export async function copyStore(sqlitePath: string, postgresUrl: string): Promis
         for (const name of DERIVED_TABLES) await compareDerived(source, client, name);
         return counts;
       });
+      // A bulk-loaded database has no planner statistics until autovacuum comes round: gather them now,
+      // so the first requests on the new store use its indexes.
+      await pool.query('ANALYZE');
+      return counts;
     } finally {
       source.exec('COMMIT');
     }

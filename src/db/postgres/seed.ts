@@ -110,6 +110,9 @@ export class PgSeedWriter implements SeedWriter {
       for (const i of indexes) await c.query(i.def);
       for (const table of TRIGGERED) await c.query(`ALTER TABLE ${table} ENABLE TRIGGER USER`);
     });
+    // Fresh from a bulk load the planner has no statistics (a 100-id lookup can become a scan of a million
+    // rows) and index-only scans still visit the heap; autovacuum would fix both, later. Do it now.
+    await this.pool.query('VACUUM (ANALYZE)');
   }
 
   private async shares(c: pg.PoolClient, plan: SeedPlan): Promise<void> {
