@@ -4,13 +4,10 @@ import assert from 'node:assert/strict';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
-/**
- * The wire contract lives beside the repository (`../shared/contract`, in CI too); `RSHARE_CONTRACT`
- * points elsewhere.
- */
+/** The project's own copy of the wire contract (`contract/`); `RSHARE_CONTRACT` points elsewhere. */
 export const CONTRACT_URL = process.env.RSHARE_CONTRACT
   ? pathToFileURL(process.env.RSHARE_CONTRACT)
-  : new URL('../../../shared/contract/resource-sharing.openapi.json', import.meta.url);
+  : new URL('../../contract/resource-sharing.openapi.json', import.meta.url);
 
 export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -77,7 +74,7 @@ export class Contract {
   static load(url: URL = CONTRACT_URL): Contract {
     if (!existsSync(url)) {
       throw new Error(
-        `The contract ${fileURLToPath(url)} is missing: check out shared/ beside the repository or set RSHARE_CONTRACT`,
+        `The contract ${fileURLToPath(url)} is missing: restore contract/ from the repository or set RSHARE_CONTRACT`,
       );
     }
     return new Contract(JSON.parse(readFileSync(url, 'utf8')) as OpenApiDocument);
