@@ -12,6 +12,7 @@ import { findNul, validatorCompiler } from './http/validation.js';
 import { NoRouteError, ValidationError } from './http/errors.js';
 import type { App, Services } from './http/types.js';
 import { systemClock, type Clock } from './lib/clock.js';
+import { randomIds, type IdSource } from './lib/ids.js';
 import { RecipientsService } from './recipients/service.js';
 import { recipientRoutes } from './recipients/routes.js';
 import { ResourcesService } from './resources/service.js';
@@ -24,6 +25,8 @@ import { inventoryRoutes } from './inventory/routes.js';
 export interface AppOptions {
   store: Store;
   clock?: Clock;
+  /** Source of new object ids (random unless a seed makes them repeatable). */
+  ids?: IdSource;
   /** A pino logger; without one (tests) nothing is logged. */
   logger?: FastifyBaseLogger;
   /** Largest accepted request body in bytes. */
@@ -43,13 +46,13 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-export function createServices(store: Store, clock: Clock): Services {
-  const shares = new SharesService(store, clock);
+export function createServices(store: Store, clock: Clock, ids: IdSource = randomIds): Services {
+  const shares = new SharesService(store, clock, ids);
   return {
     shares,
-    recipients: new RecipientsService(store, shares, clock),
-    resources: new ResourcesService(store, shares, clock),
-    excludedRecipients: new ExcludedRecipientsService(store, shares, clock),
+    recipients: new RecipientsService(store, shares, clock, ids),
+    resources: new ResourcesService(store, shares, clock, ids),
+    excludedRecipients: new ExcludedRecipientsService(store, shares, clock, ids),
     authenticator: new Authenticator(store.tenancy, clock),
   };
 }
@@ -85,7 +88,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     return parseJson(req, body as string, done);
   });
 
-  const services = createServices(options.store, clock);
+  const services = createServices(options.store, clock, options.ids);
 
   // Set by the onRequest hook on every authenticated route before any handler runs.
   app.decorateRequest('principal', null as unknown as Principal);

@@ -2,7 +2,7 @@ import type { Store } from '../db/store.js';
 import type { Page } from '../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { Clock } from '../lib/clock.js';
-import { newId } from '../lib/ids.js';
+import { randomIds, type IdSource } from '../lib/ids.js';
 import { shareNotActive, type SharesService } from '../shares/service.js';
 import type { ShareView } from '../shares/store.js';
 import type { ExcludedRecipientObject, ExcludedRecipientRequest } from './schemas.js';
@@ -20,6 +20,7 @@ export class ExcludedRecipientsService {
     private readonly store: Store,
     private readonly shares: SharesService,
     private readonly clock: Clock,
+    private readonly ids: IdSource = randomIds,
   ) {}
 
   async list(
@@ -103,14 +104,18 @@ export class ExcludedRecipientsService {
   }
 
   private async applyOrConflict(shareId: string, changes: ExclusionChanges): Promise<void> {
-    if (!(await this.store.excludedRecipients.apply(shareId, changes, this.clock.timestamp(), newId))) {
+    if (
+      !(await this.store.excludedRecipients.apply(shareId, changes, this.clock.timestamp(), () =>
+        this.ids.next(),
+      ))
+    ) {
       throw shareNotActive('deleting');
     }
   }
 
   private newExclusion(shareId: string, accountId: string): ExcludedRecipientRow {
     const now = this.clock.timestamp();
-    return { id: newId(), share_id: shareId, account_id: accountId, created: now, modified: now };
+    return { id: this.ids.next(), share_id: shareId, account_id: accountId, created: now, modified: now };
   }
 
   private async find(shareId: string, id: string): Promise<ExcludedRecipientRow> {

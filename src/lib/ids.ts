@@ -1,8 +1,31 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 
 /** Object identifiers: 32 lowercase hex characters (a UUID without dashes). */
 export function newId(): string {
   return randomUUID().replaceAll('-', '');
+}
+
+/** Where a server's new object ids come from. */
+export interface IdSource {
+  next(): string;
+  /** Starts the sequence over (a seeded source repeats its ids; a random one has nothing to restart). */
+  restart(): void;
+}
+
+export const randomIds: IdSource = { next: newId, restart() {} };
+
+/**
+ * Ids that repeat from run to run: the n-th id of seed s is the first 32 hex digits of
+ * sha256("rshare:s:n"), so they look like any other id but two runs of one test get the same ones.
+ */
+export function seededIds(seed: number): IdSource {
+  let n = 0;
+  return {
+    next: () => createHash('sha256').update(`rshare:${seed}:${++n}`).digest('hex').slice(0, 32),
+    restart() {
+      n = 0;
+    },
+  };
 }
 
 export const ID_PATTERN = '^[0-9a-f]{32}$';

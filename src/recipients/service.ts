@@ -2,7 +2,7 @@ import type { Store } from '../db/store.js';
 import type { Page } from '../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { Clock } from '../lib/clock.js';
-import { newId } from '../lib/ids.js';
+import { randomIds, type IdSource } from '../lib/ids.js';
 import {
   checkRecipientAccount,
   namedAccounts,
@@ -22,6 +22,7 @@ export class RecipientsService {
     private readonly store: Store,
     private readonly shares: SharesService,
     private readonly clock: Clock,
+    private readonly ids: IdSource = randomIds,
   ) {}
 
   async list(
@@ -148,7 +149,7 @@ export class RecipientsService {
   private newRecipient(shareId: string, accountId: string): RecipientRow {
     const now = this.clock.timestamp();
     return {
-      id: newId(),
+      id: this.ids.next(),
       share_id: shareId,
       account_id: accountId,
       desired_status: 'associated',

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Store } from '../db/store.js';
 import type { Clock } from '../lib/clock.js';
-import { newId } from '../lib/ids.js';
+import { randomIds, type IdSource } from '../lib/ids.js';
 import type { AccountRow } from '../tenancy/store.js';
 import type { DeliveryDriver, DriverRegistry, DeliveryOutcome, Delivery } from './drivers/types.js';
 import { ReconcilerMetrics } from './metrics.js';
@@ -22,6 +22,8 @@ export interface ReconcilerOptions {
   store: Store;
   clock: Clock;
   drivers: DriverRegistry;
+  /** Source of ids for recipients the reconciler creates (organization-targeted shares). */
+  ids?: IdSource;
   metrics?: ReconcilerMetrics;
   logger?: ReconcilerLogger;
   /** Identifies this worker's leases; unique per process by default. */
@@ -90,6 +92,7 @@ export class Reconciler {
   private readonly backoffCapMs: number;
   private readonly random: () => number;
   private readonly log: ReconcilerLogger;
+  private readonly ids: IdSource;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private again = false;
@@ -107,6 +110,7 @@ export class Reconciler {
     this.backoffCapMs = options.backoffCapMs ?? 60_000;
     this.random = options.random ?? Math.random;
     this.log = options.logger ?? silent;
+    this.ids = options.ids ?? randomIds;
   }
 
   /** Exponential backoff with jitter: half the delay fixed, half random, capped. */
@@ -464,7 +468,7 @@ export class Reconciler {
       const step = await this.options.store.reconciler.deriveShareRecipients(
         shareId,
         this.options.clock.timestamp(),
-        newId,
+        () => this.ids.next(),
         DERIVE_CHUNK,
       );
       changed += step.changed;
@@ -489,7 +493,7 @@ export class Reconciler {
     const changed = await this.options.store.reconciler.syncOrganization(
       organizationId,
       this.options.clock.timestamp(),
-      newId,
+      () => this.ids.next(),
     );
     if (changed > 0)
       this.log.info({ organization: organizationId, changed }, 'organization recipients re-derived');

@@ -2,7 +2,7 @@ import type { Store } from '../db/store.js';
 import type { Page } from '../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { Clock } from '../lib/clock.js';
-import { newId } from '../lib/ids.js';
+import { randomIds, type IdSource } from '../lib/ids.js';
 import { shareNotActive, type SharesService } from '../shares/service.js';
 import type {
   CreateResourceBody,
@@ -33,6 +33,7 @@ export class ResourcesService {
     private readonly store: Store,
     private readonly shares: SharesService,
     private readonly clock: Clock,
+    private readonly ids: IdSource = randomIds,
   ) {}
 
   async list(
@@ -66,7 +67,7 @@ export class ResourcesService {
     }
     const now = this.clock.timestamp();
     const row: ResourceRow = {
-      id: newId(),
+      id: this.ids.next(),
       share_id: shareId,
       resource_id: body.resource_id,
       resource_type: body.resource_type,

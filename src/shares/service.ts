@@ -4,7 +4,7 @@ import { OBJECT_NOT_FOUND } from '../http/auth.js';
 import type { Page } from '../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { Clock } from '../lib/clock.js';
-import { newId } from '../lib/ids.js';
+import { randomIds, type IdSource } from '../lib/ids.js';
 import type { RecipientRow } from '../recipients/store.js';
 import { toResourceObject } from '../resources/service.js';
 import type { ResourceRow } from '../resources/store.js';
@@ -30,6 +30,7 @@ export class SharesService {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly ids: IdSource = randomIds,
   ) {}
 
   /** The share, if `accountId` owns it; otherwise the same 404 as an unknown id. */
@@ -65,7 +66,7 @@ export class SharesService {
       );
     }
     const now = this.clock.timestamp();
-    const shareId = newId();
+    const shareId = this.ids.next();
     // Only the accounts the body names are checked; an organization-wide share's members are the
     // reconciler's to find.
     const orgAccounts = await this.store.tenancy.organizationMembers(
@@ -74,7 +75,7 @@ export class SharesService {
     );
     const { targetType, accountIds } = resolveRecipients(owner, body.recipients, orgAccounts);
     const recipients: RecipientRow[] = accountIds.map((account_id) => ({
-      id: newId(),
+      id: this.ids.next(),
       share_id: shareId,
       account_id,
       desired_status: 'associated',
@@ -82,7 +83,7 @@ export class SharesService {
       ...stamp(this.clock),
     }));
     const resources: ResourceRow[] = checkResources(ownerId, body.resources).map((r) => ({
-      id: newId(),
+      id: this.ids.next(),
       share_id: shareId,
       resource_id: r.resource_id,
       resource_type: r.resource_type,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { RESOURCE_TYPES, type ResourceType } from '../http/common-schemas.js';
 import type { Clock } from '../lib/clock.js';
-import { isId, newId, newSecret } from '../lib/ids.js';
+import { isId, randomIds, type IdSource, newSecret } from '../lib/ids.js';
 import { hashSecret } from '../lib/secrets.js';
 import type {
   AccountRow,
@@ -158,6 +158,7 @@ export class TenancyService {
   constructor(
     private readonly store: TenancyStore,
     private readonly clock: Clock,
+    private readonly ids: IdSource = randomIds,
   ) {}
 
   listOrganizations(): Promise<OrganizationRow[]> {
@@ -195,7 +196,12 @@ export class TenancyService {
     const issues = await this.organizationIssues(input, 'create');
     if (issues.length > 0) fail('invalid organization', issues);
     const now = this.clock.timestamp();
-    const row: OrganizationRow = { id: input.id ?? newId(), name: input.name, created: now, modified: now };
+    const row: OrganizationRow = {
+      id: input.id ?? this.ids.next(),
+      name: input.name,
+      created: now,
+      modified: now,
+    };
     await this.store.upsertOrganization(row);
     return row;
   }
@@ -243,7 +249,12 @@ export class TenancyService {
     const issues = await this.accountIssues(input, 'create');
     if (issues.length > 0) fail('invalid account', issues);
     const now = this.clock.timestamp();
-    const row: AccountRow = { ...accountFields(input), id: input.id ?? newId(), created: now, modified: now };
+    const row: AccountRow = {
+      ...accountFields(input),
+      id: input.id ?? this.ids.next(),
+      created: now,
+      modified: now,
+    };
     await this.store.upsertAccount(row);
     return row;
   }
@@ -328,7 +339,7 @@ export class TenancyService {
     if (issues.length > 0) fail('invalid user', issues);
     const apiKey = input.api_key ?? newSecret();
     const user: UserRow = {
-      id: newId(),
+      id: this.ids.next(),
       email: input.email,
       api_key_hash: hashSecret(apiKey),
       accounts: unique(input.accounts),
@@ -345,7 +356,7 @@ export class TenancyService {
     if (issues.length > 0) fail('invalid user', issues);
     const existing = await this.store.findUserByEmail(input.email);
     const row: UserRow = {
-      id: existing?.id ?? newId(),
+      id: existing?.id ?? this.ids.next(),
       email: input.email,
       api_key_hash: hashSecret(input.api_key),
       accounts: unique(input.accounts),
@@ -401,7 +412,11 @@ export class TenancyService {
     const issues = await this.tokenIssues(input);
     if (issues.length > 0) fail('invalid token', issues);
     const value = input.value ?? newSecret();
-    const token: TokenRow = { ...tokenFields(input, value), id: newId(), created: this.clock.timestamp() };
+    const token: TokenRow = {
+      ...tokenFields(input, value),
+      id: this.ids.next(),
+      created: this.clock.timestamp(),
+    };
     await this.store.upsertToken(token);
     return { token, value };
   }
@@ -446,7 +461,7 @@ export class TenancyService {
       organizations: input.organizations.map((o) => ({ id: o.id, name: o.name })),
       accounts: input.accounts.map((a) => ({ ...accountFields(a), id: a.id })),
       users: input.users.map((u) => ({
-        id: newId(),
+        id: this.ids.next(),
         email: u.email,
         api_key_hash: hashSecret(u.api_key),
         accounts: unique(u.accounts),
