@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import { mountAdmin, type AdminMount } from './admin/plugin.js';
 import type { Store } from './db/store.js';
 import { ExcludedRecipientsService } from './excluded-recipients/service.js';
 import { excludedRecipientRoutes } from './excluded-recipients/routes.js';
@@ -37,6 +38,8 @@ export interface AppOptions {
   api?: boolean;
   /** Prometheus registry served at /metrics. */
   metrics?: Registry;
+  /** The admin API under `/_rshare`; absent, every `/_rshare` path is an unknown route. */
+  admin?: AdminMount;
 }
 
 /** Cloudflare's API lives under /client/v4; the root is served too (the SDK's own tests use a bare base URL). */
@@ -149,6 +152,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       { prefix },
     );
   }
+  if (options.admin) await mountAdmin(app, options.admin);
   await app.ready();
   return app;
 }

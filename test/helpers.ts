@@ -1,9 +1,9 @@
 import type { InjectOptions } from 'fastify';
 import assert from 'node:assert/strict';
-import { buildApp } from '../src/app.js';
+import { buildApp, type AppOptions } from '../src/app.js';
 import type { Store } from '../src/db/store.js';
 import type { App } from '../src/http/types.js';
-import { ManualClock } from '../src/lib/clock.js';
+import { ManualClock, type Clock } from '../src/lib/clock.js';
 import { newId } from '../src/lib/ids.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { openTestStore, type Sql } from './support/store.js';
@@ -48,18 +48,28 @@ export interface Harness {
   sql: Sql;
   /** The database URL, for other processes. */
   databaseUrl: string;
-  clock: ManualClock;
+  clock: SteppableClock;
   close(): Promise<void>;
+}
+
+/** A clock a test moves by hand: ManualClock, or the server's ControlledClock. */
+export type SteppableClock = Clock & { advance(ms: number): void };
+
+export interface SetupOptions {
+  /** Default: a ManualClock at 2026-01-01. */
+  clock?: SteppableClock;
+  /** More options for buildApp (admin mount, faults, journal, ids, …). */
+  app?: Omit<AppOptions, 'store' | 'clock'>;
 }
 
 /**
  * A fresh database and app: organization ORG with OWNER and recipients R1..R3, OTHER_ORG with STRANGER,
  * LONER in no organization, and tokens for each of them.
  */
-export async function setup(): Promise<Harness> {
+export async function setup(options: SetupOptions = {}): Promise<Harness> {
   const db = await openTestStore();
   const store = db.store;
-  const clock = new ManualClock();
+  const clock = options.clock ?? new ManualClock();
   const t = store.tenancy;
   const now = clock.timestamp();
   for (const [id, name] of [
@@ -113,7 +123,7 @@ export async function setup(): Promise<Harness> {
     accounts: [OWNER],
     organizations: [ORG],
   });
-  const app = await buildApp({ store, clock });
+  const app = await buildApp({ ...options.app, store, clock });
   return {
     app,
     store,
