@@ -6,10 +6,14 @@ import { mountAdmin, type AdminMount } from './admin/plugin.js';
 import type { Store } from './db/store.js';
 import { ExcludedRecipientsService } from './excluded-recipients/service.js';
 import { excludedRecipientRoutes } from './excluded-recipients/routes.js';
+import { faultHooks, isFaulted } from './faults/hook.js';
+import type { FaultRegistry } from './faults/service.js';
 import { Authenticator, type Principal } from './http/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
 import { RequestLog } from './http/request-log.js';
 import { findNul, validatorCompiler } from './http/validation.js';
+import { journalHooks } from './journal/hook.js';
+import type { Journal } from './journal/service.js';
 import { NoRouteError, ValidationError } from './http/errors.js';
 import type { App, Services } from './http/types.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -40,6 +44,10 @@ export interface AppOptions {
   metrics?: Registry;
   /** The admin API under `/_rshare`; absent, every `/_rshare` path is an unknown route. */
   admin?: AdminMount;
+  /** Fault rules for the public API (test-suite control; in memory, per node). */
+  faults?: FaultRegistry;
+  /** Journal of public API requests (test-suite control; in memory, per node). */
+  journal?: Journal;
 }
 
 /** Cloudflare's API lives under /client/v4; the root is served too (the SDK's own tests use a bare base URL). */
@@ -93,12 +101,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   const services = createServices(options.store, clock, options.ids);
 
+  // Test-suite controls on the public API, registered before authentication and validation: the journal
+  // keeps each body as sent; faults are decided before authentication, as at Cloudflare's edge.
+  if (options.journal) journalHooks(app, options.journal);
+  if (options.faults) faultHooks(app, options.faults, bodyLimit);
+
   // Set by the onRequest hook on every authenticated route before any handler runs.
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     const access = req.routeOptions.config.access;
-    if (!access) return;
+    if (!access || isFaulted(req)) return;
     const params = req.params as Record<string, string | undefined>;
     req.principal = await services.authenticator.authenticate(req, access, params);
     services.authenticator.authorize(req.principal, access);

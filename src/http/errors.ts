@@ -117,3 +117,34 @@ export class InternalError extends ApiError {
     super('Internal server error');
   }
 }
+
+/** 429: Cloudflare's rate limiter (code 971), as a fault rule injects it; `Retry-After` in whole seconds. */
+export class RateLimitedError extends ApiError {
+  readonly status = 429;
+  readonly code = 971;
+  override readonly headers: Record<string, string>;
+  constructor(retryAfterSeconds: number) {
+    super('Please wait and consider throttling your request speed');
+    this.headers = { 'retry-after': String(retryAfterSeconds) };
+  }
+}
+
+export type ServerFaultStatus = 500 | 502 | 503 | 504;
+
+const SERVER_FAULTS: Record<ServerFaultStatus, { code: number; message: string }> = {
+  500: { code: 1500, message: 'Internal server error' },
+  502: { code: 1502, message: 'Bad gateway' },
+  503: { code: 1503, message: 'Service temporarily unavailable' },
+  504: { code: 1504, message: 'Gateway timeout' },
+};
+
+/** 500/502/503/504 as a fault rule injects them: the server-error code of each status. */
+export class ServerFaultError extends ApiError {
+  readonly status: ServerFaultStatus;
+  readonly code: number;
+  constructor(status: ServerFaultStatus) {
+    super(SERVER_FAULTS[status].message);
+    this.status = status;
+    this.code = SERVER_FAULTS[status].code;
+  }
+}
