@@ -7,6 +7,7 @@ import { PgReconcilerStore } from './reconciler.js';
 import { PgRecipientsStore } from './recipients.js';
 import { PgResourcesStore } from './resources.js';
 import { PgSharesStore } from './shares.js';
+import { PgStateStore } from './state.js';
 import { PgTenancyStore } from './tenancy.js';
 
 export class PostgresStore implements Store {
@@ -18,6 +19,7 @@ export class PostgresStore implements Store {
   readonly excludedRecipients;
   readonly reconciler;
   readonly inventory;
+  readonly state;
 
   constructor(readonly pool: pg.Pool) {
     this.tenancy = new PgTenancyStore(pool);
@@ -27,6 +29,7 @@ export class PostgresStore implements Store {
     this.excludedRecipients = new PgExcludedRecipientsStore(pool);
     this.reconciler = new PgReconcilerStore(pool);
     this.inventory = new PgInventoryStore(pool);
+    this.state = new PgStateStore(pool);
   }
 
   async ready(): Promise<void> {

@@ -7,6 +7,7 @@ import { SqliteReconcilerStore } from './reconciler.js';
 import { SqliteRecipientsStore } from './recipients.js';
 import { SqliteResourcesStore } from './resources.js';
 import { SqliteSharesStore } from './shares.js';
+import { SqliteStateStore } from './state.js';
 import { SqliteTenancyStore } from './tenancy.js';
 
 export class SqliteStore implements Store {
@@ -18,6 +19,7 @@ export class SqliteStore implements Store {
   readonly excludedRecipients;
   readonly reconciler;
   readonly inventory;
+  readonly state;
 
   constructor(readonly db: Database.Database) {
     this.tenancy = new SqliteTenancyStore(db);
@@ -27,6 +29,7 @@ export class SqliteStore implements Store {
     this.excludedRecipients = new SqliteExcludedRecipientsStore(db);
     this.reconciler = new SqliteReconcilerStore(db);
     this.inventory = new SqliteInventoryStore(db);
+    this.state = new SqliteStateStore(db);
   }
 
   async ready(): Promise<void> {
