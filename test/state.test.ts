@@ -313,6 +313,16 @@ describe('state snapshots', () => {
     assert.equal(res.body.result.resources[0].meta.blob.length, 1_500_000);
     await t.service.importState(clone(doc));
   });
+
+  test('given a document larger than the state limit (64 MiB), when it is PUT, then it is a 413 naming that limit', async () => {
+    const res = await call(t.admin, 'PUT', STATE, {
+      token: ADMIN,
+      body: JSON.stringify({ ...doc, pad: 'x'.repeat(64 * 1024 * 1024) }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assertError(res, 413, 1413, `Request body is larger than ${64 * 1024 * 1024} bytes`);
+    assert.deepEqual(await t.service.exportState(), doc);
+  });
 });
 
 describe('a snapshot imported into another store', () => {
