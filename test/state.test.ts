@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildApp } from '../src/app.js';
+import { openSqliteStore, type SqliteStore } from '../src/db/sqlite/index.js';
 import { DERIVED_STATE_COLUMNS, DERIVED_STATE_TABLES, STATE_TABLES } from '../src/db/state-tables.js';
 import type { ApiError } from '../src/http/errors.js';
 import type { App } from '../src/http/types.js';
@@ -30,7 +33,7 @@ import {
   type Harness,
   type Reply,
 } from './helpers.js';
-import { STORE_KIND } from './support/store.js';
+import { openTestStore, STORE_KIND, type TestStore } from './support/store.js';
 
 const ADMIN = 'admin-token-for-state-tests-01';
 const STATE = '/_rshare/state';
@@ -164,7 +167,7 @@ async function populate(t: StateHarness): Promise<Shares> {
 }
 
 /** What API clients see of the populated store. */
-async function answers(t: StateHarness, s: Shares): Promise<unknown[]> {
+async function answers(t: { app: App }, s: Shares): Promise<unknown[]> {
   const get = async (url: string, token: string = TOKENS.owner) => {
     const res = await ok(call(t.app, 'GET', url, { token }));
     return res.body as unknown;
@@ -375,6 +378,52 @@ describe('a snapshot imported into another store', () => {
     assert.equal(owner.body.result_info.total_count, 4);
   });
 });
+
+describe(
+  'a snapshot moved between store kinds',
+  // The PostgreSQL pass has both kinds at hand (SQLite needs no server); `npm test` runs both passes.
+  { skip: STORE_KIND === 'sqlite' ? 'runs in the PostgreSQL pass' : false },
+  () => {
+    let source: StateHarness;
+    let shares: Shares;
+    let doc: StateDocument;
+    let dir: string;
+    let sqlite: SqliteStore;
+    let sqliteApp: App;
+    let postgres: TestStore;
+    before(async () => {
+      source = await open();
+      shares = await populate(source);
+      doc = await source.service.exportState();
+      dir = mkdtempSync(join(tmpdir(), 'rshare-state-'));
+      sqlite = openSqliteStore(join(dir, 'rshare.db'));
+      sqliteApp = await buildApp({ store: sqlite, clock: source.clock });
+      postgres = await openTestStore();
+    });
+    after(async () => {
+      await sqliteApp.close();
+      await sqlite.close();
+      rmSync(dir, { recursive: true, force: true });
+      await postgres.close();
+      await source.close();
+    });
+
+    test('when a PostgreSQL snapshot is imported into SQLite, then the document and the API answers are the same', async () => {
+      const service = new StateService(sqlite.state);
+      await service.importState(clone(doc));
+      // Equal as values: jsonb may order an object's keys differently from the text SQLite keeps.
+      assert.deepEqual(await service.exportState(), doc);
+      assert.deepEqual(await answers({ app: sqliteApp }, shares), await answers(source, shares));
+    });
+
+    test('when that SQLite snapshot is imported into PostgreSQL again, then the document is the same', async () => {
+      const fromSqlite = await new StateService(sqlite.state).exportState();
+      const service = new StateService(postgres.store.state);
+      await service.importState(clone(fromSqlite));
+      assert.deepEqual(await service.exportState(), doc);
+    });
+  },
+);
 
 describe('clear', () => {
   let t: StateHarness;
