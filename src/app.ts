@@ -9,6 +9,7 @@ import { excludedRecipientRoutes } from './excluded-recipients/routes.js';
 import { Authenticator, type Principal } from './http/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
 import { RequestLog } from './http/request-log.js';
+import { lazySerializers } from './http/serialization.js';
 import { findNul, validatorCompiler } from './http/validation.js';
 import { NoRouteError, ValidationError } from './http/errors.js';
 import type { App, Services } from './http/types.js';
@@ -76,6 +77,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logController: new RequestLog(),
     // Malformed percent-encoding or an over-long path segment fail before routing: same envelope.
     frameworkErrors: frameworkErrorHandler(bodyLimit),
+    schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler());
