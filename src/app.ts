@@ -85,11 +85,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.removeContentTypeParser('text/plain');
   // Many Cloudflare clients send `Content-Type: application/json` on every request, bodiless DELETEs
   // included: an empty body means "no body" on routes that take none (elsewhere it stays "Request body
-  // is required"). Fastify's own parser does the rest, prototype-poisoning checks included.
+  // is required"). Routes whose body is optional (a `nullable` body schema) take an empty body the same
+  // way. Fastify's own parser does the rest, prototype-poisoning checks included.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (body === '' && req.routeOptions.schema?.body === undefined) return done(null, undefined);
+    const schema = req.routeOptions.schema?.body as { nullable?: boolean } | undefined;
+    if (body === '' && (schema === undefined || schema.nullable === true)) return done(null, undefined);
     return parseJson(req, body as string, done);
   });
 
