@@ -11,6 +11,7 @@ import type { FaultRegistry } from './faults/service.js';
 import { Authenticator, type Principal } from './http/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
 import { RequestLog } from './http/request-log.js';
+import { lazySerializers } from './http/serialization.js';
 import { findNul, validatorCompiler } from './http/validation.js';
 import { journalHooks } from './journal/hook.js';
 import type { Journal } from './journal/service.js';
@@ -84,6 +85,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logController: new RequestLog(),
     // Malformed percent-encoding or an over-long path segment fail before routing: same envelope.
     frameworkErrors: frameworkErrorHandler(bodyLimit),
+    schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler());
@@ -91,11 +93,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.removeContentTypeParser('text/plain');
   // Many Cloudflare clients send `Content-Type: application/json` on every request, bodiless DELETEs
   // included: an empty body means "no body" on routes that take none (elsewhere it stays "Request body
-  // is required"). Fastify's own parser does the rest, prototype-poisoning checks included.
+  // is required"). Routes whose body is optional (a `nullable` body schema) take an empty body the same
+  // way. Fastify's own parser does the rest, prototype-poisoning checks included.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (body === '' && req.routeOptions.schema?.body === undefined) return done(null, undefined);
+    const schema = req.routeOptions.schema?.body as { nullable?: boolean } | undefined;
+    if (body === '' && (schema === undefined || schema.nullable === true)) return done(null, undefined);
     return parseJson(req, body as string, done);
   });
 

@@ -6,7 +6,7 @@ import type { App } from '../src/http/types.js';
 import { ManualClock, type Clock } from '../src/lib/clock.js';
 import { newId } from '../src/lib/ids.js';
 import { hashSecret } from '../src/lib/secrets.js';
-import { openTestStore, type Sql } from './support/store.js';
+import { openTestStore, type Sql, type TestStoreOptions } from './support/store.js';
 
 /** What every id rshare issues looks like. */
 export const ID = /^[0-9a-f]{32}$/;
@@ -60,6 +60,8 @@ export interface SetupOptions {
   clock?: SteppableClock;
   /** More options for buildApp (admin mount, faults, journal, ids, …). */
   app?: Omit<AppOptions, 'store' | 'clock'>;
+  /** Options for the store (work timing). */
+  store?: TestStoreOptions;
 }
 
 /**
@@ -67,7 +69,7 @@ export interface SetupOptions {
  * LONER in no organization, and tokens for each of them.
  */
 export async function setup(options: SetupOptions = {}): Promise<Harness> {
-  const db = await openTestStore();
+  const db = await openTestStore(options.store);
   const store = db.store;
   const clock = options.clock ?? new ManualClock();
   const t = store.tenancy;

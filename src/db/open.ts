@@ -1,3 +1,4 @@
+import type { WorkTiming } from '../reconciler/timing.js';
 import type { Store } from './store.js';
 import { openSqliteStore } from './sqlite/index.js';
 
@@ -9,6 +10,8 @@ export function isPostgresUrl(database: string): boolean {
 export interface OpenStoreOptions {
   /** PostgreSQL connections for this process (default 10); ignored for SQLite. */
   poolSize?: number;
+  /** When work queued by API changes becomes due (default: at once; see `delayedWork`). */
+  timing?: WorkTiming;
 }
 
 /**
@@ -19,8 +22,8 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
   if (isPostgresUrl(database)) {
     // Loaded lazily so SQLite deployments never load the PostgreSQL driver.
     const { openPostgresStore } = await import('./postgres/index.js');
-    return openPostgresStore(database, { max: options.poolSize });
+    return openPostgresStore(database, { max: options.poolSize, timing: options.timing });
   }
   const path = database.startsWith('sqlite:') ? database.slice('sqlite:'.length) : database;
-  return openSqliteStore(path);
+  return openSqliteStore(path, { timing: options.timing });
 }

@@ -4,6 +4,7 @@ import type { ReconcilerStore } from '../reconciler/store.js';
 import type { RecipientsStore } from '../recipients/store.js';
 import type { ResourcesStore } from '../resources/store.js';
 import type { SharesStore } from '../shares/store.js';
+import type { StateStore } from '../state/store.js';
 import type { TenancyStore } from '../tenancy/store.js';
 
 /** Everything rshare persists, behind one interface that SQLite and PostgreSQL both implement. */
@@ -16,6 +17,8 @@ export interface Store {
   readonly excludedRecipients: ExcludedRecipientsStore;
   readonly reconciler: ReconcilerStore;
   readonly inventory: InventoryStore;
+  /** Whole-store reset and snapshots, for test suites (the admin API). */
+  readonly state: StateStore;
   /** Throws when the store cannot answer queries or its migrations are not applied. */
   ready(): Promise<void>;
   close(): Promise<void>;

@@ -2,6 +2,10 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 /** Identifiers as the contract declares them: strings of at most 32 characters. */
 export const Identifier = (description: string) => Type.String({ maxLength: 32, description });
+/** How every writer stamps rows: UTC with microseconds, so text order is time order (SQLite sorts text). */
+export const TIMESTAMP_PATTERN = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$';
+/** A SHA-256 digest in lowercase hex. */
+export const DIGEST_PATTERN = '^[0-9a-f]{64}$';
 export const Timestamp = (description: string) =>
   Type.String({ format: 'date-time', description, examples: ['2023-09-21T18:56:32.624632Z'] });
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
-import type { Failure } from './common-schemas.js';
+import { ID_PATTERN } from '../lib/ids.js';
+import { DIGEST_PATTERN, TIMESTAMP_PATTERN, type Failure } from './common-schemas.js';
 import {
   ApiError,
   InternalError,
@@ -14,6 +15,9 @@ import {
 const PATTERN_MESSAGES: Record<string, string> = {
   '\\S': 'must not be blank',
   '^[^=]+$': 'must not contain "="',
+  [ID_PATTERN]: 'must be 32 lowercase hex characters',
+  [DIGEST_PATTERN]: 'must be 64 lowercase hex characters (a SHA-256 digest)',
+  [TIMESTAMP_PATTERN]: 'must be a UTC timestamp with microseconds, like 2023-09-21T18:56:32.624632Z',
 };
 
 type SchemaContext = 'body' | 'querystring' | 'params' | 'headers';
@@ -107,7 +111,9 @@ export function errorHandler(bodyLimit: number) {
   return function handle(err: FastifyError | ApiError, req: FastifyRequest, reply: FastifyReply) {
     if (err instanceof ApiError) return send(err, reply);
     let api = toApiError(err);
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') api = new PayloadTooLargeError(bodyLimit);
+    // A route may raise the server's limit (PUT /_rshare/state does): name the one that applied.
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      api = new PayloadTooLargeError(req.routeOptions?.bodyLimit ?? bodyLimit);
     if (api instanceof UnsupportedMediaTypeError)
       api = new UnsupportedMediaTypeError(req.headers['content-type']);
     if (!api) {

@@ -91,6 +91,12 @@ export class ConflictError extends ApiError {
   override readonly headers = { 'x-should-retry': 'false' };
 }
 
+/** 408: a wait ran out of time before what it waited for happened. */
+export class RequestTimeoutError extends ApiError {
+  readonly status = 408;
+  readonly code = 1408;
+}
+
 /** 413: the body is larger than the server accepts. */
 export class PayloadTooLargeError extends ApiError {
   readonly status = 413;

@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
 
@@ -17,7 +17,27 @@ function build(coerceTypes: Options['coerceTypes']): Ajv {
 export function validatorCompiler(): FastifySchemaCompiler<FastifySchema> {
   const text = build('array');
   const json = build(false);
-  return ({ schema, httpPart }) => (httpPart === 'body' ? json : text).compile(schema as object);
+  return ({ schema, httpPart }) =>
+    lazyValidator(() => (httpPart === 'body' ? json : text).compile(schema as object));
+}
+
+/**
+ * Compiles on first use: most of a cold start went into compiling every route's schemas (each route is
+ * served under two prefixes), which a test suite's short-lived server mostly never calls. Ajv caches by
+ * schema object, so the second prefix reuses the first one's function. Fastify reads `errors` after a
+ * failed call and passes the parent data when `schemaEnv` is set (so Ajv may coerce the root value).
+ */
+function lazyValidator(compile: () => ValidateFunction) {
+  let fn: ValidateFunction | undefined;
+  const validate = (data: unknown, context?: Parameters<ValidateFunction>[1]) => {
+    fn ??= compile();
+    const ok = fn(data, context);
+    validate.errors = fn.errors;
+    return ok;
+  };
+  validate.errors = null as ValidateFunction['errors'];
+  validate.schemaEnv = true;
+  return validate;
 }
 
 /** RFC 6901 escaping of one pointer segment. */

@@ -16,12 +16,17 @@ export const randomIds: IdSource = { next: newId, restart() {} };
 
 /**
  * Ids that repeat from run to run: the n-th id of seed s is the first 32 hex digits of
- * sha256("rshare:s:n"), so they look like any other id but two runs of one test get the same ones.
+ * sha256("rshare:<stream>:s:n"), so they look like any other id but two runs of one test get the same
+ * ones. Separate streams (tenancy, objects) keep a restarted object sequence clear of tenancy ids.
  */
-export function seededIds(seed: number): IdSource {
+export function seededIds(seed: number, stream = 'objects'): IdSource {
   let n = 0;
   return {
-    next: () => createHash('sha256').update(`rshare:${seed}:${++n}`).digest('hex').slice(0, 32),
+    next: () =>
+      createHash('sha256')
+        .update(`rshare:${stream}:${seed}:${++n}`)
+        .digest('hex')
+        .slice(0, 32),
     restart() {
       n = 0;
     },

@@ -13,7 +13,7 @@ import {
 import type { ShareView } from '../shares/store.js';
 import type { AccountRow } from '../tenancy/store.js';
 import type { RecipientObject, RecipientRequest } from './schemas.js';
-import type { RecipientChanges, RecipientRow } from './store.js';
+import type { RecipientChanges, RecipientRow, RecipientsStore } from './store.js';
 
 const RECIPIENT_NOT_FOUND = 'Share recipient not found';
 
@@ -165,29 +165,36 @@ export class RecipientsService {
     return row;
   }
 
-  private async present(rows: RecipientRow[], includeResources: boolean): Promise<RecipientObject[]> {
-    const resources = includeResources
-      ? await this.store.recipients.resourcesOf(rows.map((r) => r.id))
-      : undefined;
-    return rows.map((r) => {
-      const obj: RecipientObject = {
-        id: r.id,
-        account_id: r.account_id,
-        association_status: r.status,
-        created: r.created,
-        modified: r.modified,
-      };
-      if (resources) {
-        obj.resources = (resources.get(r.id) ?? []).map(
-          ({ resource_id, resource_version, error, terminal }) => ({
-            resource_id,
-            resource_version,
-            error,
-            terminal,
-          }),
-        );
-      }
-      return obj;
-    });
+  private present(rows: RecipientRow[], includeResources: boolean): Promise<RecipientObject[]> {
+    return presentRecipients(this.store.recipients, rows, includeResources);
   }
+}
+
+/** Recipients as the API answers them, with their resources (error and terminal included) if asked. */
+export async function presentRecipients(
+  store: RecipientsStore,
+  rows: RecipientRow[],
+  includeResources: boolean,
+): Promise<RecipientObject[]> {
+  const resources = includeResources ? await store.resourcesOf(rows.map((r) => r.id)) : undefined;
+  return rows.map((r) => {
+    const obj: RecipientObject = {
+      id: r.id,
+      account_id: r.account_id,
+      association_status: r.status,
+      created: r.created,
+      modified: r.modified,
+    };
+    if (resources) {
+      obj.resources = (resources.get(r.id) ?? []).map(
+        ({ resource_id, resource_version, error, terminal }) => ({
+          resource_id,
+          resource_version,
+          error,
+          terminal,
+        }),
+      );
+    }
+    return obj;
+  });
 }

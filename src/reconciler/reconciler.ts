@@ -6,7 +6,13 @@ import { randomIds, type IdSource } from '../lib/ids.js';
 import type { AccountRow } from '../tenancy/store.js';
 import type { DeliveryDriver, DriverRegistry, DeliveryOutcome, Delivery } from './drivers/types.js';
 import { ReconcilerMetrics } from './metrics.js';
-import type { DeliveryState, RecipientContext, RecipientResult, WorkItem } from './store.js';
+import {
+  workKey,
+  type DeliveryState,
+  type RecipientContext,
+  type RecipientResult,
+  type WorkItem,
+} from './store.js';
 import type { ResourceRow } from '../resources/store.js';
 import { assertTransition, recipientStatus } from './transitions.js';
 
@@ -52,6 +58,28 @@ export interface ReconcileReport {
   transitions: TransitionRecord[];
 }
 
+export interface ReconcileNowOptions {
+  /** Only this share's own item and its recipients' items. */
+  shareId?: string;
+  /** At most this many items processed (each retry counts); default 100000. */
+  maxSteps?: number;
+}
+
+export interface ReconcileNowResult {
+  /** Items processed, retries included. */
+  processed: number;
+  /** Items still queued afterwards (only the share's, with `shareId`). */
+  pending: number;
+}
+
+/** One run over claimed batches: whose leases they are, and where what happens is recorded. */
+interface Pass {
+  owner: string;
+  report: ReconcileReport;
+  /** Hears of every item released to run again after a retryable failure. */
+  onRetry?: (item: WorkItem) => void;
+}
+
 /** What a step leaves behind: a delivery state to write (`null` clears it), and an error to retry on. */
 interface Settled {
   write?: Omit<DeliveryState, 'share_resource_id'> | null;
@@ -74,6 +102,9 @@ const IN_PROCESS_GROUP = 100;
 const IN_PROCESS_LANES = 4;
 /** New recipients an organization-targeted share gets per transaction. */
 const DERIVE_CHUNK = 2000;
+/** Retries of one failing item within one `reconcileNow` call, after which it is left to its backoff. */
+const NOW_RETRIES = 3;
+const DEFAULT_MAX_STEPS = 100_000;
 
 const silent: ReconcilerLogger = { info() {}, warn() {}, error() {} };
 
@@ -99,6 +130,9 @@ export class Reconciler {
   private stopped = true;
   /** Set by stop(): a pass in progress finishes its claimed batch and returns. */
   private stopping = false;
+  private readonly batchListeners = new Set<() => void>();
+  /** Numbers the lease owners of `reconcileNow` calls, so each call's leases are its own. */
+  private nowCalls = 0;
 
   constructor(private readonly options: ReconcilerOptions) {
     this.metrics = options.metrics ?? new ReconcilerMetrics(options.store.reconciler);
@@ -121,41 +155,101 @@ export class Reconciler {
 
   /** Does all work that is due now, including work that this pass creates; returns what it did. */
   async reconcileOnce(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { processed: 0, retried: 0, transitions: [] };
-    const { store, clock, drivers } = this.options;
-    // In-process drivers: recipients are worked a whole group at a time (one context read, one driver
-    // write, one settling transaction per group). Network drivers: one recipient per group, `concurrency`
-    // groups at a time, so a slow receiver holds up one lane, not the batch.
-    const inProcess = drivers.inProcess === true;
-    const claimSize = inProcess ? Math.max(this.batchSize, IN_PROCESS_BATCH) : this.batchSize;
-    const groupSize = inProcess ? IN_PROCESS_GROUP : 1;
+    const { store, clock } = this.options;
+    const pass: Pass = { owner: this.workerId, report: newReport() };
+    const claimSize = this.claimSize();
     for (;;) {
-      if (this.stopping) return report;
+      if (this.stopping) return pass.report;
       const items = await store.reconciler.claim(this.workerId, clock.now(), this.leaseMs, claimSize);
-      if (items.length === 0) return report;
-      const groups: WorkItem[][] = [];
-      let recipients: WorkItem[] = [];
-      for (const item of items) {
-        if (item.kind !== 'recipient') groups.push([item]);
-        else if (recipients.push(item) === groupSize) {
-          groups.push(recipients);
-          recipients = [];
-        }
-      }
-      if (recipients.length > 0) groups.push(recipients);
-      let next = 0;
-      const lane = async () => {
-        while (next < groups.length) {
-          const group = groups[next++] as WorkItem[];
-          if (group[0]?.kind === 'recipient') await this.processRecipients(group, report);
-          else await this.process(group[0] as WorkItem, report);
-          // SQLite calls are synchronous: let HTTP requests (and health checks) in between groups.
-          await yieldToEventLoop();
-        }
-      };
-      const lanes = inProcess ? (store.kind === 'sqlite' ? 1 : IN_PROCESS_LANES) : this.concurrency;
-      await Promise.all(Array.from({ length: Math.min(lanes, groups.length) }, lane));
+      if (items.length === 0) return pass.report;
+      await this.work(items, pass);
     }
+  }
+
+  /**
+   * Runs the queue now, whatever the due times (delays and backoffs): claims until nothing is claimable
+   * (items leased elsewhere stay with their holder), optionally only one share's work. An item that fails
+   * retryably runs again within the call at most `NOW_RETRIES` times, then stays queued with its backoff,
+   * so a delivery that keeps failing cannot hold the call forever. Independent of start()/stop(): its
+   * leases are its own, so it may run beside the background loop.
+   */
+  async reconcileNow(options: ReconcileNowOptions = {}): Promise<ReconcileNowResult> {
+    const { store, clock } = this.options;
+    const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+    const failures = new Map<string, number>();
+    const skip: string[] = [];
+    const pass: Pass = {
+      owner: `${this.workerId}:now:${++this.nowCalls}`,
+      report: newReport(),
+      onRetry: (item) => {
+        const key = workKey(item);
+        const n = (failures.get(key) ?? 0) + 1;
+        failures.set(key, n);
+        if (n === NOW_RETRIES + 1) skip.push(key);
+      },
+    };
+    const claimSize = this.claimSize();
+    while (pass.report.processed < maxSteps) {
+      const limit = Math.min(claimSize, maxSteps - pass.report.processed);
+      const items = await store.reconciler.claim(pass.owner, clock.now(), this.leaseMs, limit, {
+        ignoreDelays: true,
+        shareId: options.shareId,
+        skip: skip.length > 0 ? [...skip] : undefined,
+      });
+      if (items.length === 0) break;
+      await this.work(items, pass);
+    }
+    return {
+      processed: pass.report.processed,
+      pending: await store.reconciler.pendingCount(options.shareId),
+    };
+  }
+
+  /** Hears the end of every claimed batch worked (by the loop or `reconcileNow`); returns an unsubscribe. */
+  onBatch(listener: () => void): () => void {
+    this.batchListeners.add(listener);
+    return () => this.batchListeners.delete(listener);
+  }
+
+  /**
+   * In-process drivers: recipients are worked a whole group at a time (one context read, one driver
+   * write, one settling transaction per group). Network drivers: one recipient per group, `concurrency`
+   * groups at a time, so a slow receiver holds up one lane, not the batch.
+   */
+  private claimSize(): number {
+    return this.options.drivers.inProcess === true
+      ? Math.max(this.batchSize, IN_PROCESS_BATCH)
+      : this.batchSize;
+  }
+
+  /** Works one claimed batch. */
+  private async work(items: WorkItem[], pass: Pass): Promise<void> {
+    const { store, drivers } = this.options;
+    const inProcess = drivers.inProcess === true;
+    const groupSize = inProcess ? IN_PROCESS_GROUP : 1;
+    const groups: WorkItem[][] = [];
+    let recipients: WorkItem[] = [];
+    for (const item of items) {
+      if (item.kind !== 'recipient') groups.push([item]);
+      else if (recipients.push(item) === groupSize) {
+        groups.push(recipients);
+        recipients = [];
+      }
+    }
+    if (recipients.length > 0) groups.push(recipients);
+    let next = 0;
+    const lane = async () => {
+      while (next < groups.length) {
+        const group = groups[next++] as WorkItem[];
+        if (group[0]?.kind === 'recipient') await this.processRecipients(group, pass);
+        else await this.process(group[0] as WorkItem, pass);
+        // SQLite calls are synchronous: let HTTP requests (and health checks) in between groups.
+        await yieldToEventLoop();
+      }
+    };
+    const lanes = inProcess ? (store.kind === 'sqlite' ? 1 : IN_PROCESS_LANES) : this.concurrency;
+    await Promise.all(Array.from({ length: Math.min(lanes, groups.length) }, lane));
+    for (const listener of this.batchListeners) listener();
   }
 
   /** Runs passes in the background: every `pollMs`, and at once after `notify()`. */
@@ -199,8 +293,9 @@ export class Reconciler {
   }
 
   /** A 'share' or 'organization' item. */
-  private async process(item: WorkItem, report: ReconcileReport): Promise<void> {
+  private async process(item: WorkItem, pass: Pass): Promise<void> {
     const { store, clock } = this.options;
+    const { report } = pass;
     let retry: string | undefined;
     try {
       if (item.kind === 'share') await this.convergeShare(item.id, report);
@@ -214,11 +309,12 @@ export class Reconciler {
     if (retry !== undefined) {
       report.retried++;
       this.metrics.items.inc({ kind: item.kind, outcome: 'retry' });
-      await store.reconciler.retry(this.workerId, item, clock.now() + this.backoff(item.attempts), retry);
+      await store.reconciler.retry(pass.owner, item, clock.now() + this.backoff(item.attempts), retry);
+      pass.onRetry?.(item);
       return;
     }
     this.metrics.items.inc({ kind: item.kind, outcome: 'done' });
-    await store.reconciler.complete(this.workerId, item);
+    await store.reconciler.complete(pass.owner, item);
   }
 
   /**
@@ -226,13 +322,14 @@ export class Reconciler {
    * need, hands them to the drivers (in-process drivers take the whole group in one call), and settles
    * the resulting delivery states, status moves and item completions in one store transaction.
    */
-  private async processRecipients(items: WorkItem[], report: ReconcileReport): Promise<void> {
+  private async processRecipients(items: WorkItem[], pass: Pass): Promise<void> {
     const { store, clock } = this.options;
+    const { report } = pass;
     let contexts: Map<string, RecipientContext>;
     try {
       contexts = await store.reconciler.recipientContexts(items.map((i) => i.id));
     } catch (err) {
-      await this.failRecipients(items, err, report);
+      await this.failRecipients(items, err, pass);
       return;
     }
     const plans = items.map((item) => {
@@ -244,7 +341,7 @@ export class Reconciler {
     try {
       outcomes = await this.deliverAll(steps);
     } catch (err) {
-      await this.failRecipients(items, err, report);
+      await this.failRecipients(items, err, pass);
       return;
     }
     const outcomeOf = new Map(steps.map((step, i) => [step, outcomes[i]]));
@@ -276,9 +373,9 @@ export class Reconciler {
     }
     let moved: Set<string>;
     try {
-      moved = await store.reconciler.settleRecipients(this.workerId, results, clock.timestamp());
+      moved = await store.reconciler.settleRecipients(pass.owner, results, clock.timestamp());
     } catch (err) {
-      await this.failRecipients(items, err, report);
+      await this.failRecipients(items, err, pass);
       return;
     }
     for (const r of results) {
@@ -286,6 +383,7 @@ export class Reconciler {
       if (r.retry) {
         report.retried++;
         this.metrics.items.inc({ kind: 'recipient', outcome: 'retry' });
+        pass.onRetry?.(r.item);
       } else this.metrics.items.inc({ kind: 'recipient', outcome: 'done' });
       if (r.recipient && r.status && moved.has(r.recipient.id)) {
         this.transition(report, {
@@ -301,8 +399,9 @@ export class Reconciler {
   }
 
   /** Every item of a group whose reads or writes failed goes back to the queue after a backoff. */
-  private async failRecipients(items: WorkItem[], err: unknown, report: ReconcileReport): Promise<void> {
+  private async failRecipients(items: WorkItem[], err: unknown, pass: Pass): Promise<void> {
     const { store, clock } = this.options;
+    const { report } = pass;
     this.log.error({ err, kind: 'recipient', items: items.length }, 'reconcile item failed');
     const error = err instanceof Error ? err.message : String(err);
     for (const item of items) {
@@ -310,7 +409,8 @@ export class Reconciler {
       this.metrics.items.inc({ kind: 'recipient', outcome: 'retry' });
       report.processed++;
       report.retried++;
-      await store.reconciler.retry(this.workerId, item, clock.now() + this.backoff(item.attempts), error);
+      await store.reconciler.retry(pass.owner, item, clock.now() + this.backoff(item.attempts), error);
+      pass.onRetry?.(item);
     }
   }
 
@@ -503,6 +603,10 @@ export class Reconciler {
     report.transitions.push(t);
     this.metrics.transitions.inc({ entity: t.entity, from: t.from, to: t.to });
   }
+}
+
+function newReport(): ReconcileReport {
+  return { processed: 0, retried: 0, transitions: [] };
 }
 
 function entitled(account: AccountRow, type: string): boolean {

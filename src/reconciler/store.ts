@@ -12,6 +12,19 @@ export interface WorkItem {
   attempts: number;
 }
 
+/** An item's key in `ClaimOptions.skip`: unique, as kinds hold no colon. */
+export const workKey = (item: { kind: WorkKind; id: string }): string => `${item.kind}:${item.id}`;
+
+/** Narrows a claim (the default claim, without options, is the background loop's and stays the fast one). */
+export interface ClaimOptions {
+  /** Claims items whatever their due time (delayed or backing off); leases are still respected. */
+  ignoreDelays?: boolean;
+  /** Only the share's own 'share' item and the 'recipient' items of its recipients. */
+  shareId?: string;
+  /** Items not to claim, by `workKey`. */
+  skip?: string[];
+}
+
 /** What one recipient account holds of one shared resource, as the reconciler recorded it. */
 export interface DeliveryState {
   share_resource_id: string;
@@ -49,13 +62,24 @@ export interface ShareFinalization {
 
 export interface ReconcilerStore {
   /** Leases up to `limit` due, unleased (or lease-expired) items to `owner` until `now + leaseMs`. */
-  claim(owner: string, now: number, leaseMs: number, limit: number): Promise<WorkItem[]>;
+  claim(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    options?: ClaimOptions,
+  ): Promise<WorkItem[]>;
   /** Retires the item if nobody asked for it again meanwhile; otherwise leaves it due for another pass. */
   complete(owner: string, item: WorkItem): Promise<void>;
-  /** Releases the lease and makes the item due again at `dueAt`. */
+  /**
+   * Releases the lease and makes the item due again at `dueAt` (a newer request for it, made during the
+   * pass, keeps the due time its enqueue gave it).
+   */
   retry(owner: string, item: WorkItem, dueAt: number, error: string): Promise<void>;
+  /** Queues follow-up work of the reconciler itself, due at once (the change that caused it was already delayed). */
   enqueue(kind: WorkKind, id: string): Promise<void>;
-  pendingCount(): Promise<number>;
+  /** Items queued (due or not, leased or not); with `shareId`, only the share's and its recipients'. */
+  pendingCount(shareId?: string): Promise<number>;
 
   /**
    * The contexts of many recipients at once (one query per store round trip, not per recipient), by

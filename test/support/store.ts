@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Store } from '../../src/db/store.js';
 import { openSqliteStore } from '../../src/db/sqlite/index.js';
+import type { WorkTiming } from '../../src/reconciler/timing.js';
 
 /** Set by the PostgreSQL test run (scripts/test-postgres.ts): the superuser URL of a throwaway cluster. */
 export const PG_URL = process.env.RSHARE_TEST_PG_URL;
@@ -20,12 +21,17 @@ export interface TestStore {
   close(): Promise<void>;
 }
 
+export interface TestStoreOptions {
+  /** When work queued by API changes becomes due (default: at once). */
+  timing?: WorkTiming;
+}
+
 /** A fresh, migrated database: a temp SQLite file, or a new database on the test PostgreSQL cluster. */
-export async function openTestStore(): Promise<TestStore> {
-  if (PG_URL) return openPostgresTestStore(PG_URL);
+export async function openTestStore(options: TestStoreOptions = {}): Promise<TestStore> {
+  if (PG_URL) return openPostgresTestStore(PG_URL, options);
   const dir = mkdtempSync(join(tmpdir(), 'rshare-test-'));
   const path = join(dir, 'rshare.db');
-  const store = openSqliteStore(path);
+  const store = openSqliteStore(path, options);
   return {
     store,
     url: path,
@@ -65,10 +71,10 @@ export async function createPostgresDatabase(
   };
 }
 
-async function openPostgresTestStore(adminUrl: string): Promise<TestStore> {
+async function openPostgresTestStore(adminUrl: string, options: TestStoreOptions): Promise<TestStore> {
   const { openPostgresStore } = await import('../../src/db/postgres/index.js');
   const database = await createPostgresDatabase(adminUrl);
-  const store = await openPostgresStore(database.url);
+  const store = await openPostgresStore(database.url, options);
   return {
     store,
     url: database.url,

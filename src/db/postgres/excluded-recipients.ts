@@ -6,6 +6,7 @@ import type {
 } from '../../excluded-recipients/store.js';
 import { ConflictError } from '../../http/errors.js';
 import { isUniqueViolation, named, transaction } from './database.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 import { insertRecipient, setDesired, shareIsActive } from './recipients.js';
 
 const COLUMNS = 'id, share_id, account_id, created, modified';
@@ -22,7 +23,10 @@ const HAS_RECIPIENT = 'SELECT 1 FROM share_recipients WHERE share_id = $1 AND ac
 const INSERT = `INSERT INTO share_excluded_recipients (${COLUMNS}) VALUES ($1, $2, $3, $4, $5)`;
 
 export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
 
   async list(
     shareId: string,
@@ -57,6 +61,7 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
     try {
       return await transaction(this.pool, async (client) => {
         if (!(await shareIsActive(client, shareId))) return false;
+        const due = this.timing.dueAt();
         for (const id of changes.remove) {
           const gone = (await client.query<{ account_id: string }>(named(REMOVE, [shareId, id]))).rows[0];
           if (!gone) continue;
@@ -64,17 +69,21 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
           // reconciler's re-derivation of organization recipients would decide.
           if ((await client.query(named(IS_MEMBER, [shareId, gone.account_id]))).rows.length === 0) continue;
           if ((await client.query(named(HAS_RECIPIENT, [shareId, gone.account_id]))).rows.length > 0) {
-            await setDesired(client, shareId, gone.account_id, 'associated', modified);
+            await setDesired(client, shareId, gone.account_id, 'associated', modified, due);
           } else {
-            await insertRecipient(client, {
-              id: newRecipientId(),
-              share_id: shareId,
-              account_id: gone.account_id,
-              desired_status: 'associated',
-              status: 'associating',
-              created: modified,
-              modified,
-            });
+            await insertRecipient(
+              client,
+              {
+                id: newRecipientId(),
+                share_id: shareId,
+                account_id: gone.account_id,
+                desired_status: 'associated',
+                status: 'associating',
+                created: modified,
+                modified,
+              },
+              due,
+            );
           }
         }
         for (const row of changes.add) {
@@ -83,7 +92,7 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
             named(INSERT, [row.id, row.share_id, row.account_id, row.created, row.modified]),
           );
           excluding = undefined;
-          await setDesired(client, shareId, row.account_id, 'disassociated', modified);
+          await setDesired(client, shareId, row.account_id, 'disassociated', modified, due);
         }
         return true;
       });

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Store } from '../store.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 import { assertMigrated, createPool, migrate, type PoolOptions } from './database.js';
 import { PgExcludedRecipientsStore } from './excluded-recipients.js';
 import { PgInventoryStore } from './inventory.js';
@@ -7,6 +8,7 @@ import { PgReconcilerStore } from './reconciler.js';
 import { PgRecipientsStore } from './recipients.js';
 import { PgResourcesStore } from './resources.js';
 import { PgSharesStore } from './shares.js';
+import { PgStateStore } from './state.js';
 import { PgTenancyStore } from './tenancy.js';
 
 export class PostgresStore implements Store {
@@ -18,15 +20,20 @@ export class PostgresStore implements Store {
   readonly excludedRecipients;
   readonly reconciler;
   readonly inventory;
+  readonly state;
 
-  constructor(readonly pool: pg.Pool) {
-    this.tenancy = new PgTenancyStore(pool);
-    this.shares = new PgSharesStore(pool);
-    this.recipients = new PgRecipientsStore(pool);
-    this.resources = new PgResourcesStore(pool);
-    this.excludedRecipients = new PgExcludedRecipientsStore(pool);
+  constructor(
+    readonly pool: pg.Pool,
+    timing: WorkTiming = dueNow,
+  ) {
+    this.tenancy = new PgTenancyStore(pool, timing);
+    this.shares = new PgSharesStore(pool, timing);
+    this.recipients = new PgRecipientsStore(pool, timing);
+    this.resources = new PgResourcesStore(pool, timing);
+    this.excludedRecipients = new PgExcludedRecipientsStore(pool, timing);
     this.reconciler = new PgReconcilerStore(pool);
     this.inventory = new PgInventoryStore(pool);
+    this.state = new PgStateStore(pool);
   }
 
   async ready(): Promise<void> {
@@ -38,8 +45,16 @@ export class PostgresStore implements Store {
   }
 }
 
+export interface PostgresStoreOptions extends PoolOptions {
+  /** When work queued by API changes becomes due (default: at once). */
+  timing?: WorkTiming;
+}
+
 /** Connects to `url`, applying pending migrations under an advisory lock. */
-export async function openPostgresStore(url: string, options: PoolOptions = {}): Promise<PostgresStore> {
+export async function openPostgresStore(
+  url: string,
+  options: PostgresStoreOptions = {},
+): Promise<PostgresStore> {
   const pool = createPool(url, options);
   try {
     await migrate(pool);
@@ -47,5 +62,5 @@ export async function openPostgresStore(url: string, options: PoolOptions = {}):
     await pool.end();
     throw err;
   }
-  return new PostgresStore(pool);
+  return new PostgresStore(pool, options.timing);
 }

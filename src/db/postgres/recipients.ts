@@ -9,13 +9,14 @@ import type {
 } from '../../recipients/store.js';
 import { named, transaction } from './database.js';
 import { enqueue, enqueueMany, enqueueRecipientOf } from './work.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
 const COLUMNS = 'id, share_id, account_id, desired_status, status, created, modified';
 
 const INSERT = `INSERT INTO share_recipients (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`;
 
-/** Inserts a recipient and queues the reconciler work to associate it, in the caller's transaction. */
-export async function insertRecipient(client: pg.PoolClient, row: RecipientRow): Promise<void> {
+/** Inserts a recipient and queues the reconciler work to associate it (due at `due`), in the caller's transaction. */
+export async function insertRecipient(client: pg.PoolClient, row: RecipientRow, due: number): Promise<void> {
   await client.query(
     named(INSERT, [
       row.id,
@@ -27,7 +28,7 @@ export async function insertRecipient(client: pg.PoolClient, row: RecipientRow):
       row.modified,
     ]),
   );
-  await enqueue(client, 'recipient', row.id);
+  await enqueue(client, 'recipient', row.id, due);
 }
 
 const INSERT_MANY = `INSERT INTO share_recipients (${COLUMNS})
@@ -52,13 +53,18 @@ function columnsOf(rows: RecipientRow[]): unknown[] {
  * `insertRecipient` for many rows: one INSERT for the recipients and one for their reconciler work, in the
  * caller's transaction. A unique violation aborts the whole insert, as it would one row at a time.
  */
-export async function insertRecipients(client: pg.PoolClient, rows: RecipientRow[]): Promise<void> {
+export async function insertRecipients(
+  client: pg.PoolClient,
+  rows: RecipientRow[],
+  due: number,
+): Promise<void> {
   if (rows.length === 0) return;
   await client.query(named(INSERT_MANY, columnsOf(rows)));
   await enqueueMany(
     client,
     'recipient',
     rows.map((r) => r.id),
+    due,
   );
 }
 
@@ -70,6 +76,7 @@ export async function insertRecipients(client: pg.PoolClient, rows: RecipientRow
 async function insertRecipientsOrFirstDuplicate(
   client: pg.PoolClient,
   rows: RecipientRow[],
+  due: number,
 ): Promise<RecipientRow | undefined> {
   if (rows.length === 0) return undefined;
   const { rows: inserted } = await client.query<{ id: string }>(named(INSERT_MANY_NEW, columnsOf(rows)));
@@ -81,6 +88,7 @@ async function insertRecipientsOrFirstDuplicate(
     client,
     'recipient',
     rows.map((r) => r.id),
+    due,
   );
   return undefined;
 }
@@ -98,11 +106,12 @@ export async function setDesired(
   accountId: string,
   to: 'associated' | 'disassociated',
   modified: string,
+  due: number,
 ): Promise<void> {
   const res = await client.query(
     named(to === 'associated' ? ASSOCIATE : DISASSOCIATE, [modified, shareId, accountId]),
   );
-  if ((res.rowCount ?? 0) > 0) await enqueueRecipientOf(client, shareId, accountId);
+  if ((res.rowCount ?? 0) > 0) await enqueueRecipientOf(client, shareId, accountId, due);
 }
 
 const LOCK_SHARE = 'SELECT status FROM shares WHERE id = $1 FOR UPDATE';
@@ -128,7 +137,10 @@ const RESOURCES_OF = `SELECT rr.recipient_id, sr.resource_id, COALESCE(rr.applie
   ORDER BY sr.created, sr.id`;
 
 export class PgRecipientsStore implements RecipientsStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
 
   async list(
     shareId: string,
@@ -160,14 +172,15 @@ export class PgRecipientsStore implements RecipientsStore {
   async apply(shareId: string, changes: RecipientChanges, modified: string): Promise<boolean> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, shareId))) return false;
-      const duplicate = await insertRecipientsOrFirstDuplicate(client, changes.add);
+      const due = this.timing.dueAt();
+      const duplicate = await insertRecipientsOrFirstDuplicate(client, changes.add, due);
       // Thrown inside the transaction, so it rolls back.
       if (duplicate)
         throw new ConflictError(`Account ${duplicate.account_id} is already a recipient of the share`);
       for (const accountId of changes.associate)
-        await setDesired(client, shareId, accountId, 'associated', modified);
+        await setDesired(client, shareId, accountId, 'associated', modified, due);
       for (const accountId of changes.disassociate)
-        await setDesired(client, shareId, accountId, 'disassociated', modified);
+        await setDesired(client, shareId, accountId, 'disassociated', modified, due);
       return true;
     });
   }

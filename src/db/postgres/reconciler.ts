@@ -2,6 +2,7 @@ import { planOrganizationShare } from '../../reconciler/organization.js';
 import type pg from 'pg';
 import type { RecipientRow } from '../../recipients/store.js';
 import type {
+  ClaimOptions,
   DeliveryState,
   RecipientContext,
   RecipientResult,
@@ -31,19 +32,51 @@ const CLAIM = `UPDATE reconcile_work w SET lease_owner = $1, lease_expires = $2
   WHERE w.kind = due.kind AND w.id = due.id
   RETURNING w.kind, w.id, w.generation, w.attempts`;
 
+/**
+ * The claim for options (reconcile-now calls): the same shape, with the candidates narrowed as asked. A
+ * handful of texts, each a named statement. Parameters: $1 owner, $2 lease expiry, $3 now, $4 limit, then
+ * the share id and the skipped keys when present.
+ */
+function claimWith(options: ClaimOptions): string {
+  let n = 4;
+  const where = ['(lease_expires IS NULL OR lease_expires <= $3)'];
+  if (!options.ignoreDelays) where.push('due_at <= $3');
+  if (options.shareId !== undefined) {
+    const share = `$${++n}`;
+    // As one key list, so the share's items are found through the primary key, not by a scan.
+    where.push(`(kind, id) IN (SELECT 'share'::text, ${share}::char(32)
+      UNION ALL SELECT 'recipient', id FROM share_recipients WHERE share_id = ${share}::char(32))`);
+  }
+  if (options.skip?.length) where.push(`NOT (kind || ':' || id = ANY($${++n}::text[]))`);
+  return `UPDATE reconcile_work w SET lease_owner = $1, lease_expires = $2
+  FROM (
+    SELECT kind, id FROM reconcile_work
+    WHERE ${where.join(' AND ')}
+    ORDER BY due_at LIMIT $4
+    FOR UPDATE SKIP LOCKED) due
+  WHERE w.kind = due.kind AND w.id = due.id
+  RETURNING w.kind, w.id, w.generation, w.attempts`;
+}
+
+/** Work the reconciler queues itself follows a change whose delay is already served: due at once. */
+const DUE_NOW = 0;
+
 const COMPLETE = `DELETE FROM reconcile_work
   WHERE kind = $1 AND id = $2 AND generation = $3 AND lease_owner = $4`;
 
 const RELEASE = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL
   WHERE kind = $1 AND id = $2 AND lease_owner = $3`;
 
-// A newer request (generation moved) is due now and must not wait for this item's backoff.
+// A newer request (generation moved) keeps its own due time and must not wait for this item's backoff.
 const RETRY = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL, last_error = $1,
     attempts = CASE WHEN generation = $2 THEN attempts + 1 ELSE attempts END,
-    due_at = CASE WHEN generation = $2 THEN $3::bigint ELSE 0 END
+    due_at = CASE WHEN generation = $2 THEN $3::bigint ELSE due_at END
   WHERE kind = $4 AND id = $5 AND lease_owner = $6`;
 
 const PENDING_COUNT = 'SELECT COUNT(*) AS n FROM reconcile_work';
+const SHARE_PENDING_COUNT = `SELECT (SELECT COUNT(*) FROM reconcile_work WHERE kind = 'share' AND id = $1)
+  + (SELECT COUNT(*) FROM share_recipients r JOIN reconcile_work w ON w.kind = 'recipient' AND w.id = r.id
+     WHERE r.share_id = $1) AS n`;
 
 // Columns in table order, so the rows built from them look like `SELECT *` rows.
 const RECIPIENT_COLUMNS = ['id', 'share_id', 'account_id', 'desired_status', 'status', 'created', 'modified'];
@@ -164,9 +197,18 @@ const CURRENT_RECIPIENTS = 'SELECT account_id, desired_status FROM share_recipie
 export class PgReconcilerStore implements ReconcilerStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<WorkItem[]> {
-    const { rows } = await this.pool.query<WorkItem>(named(CLAIM, [owner, now + leaseMs, now, limit]));
-    return rows;
+  async claim(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    options?: ClaimOptions,
+  ): Promise<WorkItem[]> {
+    const params: unknown[] = [owner, now + leaseMs, now, limit];
+    if (!options) return (await this.pool.query<WorkItem>(named(CLAIM, params))).rows;
+    if (options.shareId !== undefined) params.push(options.shareId);
+    if (options.skip?.length) params.push(options.skip);
+    return (await this.pool.query<WorkItem>(named(claimWith(options), params))).rows;
   }
 
   async complete(owner: string, item: WorkItem): Promise<void> {
@@ -179,11 +221,14 @@ export class PgReconcilerStore implements ReconcilerStore {
   }
 
   async enqueue(kind: WorkKind, id: string): Promise<void> {
-    await transaction(this.pool, (client) => enqueue(client, kind, id));
+    await transaction(this.pool, (client) => enqueue(client, kind, id, DUE_NOW));
   }
 
-  async pendingCount(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: number }>(named(PENDING_COUNT));
+  async pendingCount(shareId?: string): Promise<number> {
+    const { rows } =
+      shareId === undefined
+        ? await this.pool.query<{ n: number }>(named(PENDING_COUNT))
+        : await this.pool.query<{ n: number }>(named(SHARE_PENDING_COUNT, [shareId]));
     return rows[0]?.n ?? 0;
   }
 
@@ -327,7 +372,8 @@ export class PgReconcilerStore implements ReconcilerStore {
       )
     ).rows;
     const plan = planOrganizationShare(members, share.account_id, excluded, current);
-    for (const { accountId, to } of plan.change) await setDesired(client, share.id, accountId, to, modified);
+    for (const { accountId, to } of plan.change)
+      await setDesired(client, share.id, accountId, to, modified, DUE_NOW);
     const add = plan.add.slice(0, limit);
     await insertRecipients(
       client,
@@ -340,6 +386,7 @@ export class PgReconcilerStore implements ReconcilerStore {
         created: modified,
         modified,
       })),
+      DUE_NOW,
     );
     return { changed: plan.change.length + add.length, more: add.length < plan.add.length };
   }
@@ -386,7 +433,7 @@ export class PgReconcilerStore implements ReconcilerStore {
       ).rows;
       let changed = 0;
       for (const r of departed) {
-        await setDesired(client, r.share_id, r.account_id, 'disassociated', modified);
+        await setDesired(client, r.share_id, r.account_id, 'disassociated', modified, DUE_NOW);
         changed++;
       }
       for (const share of shares) {

@@ -4,6 +4,7 @@ import type { ResourceListQuery, ResourceRow, ResourcesStore } from '../../resou
 import { isUniqueViolation, named, transaction, type Queryable } from './database.js';
 import { shareIsActive } from './recipients.js';
 import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
 /** Columns of a share_resources row, in ResourceRow order; `meta` is jsonb, parsed by the driver. */
 export const RESOURCE_COLUMNS = `id, share_id, resource_id, resource_type, resource_account_id, meta, status,
@@ -45,7 +46,10 @@ const MARK_DELETING = `UPDATE share_resources SET status = 'deleting', modified 
   RETURNING ${RESOURCE_COLUMNS}`;
 
 export class PgResourcesStore implements ResourcesStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
 
   async list(shareId: string, q: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }> {
     const where = ['share_id = $1'];
@@ -85,7 +89,7 @@ export class PgResourcesStore implements ResourcesStore {
         const live = await client.query(named(FIND_LIVE, [row.share_id, row.resource_type, row.resource_id]));
         if (live.rows.length > 0) return 'duplicate' as const;
         await insertResource(client, row);
-        await resourceChanged(client, row.share_id, row.modified);
+        await resourceChanged(client, row.share_id, row.modified, this.timing.dueAt());
         return 'ok' as const;
       });
     } catch (err) {
@@ -108,7 +112,7 @@ export class PgResourcesStore implements ResourcesStore {
       );
       const updated = rows[0];
       if (!updated) return 'inactive' as const;
-      await resourceChanged(client, shareId, modified);
+      await resourceChanged(client, shareId, modified, this.timing.dueAt());
       return updated;
     });
   }
@@ -119,8 +123,9 @@ export class PgResourcesStore implements ResourcesStore {
       const { rows } = await client.query<ResourceRow>(named(MARK_DELETING, [modified, shareId, id]));
       const updated = rows[0];
       if (!updated) return 'inactive' as const;
-      await enqueueShareRecipients(client, shareId);
-      await enqueue(client, 'share', shareId);
+      const due = this.timing.dueAt();
+      await enqueueShareRecipients(client, shareId, due);
+      await enqueue(client, 'share', shareId, due);
       return updated;
     });
   }

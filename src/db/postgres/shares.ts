@@ -13,6 +13,7 @@ import { named, transaction } from './database.js';
 import { insertRecipients, shareIsActive } from './recipients.js';
 import { insertResource, RESOURCE_COLUMNS } from './resources.js';
 import { enqueue, enqueueShareRecipients } from './work.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
 const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified,
   a.name AS account_name`;
@@ -79,7 +80,10 @@ async function insertTags(client: pg.PoolClient, shareId: string, tags: Tags): P
 }
 
 export class PgSharesStore implements SharesStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
 
   async create(input: NewShare): Promise<void> {
     const s = input.share;
@@ -97,10 +101,11 @@ export class PgSharesStore implements SharesStore {
         ]),
       );
       await insertTags(client, s.id, input.tags);
-      await insertRecipients(client, input.recipients);
+      const due = this.timing.dueAt();
+      await insertRecipients(client, input.recipients, due);
       for (const r of input.resources) await insertResource(client, r);
       // An organization-targeted share's recipients are derived by the reconciler from the members.
-      if (s.target_type === 'organization') await enqueue(client, 'share', s.id);
+      if (s.target_type === 'organization') await enqueue(client, 'share', s.id, due);
     });
   }
 
@@ -239,8 +244,9 @@ export class PgSharesStore implements SharesStore {
       await client.query(named(MARK_SHARE_DELETING, [modified, id]));
       await client.query(named(MARK_RECIPIENTS_DISASSOCIATING, [modified, id]));
       await client.query(named(MARK_RESOURCES_DELETING, [modified, id]));
-      await enqueueShareRecipients(client, id);
-      await enqueue(client, 'share', id);
+      const due = this.timing.dueAt();
+      await enqueueShareRecipients(client, id, due);
+      await enqueue(client, 'share', id, due);
       return true;
     });
   }

@@ -14,7 +14,8 @@ import type {
   UserRow,
 } from '../../tenancy/store.js';
 import { named, transaction } from './database.js';
-import { enqueue, enqueueAccountRecipients, enqueueMany } from './work.js';
+import { enqueue, enqueueAccountRecipients, enqueueMany, ON_CONFLICT } from './work.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
 const ORG_COLUMNS = 'id, name, created, modified';
 const ACCOUNT_COLUMNS = 'id, name, organization_id, entitlements, created, modified';
@@ -131,11 +132,10 @@ const ACCOUNTS_UPSERT = `INSERT INTO accounts (id, name, organization_id, entitl
     entitlements = excluded.entitlements, modified = excluded.modified`;
 const CLEAR_TERMINAL_ERRORS_MANY = `UPDATE recipient_resources SET error_version = NULL
   WHERE terminal AND recipient_id IN (SELECT id FROM share_recipients WHERE account_id = ANY($1::char(32)[]))`;
-const ENQUEUE_ACCOUNTS_RECIPIENTS = `INSERT INTO reconcile_work (kind, id)
-  SELECT 'recipient', id FROM share_recipients
+const ENQUEUE_ACCOUNTS_RECIPIENTS = `INSERT INTO reconcile_work (kind, id, due_at)
+  SELECT 'recipient', id, $2::bigint FROM share_recipients
   WHERE account_id = ANY($1::char(32)[]) AND desired_status = 'associated'
-  ON CONFLICT (kind, id) DO UPDATE
-  SET generation = reconcile_work.generation + 1, due_at = 0, attempts = 0`;
+  ${ON_CONFLICT}`;
 const USER_ACCOUNTS_REMOVE =
   'DELETE FROM user_accounts WHERE user_id = $1 AND account_id = ANY($2::char(32)[])';
 const USER_ORGS_REMOVE = `DELETE FROM user_organizations
@@ -168,7 +168,10 @@ const DEPART = `INSERT INTO organization_departures (organization_id, account_id
   ON CONFLICT DO NOTHING`;
 
 export class PgTenancyStore implements TenancyStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
 
   async getOrganization(id: string): Promise<OrganizationRow | undefined> {
     return (await this.pool.query<OrganizationRow>(named(ORG_GET, [id]))).rows[0];
@@ -217,10 +220,11 @@ export class PgTenancyStore implements TenancyStore {
           row.modified,
         ]),
       );
+      const due = this.timing.dueAt();
       if (!before || before.organization_id !== row.organization_id) {
         // A new member must receive the organization's shares; a leaver must lose them.
         for (const org of new Set([before?.organization_id ?? null, row.organization_id])) {
-          if (org !== null) await enqueue(client, 'organization', org);
+          if (org !== null) await enqueue(client, 'organization', org, due);
         }
         // The old organization's sync finds the leaver's recipients from this account's side.
         if (before?.organization_id) await client.query(named(DEPART, [before.organization_id, row.id]));
@@ -229,7 +233,7 @@ export class PgTenancyStore implements TenancyStore {
         // Terminal errors (the missing-entitlement one above all) become retryable. The row itself stays:
         // it may still record a version applied in the account, which removal and share deletion rely on.
         await client.query(named(CLEAR_TERMINAL_ERRORS, [row.id]));
-        await enqueueAccountRecipients(client, row.id);
+        await enqueueAccountRecipients(client, row.id, due);
       }
     });
   }
@@ -312,10 +316,11 @@ export class PgTenancyStore implements TenancyStore {
       for (const d of plan.departures) {
         await client.query(named(DEPART, [d.organization_id, d.account_id]));
       }
-      await enqueueMany(client, 'organization', plan.organizationWork);
+      const due = this.timing.dueAt();
+      await enqueueMany(client, 'organization', plan.organizationWork, due);
       if (plan.entitlementsChanged.length > 0) {
         await client.query(named(CLEAR_TERMINAL_ERRORS_MANY, [plan.entitlementsChanged]));
-        await client.query(named(ENQUEUE_ACCOUNTS_RECIPIENTS, [plan.entitlementsChanged]));
+        await client.query(named(ENQUEUE_ACCOUNTS_RECIPIENTS, [plan.entitlementsChanged, due]));
       }
       for (const w of plan.users) {
         let userId = w.row.id;

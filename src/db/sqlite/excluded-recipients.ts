@@ -5,12 +5,16 @@ import type {
   ExclusionChanges,
 } from '../../excluded-recipients/store.js';
 import { prepared } from './database.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 import { insertRecipient, setDesired, shareIsActive } from './recipients.js';
 
 type Db = Database.Database;
 
 export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
 
   async list(
     shareId: string,
@@ -51,6 +55,7 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
   ): Promise<boolean> {
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, shareId)) return false;
+      const due = this.timing.dueAt();
       for (const id of changes.remove) {
         const gone = prepared(
           this.db,
@@ -70,17 +75,21 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
           'SELECT 1 FROM share_recipients WHERE share_id = ? AND account_id = ?',
         ).get(shareId, gone.account_id);
         if (hasRecipient) {
-          setDesired(this.db, shareId, gone.account_id, 'associated', modified);
+          setDesired(this.db, shareId, gone.account_id, 'associated', modified, due);
         } else {
-          insertRecipient(this.db, {
-            id: newRecipientId(),
-            share_id: shareId,
-            account_id: gone.account_id,
-            desired_status: 'associated',
-            status: 'associating',
-            created: modified,
-            modified,
-          });
+          insertRecipient(
+            this.db,
+            {
+              id: newRecipientId(),
+              share_id: shareId,
+              account_id: gone.account_id,
+              desired_status: 'associated',
+              status: 'associating',
+              created: modified,
+              modified,
+            },
+            due,
+          );
         }
       }
       for (const row of changes.add) {
@@ -89,7 +98,7 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
           `INSERT INTO share_excluded_recipients (id, share_id, account_id, created, modified)
            VALUES (@id, @share_id, @account_id, @created, @modified)`,
         ).run(row);
-        setDesired(this.db, shareId, row.account_id, 'disassociated', modified);
+        setDesired(this.db, shareId, row.account_id, 'disassociated', modified, due);
       }
       return true;
     })();

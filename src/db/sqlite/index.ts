@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Store } from '../store.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 import { assertMigrated, migrate, openDatabase } from './database.js';
 import { SqliteExcludedRecipientsStore } from './excluded-recipients.js';
 import { SqliteInventoryStore } from './inventory.js';
@@ -7,6 +8,7 @@ import { SqliteReconcilerStore } from './reconciler.js';
 import { SqliteRecipientsStore } from './recipients.js';
 import { SqliteResourcesStore } from './resources.js';
 import { SqliteSharesStore } from './shares.js';
+import { SqliteStateStore } from './state.js';
 import { SqliteTenancyStore } from './tenancy.js';
 
 export class SqliteStore implements Store {
@@ -18,15 +20,20 @@ export class SqliteStore implements Store {
   readonly excludedRecipients;
   readonly reconciler;
   readonly inventory;
+  readonly state;
 
-  constructor(readonly db: Database.Database) {
-    this.tenancy = new SqliteTenancyStore(db);
-    this.shares = new SqliteSharesStore(db);
-    this.recipients = new SqliteRecipientsStore(db);
-    this.resources = new SqliteResourcesStore(db);
-    this.excludedRecipients = new SqliteExcludedRecipientsStore(db);
+  constructor(
+    readonly db: Database.Database,
+    timing: WorkTiming = dueNow,
+  ) {
+    this.tenancy = new SqliteTenancyStore(db, timing);
+    this.shares = new SqliteSharesStore(db, timing);
+    this.recipients = new SqliteRecipientsStore(db, timing);
+    this.resources = new SqliteResourcesStore(db, timing);
+    this.excludedRecipients = new SqliteExcludedRecipientsStore(db, timing);
     this.reconciler = new SqliteReconcilerStore(db);
     this.inventory = new SqliteInventoryStore(db);
+    this.state = new SqliteStateStore(db);
   }
 
   async ready(): Promise<void> {
@@ -38,9 +45,14 @@ export class SqliteStore implements Store {
   }
 }
 
+export interface SqliteStoreOptions {
+  /** When work queued by API changes becomes due (default: at once). */
+  timing?: WorkTiming;
+}
+
 /** Opens (creating if needed) the SQLite file at `path`, applying pending migrations. */
-export function openSqliteStore(path: string): SqliteStore {
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
   const db = openDatabase(path);
   migrate(db);
-  return new SqliteStore(db);
+  return new SqliteStore(db, options.timing);
 }

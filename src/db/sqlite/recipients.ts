@@ -8,16 +8,17 @@ import type {
 import { groupBy } from '../rows.js';
 import { chunked, placeholders, prepared } from './database.js';
 import { enqueue, enqueueRecipientOf } from './work.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
 type Db = Database.Database;
 
 const INSERT = `INSERT INTO share_recipients (id, share_id, account_id, desired_status, status, created, modified)
   VALUES (@id, @share_id, @account_id, @desired_status, @status, @created, @modified)`;
 
-/** Inserts a recipient and queues the reconciler work to associate it, in the caller's transaction. */
-export function insertRecipient(db: Db, row: RecipientRow): void {
+/** Inserts a recipient and queues the reconciler work to associate it (due at `due`), in the caller's transaction. */
+export function insertRecipient(db: Db, row: RecipientRow, due: number): void {
   prepared(db, INSERT).run(row);
-  enqueue(db, 'recipient', row.id);
+  enqueue(db, 'recipient', row.id, due);
 }
 
 const ASSOCIATE = `UPDATE share_recipients SET desired_status = 'associated', status = 'associating', modified = ?
@@ -32,11 +33,12 @@ export function setDesired(
   accountId: string,
   to: 'associated' | 'disassociated',
   modified: string,
+  due: number,
 ): void {
   if (
     prepared(db, to === 'associated' ? ASSOCIATE : DISASSOCIATE).run(modified, shareId, accountId).changes > 0
   ) {
-    enqueueRecipientOf(db, shareId, accountId);
+    enqueueRecipientOf(db, shareId, accountId, due);
   }
 }
 
@@ -47,7 +49,10 @@ export function shareIsActive(db: Db, shareId: string): boolean {
 }
 
 export class SqliteRecipientsStore implements RecipientsStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
 
   async list(
     shareId: string,
@@ -89,11 +94,12 @@ export class SqliteRecipientsStore implements RecipientsStore {
   async apply(shareId: string, changes: RecipientChanges, modified: string): Promise<boolean> {
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, shareId)) return false;
-      for (const row of changes.add) insertRecipient(this.db, row);
+      const due = this.timing.dueAt();
+      for (const row of changes.add) insertRecipient(this.db, row, due);
       for (const accountId of changes.associate)
-        setDesired(this.db, shareId, accountId, 'associated', modified);
+        setDesired(this.db, shareId, accountId, 'associated', modified, due);
       for (const accountId of changes.disassociate)
-        setDesired(this.db, shareId, accountId, 'disassociated', modified);
+        setDesired(this.db, shareId, accountId, 'disassociated', modified, due);
       return true;
     })();
   }

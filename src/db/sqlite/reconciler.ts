@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RecipientRow } from '../../recipients/store.js';
 import type {
+  ClaimOptions,
   DeliveryState,
   RecipientContext,
   RecipientResult,
@@ -22,10 +23,44 @@ type Db = Database.Database;
 type AccountRecord = Omit<AccountRow, 'entitlements'> & { entitlements: string | null };
 type DeliveryRecord = Omit<DeliveryState, 'terminal'> & { recipient_id: string; terminal: number };
 
+/** Work the reconciler queues itself follows a change whose delay is already served: due at once. */
+const DUE_NOW = 0;
+
+/** The claim's candidate filter for options (the default claim's text is the constant below). */
+function claimFilter(options: ClaimOptions): string {
+  const where = ['(lease_expires IS NULL OR lease_expires <= @now)'];
+  if (!options.ignoreDelays) where.push('due_at <= @now');
+  if (options.shareId !== undefined) {
+    where.push(`((kind = 'share' AND id = @share)
+      OR (kind = 'recipient' AND id IN (SELECT id FROM share_recipients WHERE share_id = @share)))`);
+  }
+  if (options.skip?.length) where.push(`kind || ':' || id NOT IN (SELECT value FROM json_each(@skip))`);
+  return where.join(' AND ');
+}
+
 export class SqliteReconcilerStore implements ReconcilerStore {
   constructor(private readonly db: Db) {}
 
-  async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<WorkItem[]> {
+  async claim(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    options?: ClaimOptions,
+  ): Promise<WorkItem[]> {
+    if (options) {
+      const params: Record<string, unknown> = { owner, now, expires: now + leaseMs, limit };
+      if (options.shareId !== undefined) params.share = options.shareId;
+      if (options.skip?.length) params.skip = JSON.stringify(options.skip);
+      return prepared(
+        this.db,
+        `UPDATE reconcile_work SET lease_owner = @owner, lease_expires = @expires
+         WHERE rowid IN (
+           SELECT rowid FROM reconcile_work WHERE ${claimFilter(options)}
+           ORDER BY due_at LIMIT @limit)
+         RETURNING kind, id, generation, attempts`,
+      ).all(params) as WorkItem[];
+    }
     return prepared(
       this.db,
       `UPDATE reconcile_work SET lease_owner = @owner, lease_expires = @expires
@@ -62,22 +97,32 @@ export class SqliteReconcilerStore implements ReconcilerStore {
   }
 
   private retryNow(owner: string, item: WorkItem, dueAt: number, error: string): void {
-    // A newer request (generation moved) is due now and must not wait for this item's backoff.
+    // A newer request (generation moved) keeps its own due time and must not wait for this item's backoff.
     prepared(
       this.db,
       `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL, last_error = @error,
          attempts = CASE WHEN generation = @generation THEN attempts + 1 ELSE attempts END,
-         due_at = CASE WHEN generation = @generation THEN @due ELSE 0 END
+         due_at = CASE WHEN generation = @generation THEN @due ELSE due_at END
        WHERE kind = @kind AND id = @id AND lease_owner = @owner`,
     ).run({ kind: item.kind, id: item.id, owner, generation: item.generation, due: dueAt, error });
   }
 
   async enqueue(kind: WorkKind, id: string): Promise<void> {
-    enqueue(this.db, kind, id);
+    enqueue(this.db, kind, id, DUE_NOW);
   }
 
-  async pendingCount(): Promise<number> {
-    return (prepared(this.db, 'SELECT COUNT(*) AS n FROM reconcile_work').get() as { n: number }).n;
+  async pendingCount(shareId?: string): Promise<number> {
+    if (shareId === undefined)
+      return (prepared(this.db, 'SELECT COUNT(*) AS n FROM reconcile_work').get() as { n: number }).n;
+    return (
+      prepared(
+        this.db,
+        `SELECT (SELECT COUNT(*) FROM reconcile_work WHERE kind = 'share' AND id = @share)
+           + (SELECT COUNT(*) FROM share_recipients r
+              JOIN reconcile_work w ON w.kind = 'recipient' AND w.id = r.id
+              WHERE r.share_id = @share) AS n`,
+      ).get({ share: shareId }) as { n: number }
+    ).n;
   }
 
   async recipientContexts(recipientIds: string[]): Promise<Map<string, RecipientContext>> {
@@ -248,18 +293,23 @@ export class SqliteReconcilerStore implements ReconcilerStore {
       'SELECT account_id, desired_status FROM share_recipients WHERE share_id = ?',
     ).all(share.id) as { account_id: string; desired_status: string }[];
     const plan = planOrganizationShare(members, share.account_id, excluded, current);
-    for (const { accountId, to } of plan.change) setDesired(this.db, share.id, accountId, to, modified);
+    for (const { accountId, to } of plan.change)
+      setDesired(this.db, share.id, accountId, to, modified, DUE_NOW);
     const add = plan.add.slice(0, limit);
     for (const accountId of add) {
-      insertRecipient(this.db, {
-        id: newId(),
-        share_id: share.id,
-        account_id: accountId,
-        desired_status: 'associated',
-        status: 'associating',
-        created: modified,
-        modified,
-      });
+      insertRecipient(
+        this.db,
+        {
+          id: newId(),
+          share_id: share.id,
+          account_id: accountId,
+          desired_status: 'associated',
+          status: 'associating',
+          created: modified,
+          modified,
+        },
+        DUE_NOW,
+      );
     }
     return { changed: plan.change.length + add.length, more: add.length < plan.add.length };
   }
@@ -318,7 +368,7 @@ export class SqliteReconcilerStore implements ReconcilerStore {
              AND s.organization_id = ? AND s.target_type = 'account' AND s.status = 'active'`,
         ).all(account_id, organizationId) as { share_id: string }[];
         for (const r of departed) {
-          setDesired(this.db, r.share_id, account_id, 'disassociated', modified);
+          setDesired(this.db, r.share_id, account_id, 'disassociated', modified, DUE_NOW);
           changed++;
         }
       }

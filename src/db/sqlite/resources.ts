@@ -4,6 +4,7 @@ import type { ResourceListQuery, ResourceRow, ResourcesStore } from '../../resou
 import { prepared } from './database.js';
 import { shareIsActive } from './recipients.js';
 import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
 type Db = Database.Database;
 
@@ -26,7 +27,10 @@ export function insertResource(db: Db, row: ResourceRow): void {
 const BY_ID = 'SELECT * FROM share_resources WHERE share_id = ? AND id = ?';
 
 export class SqliteResourcesStore implements ResourcesStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
 
   async list(shareId: string, q: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }> {
     const where = ['share_id = @share'];
@@ -75,7 +79,7 @@ export class SqliteResourcesStore implements ResourcesStore {
         return 'duplicate' as const;
       }
       insertResource(this.db, row);
-      resourceChanged(this.db, row.share_id, row.modified);
+      resourceChanged(this.db, row.share_id, row.modified, this.timing.dueAt());
       return 'ok' as const;
     })();
   }
@@ -94,7 +98,7 @@ export class SqliteResourcesStore implements ResourcesStore {
          WHERE share_id = ? AND id = ? AND status = 'active'`,
       ).run(JSON.stringify(meta), modified, shareId, id).changes;
       if (changed === 0) return 'inactive' as const;
-      resourceChanged(this.db, shareId, modified);
+      resourceChanged(this.db, shareId, modified, this.timing.dueAt());
       return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
     })();
   }
@@ -107,8 +111,9 @@ export class SqliteResourcesStore implements ResourcesStore {
         `UPDATE share_resources SET status = 'deleting', modified = ? WHERE share_id = ? AND id = ? AND status = 'active'`,
       ).run(modified, shareId, id).changes;
       if (changed === 0) return 'inactive' as const;
-      enqueueShareRecipients(this.db, shareId);
-      enqueue(this.db, 'share', shareId);
+      const due = this.timing.dueAt();
+      enqueueShareRecipients(this.db, shareId, due);
+      enqueue(this.db, 'share', shareId, due);
       return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
     })();
   }

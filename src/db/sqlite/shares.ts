@@ -12,6 +12,7 @@ import { groupBy, groupTags, recipientCounts } from '../rows.js';
 import { chunked, placeholders, prepared } from './database.js';
 import { insertRecipient } from './recipients.js';
 import { enqueue, enqueueShareRecipients } from './work.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 import { insertResource, toResourceRow, type ResourceRecord } from './resources.js';
 
 type Db = Database.Database;
@@ -64,7 +65,10 @@ export class SqliteSharesStore implements SharesStore {
   private readonly markRecipientsDisassociating;
   private readonly markResourcesDeleting;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly timing: WorkTiming = dueNow,
+  ) {
     this.byId = db.prepare<[string], ShareView>(
       `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id WHERE s.id = ?`,
     );
@@ -107,10 +111,11 @@ export class SqliteSharesStore implements SharesStore {
       if (seq === undefined) throw new Error(`organization ${input.share.organization_id} does not exist`);
       this.insertShare.run({ ...input.share, org_seq: seq });
       for (const [key, value] of Object.entries(input.tags)) this.insertTag.run(input.share.id, key, value);
-      for (const r of input.recipients) insertRecipient(this.db, r);
+      const due = this.timing.dueAt();
+      for (const r of input.recipients) insertRecipient(this.db, r, due);
       for (const r of input.resources) insertResource(this.db, r);
       // An organization-targeted share's recipients are derived by the reconciler from the members.
-      if (input.share.target_type === 'organization') enqueue(this.db, 'share', input.share.id);
+      if (input.share.target_type === 'organization') enqueue(this.db, 'share', input.share.id, due);
     })();
   }
 
@@ -253,8 +258,9 @@ export class SqliteSharesStore implements SharesStore {
       this.markShareDeleting.run(modified, id);
       this.markRecipientsDisassociating.run(modified, id);
       this.markResourcesDeleting.run(modified, id);
-      enqueueShareRecipients(this.db, id);
-      enqueue(this.db, 'share', id);
+      const due = this.timing.dueAt();
+      enqueueShareRecipients(this.db, id, due);
+      enqueue(this.db, 'share', id, due);
       return true;
     })();
   }

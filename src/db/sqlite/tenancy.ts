@@ -17,6 +17,7 @@ import type {
 } from '../../tenancy/store.js';
 import { prepared } from './database.js';
 import { enqueue, enqueueAccountRecipients } from './work.js';
+import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
 type Db = Database.Database;
 
@@ -182,7 +183,7 @@ export class SqliteTenancyStore implements TenancyStore {
   private readonly listTokensTx: () => TokenRow[];
   private readonly upsertTokenTx: (row: TokenRow) => void;
 
-  constructor(db: Db) {
+  constructor(db: Db, timing: WorkTiming = dueNow) {
     this.orgGet = db.prepare<[string], OrganizationRow>(
       `SELECT ${ORG_COLUMNS} FROM organizations WHERE id = ?`,
     );
@@ -339,10 +340,11 @@ export class SqliteTenancyStore implements TenancyStore {
         created: row.created,
         modified: row.modified,
       });
+      const due = timing.dueAt();
       if (!before || before.organization_id !== row.organization_id) {
         // A new member must receive the organization's shares; a leaver must lose them.
         for (const org of new Set([before?.organization_id ?? null, row.organization_id])) {
-          if (org !== null) enqueue(db, 'organization', org);
+          if (org !== null) enqueue(db, 'organization', org, due);
         }
         // The old organization's sync finds the leaver's recipients from this account's side.
         if (before?.organization_id) {
@@ -360,7 +362,7 @@ export class SqliteTenancyStore implements TenancyStore {
           `UPDATE recipient_resources SET error_version = NULL
            WHERE terminal = 1 AND recipient_id IN (SELECT id FROM share_recipients WHERE account_id = ?)`,
         ).run(row.id);
-        enqueueAccountRecipients(db, row.id);
+        enqueueAccountRecipients(db, row.id, due);
       }
     });
 
@@ -472,10 +474,11 @@ export class SqliteTenancyStore implements TenancyStore {
           'INSERT INTO organization_departures (organization_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
         ).run(d.organization_id, d.account_id);
       }
-      for (const org of plan.organizationWork) enqueue(db, 'organization', org);
+      const due = timing.dueAt();
+      for (const org of plan.organizationWork) enqueue(db, 'organization', org, due);
       for (const id of plan.entitlementsChanged) {
         clearTerminal.run(id);
-        enqueueAccountRecipients(db, id);
+        enqueueAccountRecipients(db, id, due);
       }
       for (const w of plan.users) {
         if (w.writeRow) {
