@@ -5,6 +5,8 @@
  *   --only get,create,fanout      run only these phases (default: all)
  *   --dist                        run the compiled server (`npm run build` first) instead of src/ through tsx
  *   --cpu-prof                    profile the server (.cpuprofile in a temp folder) and print where its time went
+ *   --startup                     start-up for test suites: CLI `serve --database :memory:` to /readyz, and
+ *                                 startRshare() plus a first request in process, each beside bare node:http
  *   --scale [--quick]             the scale matrix instead (bench/scale.ts: 1M-share store, 20,000-account
  *                                 tenancy, throughput against bare node:http with wrk too); --quick: small
  *
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     scale: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    startup: { type: 'boolean', default: false },
   },
 });
 if (args.quick && !args.scale) throw new Error('--quick only applies to --scale');
@@ -620,7 +623,10 @@ async function main(): Promise<void> {
   clearTimeout(deadline);
 }
 
-if (args.scale) {
+if (args.startup) {
+  const { runStartup } = await import('./startup.js');
+  await runStartup();
+} else if (args.scale) {
   // Its own module: its own parts, table, abort timer and bench/scale-results.json.
   const { runScale } = await import('./scale.js');
   await runScale({ stores, quick: args.quick, dist: args.dist });

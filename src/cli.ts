@@ -47,7 +47,7 @@ function commaList(value: string): string[] {
 }
 
 function databaseOption(): Option {
-  return new Option('--database <url>', 'SQLite file path or postgres:// URL')
+  return new Option('--database <url>', 'SQLite file path, :memory: (nothing on disk) or postgres:// URL')
     .env('DATABASE_URL')
     .default(DEFAULT_DATABASE);
 }
@@ -151,6 +151,38 @@ program
       .default(10)
       .argParser(positiveInt),
   )
+  .addOption(
+    new Option(
+      '--admin-token <secret>',
+      'turn on the admin API under /_rshare, behind this bearer token',
+    ).env('RSHARE_ADMIN_TOKEN'),
+  )
+  .addOption(
+    new Option(
+      '--reconcile <mode>',
+      'auto: reconcile in the background; manual: only on POST /_rshare/reconcile',
+    )
+      .env('RSHARE_RECONCILE')
+      .choices(['auto', 'manual'])
+      .default('auto'),
+  )
+  .addOption(
+    new Option('--reconcile-delay-ms <ms>', 'in auto mode, work becomes due this long after the change')
+      .env('RSHARE_RECONCILE_DELAY_MS')
+      .default(0)
+      .argParser(intAtLeast(0)),
+  )
+  .addOption(
+    new Option('--id-seed <n>', 'make every generated object id a repeatable sequence')
+      .env('RSHARE_ID_SEED')
+      .argParser(intAtLeast(0)),
+  )
+  .addOption(
+    new Option('--journal-size <n>', 'requests kept in the admin request journal')
+      .env('RSHARE_JOURNAL_SIZE')
+      .default(1000)
+      .argParser(positiveInt),
+  )
   .action(
     async (opts: {
       port: number;
@@ -164,9 +196,14 @@ program
       leaseMs: number;
       pollMs: number;
       poolSize: number;
+      adminToken?: string;
+      reconcile: 'auto' | 'manual';
+      reconcileDelayMs: number;
+      idSeed?: number;
+      journalSize: number;
     }) => {
       // Loaded lazily so admin commands never pull in the HTTP stack.
-      const { serve } = await import('./server.js');
+      const { serve, newAdminToken } = await import('./server.js');
       const options: ServeOptions = {
         host: opts.host,
         port: opts.port,
@@ -179,6 +216,12 @@ program
         leaseMs: opts.leaseMs,
         pollMs: opts.pollMs,
         poolSize: opts.poolSize,
+        // A demo server always has the admin API; its token is printed with the other credentials.
+        adminToken: opts.adminToken ?? (opts.demo ? newAdminToken() : undefined),
+        reconcile: opts.reconcile,
+        reconcileDelayMs: opts.reconcileDelayMs,
+        idSeed: opts.idSeed,
+        journalSize: opts.journalSize,
       };
       await serve(options);
     },

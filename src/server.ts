@@ -1,22 +1,36 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
+import { randomBytes } from 'node:crypto';
 import { buildApp } from './app.js';
+import { AdminService } from './admin/service.js';
+import { adminRoutes, type AdminServices } from './admin/routes.js';
+import { ControlService } from './control/service.js';
 import { openStore } from './db/open.js';
 import type { Store } from './db/store.js';
-import { systemClock } from './lib/clock.js';
+import { FaultRegistry } from './faults/service.js';
+import { withDeliveryFaults } from './faults/deliveries.js';
+import { DEFAULT_JOURNAL_SIZE } from './journal/schemas.js';
+import { Journal } from './journal/service.js';
+import { ControlledClock } from './lib/clock.js';
+import { randomIds, seededIds } from './lib/ids.js';
 import { buildDrivers, loadDriversFile } from './reconciler/drivers/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
+import { delayedWork } from './reconciler/timing.js';
+import { StateService } from './state/service.js';
 import { applyBootstrap, loadBootstrapFile } from './tenancy/bootstrap.js';
-import { formatDemoBanner, seedDemo } from './tenancy/demo.js';
+import { formatDemoBanner, seedDemo, type DemoSeed } from './tenancy/demo.js';
 import { TenancyService } from './tenancy/service.js';
 
 export type Role = 'api' | 'worker' | 'all';
 export const ROLES: readonly Role[] = ['api', 'worker', 'all'];
+export type ReconcileMode = 'auto' | 'manual';
 
 export interface ServeOptions {
   host: string;
   port: number;
+  /** SQLite file path, `:memory:` (nothing on disk), or a postgres:// URL. */
   database: string;
-  bootstrap?: string;
+  /** Tenancy bootstrap: a JSON file path, or (in process) the parsed document. */
+  bootstrap?: string | object;
   demo: boolean;
   logLevel: string;
   /** `api` serves HTTP only, `worker` reconciles only (plus health and metrics), `all` does both. */
@@ -29,12 +43,30 @@ export interface ServeOptions {
   pollMs?: number;
   /** PostgreSQL connections of this process (default 10); ignored for SQLite. */
   poolSize?: number;
+  /** Turns the admin API on under `/_rshare`, behind this bearer token. */
+  adminToken?: string;
+  /** `manual`: nothing changes status until `POST /_rshare/reconcile` (default `auto`). */
+  reconcile?: ReconcileMode;
+  /** In `auto`, work becomes due this long after the change that caused it (default 0). */
+  reconcileDelayMs?: number;
+  /** Makes every generated object id a repeatable sequence. */
+  idSeed?: number;
+  /** Requests kept in the admin API's journal (default 1,000). */
+  journalSize?: number;
 }
+
+/** What the admin API controls, for in-process callers (`startRshare`). */
+export type AdminHandle = AdminServices;
 
 export interface RunningServer {
   url: string;
   store: Store;
+  clock: ControlledClock;
   reconciler?: Reconciler;
+  /** Present when the admin API is on. */
+  admin?: AdminHandle;
+  /** The demo tenancy this start created (its secrets are only known now). */
+  demo?: DemoSeed;
   close(): Promise<void>;
 }
 
@@ -49,60 +81,140 @@ export const REDACT = [
   '*.token',
 ];
 
-/** Opens the store, applies bootstrap/demo data, starts the reconciler and listens until closed or signalled. */
+/** A fresh admin token (for `--demo` and `startRshare` when none is given). */
+export function newAdminToken(): string {
+  return `rshare-admin-${randomBytes(24).toString('base64url')}`;
+}
+
+/**
+ * Opens the store, applies bootstrap/demo data, starts the reconciler (unless manual) and listens.
+ * Installs no signal handlers and prints nothing: `serve` (the CLI) and `startRshare` (in process) do
+ * what each needs around it.
+ */
+export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
+  const role = options.role ?? 'all';
+  const mode = options.reconcile ?? 'auto';
+  const clock = new ControlledClock();
+  const ids = options.idSeed === undefined ? randomIds : seededIds(options.idSeed);
+  const tenancyIds = options.idSeed === undefined ? randomIds : seededIds(options.idSeed, 'tenancy');
+  const delayMs = mode === 'auto' ? (options.reconcileDelayMs ?? 0) : 0;
+  const store = await openStore(options.database, {
+    poolSize: options.poolSize,
+    timing: delayedWork(clock, delayMs),
+  });
+  try {
+    const tenancy = new TenancyService(store.tenancy, clock, tenancyIds);
+    const bootstrap = options.bootstrap;
+    const applyFile = async () => {
+      if (bootstrap === undefined) return;
+      const source = typeof bootstrap === 'string' ? bootstrap : 'bootstrap object';
+      const doc = typeof bootstrap === 'string' ? await loadBootstrapFile(bootstrap) : bootstrap;
+      await applyBootstrap(tenancy, doc, source);
+    };
+    if (bootstrap !== undefined) {
+      await applyFile();
+      logger.info({ file: typeof bootstrap === 'string' ? bootstrap : 'object' }, 'bootstrap applied');
+    }
+    const demo = options.demo ? await seedDemo(tenancy, store.tenancy) : undefined;
+
+    const faults = new FaultRegistry();
+    const journal = new Journal({ size: options.journalSize ?? DEFAULT_JOURNAL_SIZE, clock });
+    const admin = options.adminToken !== undefined;
+
+    // An API node with the admin API on keeps an idle reconciler, so `POST /_rshare/reconcile` works.
+    let reconciler: Reconciler | undefined;
+    if (role !== 'api' || admin) {
+      const config = options.drivers ? await loadDriversFile(options.drivers) : {};
+      reconciler = new Reconciler({
+        store,
+        clock,
+        ids,
+        drivers: withDeliveryFaults(buildDrivers(config, store.inventory, clock), faults),
+        logger: logger.child({ component: 'reconciler' }),
+        leaseMs: options.leaseMs,
+      });
+    }
+    const loop = role !== 'api' && mode === 'auto' ? reconciler : undefined;
+    loop?.start(options.pollMs);
+    // Time moved by the admin API may make delayed work due at once.
+    if (loop) clock.onChange(() => loop.notify());
+
+    let adminServices: AdminServices | undefined;
+    if (admin && reconciler) {
+      const paused = reconciler;
+      const state = new StateService(store.state, (change) => paused.whilePaused(change));
+      adminServices = {
+        state,
+        control: new ControlService(store, reconciler, clock),
+        faults,
+        journal,
+        admin: new AdminService({
+          state,
+          faults,
+          journal,
+          clock,
+          ids,
+          baseline: await state.exportTenancy(),
+          reapplyBootstrap: bootstrap === undefined ? undefined : applyFile,
+        }),
+      };
+    }
+
+    const services = adminServices;
+    const app = await buildApp({
+      store,
+      logger,
+      clock,
+      ids,
+      api: role !== 'worker',
+      metrics: reconciler?.metrics.registry,
+      onChange: loop ? () => loop.notify() : undefined,
+      faults: services ? faults : undefined,
+      journal: services ? journal : undefined,
+      admin:
+        services && options.adminToken !== undefined
+          ? { token: options.adminToken, routes: (a) => adminRoutes(a, services) }
+          : undefined,
+    });
+    const address = await app.listen({ host: options.host, port: options.port });
+    const url = address.replace('0.0.0.0', '127.0.0.1');
+    logger.info({ url, database: store.kind, reconcile: mode, admin }, 'rshare listening');
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        await app.close();
+        await reconciler?.stop();
+        await store.close();
+      })());
+    return { url, store, clock, reconciler, admin: services, demo, close };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/** The CLI's server: JSON logs, the demo banner, and a clean exit on SIGINT / SIGTERM. */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const role = options.role ?? 'all';
   const logger = pino({ level: options.logLevel, redact: REDACT, base: { service: 'rshare', role } });
-  const store = await openStore(options.database, { poolSize: options.poolSize });
-  const tenancy = new TenancyService(store.tenancy, systemClock);
-  if (options.bootstrap) {
-    await applyBootstrap(tenancy, await loadBootstrapFile(options.bootstrap), options.bootstrap);
-    logger.info({ file: options.bootstrap }, 'bootstrap applied');
-  }
-  const demo = options.demo ? await seedDemo(tenancy, store.tenancy) : undefined;
-
-  let reconciler: Reconciler | undefined;
-  if (role !== 'api') {
-    const config = options.drivers ? await loadDriversFile(options.drivers) : {};
-    reconciler = new Reconciler({
-      store,
-      clock: systemClock,
-      drivers: buildDrivers(config, store.inventory, systemClock),
-      logger: logger.child({ component: 'reconciler' }),
-      leaseMs: options.leaseMs,
-    });
-    reconciler.start(options.pollMs);
-  }
-
-  const app = await buildApp({
-    store,
-    logger,
-    api: role !== 'worker',
-    metrics: reconciler?.metrics.registry,
-    onChange: reconciler ? () => reconciler.notify() : undefined,
-  });
-  const address = await app.listen({ host: options.host, port: options.port });
-  const url = address.replace('0.0.0.0', '127.0.0.1');
-  logger.info({ url, database: store.kind }, 'rshare listening');
-  if (demo) process.stdout.write(`${formatDemoBanner(demo, url)}\n`);
+  const server = await startServer(options, logger);
+  if (server.demo) process.stdout.write(`${formatDemoBanner(server.demo, server.url)}\n`);
   else if (options.demo) {
     logger.info(
       'demo data already present; its secrets were printed when it was created (delete the database to start over)',
     );
   }
-
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      await app.close();
-      await reconciler?.stop();
-      await store.close();
-    })());
+  if (options.demo && options.adminToken !== undefined) {
+    process.stdout.write(
+      `  admin token         ${options.adminToken}  (this run only; ${server.url}/_rshare)\n`,
+    );
+  }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'shutting down');
-      void close().then(() => process.exit(0));
+      void server.close().then(() => process.exit(0));
     });
   }
-  return { url, store, reconciler, close };
+  return server;
 }

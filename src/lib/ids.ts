@@ -22,11 +22,7 @@ export const randomIds: IdSource = { next: newId, restart() {} };
 export function seededIds(seed: number, stream = 'objects'): IdSource {
   let n = 0;
   return {
-    next: () =>
-      createHash('sha256')
-        .update(`rshare:${stream}:${seed}:${++n}`)
-        .digest('hex')
-        .slice(0, 32),
+    next: () => createHash('sha256').update(`rshare:${stream}:${seed}:${++n}`).digest('hex').slice(0, 32),
     restart() {
       n = 0;
     },

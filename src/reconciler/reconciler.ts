@@ -128,6 +128,9 @@ export class Reconciler {
   private running: Promise<unknown> | undefined;
   private again = false;
   private stopped = true;
+  private pollMs = 250;
+  private pauses = 0;
+  private resumeAfterPause = false;
   /** Set by stop(): a pass in progress finishes its claimed batch and returns. */
   private stopping = false;
   private readonly batchListeners = new Set<() => void>();
@@ -253,7 +256,8 @@ export class Reconciler {
   }
 
   /** Runs passes in the background: every `pollMs`, and at once after `notify()`. */
-  start(pollMs = 250): void {
+  start(pollMs = this.pollMs): void {
+    this.pollMs = pollMs;
     this.stopped = false;
     this.stopping = false;
     const tick = () => {
@@ -281,6 +285,22 @@ export class Reconciler {
       clearTimeout(this.timer);
       this.timer = undefined;
       this.start();
+    }
+  }
+
+  /**
+   * Runs `fn` with the background loop stopped (its pass in progress finished first) and then resumes
+   * it, so a wholesale store change (reset, state import) never races a pass that read the old store.
+   */
+  async whilePaused<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.pauses++ === 0) {
+      this.resumeAfterPause = !this.stopped;
+      await this.stop();
+    } else await this.running;
+    try {
+      return await fn();
+    } finally {
+      if (--this.pauses === 0 && this.resumeAfterPause) this.start();
     }
   }
 

@@ -96,22 +96,50 @@ function schemaError(errors: ErrorObject[]): ValidationError {
 }
 
 /** Whole-store reset and snapshots for test suites, behind the admin API. */
+const TENANCY_TABLES: ReadonlySet<keyof StateRows> = new Set<keyof StateRows>([
+  'organizations',
+  'accounts',
+  'users',
+  'user_accounts',
+  'user_organizations',
+  'tokens',
+  'token_accounts',
+  'token_organizations',
+  'organization_departures',
+]);
+
 export class StateService {
-  constructor(private readonly store: StateStore) {}
+  /**
+   * `exclusive` runs each wholesale change (import, clear, organization clear) with this process's
+   * reconciler paused, so no pass in flight writes what it read from the store being replaced.
+   */
+  constructor(
+    private readonly store: StateStore,
+    private readonly exclusive: <T>(change: () => Promise<T>) => Promise<T> = (change) => change(),
+  ) {}
 
   /** The whole store as a current-format document. */
   async exportState(): Promise<StateDocument> {
     return toDocument(await this.store.exportRows());
   }
 
+  /**
+   * The tenancy alone (organizations, accounts, users, tokens, departures) as a document with no shares:
+   * what a whole reset returns to. Reads no share table, so it costs the same at a million shares.
+   */
+  async exportTenancy(): Promise<StateDocument> {
+    return toDocument(await this.store.exportRows(TENANCY_TABLES));
+  }
+
   /** Replaces the whole store with `doc` (any accepted format) in one transaction; unchanged on any error. */
   async importState(doc: unknown): Promise<void> {
-    await this.store.importRows(toRows(parseState(doc)));
+    const rows = toRows(parseState(doc));
+    await this.exclusive(() => this.store.importRows(rows));
   }
 
   /** Empties the store, tenancy included. */
   async clear(): Promise<void> {
-    await this.store.clear();
+    await this.exclusive(() => this.store.clear());
   }
 
   /** Removes one organization's shares and everything under them; tenancy stays. */
@@ -119,7 +147,7 @@ export class StateService {
     if (!isId(organizationId)) {
       throw new ValidationError('organization_id must be 32 lowercase hex characters', '/organization_id');
     }
-    const cleared = await this.store.clearOrganization(organizationId);
+    const cleared = await this.exclusive(() => this.store.clearOrganization(organizationId));
     if (!cleared) throw new NotFoundError(ORGANIZATION_NOT_FOUND);
     return cleared;
   }

@@ -117,7 +117,8 @@ export interface StateStore {
    */
   clearOrganization(organizationId: string): Promise<{ shares: number } | undefined>;
   /** Every row, each table in primary-key order, from one consistent snapshot. */
-  exportRows(): Promise<StateRows>;
+  /** Every table, or only those in `only` (the others come back empty). */
+  exportRows(only?: ReadonlySet<keyof StateRows>): Promise<StateRows>;
   /**
    * Replaces the whole store with `rows` in one transaction (clear, then insert), recomputing the derived
    * data. The rows must be valid and consistent (the service checks them); a store error rolls back.

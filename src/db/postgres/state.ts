@@ -85,13 +85,14 @@ export class PgStateStore implements StateStore {
     });
   }
 
-  async exportRows(): Promise<StateRows> {
+  async exportRows(only?: ReadonlySet<keyof StateRows>): Promise<StateRows> {
     return transaction(this.pool, async (c) => {
       // Every table from the same snapshot.
       await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       const out: Record<string, Values[]> = {};
       for (const table of STATE_TABLES) {
-        out[table.name] = (await c.query<Values>(named(selectSql(table)))).rows;
+        out[table.name] =
+          only && !only.has(table.name) ? [] : (await c.query<Values>(named(selectSql(table)))).rows;
       }
       return out as unknown as StateRows;
     });

@@ -81,12 +81,16 @@ export class SqliteStateStore implements StateStore {
       .immediate();
   }
 
-  async exportRows(): Promise<StateRows> {
+  async exportRows(only?: ReadonlySet<keyof StateRows>): Promise<StateRows> {
     const { db } = this;
     // One read transaction: every table from the same snapshot.
     return db.transaction(() => {
       const out: Record<string, Values[]> = {};
       for (const table of STATE_TABLES) {
+        if (only && !only.has(table.name)) {
+          out[table.name] = [];
+          continue;
+        }
         const rows = prepared(db, selectSql(table)).all() as Values[];
         for (const row of rows) for (const [c, type] of table.columns) row[c] = fromSqlite(type, row[c]);
         out[table.name] = rows;

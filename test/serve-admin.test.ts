@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ROOT, startServer, waitFor, type ServerProcess } from './support/process.js';
+
+const ADMIN = 'serve-admin-test-token-0001';
+
+async function admin(server: ServerProcess, method: string, path: string, token: string | null = ADMIN) {
+  const res = await fetch(`${server.url}/_rshare${path}`, {
+    method,
+    headers: token === null ? {} : { authorization: `Bearer ${token}` },
+  });
+  return { status: res.status, body: (await res.json()) as { success: boolean; errors: { code: number }[] } };
+}
+
+describe('rshare serve --database :memory:', () => {
+  describe('given a server on the in-memory store with an admin token', () => {
+    let server: ServerProcess;
+    const before_ = readdirSync(ROOT).sort();
+    before(async () => {
+      server = await startServer({ database: ':memory:', serveArgs: ['--admin-token', ADMIN] });
+    });
+    after(() => server.stop());
+
+    it('when it is ready, then nothing was written to disk', () => {
+      assert.deepEqual(readdirSync(ROOT).sort(), before_);
+      assert.equal(existsSync(join(ROOT, ':memory:')), false);
+    });
+
+    it('when the admin API is called with the token, then it answers; without it, 403 in the envelope', async () => {
+      const ok = await admin(server, 'POST', '/reset');
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.success, true);
+      const refused = await admin(server, 'POST', '/reset', null);
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.errors[0]?.code, 10000);
+    });
+  });
+
+  describe('given a server started without an admin token', () => {
+    let server: ServerProcess;
+    before(async () => {
+      server = await startServer({ database: ':memory:' });
+    });
+    after(() => server.stop());
+
+    it('when /_rshare is called, then it is an unknown route', async () => {
+      const res = await admin(server, 'GET', '/state');
+      assert.equal(res.status, 404);
+      assert.equal(res.body.errors[0]?.code, 7003);
+    });
+  });
+
+  describe('given a demo server', () => {
+    let server: ServerProcess;
+    let dir: string;
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'rshare-demo-'));
+      server = await startServer({ database: join(dir, 'demo.db'), serveArgs: ['--demo'] });
+    });
+    after(async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('when it starts, then it prints an admin token that opens the admin API', async () => {
+      const printed = await waitFor(
+        'admin token line',
+        () => /admin token\s+(\S+)/.exec(server.output())?.[1],
+      );
+      const res = await admin(server, 'GET', '/clock', printed);
+      assert.equal(res.status, 200);
+    });
+  });
+});
