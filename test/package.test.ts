@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import type * as Rshare from '../src/index.js';
 
 const root = new URL('../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
@@ -17,7 +18,7 @@ describe('package exports', () => {
     const types = readFileSync(new URL(main.types, root), 'utf8');
     assert.match(types, /export declare function startRshare\(options\?: StartOptions\): Promise<Rshare>/);
     assert.match(types, /export interface Rshare \{/);
-    const mod = (await import(pkg.name)) as typeof import('../src/index.js');
+    const mod = (await import(pkg.name)) as typeof Rshare;
     assert.equal(typeof mod.startRshare, 'function');
     const r = await mod.startRshare();
     try {
