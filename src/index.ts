@@ -3,6 +3,8 @@
  * in-memory store on a free port by default) and hands back its URL and the admin controls.
  */
 import pino from 'pino';
+// Loaded with the package rather than at the first start (bootstraps are checked with it).
+import '@sinclair/typebox/compiler';
 import type { ResetResult } from './admin/schemas.js';
 import { ADMIN_PREFIX } from './admin/plugin.js';
 import type { ClockState } from './lib/clock.js';

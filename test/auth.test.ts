@@ -199,7 +199,7 @@ describe('authentication', () => {
 });
 
 describe('every served API route', () => {
-  /** (method, concrete URL, route pattern) for every API route the app serves, under both prefixes. */
+  /** (method, concrete URL, route pattern) for every API route the app serves, under /client/v4 and at the root. */
   function apiRoutes(): { method: Route['method']; url: string; pattern: string }[] {
     const values: Record<string, string> = {
       account_id: OWNER,
@@ -214,11 +214,13 @@ describe('every served API route', () => {
       .filter(
         ([method, pattern]) => method !== 'HEAD' && !['/healthz', '/readyz', '/metrics'].includes(pattern),
       )
-      .map(([method, pattern]) => ({
-        method,
-        pattern,
-        url: pattern.replace(/:(\w+)/g, (_m, name: string) => values[name] ?? UNKNOWN),
-      }));
+      .flatMap(([method, pattern]) => {
+        const url = pattern.replace(/:(\w+)/g, (_m, name: string) => values[name] ?? UNKNOWN);
+        return [
+          { method, pattern, url },
+          { method, pattern: `${pattern} (root)`, url: url.replace(/^\/client\/v4/, '') },
+        ];
+      });
   }
 
   test('given no credentials, when calling every API route the app serves, then each answers 400 9106', async () => {

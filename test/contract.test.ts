@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { API_PREFIXES } from '../src/app.js';
+import { API_ROOT } from '../src/app.js';
 import { buildDrivers } from '../src/reconciler/drivers/index.js';
 import { Reconciler } from '../src/reconciler/reconciler.js';
 import {
@@ -171,17 +171,27 @@ describe('the contract document', () => {
 });
 
 describe('routes', () => {
-  test('given the app, when listing its routes, then every contract operation is served under /client/v4 and at the root', () => {
-    for (const prefix of API_PREFIXES) {
-      for (const op of contract.operations) {
-        const url = prefix + toFastifyPath(op.path);
-        assert.ok(h.app.hasRoute({ method: op.method, url }), `${op.method} ${url} (${op.operationId})`);
-      }
+  test('given the app, when listing its routes, then every contract operation is served under /client/v4', () => {
+    for (const op of contract.operations) {
+      const url = API_ROOT + toFastifyPath(op.path);
+      assert.ok(h.app.hasRoute({ method: op.method, url }), `${op.method} ${url} (${op.operationId})`);
     }
     assert.equal(
       h.app.hasRoute({ method: 'PATCH', url: '/client/v4/accounts/:account_id/shares/:share_id' }),
       false,
     );
+  });
+
+  test('given the app, when each contract operation is called at the root, then it reaches the same route', async () => {
+    for (const op of contract.operations) {
+      const url = op.path.replace(/\{[^}]+\}/g, '0123456789abcdef0123456789abcdef');
+      const res = await h.app.inject({ method: op.method, url });
+      // No credentials: the route's authentication answers, not the unknown-route handler.
+      assert.equal(res.statusCode, 400, `${op.method} ${url}: ${res.body}`);
+      assert.equal(JSON.parse(res.body).errors[0].code, 9106, `${op.method} ${url}`);
+    }
+    const unknown = await h.app.inject({ method: 'GET', url: '/accountsx' });
+    assert.equal(JSON.parse(unknown.body).errors[0].code, 7003);
   });
 
   test('given the printed route tree, when collecting the (method, path) pairs under /client/v4, then they cover all 21 operations and both tokens/verify routes', () => {

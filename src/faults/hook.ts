@@ -47,7 +47,7 @@ async function readJson(payload: AsyncIterable<Buffer | string>, limit: number):
 export function faultHooks(app: App, faults: FaultRegistry, bodyLimit: number): void {
   app.addHook('onRequest', async (req) => {
     if (faults.size === 0 || !isPublicRequest(req)) return;
-    const rule = faults.matchHttp(req.method, apiPath(requestPath(req.url)));
+    const rule = faults.matchHttp(req.method, apiPath(requestPath(req.originalUrl)));
     if (!rule) return;
     if (rule.latency_ms) await sleep(rule.latency_ms);
     if (rule.status !== undefined) faulted.set(req, rule);

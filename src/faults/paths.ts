@@ -30,7 +30,7 @@ export function apiPath(path: string): string {
  * only public requests are faulted and journaled.
  */
 export function isPublicRequest(req: FastifyRequest): boolean {
-  const path = withoutTrailingSlash(requestPath(req.url));
+  const path = withoutTrailingSlash(requestPath(req.originalUrl));
   return !isAdminPath(path) && !INFRASTRUCTURE.has(path);
 }
 

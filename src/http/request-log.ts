@@ -10,7 +10,7 @@ export class RequestLog extends LogController {
   override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
     const line = {
       method: req.method,
-      url: req.url,
+      url: req.originalUrl,
       statusCode: reply.statusCode,
       responseTime: Math.round(reply.elapsedTime * 1000) / 1000,
       remoteAddress: req.ip,

@@ -8,12 +8,15 @@ type Serializer = (data: unknown) => string;
 
 /**
  * Fastify's own serializer compiler (fast-json-stringify), run on first use and once per schema object:
- * building every response serializer of every route at start was the other half of a cold start, and
- * the routes under `/client/v4` and at the root share their schemas.
+ * building every response serializer of every route at start was the other half of a cold start; the
+ * routes under `/client/v4` and at the root, and every app in the process, share their schemas. No
+ * app registers shared schemas (`addSchema`), so a schema object alone decides its serializer.
  */
+/** Serializers by response schema object, shared by every app of the process (schemas are constants). */
+const built = new WeakMap<object, Serializer>();
+
 export const lazySerializers: Factory = (externalSchemas, options) => {
   const compile = SerializerSelector()(externalSchemas, options);
-  const built = new WeakMap<object, Serializer>();
   return (route) => {
     let fn: Serializer | undefined;
     return (data: unknown) => {

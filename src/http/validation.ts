@@ -2,7 +2,15 @@ import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
 
-const base: Options = { removeAdditional: true, useDefaults: true, allErrors: false, strict: false };
+// validateSchema: the schemas are TypeBox's output, checked by the contract tests; validating each one
+// against the meta-schema first cost a test suite's first request more than compiling it.
+const base: Options = {
+  removeAdditional: true,
+  useDefaults: true,
+  allErrors: false,
+  strict: false,
+  validateSchema: false,
+};
 
 function build(coerceTypes: Options['coerceTypes']): Ajv {
   const ajv = new Ajv({ ...base, coerceTypes });
@@ -14,9 +22,15 @@ function build(coerceTypes: Options['coerceTypes']): Ajv {
  * Query strings and path parameters arrive as text, so they are coerced (`per_page=5` → 5, a single
  * `tag=x` → `["x"]`); JSON bodies are not, so `{"name": 7}` is refused instead of becoming "7".
  */
+/**
+ * One pair of validators per process, shared by every app: compiled functions are pure and cached by
+ * schema object, so a test suite starting many servers compiles each route's schemas once (building
+ * Ajv's meta-schema and the validators again for each app was most of an in-process start).
+ */
+const shared = { text: build('array'), json: build(false) };
+
 export function validatorCompiler(): FastifySchemaCompiler<FastifySchema> {
-  const text = build('array');
-  const json = build(false);
+  const { text, json } = shared;
   return ({ schema, httpPart }) =>
     lazyValidator(() => (httpPart === 'body' ? json : text).compile(schema as object));
 }

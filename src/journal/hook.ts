@@ -50,8 +50,8 @@ export function journalHooks(app: App, journal: Journal): void {
     const body = bodies.has(req) ? bodies.get(req) : req.body;
     journal.record({
       method: req.method,
-      path: requestPath(req.url),
-      query: queryOf(req.url),
+      path: requestPath(req.originalUrl),
+      query: queryOf(req.originalUrl),
       operation_id: operationOf(req),
       status: reply.statusCode,
       request_id: req.id,

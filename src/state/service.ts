@@ -1,8 +1,8 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { validationError } from '../http/error-handler.js';
 import { NotFoundError, ValidationError } from '../http/errors.js';
 import { findNul, pointerSegment } from '../http/validation.js';
+import { compileStrict } from '../lib/strict-validator.js';
 import { isId } from '../lib/ids.js';
 import { MAX_TAG_KEY_LENGTH } from '../shares/schemas.js';
 import { normalizeExpiresOn, permissionsProblem } from '../tenancy/service.js';
@@ -18,13 +18,11 @@ import type { StateRows, StateStore } from './store.js';
 const ORGANIZATION_NOT_FOUND = 'Organization not found';
 
 /** Body validation as the HTTP layer does it (same messages), but strict: unknown fields are errors. */
-const ajv = new Ajv({ allErrors: false, strict: false });
-addFormats.default(ajv);
 const validators = new Map<number, ValidateFunction>();
 
 function validatorFor(version: (typeof STATE_FORMAT_VERSIONS)[number]): ValidateFunction {
   let validate = validators.get(version);
-  if (!validate) validators.set(version, (validate = ajv.compile(STATE_SCHEMAS[version])));
+  if (!validate) validators.set(version, (validate = compileStrict(STATE_SCHEMAS[version])));
   return validate;
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { Value, type ValueError } from '@sinclair/typebox/value';
+import type { TypeCheck } from '@sinclair/typebox/compiler';
+import type { Value as ValueApi, ValueError } from '@sinclair/typebox/value';
 import { RESOURCE_TYPES } from '../http/common-schemas.js';
 import { ID_PATTERN } from '../lib/ids.js';
 import {
@@ -63,6 +63,13 @@ export type BootstrapFile = Static<typeof BootstrapFile>;
 export type BootstrapSummary = BatchSummary;
 
 let compiledFile: TypeCheck<typeof BootstrapFile> | undefined;
+/**
+ * TypeBox's compiler and value modules (tens of milliseconds to load) are loaded when a bootstrap is
+ * first applied, and the value module only to describe a bad file: `rshare serve` without a bootstrap
+ * never loads them. The library entry (src/index.ts) preloads the compiler, so an in-process start does
+ * not pay for it.
+ */
+let Value: typeof ValueApi;
 
 /** Reads and parses a bootstrap file; validation happens in `applyBootstrap`. */
 export async function loadBootstrapFile(path: string): Promise<unknown> {
@@ -94,8 +101,11 @@ export async function applyBootstrap(
   };
 
   // The compiled check costs little even for 20,000 accounts; only a bad file is walked for its errors.
-  compiledFile ??= TypeCompiler.Compile(BootstrapFile);
-  if (!compiledFile.Check(file)) fail(schemaIssues(BootstrapFile, file));
+  compiledFile ??= (await import('@sinclair/typebox/compiler')).TypeCompiler.Compile(BootstrapFile);
+  if (!compiledFile.Check(file)) {
+    Value = (await import('@sinclair/typebox/value')).Value;
+    fail(schemaIssues(BootstrapFile, file));
+  }
   const doc = file as BootstrapFile;
   const organizations = doc.organizations ?? [];
   const accounts = (doc.accounts ?? []).map((a) => ({ ...a, organization_id: a.organization_id ?? null }));

@@ -1,5 +1,4 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { readFile } from 'node:fs/promises';
 import { RESOURCE_TYPES, type ResourceType } from '../../http/common-schemas.js';
 import type { InventoryStore } from '../../inventory/store.js';
@@ -25,8 +24,9 @@ export type DriversFile = Static<typeof DriversFile>;
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 
-/** Checks a drivers file; throws naming the offending entry. */
-export function parseDrivers(file: unknown, source: string): DriversFile {
+/** Checks a drivers file; throws naming the offending entry. TypeBox's value module loads only here. */
+export async function parseDrivers(file: unknown, source: string): Promise<DriversFile> {
+  const { Value } = await import('@sinclair/typebox/value');
   if (!Value.Check(DriversFile, file)) {
     const first = Value.Errors(DriversFile, file).First();
     throw new Error(`drivers ${source}: ${first?.path || '/'}: ${first?.message ?? 'invalid'}`);
