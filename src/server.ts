@@ -17,7 +17,7 @@ import { Reconciler } from './reconciler/reconciler.js';
 import { delayedWork } from './reconciler/timing.js';
 import { StateService } from './state/service.js';
 import { applyBootstrap, loadBootstrapFile } from './tenancy/bootstrap.js';
-import { formatDemoBanner, seedDemo, type DemoSeed } from './tenancy/demo.js';
+import { formatAdminTokenLine, formatDemoBanner, seedDemo, type DemoSeed } from './tenancy/demo.js';
 import { TenancyService } from './tenancy/service.js';
 
 export type Role = 'api' | 'worker' | 'all';
@@ -199,16 +199,13 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const role = options.role ?? 'all';
   const logger = pino({ level: options.logLevel, redact: REDACT, base: { service: 'rshare', role } });
   const server = await startServer(options, logger);
-  if (server.demo) process.stdout.write(`${formatDemoBanner(server.demo, server.url)}\n`);
+  const adminToken = options.demo ? options.adminToken : undefined;
+  if (server.demo) process.stdout.write(`${formatDemoBanner(server.demo, server.url, adminToken)}\n`);
   else if (options.demo) {
     logger.info(
       'demo data already present; its secrets were printed when it was created (delete the database to start over)',
     );
-  }
-  if (options.demo && options.adminToken !== undefined) {
-    process.stdout.write(
-      `  admin token         ${options.adminToken}  (this run only; ${server.url}/_rshare)\n`,
-    );
+    if (adminToken !== undefined) process.stdout.write(`${formatAdminTokenLine(adminToken, server.url)}\n`);
   }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

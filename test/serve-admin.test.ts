@@ -73,5 +73,16 @@ describe('rshare serve --database :memory:', () => {
       const res = await admin(server, 'GET', '/clock', printed);
       assert.equal(res.status, 200);
     });
+
+    it('when it restarts on the same store, then it prints a fresh admin token alone (the demo secrets are not shown again)', async () => {
+      await server.stop();
+      server = await startServer({ database: join(dir, 'demo.db'), serveArgs: ['--demo'] });
+      const printed = await waitFor(
+        'admin token line',
+        () => /rshare admin token \(this run only\): (\S+)/.exec(server.output())?.[1],
+      );
+      assert.doesNotMatch(server.output(), /API token/);
+      assert.equal((await admin(server, 'GET', '/clock', printed)).status, 200);
+    });
   });
 });

@@ -401,6 +401,12 @@ describe('seedDemo', () => {
     assert.ok(banner.includes(`"recipient_account_id":"${seed.recipientAccountIds[0]}"`));
     assert.ok(banner.includes(seed.apiKey));
     assert.equal(formatDemoBanner(seed, 'http://127.0.0.1:8787/client/v4/'), banner);
+    assert.doesNotMatch(banner, /admin token/);
+    const withAdmin = formatDemoBanner(seed, 'http://127.0.0.1:8787', 'admin-secret-1');
+    assert.match(
+      withAdmin,
+      /\n {2}admin token {9}admin-secret-1 {2}\(http:\/\/127\.0\.0\.1:8787\/_rshare; this run only\)\n/,
+    );
   });
 });
 

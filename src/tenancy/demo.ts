@@ -54,7 +54,17 @@ export async function seedDemo(service: TenancyService, store: TenancyStore): Pr
  * Console banner for a fresh demo. `baseUrl` is the server origin (`http://127.0.0.1:8787`) or the API root
  * (`http://127.0.0.1:8787/client/v4`); the curl example always targets the API root.
  */
-export function formatDemoBanner(seed: DemoSeed, baseUrl: string): string {
+/** The admin API's root for a server origin or API root. */
+function adminUrl(baseUrl: string): string {
+  return `${baseUrl.replace(/\/client\/v4$/, '')}/_rshare`;
+}
+
+/** The line printed for a restarted demo server, whose other secrets were printed when it was created. */
+export function formatAdminTokenLine(adminToken: string, baseUrl: string): string {
+  return `rshare admin token (this run only): ${adminToken}  (${adminUrl(baseUrl.replace(/\/+$/, ''))})`;
+}
+
+export function formatDemoBanner(seed: DemoSeed, baseUrl: string, adminToken?: string): string {
   const trimmed = baseUrl.replace(/\/+$/, '');
   const apiRoot = trimmed.endsWith('/client/v4') ? trimmed : `${trimmed}/client/v4`;
   const body = JSON.stringify({
@@ -80,6 +90,9 @@ export function formatDemoBanner(seed: DemoSeed, baseUrl: string): string {
     `  API token           ${seed.token}`,
     `  user                ${seed.userEmail}`,
     `  global API key      ${seed.apiKey}`,
+    ...(adminToken === undefined
+      ? []
+      : [`  admin token         ${adminToken}  (${adminUrl(trimmed)}; this run only)`]),
     '',
     'Create a share:',
     `  BASE=${apiRoot}`,
