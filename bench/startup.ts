@@ -56,9 +56,11 @@ function inProcess(script: string): number[] {
   }
 }
 
-const RSHARE_IN_PROCESS = `
-// The client's own first fetch (undici loads lazily, ~30 ms) is paid before timing, in both children:
-// it is the caller's cost in any process, not the server's.
+/**
+ * The client's own first fetch (undici loads lazily, ~30 ms) is paid before timing, in both children: it
+ * is the caller's cost in any process, not the server's.
+ */
+const WARM_CLIENT = `
 {
   const { createServer } = await import('node:http');
   const s = createServer((req, res) => res.end('ok'));
@@ -66,7 +68,9 @@ const RSHARE_IN_PROCESS = `
   await (await fetch('http://127.0.0.1:' + s.address().port + '/')).text();
   await new Promise((resolve) => s.close(resolve));
 }
-const t = performance.now();
+`;
+
+const RSHARE_IN_PROCESS = `${WARM_CLIENT}const t = performance.now();
 const { startRshare } = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))});
 const imported = performance.now() - t;
 const token = 'startup-bench-token-0000000001';
@@ -88,17 +92,7 @@ for (let i = 0; i < ${RUNS + 1}; i++) {
 console.log(JSON.stringify([imported, ...out]));
 `;
 
-const BARE_IN_PROCESS = `
-// The client's own first fetch (undici loads lazily, ~30 ms) is paid before timing, in both children:
-// it is the caller's cost in any process, not the server's.
-{
-  const { createServer } = await import('node:http');
-  const s = createServer((req, res) => res.end('ok'));
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
-  await (await fetch('http://127.0.0.1:' + s.address().port + '/')).text();
-  await new Promise((resolve) => s.close(resolve));
-}
-const t = performance.now();
+const BARE_IN_PROCESS = `${WARM_CLIENT}const t = performance.now();
 const { createServer } = await import('node:http');
 const imported = performance.now() - t;
 const out = [];

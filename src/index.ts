@@ -10,6 +10,7 @@ import { ADMIN_PREFIX } from './admin/plugin.js';
 import type { ClockState } from './lib/clock.js';
 import { newAdminToken, REDACT, startServer, type ReconcileMode, type Role } from './server.js';
 import type { BootstrapFile } from './tenancy/bootstrap.js';
+import type { DemoSeed } from './tenancy/demo.js';
 import type { StateDocument } from './state/schemas.js';
 import type { ReconcileResult, WaitResult } from './control/schemas.js';
 import type { FaultRule, FaultRuleBody as FaultRuleInput } from './faults/schemas.js';
@@ -49,15 +50,8 @@ export interface StartOptions {
   pollMs?: number;
 }
 
-export interface DemoCredentials {
-  organizationId: string;
-  ownerAccountId: string;
-  recipientAccountIds: [string, string, string];
-  userEmail: string;
-  apiKey: string;
-  tokenId: string;
-  token: string;
-}
+/** The demo tenancy's ids and secrets (`demo: true` on an empty store). */
+export type DemoCredentials = DemoSeed;
 
 /** An admin call that rshare refused: the status and the Cloudflare-style errors it answered. */
 export class RshareAdminError extends Error {

@@ -204,3 +204,26 @@ export function canonicalTimestamp(text: string): string {
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? text : formatMicros(ms * 1000);
 }
+
+/**
+ * The deletes that empty everything under one organization's shares, children before parents, with
+ * `param` as the organization id's placeholder (`?` or `$1`); the shares themselves go after them.
+ * share_visibility goes first, so the triggers that fire as tags and recipients go find no rows left.
+ */
+export function clearOrganizationSql(param: string): string[] {
+  const shares = `SELECT id FROM shares WHERE organization_id = ${param}`;
+  const recipients = `SELECT r.id FROM share_recipients r JOIN shares s ON s.id = r.share_id
+    WHERE s.organization_id = ${param}`;
+  return [
+    `DELETE FROM reconcile_work WHERE kind = 'recipient' AND id IN (${recipients})`,
+    `DELETE FROM reconcile_work WHERE kind = 'share' AND id IN (${shares})`,
+    // inventory has no index on share_id: a scan, acceptable for a test-suite reset.
+    `DELETE FROM inventory WHERE share_id IN (${shares})`,
+    `DELETE FROM share_visibility WHERE share_id IN (${shares})`,
+    `DELETE FROM recipient_resources WHERE recipient_id IN (${recipients})`,
+    `DELETE FROM share_excluded_recipients WHERE share_id IN (${shares})`,
+    `DELETE FROM share_resources WHERE share_id IN (${shares})`,
+    `DELETE FROM share_recipients WHERE share_id IN (${shares})`,
+    `DELETE FROM share_tags WHERE share_id IN (${shares})`,
+  ];
+}

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { StateRows, StateStore } from '../../state/store.js';
 import {
+  clearOrganizationSql,
   derivedColumns,
   DERIVED_STATE_TABLES,
   STATE_TABLES,
@@ -11,29 +12,13 @@ import { named, transaction } from './database.js';
 
 type Values = Record<string, unknown>;
 
-const ORG_SHARES = 'SELECT id FROM shares WHERE organization_id = $1';
-const ORG_RECIPIENTS = `SELECT r.id FROM share_recipients r JOIN shares s ON s.id = r.share_id
-  WHERE s.organization_id = $1`;
-
+const CLEAR_ORGANIZATION = clearOrganizationSql('$1');
+const DELETE_ORG_SHARES = 'DELETE FROM shares WHERE organization_id = $1';
 /**
- * Taken first: the organization row's lock is the one every share create takes for its number, so no
- * share of the organization is created while it is cleared, and numbering restarts at 1 afterwards.
+ * Numbering restarts at 1. Run first: it takes the organization row's lock (as share creates do), so no
+ * share of the organization is created while it is cleared, and it tells whether the organization exists.
  */
 const RESET_SHARE_COUNT = 'UPDATE organizations SET share_count = 0 WHERE id = $1';
-/** Children before parents; share_visibility first, so the triggers of the later deletes find nothing. */
-const CLEAR_ORGANIZATION = [
-  `DELETE FROM reconcile_work WHERE kind = 'recipient' AND id IN (${ORG_RECIPIENTS})`,
-  `DELETE FROM reconcile_work WHERE kind = 'share' AND id IN (${ORG_SHARES})`,
-  // inventory has no index on share_id: a scan, acceptable for a test-suite reset.
-  `DELETE FROM inventory WHERE share_id IN (${ORG_SHARES})`,
-  `DELETE FROM share_visibility WHERE share_id IN (${ORG_SHARES})`,
-  `DELETE FROM recipient_resources WHERE recipient_id IN (${ORG_RECIPIENTS})`,
-  `DELETE FROM share_excluded_recipients WHERE share_id IN (${ORG_SHARES})`,
-  `DELETE FROM share_resources WHERE share_id IN (${ORG_SHARES})`,
-  `DELETE FROM share_recipients WHERE share_id IN (${ORG_SHARES})`,
-  `DELETE FROM share_tags WHERE share_id IN (${ORG_SHARES})`,
-];
-const DELETE_ORG_SHARES = 'DELETE FROM shares WHERE organization_id = $1';
 
 /** One statement for every table: no row triggers fire, and foreign keys among them are no obstacle. */
 const TRUNCATE_ALL = `TRUNCATE ${[...STATE_TABLES.map((t) => t.name), ...DERIVED_STATE_TABLES].join(', ')}`;

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { StateRows, StateStore } from '../../state/store.js';
 import {
+  clearOrganizationSql,
   canonicalTimestamp,
   derivedColumns,
   DERIVED_STATE_TABLES,
@@ -14,26 +15,7 @@ type Db = Database.Database;
 type Values = Record<string, unknown>;
 
 /** The organization's shares, for the deletes below (`?` is the organization id). */
-const ORG_SHARES = 'SELECT id FROM shares WHERE organization_id = ?';
-const ORG_RECIPIENTS = `SELECT r.id FROM share_recipients r JOIN shares s ON s.id = r.share_id
-  WHERE s.organization_id = ?`;
-
-/**
- * Children before parents. share_visibility goes first, so the triggers that fire as tags and recipients
- * go find no rows left to update.
- */
-const CLEAR_ORGANIZATION = [
-  `DELETE FROM reconcile_work WHERE kind = 'recipient' AND id IN (${ORG_RECIPIENTS})`,
-  `DELETE FROM reconcile_work WHERE kind = 'share' AND id IN (${ORG_SHARES})`,
-  // inventory has no index on share_id: a scan, acceptable for a test-suite reset.
-  `DELETE FROM inventory WHERE share_id IN (${ORG_SHARES})`,
-  `DELETE FROM share_visibility WHERE share_id IN (${ORG_SHARES})`,
-  `DELETE FROM recipient_resources WHERE recipient_id IN (${ORG_RECIPIENTS})`,
-  `DELETE FROM share_excluded_recipients WHERE share_id IN (${ORG_SHARES})`,
-  `DELETE FROM share_resources WHERE share_id IN (${ORG_SHARES})`,
-  `DELETE FROM share_recipients WHERE share_id IN (${ORG_SHARES})`,
-  `DELETE FROM share_tags WHERE share_id IN (${ORG_SHARES})`,
-];
+const CLEAR_ORGANIZATION = clearOrganizationSql('?');
 const DELETE_ORG_SHARES = 'DELETE FROM shares WHERE organization_id = ?';
 /** Numbering restarts: the organization's next share is its first. */
 const RESET_SHARE_COUNT = 'UPDATE organizations SET share_count = 0 WHERE id = ?';
