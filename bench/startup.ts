@@ -1,6 +1,6 @@
 /**
  * Start-up figures for test suites (`npm run bench -- --startup`), issue 8's targets:
- *   - `rshare serve --database :memory:` from `node dist/cli.js` to the first 200 of `/readyz`: < 500 ms;
+ *   - `rshare serve --database :memory:` from `node dist/bin/rshare.js` (the bundled bin) to the first 200 of `/readyz`: < 500 ms;
  *   - in process, `startRshare()` plus the first API request: < 100 ms.
  * Each is measured beside its floor, in the same run and the same way: a bare `node:http` process that
  * answers `/readyz` (cold start), and `http.createServer().listen()` plus one request (in process). The
@@ -127,7 +127,7 @@ export async function runStartup(): Promise<void> {
     rshare.push(
       await coldStart(
         [
-          'dist/cli.js',
+          'dist/bin/rshare.js',
           'serve',
           '--database',
           ':memory:',
@@ -167,7 +167,7 @@ export async function runStartup(): Promise<void> {
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
   const rows: [string, string, string, string, string][] = [
     [
-      'CLI `serve --database :memory:` → /readyz, p50',
+      'CLI (bundled bin) `serve --database :memory:` → /readyz, p50',
       fmt(p50(rshare)),
       fmt(p50(bare)),
       ratio(p50(rshare), p50(bare)),

@@ -16,11 +16,11 @@ async function admin(server: ServerProcess, method: string, path: string, token:
 }
 
 describe('rshare serve --database :memory:', () => {
-  describe('given a server on the in-memory store with an admin token', () => {
+  describe('given the bundled command (the package bin) on the in-memory store with an admin token', () => {
     let server: ServerProcess;
     const before_ = readdirSync(ROOT).sort();
     before(async () => {
-      server = await startServer({ database: ':memory:', serveArgs: ['--admin-token', ADMIN] });
+      server = await startServer({ database: ':memory:', entry: 'bin', serveArgs: ['--admin-token', ADMIN] });
     });
     after(() => server.stop());
 

@@ -58,8 +58,11 @@ export interface ServerProcessOptions {
   nodeArgs?: string[];
   /** Extra `serve` options after the ones above (e.g. `['--pool-size', '10']`). */
   serveArgs?: string[];
-  /** `src` runs `src/cli.ts` through tsx (default); `dist` runs the compiled `dist/cli.js` (`npm run build`). */
-  entry?: 'src' | 'dist';
+  /**
+   * `src` runs `src/cli.ts` through tsx (default); `dist` runs the compiled `dist/cli.js`; `bin` runs the
+   * bundled `dist/bin/rshare.js`, the package's `bin` (both from `npm run build`, which `npm install` runs).
+   */
+  entry?: 'src' | 'dist' | 'bin';
   /** How long to wait for /readyz. */
   readyTimeoutMs?: number;
 }
@@ -97,7 +100,11 @@ export async function startServer(options: ServerProcessOptions): Promise<Server
   const port = options.port ?? (await freePort());
   const args = [
     ...(options.nodeArgs ?? []),
-    ...(options.entry === 'dist' ? ['dist/cli.js'] : ['--import', 'tsx', 'src/cli.ts']),
+    ...(options.entry === 'dist'
+      ? ['dist/cli.js']
+      : options.entry === 'bin'
+        ? ['dist/bin/rshare.js']
+        : ['--import', 'tsx', 'src/cli.ts']),
     'serve',
     '--host',
     '127.0.0.1',
