@@ -115,6 +115,32 @@ describe('startRshare', () => {
       assert.equal(resumed.frozen, false);
     });
 
+    it('when the clock is set and read, then it reports the instant set', async () => {
+      const set = await r.clock.set(new Date('2030-05-01T12:00:00Z'));
+      assert.ok(set.now.startsWith('2030-05-01T12:00:0'), set.now);
+      const read = await r.clock.get();
+      assert.ok(Date.parse(read.now) >= Date.parse('2030-05-01T12:00:00Z'));
+      await r.reset(); // back to the machine's time
+      assert.ok(Math.abs((await r.clock.get()).offset_ms) < 60_000);
+    });
+
+    it('when fault rules are removed one by one or all at once, then none is left', async () => {
+      const one = await r.faults.add({ method: 'GET', path: '/accounts/**', status: 500 });
+      await r.faults.add({ method: 'POST', path: '/accounts/**', status: 502 });
+      await r.faults.remove(one.id);
+      assert.deepEqual(
+        (await r.faults.list()).map((f) => (f as { status?: number }).status),
+        [502],
+      );
+      await r.faults.clear();
+      assert.deepEqual(await r.faults.list(), []);
+      await assert.rejects(r.faults.remove(one.id), (err: unknown) => {
+        assert.ok(err instanceof RshareAdminError);
+        assert.equal(err.status, 404);
+        return true;
+      });
+    });
+
     it('when an admin call is invalid, then it rejects with the status and the field', async () => {
       await assert.rejects(r.reset({ organization_id: 'not-an-id' }), (err: unknown) => {
         assert.ok(err instanceof RshareAdminError);
