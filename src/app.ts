@@ -10,6 +10,8 @@ import { faultHooks, isFaulted } from './faults/hook.js';
 import type { FaultRegistry } from './faults/service.js';
 import { Authenticator, type Principal } from './http/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
+import { httpMetricsHooks } from './http-metrics/hooks.js';
+import type { HttpMetrics } from './http-metrics/service.js';
 import { RequestLog } from './http/request-log.js';
 import { lazySerializers } from './http/serialization.js';
 import { findNul, validatorCompiler } from './http/validation.js';
@@ -43,6 +45,8 @@ export interface AppOptions {
   api?: boolean;
   /** Prometheus registry served at /metrics. */
   metrics?: Registry;
+  /** HTTP request metrics (kept in a registry the caller serves through `metrics`). */
+  httpMetrics?: HttpMetrics;
   /** The admin API under `/_rshare`; absent, every `/_rshare` path is an unknown route. */
   admin?: AdminMount;
   /** Fault rules for the public API (test-suite control; in memory, per node). */
@@ -163,6 +167,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     }
   });
 
+  if (options.httpMetrics) httpMetricsHooks(app, options.httpMetrics);
   const metrics = options.metrics;
   if (metrics) {
     app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));

@@ -1,4 +1,6 @@
 import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { HttpMetrics } from './http-metrics/service.js';
 import { randomBytes } from 'node:crypto';
 import { buildApp } from './app.js';
 import { AdminService } from './admin/service.js';
@@ -161,13 +163,17 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     }
 
     const services = adminServices;
+    // Every node that serves the API counts its requests; /metrics shows them beside the reconciler's.
+    const httpMetrics = role === 'worker' ? undefined : new HttpMetrics();
+    const registries = [httpMetrics?.registry, reconciler?.metrics.registry].filter((r) => r !== undefined);
     const app = await buildApp({
       store,
       logger,
       clock,
       ids,
       api: role !== 'worker',
-      metrics: reconciler?.metrics.registry,
+      metrics: registries.length > 0 ? Registry.merge(registries) : undefined,
+      httpMetrics,
       onChange: loop ? () => loop.notify() : undefined,
       faults: services ? faults : undefined,
       journal: services ? journal : undefined,
