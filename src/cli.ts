@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import module from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Role, ServeOptions } from './server.js';
+import type { LogFormat, Role, ServeOptions } from './server.js';
 import { systemClock } from './lib/clock.js';
 import { openAdminTenancyStore } from './tenancy/admin-store.js';
 import { TenancyService, toPublicToken, toPublicUser } from './tenancy/service.js';
@@ -130,6 +130,14 @@ program
   .option('--demo', 'seed a demo tenancy into an empty database and print its credentials', false)
   .addOption(new Option('--log-level <level>', 'pino log level').env('LOG_LEVEL').default('info'))
   .addOption(
+    new Option(
+      '--log-format <format>',
+      'pretty: readable lines; json: JSON lines (default: pretty on a terminal)',
+    )
+      .env('RSHARE_LOG_FORMAT')
+      .choices(['json', 'pretty']),
+  )
+  .addOption(
     new Option('--role <role>', 'api: HTTP only; worker: reconciler only; all: both')
       .env('RSHARE_ROLE')
       .choices(['api', 'worker', 'all'])
@@ -196,6 +204,7 @@ program
       bootstrap?: string;
       demo: boolean;
       logLevel: string;
+      logFormat?: LogFormat;
       role: Role;
       drivers?: string;
       leaseMs: number;
@@ -216,6 +225,7 @@ program
         bootstrap: opts.bootstrap,
         demo: opts.demo,
         logLevel: opts.logLevel,
+        logFormat: opts.logFormat,
         role: opts.role,
         drivers: opts.drivers,
         leaseMs: opts.leaseMs,

@@ -25,6 +25,7 @@ import { TenancyService } from './tenancy/service.js';
 export type Role = 'api' | 'worker' | 'all';
 export const ROLES: readonly Role[] = ['api', 'worker', 'all'];
 export type ReconcileMode = 'auto' | 'manual';
+export type LogFormat = 'json' | 'pretty';
 
 export interface ServeOptions {
   host: string;
@@ -35,6 +36,8 @@ export interface ServeOptions {
   bootstrap?: string | object;
   demo: boolean;
   logLevel: string;
+  /** `pretty`: human-readable lines (pino-pretty); `json`: one JSON object a line. Default: pretty on a terminal. */
+  logFormat?: LogFormat;
   /** `api` serves HTTP only, `worker` reconciles only (plus health and metrics), `all` does both. */
   role?: Role;
   /** Delivery drivers per resource type (JSON file); every type uses the inventory driver by default. */
@@ -200,10 +203,30 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   }
 }
 
+/**
+ * JSON lines for machines (the default when stdout is not a terminal), pino's own pretty printer for
+ * people. Written synchronously, so log lines and the demo banner keep their order.
+ */
+async function cliLogger(options: ServeOptions, role: Role): Promise<Logger> {
+  const format = options.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const settings = { level: options.logLevel, redact: REDACT, base: { service: 'rshare', role } };
+  if (format === 'json') return pino(settings);
+  const { default: pretty } = await import('pino-pretty');
+  return pino(
+    settings,
+    pretty({
+      colorize: process.stdout.isTTY === true,
+      sync: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service,role',
+    }),
+  );
+}
+
 /** The CLI's server: JSON logs, the demo banner, and a clean exit on SIGINT / SIGTERM. */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const role = options.role ?? 'all';
-  const logger = pino({ level: options.logLevel, redact: REDACT, base: { service: 'rshare', role } });
+  const logger = await cliLogger(options, role);
   const server = await startServer(options, logger);
   const adminToken = options.demo ? options.adminToken : undefined;
   if (server.demo) process.stdout.write(`${formatDemoBanner(server.demo, server.url, adminToken)}\n`);
