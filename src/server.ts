@@ -122,33 +122,36 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     }
     const demo = options.demo ? await seedDemo(tenancy, store.tenancy) : undefined;
 
-    const faults = new FaultRegistry();
-    const journal = new Journal({ size: options.journalSize ?? DEFAULT_JOURNAL_SIZE, clock });
-    const admin = options.adminToken !== undefined;
+    // The test-suite controls exist only with the admin API: without it, no hook or driver wrapper runs.
+    const adminToken = options.adminToken;
+    const admin = adminToken !== undefined;
+    const faults = admin ? new FaultRegistry() : undefined;
+    const journal = admin
+      ? new Journal({ size: options.journalSize ?? DEFAULT_JOURNAL_SIZE, clock })
+      : undefined;
 
     // An API node with the admin API on keeps an idle reconciler, so `POST /_rshare/reconcile` works.
     let reconciler: Reconciler | undefined;
     if (role !== 'api' || admin) {
       const config = options.drivers ? await loadDriversFile(options.drivers) : {};
+      const drivers = buildDrivers(config, store.inventory, clock);
       reconciler = new Reconciler({
         store,
         clock,
         ids,
-        drivers: withDeliveryFaults(buildDrivers(config, store.inventory, clock), faults),
+        drivers: faults ? withDeliveryFaults(drivers, faults) : drivers,
         logger: logger.child({ component: 'reconciler' }),
         leaseMs: options.leaseMs,
       });
     }
     const loop = role !== 'api' && mode === 'auto' ? reconciler : undefined;
     loop?.start(options.pollMs);
-    // Time moved by the admin API may make delayed work due at once.
-    if (loop) clock.onChange(() => loop.notify());
 
-    let adminServices: AdminServices | undefined;
-    if (admin && reconciler) {
+    let services: AdminServices | undefined;
+    if (faults && journal && reconciler) {
       const paused = reconciler;
       const state = new StateService(store.state, (change) => paused.whilePaused(change));
-      adminServices = {
+      services = {
         state,
         control: new ControlService(store, reconciler, clock),
         faults,
@@ -165,7 +168,6 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       };
     }
 
-    const services = adminServices;
     // Every node that serves the API counts its requests; /metrics shows them beside the reconciler's.
     const httpMetrics = role === 'worker' ? undefined : new HttpMetrics();
     const registries = [httpMetrics?.registry, reconciler?.metrics.registry].filter((r) => r !== undefined);
@@ -178,11 +180,11 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       metrics: registries.length > 0 ? Registry.merge(registries) : undefined,
       httpMetrics,
       onChange: loop ? () => loop.notify() : undefined,
-      faults: services ? faults : undefined,
-      journal: services ? journal : undefined,
+      faults,
+      journal,
       admin:
-        services && options.adminToken !== undefined
-          ? { token: options.adminToken, routes: (a) => adminRoutes(a, services) }
+        services && adminToken !== undefined
+          ? { token: adminToken, routes: (a) => adminRoutes(a, services) }
           : undefined,
     });
     const address = await app.listen({ host: options.host, port: options.port });

@@ -21,7 +21,7 @@ const LATEST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 const CLOCK_KEYS = ['freeze', 'advance_ms', 'set'] as const;
 
 /** What the controls need of the reconciler. */
-export type ControlledReconciler = Pick<Reconciler, 'reconcileNow' | 'notify' | 'onBatch'>;
+export type ControlledReconciler = Pick<Reconciler, 'reconcileNow' | 'onBatch'>;
 
 /**
  * Test-suite controls: run the reconciler on demand, wait for a share to settle, steer the clock. Meant
@@ -69,7 +69,7 @@ export class ControlService {
     return this.clock.state();
   }
 
-  /** Applies exactly one of freeze, advance_ms or set, then lets the reconciler look for work now due. */
+  /** Applies exactly one of freeze, advance_ms or set. */
   setClock(body: ClockBody): ClockState {
     const given = CLOCK_KEYS.filter((k) => body[k] !== undefined);
     if (given.length !== 1) {
@@ -90,7 +90,7 @@ export class ControlService {
         throw new ValidationError('set must be between 1970-01-01 and 9999-12-31', '/set');
       this.clock.set(ms);
     }
-    this.reconciler.notify();
+    // A running reconciler hears the move through the clock and looks for work that became due.
     return this.clock.state();
   }
 

@@ -4,6 +4,8 @@ export interface Clock {
   now(): number;
   /** RFC 3339 UTC timestamp with microsecond precision, strictly increasing within a process. */
   timestamp(): string;
+  /** For clocks moved by hand (the admin API's): hears every move; returns an unsubscribe. */
+  onChange?(listener: () => void): () => void;
 }
 
 /** Formats epoch microseconds as `2023-09-21T18:56:32.624632Z`. */

@@ -131,6 +131,7 @@ export class Reconciler {
   private pollMs = 250;
   private pauses = 0;
   private resumeAfterPause = false;
+  private unwatchClock: (() => unknown) | undefined;
   /** Set by stop(): a pass in progress finishes its claimed batch and returns. */
   private stopping = false;
   private readonly batchListeners = new Set<() => void>();
@@ -259,6 +260,8 @@ export class Reconciler {
   start(pollMs = this.pollMs): void {
     this.pollMs = pollMs;
     this.stopped = false;
+    // A clock moved by hand may have made delayed work or backoffs due: look at once.
+    this.unwatchClock ??= this.options.clock.onChange?.(() => this.notify());
     this.stopping = false;
     const tick = () => {
       this.timer = undefined;
@@ -305,6 +308,8 @@ export class Reconciler {
   }
 
   async stop(): Promise<void> {
+    this.unwatchClock?.();
+    this.unwatchClock = undefined;
     this.stopped = true;
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
