@@ -163,7 +163,8 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
           clock,
           ids,
           baseline: await state.exportTenancy(),
-          reapplyBootstrap: bootstrap === undefined ? undefined : applyFile,
+          // A file is read again (edits between tests take effect); an object is already in the baseline.
+          reapplyBootstrap: typeof bootstrap === 'string' ? applyFile : undefined,
         }),
       };
     }

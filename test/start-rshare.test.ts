@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import Cloudflare from 'cloudflare';
 import { RshareAdminError, startRshare, type BootstrapFile, type Rshare } from '../src/index.js';
@@ -155,6 +158,34 @@ describe('startRshare', () => {
       assert.equal(res.status, 403);
       const body = (await res.json()) as { errors: { code: number }[] };
       assert.equal(body.errors[0]?.code, 10000);
+    });
+  });
+
+  describe('given a server started from a bootstrap file', () => {
+    it('when the file is edited and the store reset, then the edit takes effect', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rshare-bootstrap-'));
+      const file = join(dir, 'tenancy.json');
+      writeFileSync(file, JSON.stringify(BOOTSTRAP));
+      const r = await startRshare({ bootstrap: file });
+      try {
+        const added = 'b00000000000000000000000000000ff';
+        const before = await r.getState();
+        assert.equal(before.accounts.length, 3);
+        const edited = {
+          ...BOOTSTRAP,
+          accounts: [...(BOOTSTRAP.accounts ?? []), { id: added, name: 'Late', organization_id: ORG }],
+        };
+        writeFileSync(file, JSON.stringify(edited));
+        await r.reset();
+        const after = await r.getState();
+        assert.deepEqual(
+          after.accounts.map((a) => a.id),
+          [OWNER, PEER, OTHER, added],
+        );
+      } finally {
+        await r.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

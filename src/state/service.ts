@@ -3,6 +3,7 @@ import { validationError } from '../http/error-handler.js';
 import { NotFoundError, ValidationError } from '../http/errors.js';
 import { findNul, pointerSegment } from '../http/validation.js';
 import { compileStrict } from '../lib/strict-validator.js';
+import { groupBy } from '../db/rows.js';
 import { isId } from '../lib/ids.js';
 import { MAX_TAG_KEY_LENGTH } from '../shares/schemas.js';
 import { normalizeExpiresOn, permissionsProblem } from '../tenancy/service.js';
@@ -93,7 +94,7 @@ function schemaError(errors: ErrorObject[]): ValidationError {
   return validationError(errors, 'body');
 }
 
-/** Whole-store reset and snapshots for test suites, behind the admin API. */
+/** What a whole reset keeps: the tenancy tables (the rest of a snapshot hangs off shares). */
 const TENANCY_TABLES: ReadonlySet<keyof StateRows> = new Set<keyof StateRows>([
   'organizations',
   'accounts',
@@ -106,6 +107,7 @@ const TENANCY_TABLES: ReadonlySet<keyof StateRows> = new Set<keyof StateRows>([
   'organization_departures',
 ]);
 
+/** Whole-store reset and snapshots for test suites, behind the admin API. */
 export class StateService {
   /**
    * `exclusive` runs each wholesale change (import, clear, organization clear) with this process's
@@ -172,12 +174,11 @@ const sorted = <T>(rows: readonly T[], ...fields: (keyof T)[]): T[] => [...rows]
 /** The linked ids of each owner, in link order. */
 function scopes<L>(links: readonly L[], owner: keyof L, target: keyof L): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const l of links) {
-    const id = l[owner] as string;
-    const list = out.get(id);
-    if (list) list.push(l[target] as string);
-    else out.set(id, [l[target] as string]);
-  }
+  for (const [id, group] of groupBy(links, (l) => l[owner] as string))
+    out.set(
+      id,
+      group.map((l) => l[target] as string),
+    );
   return out;
 }
 
