@@ -3,6 +3,8 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { mountAdmin, type AdminMount } from './admin/plugin.js';
+import { auditRoutes } from './audit/routes.js';
+import { AuditService } from './audit/service.js';
 import type { Store } from './db/store.js';
 import { ExcludedRecipientsService } from './excluded-recipients/service.js';
 import { excludedRecipientRoutes } from './excluded-recipients/routes.js';
@@ -183,6 +185,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         excludedRecipientRoutes(typed, services);
         tokenRoutes(typed);
         inventoryRoutes(typed, options.store.inventory);
+        auditRoutes(typed, new AuditService(options.store.audit));
       },
       { prefix },
     );

@@ -419,7 +419,7 @@ describe('rshare migrate-store: embedded SQLite store copied into PostgreSQL', (
     const target = await open(url);
     await assert.rejects(copyStore(sqlitePath, url), {
       message: new RegExp(
-        `^the target database is not empty \\(organizations: 1 rows, accounts: 5 rows, .*inventory: ${first.inventory} rows\\); migrate-store only copies into an empty database$`,
+        `^the target database is not empty \\(organizations: 1 rows, accounts: 5 rows, .*inventory: ${first.inventory} rows, audit_logs: ${first.audit_logs} rows\\); migrate-store only copies into an empty database$`,
       ),
     });
     assert.deepEqual(await countsOf(target.pool), first);

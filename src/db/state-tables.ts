@@ -141,8 +141,11 @@ export const STATE_TABLES: readonly StateTable[] = [
   ),
 ];
 
-/** Tables kept by triggers from the ones above: emptied with them, never written directly. */
-export const DERIVED_STATE_TABLES = ['share_visibility'] as const;
+/**
+ * Tables kept by triggers from the ones above, and history (the audit logs, which describe the state a
+ * snapshot replaces): emptied with the state, never part of a snapshot.
+ */
+export const DERIVED_STATE_TABLES = ['share_visibility', 'audit_logs'] as const;
 
 /**
  * Columns left out of a snapshot: recomputed on import (`shareNumbering`), or worker leases, which mean
@@ -225,5 +228,6 @@ export function clearOrganizationSql(param: string): string[] {
     `DELETE FROM share_resources WHERE share_id IN (${shares})`,
     `DELETE FROM share_recipients WHERE share_id IN (${shares})`,
     `DELETE FROM share_tags WHERE share_id IN (${shares})`,
+    `DELETE FROM audit_logs WHERE organization_id = ${param}`,
   ];
 }

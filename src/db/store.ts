@@ -1,3 +1,4 @@
+import type { AuditStore } from '../audit/store.js';
 import type { ExcludedRecipientsStore } from '../excluded-recipients/store.js';
 import type { InventoryStore } from '../inventory/store.js';
 import type { ReconcilerStore } from '../reconciler/store.js';
@@ -19,6 +20,8 @@ export interface Store {
   readonly inventory: InventoryStore;
   /** Whole-store reset and snapshots, for test suites (the admin API). */
   readonly state: StateStore;
+  /** Cloudflare-shaped audit logs (changes write theirs through the store method that makes them). */
+  readonly audit: AuditStore;
   /** Throws when the store cannot answer queries or its migrations are not applied. */
   ready(): Promise<void>;
   close(): Promise<void>;

@@ -1,3 +1,4 @@
+import { requestActor } from '../audit/request.js';
 import { Collection, ShareParams, Single } from '../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../http/envelope.js';
 import type { App, Services } from '../http/types.js';
@@ -45,7 +46,12 @@ export function excludedRecipientRoutes(app: App, { excludedRecipients }: Servic
     },
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req, reply) => {
-      const created = await excludedRecipients.create(req.params.account_id, req.params.share_id, req.body);
+      const created = await excludedRecipients.create(
+        req.params.account_id,
+        req.params.share_id,
+        req.body,
+        requestActor(req, 201),
+      );
       return reply.code(201).send(ok(created));
     },
   });
@@ -60,7 +66,12 @@ export function excludedRecipientRoutes(app: App, { excludedRecipients }: Servic
     },
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req, reply) => {
-      await excludedRecipients.replace(req.params.account_id, req.params.share_id, req.body);
+      await excludedRecipients.replace(
+        req.params.account_id,
+        req.params.share_id,
+        req.body,
+        requestActor(req, 204),
+      );
       return reply.code(204).send();
     },
   });
@@ -99,6 +110,7 @@ export function excludedRecipientRoutes(app: App, { excludedRecipients }: Servic
           req.params.account_id,
           req.params.share_id,
           req.params.excluded_recipient_id,
+          requestActor(req, 200),
         ),
       ),
   });

@@ -1,9 +1,10 @@
+import { auditEntry, type AuditActor, type AuditEntry } from '../audit/entry.js';
 import type { Store } from '../db/store.js';
 import type { Page } from '../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { randomIds, type IdSource } from '../lib/ids.js';
-import { shareNotActive, type SharesService } from '../shares/service.js';
+import { ownerOf, shareNotActive, type SharesService } from '../shares/service.js';
 import type { ShareView } from '../shares/store.js';
 import type { ExcludedRecipientObject, ExcludedRecipientRequest } from './schemas.js';
 import type { ExcludedRecipientRow, ExclusionChanges } from './store.js';
@@ -42,6 +43,7 @@ export class ExcludedRecipientsService {
     accountId: string,
     shareId: string,
     body: ExcludedRecipientRequest,
+    actor: AuditActor,
   ): Promise<ExcludedRecipientObject> {
     const share = await this.organizationShare(accountId, shareId, true);
     await this.checkAccount(share, body.account_id, '/account_id');
@@ -50,12 +52,26 @@ export class ExcludedRecipientsService {
     );
     if (existing) throw new ConflictError(`Account ${body.account_id} is already excluded from the share`);
     const row = this.newExclusion(shareId, body.account_id);
-    await this.applyOrConflict(shareId, { add: [row], remove: [] });
+    await this.applyOrConflict(shareId, { add: [row], remove: [] }, [
+      auditEntry(actor, this.clock.timestamp(), {
+        account: ownerOf(share),
+        action: 'create',
+        description: 'Exclude account from share',
+        resource: { type: 'share_excluded_recipient', id: row.id },
+        new: { account_id: row.account_id },
+        metadata: { share_id: shareId },
+      }),
+    ]);
     return toObject(row);
   }
 
   /** Makes the exclusion list exactly `body`: new accounts excluded, missing ones included again. */
-  async replace(accountId: string, shareId: string, body: ExcludedRecipientRequest[]): Promise<void> {
+  async replace(
+    accountId: string,
+    shareId: string,
+    body: ExcludedRecipientRequest[],
+    actor: AuditActor,
+  ): Promise<void> {
     const share = await this.organizationShare(accountId, shareId, true);
     const wanted = new Set<string>();
     for (const [i, item] of body.entries()) {
@@ -71,13 +87,37 @@ export class ExcludedRecipientsService {
       add: [...wanted].filter((id) => !currentAccounts.has(id)).map((id) => this.newExclusion(shareId, id)),
       remove: current.filter((e) => !wanted.has(e.account_id)).map((e) => e.id),
     };
-    await this.applyOrConflict(shareId, changes);
+    await this.applyOrConflict(shareId, changes, [
+      auditEntry(actor, this.clock.timestamp(), {
+        account: ownerOf(share),
+        action: 'update',
+        description: 'Replace share excluded recipients',
+        resource: { type: 'share', id: shareId },
+        old: { excluded_recipients: current.map((e) => e.account_id) },
+        new: { excluded_recipients: [...wanted] },
+        metadata: { share_id: shareId },
+      }),
+    ]);
   }
 
-  async delete(accountId: string, shareId: string, id: string): Promise<ExcludedRecipientObject> {
-    await this.organizationShare(accountId, shareId, true);
+  async delete(
+    accountId: string,
+    shareId: string,
+    id: string,
+    actor: AuditActor,
+  ): Promise<ExcludedRecipientObject> {
+    const share = await this.organizationShare(accountId, shareId, true);
     const row = await this.find(shareId, id);
-    await this.applyOrConflict(shareId, { add: [], remove: [id] });
+    await this.applyOrConflict(shareId, { add: [], remove: [id] }, [
+      auditEntry(actor, this.clock.timestamp(), {
+        account: ownerOf(share),
+        action: 'delete',
+        description: 'Include excluded account in share again',
+        resource: { type: 'share_excluded_recipient', id },
+        old: { account_id: row.account_id },
+        metadata: { share_id: shareId },
+      }),
+    ]);
     return toObject(row);
   }
 
@@ -103,11 +143,14 @@ export class ExcludedRecipientsService {
     }
   }
 
-  private async applyOrConflict(shareId: string, changes: ExclusionChanges): Promise<void> {
+  private async applyOrConflict(
+    shareId: string,
+    changes: ExclusionChanges,
+    audit: AuditEntry[],
+  ): Promise<void> {
+    const newId = () => this.ids.next();
     if (
-      !(await this.store.excludedRecipients.apply(shareId, changes, this.clock.timestamp(), () =>
-        this.ids.next(),
-      ))
+      !(await this.store.excludedRecipients.apply(shareId, changes, this.clock.timestamp(), newId, audit))
     ) {
       throw shareNotActive('deleting');
     }

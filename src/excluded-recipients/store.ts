@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../audit/entry.js';
 export interface ExcludedRecipientRow {
   id: string;
   share_id: string;
@@ -31,5 +32,6 @@ export interface ExcludedRecipientsStore {
     changes: ExclusionChanges,
     modified: string,
     newRecipientId: () => string,
+    audit?: readonly AuditEntry[],
   ): Promise<boolean>;
 }

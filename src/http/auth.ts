@@ -23,6 +23,8 @@ export interface Principal {
   inScope: boolean;
   /** Set for API tokens, so `tokens/verify` can describe the token. */
   token?: TokenCredential;
+  /** Set for users (email + global key), for the audit log. */
+  email?: string;
 }
 
 /**
@@ -87,6 +89,7 @@ export class Authenticator {
       id: user.id,
       canEdit: true,
       inScope: user.in_scope,
+      email: user.email,
     };
   }
 

@@ -1,3 +1,4 @@
+import { requestActor } from '../audit/request.js';
 import { Collection, ShareParams, Single } from '../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../http/envelope.js';
 import type { App, Services } from '../http/types.js';
@@ -47,7 +48,12 @@ export function recipientRoutes(app: App, { recipients }: Services): void {
     },
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req, reply) => {
-      const created = await recipients.create(req.params.account_id, req.params.share_id, req.body);
+      const created = await recipients.create(
+        req.params.account_id,
+        req.params.share_id,
+        req.body,
+        requestActor(req, 201),
+      );
       return reply.code(201).send(ok(created));
     },
   });
@@ -62,7 +68,7 @@ export function recipientRoutes(app: App, { recipients }: Services): void {
     },
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req, reply) => {
-      await recipients.replace(req.params.account_id, req.params.share_id, req.body);
+      await recipients.replace(req.params.account_id, req.params.share_id, req.body, requestActor(req, 204));
       return reply.code(204).send();
     },
   });
@@ -98,6 +104,13 @@ export function recipientRoutes(app: App, { recipients }: Services): void {
     },
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req) =>
-      ok(await recipients.delete(req.params.account_id, req.params.share_id, req.params.recipient_id)),
+      ok(
+        await recipients.delete(
+          req.params.account_id,
+          req.params.share_id,
+          req.params.recipient_id,
+          requestActor(req, 200),
+        ),
+      ),
   });
 }

@@ -1,3 +1,4 @@
+import { auditEntry, type AuditActor, type AuditEntry } from '../audit/entry.js';
 import type { Store } from '../db/store.js';
 import type { Page } from '../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
@@ -6,6 +7,7 @@ import { randomIds, type IdSource } from '../lib/ids.js';
 import {
   checkRecipientAccount,
   namedAccounts,
+  ownerOf,
   recipientAccount,
   shareNotActive,
   type SharesService,
@@ -48,7 +50,12 @@ export class RecipientsService {
   }
 
   /** Adds one account, or associates again an account that was removed earlier. */
-  async create(accountId: string, shareId: string, body: RecipientRequest): Promise<RecipientObject> {
+  async create(
+    accountId: string,
+    shareId: string,
+    body: RecipientRequest,
+    actor: AuditActor,
+  ): Promise<RecipientObject> {
     const { share, owner } = await this.accountTargeted(accountId, shareId);
     const orgAccounts = await this.members(share, [body]);
     if (body.organization_id !== undefined) {
@@ -64,12 +71,28 @@ export class RecipientsService {
     const changes: RecipientChanges = existing
       ? { add: [], associate: [target.id], disassociate: [] }
       : { add: [this.newRecipient(share.id, target.id)], associate: [], disassociate: [] };
-    await this.applyOrConflict(share.id, changes);
-    return this.get(accountId, shareId, existing?.id ?? (changes.add[0] as RecipientRow).id, false);
+    const id = existing?.id ?? (changes.add[0] as RecipientRow).id;
+    await this.applyOrConflict(share.id, changes, [
+      auditEntry(actor, this.clock.timestamp(), {
+        account: ownerOf(share),
+        action: 'create',
+        description: 'Add share recipient',
+        resource: { type: 'share_recipient', id },
+        old: existing ? { account_id: target.id, association_status: existing.status } : null,
+        new: { account_id: target.id, association_status: 'associating' },
+        metadata: { share_id: share.id },
+      }),
+    ]);
+    return this.get(accountId, shareId, id, false);
   }
 
   /** Replaces the recipient list by diff: new accounts added, missing ones disassociated, the rest untouched. */
-  async replace(accountId: string, shareId: string, body: RecipientRequest[]): Promise<void> {
+  async replace(
+    accountId: string,
+    shareId: string,
+    body: RecipientRequest[],
+    actor: AuditActor,
+  ): Promise<void> {
     const { share, owner } = await this.accountTargeted(accountId, shareId);
     const orgAccounts = await this.members(share, body);
     const wanted = new Set<string>();
@@ -100,11 +123,26 @@ export class RecipientsService {
       if (!wanted.has(r.account_id) && r.desired_status === 'associated')
         changes.disassociate.push(r.account_id);
     }
-    await this.applyOrConflict(share.id, changes);
+    const before = current.filter((r) => r.desired_status === 'associated').map((r) => r.account_id);
+    await this.applyOrConflict(share.id, changes, [
+      auditEntry(actor, this.clock.timestamp(), {
+        account: ownerOf(share),
+        action: 'update',
+        description: 'Replace share recipients',
+        resource: { type: 'share', id: share.id },
+        old: { recipients: before },
+        new: { recipients: [...wanted] },
+        metadata: {
+          share_id: share.id,
+          added: [...changes.add.map((r) => r.account_id), ...changes.associate],
+          removed: changes.disassociate,
+        },
+      }),
+    ]);
   }
 
   /** Soft delete: the recipient goes `disassociating` and stays listed. */
-  async delete(accountId: string, shareId: string, id: string): Promise<RecipientObject> {
+  async delete(accountId: string, shareId: string, id: string, actor: AuditActor): Promise<RecipientObject> {
     const share = await this.shares.ownedActive(accountId, shareId);
     if (share.target_type === 'organization') {
       throw new ValidationError(
@@ -116,7 +154,17 @@ export class RecipientsService {
     if (recipient.desired_status === 'disassociated') {
       throw new ConflictError(`The recipient is already ${recipient.status}`);
     }
-    await this.applyOrConflict(shareId, { add: [], associate: [], disassociate: [recipient.account_id] });
+    await this.applyOrConflict(shareId, { add: [], associate: [], disassociate: [recipient.account_id] }, [
+      auditEntry(actor, this.clock.timestamp(), {
+        account: ownerOf(share),
+        action: 'delete',
+        description: 'Remove share recipient',
+        resource: { type: 'share_recipient', id },
+        old: { account_id: recipient.account_id, association_status: recipient.status },
+        new: { account_id: recipient.account_id, association_status: 'disassociating' },
+        metadata: { share_id: shareId },
+      }),
+    ]);
     return this.get(accountId, shareId, id, false);
   }
 
@@ -140,8 +188,12 @@ export class RecipientsService {
     return this.store.tenancy.organizationMembers(share.organization_id, namedAccounts(items));
   }
 
-  private async applyOrConflict(shareId: string, changes: RecipientChanges): Promise<void> {
-    if (!(await this.store.recipients.apply(shareId, changes, this.clock.timestamp()))) {
+  private async applyOrConflict(
+    shareId: string,
+    changes: RecipientChanges,
+    audit: AuditEntry[],
+  ): Promise<void> {
+    if (!(await this.store.recipients.apply(shareId, changes, this.clock.timestamp(), audit))) {
       throw shareNotActive('deleting');
     }
   }

@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../audit/entry.js';
 export type AssociationStatus = 'associating' | 'associated' | 'disassociating' | 'disassociated';
 export type DesiredStatus = 'associated' | 'disassociated';
 
@@ -36,7 +37,12 @@ export interface RecipientsStore {
   getByAccount(shareId: string, accountId: string): Promise<RecipientRow | undefined>;
   /** Every recipient of the share, any status. */
   all(shareId: string): Promise<RecipientRow[]>;
-  /** Applies the changes if the share is still active; false otherwise. */
-  apply(shareId: string, changes: RecipientChanges, modified: string): Promise<boolean>;
+  /** Applies the changes (and writes `audit`) if the share is still active; false otherwise. */
+  apply(
+    shareId: string,
+    changes: RecipientChanges,
+    modified: string,
+    audit?: readonly AuditEntry[],
+  ): Promise<boolean>;
   resourcesOf(recipientIds: string[]): Promise<Map<string, RecipientResourceRow[]>>;
 }

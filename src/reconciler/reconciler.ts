@@ -1,3 +1,4 @@
+import { deliveryEntries, finalizeEntries, moveEntries } from './audit.js';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Store } from '../db/store.js';
@@ -377,18 +378,23 @@ export class Reconciler {
         results.push({ item, writes: [] });
         continue;
       }
-      const result: RecipientResult = { item, recipient: ctx.recipient, writes: [] };
+      const result: RecipientResult = { item, recipient: ctx.recipient, writes: [], audit: [] };
+      const time = clock.timestamp();
       let retry: string | undefined;
       for (const step of own) {
         const settled = step.settle(outcomeOf.get(step));
-        if (settled.write !== undefined)
+        if (settled.write !== undefined) {
           result.writes.push({ shareResourceId: step.resource.id, state: settled.write });
+          result.audit?.push(...deliveryEntries(ctx, step.resource, settled.write, time));
+        }
         retry ??= settled.retry;
       }
       const to = recipientStatus(ctx.recipient.desired_status, retry === undefined);
       if (to !== ctx.recipient.status) {
         assertTransition('recipient', ctx.recipient.status, to);
         result.status = to;
+        // Only the settled statuses: the moves back toward work are the API's, recorded with the request.
+        if (to === 'associated' || to === 'disassociated') result.moveAudit = moveEntries(ctx, to, time);
       }
       if (retry !== undefined)
         result.retry = { dueAt: clock.now() + this.backoff(item.attempts), error: retry };
@@ -606,7 +612,10 @@ export class Reconciler {
 
   private async finalizeShare(shareId: string, report: ReconcileReport): Promise<void> {
     const share = await this.options.store.shares.get(shareId);
-    const done = await this.options.store.reconciler.finalizeShare(shareId, this.options.clock.timestamp());
+    const time = this.options.clock.timestamp();
+    const done = await this.options.store.reconciler.finalizeShare(shareId, time, (finalized) =>
+      share ? finalizeEntries(share, finalized, time) : [],
+    );
     for (const id of done.deletedResources) {
       this.transition(report, { entity: 'resource', id, from: 'deleting', to: 'deleted' });
     }

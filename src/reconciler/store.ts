@@ -1,3 +1,4 @@
+import type { AuditEntry, AuditOf } from '../audit/entry.js';
 import type { AccountRow } from '../tenancy/store.js';
 import type { RecipientRow, AssociationStatus } from '../recipients/store.js';
 import type { ResourceRow } from '../resources/store.js';
@@ -52,6 +53,10 @@ export interface RecipientResult {
   /** The status to move the recipient to, when it differs from `recipient.status`. */
   status?: AssociationStatus;
   retry?: { dueAt: number; error: string };
+  /** Audit entries of the deliveries, written with them. */
+  audit?: AuditEntry[];
+  /** Audit entries of the status move, written only if the move happens. */
+  moveAudit?: AuditEntry[];
 }
 
 export interface ShareFinalization {
@@ -109,7 +114,11 @@ export interface ReconcilerStore {
    * Once no recipient of the share has work pending: `deleting` resources that no recipient holds become
    * `deleted`, and a `deleting` share whose recipients are all disassociated becomes `deleted`.
    */
-  finalizeShare(shareId: string, modified: string): Promise<ShareFinalization>;
+  finalizeShare(
+    shareId: string,
+    modified: string,
+    audit?: AuditOf<ShareFinalization>,
+  ): Promise<ShareFinalization>;
   /**
    * Re-derives the recipients of the organization's active organization-targeted shares from its current
    * members and exclusions, and disassociates recipients of its account-targeted shares that left the

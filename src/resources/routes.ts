@@ -1,3 +1,4 @@
+import { requestActor } from '../audit/request.js';
 import { Collection, ShareParams, Single } from '../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../http/envelope.js';
 import type { App, Services } from '../http/types.js';
@@ -46,7 +47,12 @@ export function resourceRoutes(app: App, { resources }: Services): void {
     },
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req, reply) => {
-      const created = await resources.create(req.params.account_id, req.params.share_id, req.body);
+      const created = await resources.create(
+        req.params.account_id,
+        req.params.share_id,
+        req.body,
+        requestActor(req, 201),
+      );
       return reply.code(201).send(ok(created));
     },
   });
@@ -81,6 +87,7 @@ export function resourceRoutes(app: App, { resources }: Services): void {
           req.params.share_id,
           req.params.share_resource_id,
           req.body,
+          requestActor(req, 200),
         ),
       ),
   });
@@ -95,6 +102,13 @@ export function resourceRoutes(app: App, { resources }: Services): void {
     },
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req) =>
-      ok(await resources.delete(req.params.account_id, req.params.share_id, req.params.share_resource_id)),
+      ok(
+        await resources.delete(
+          req.params.account_id,
+          req.params.share_id,
+          req.params.share_resource_id,
+          requestActor(req, 200),
+        ),
+      ),
   });
 }

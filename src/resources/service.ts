@@ -1,9 +1,10 @@
+import { auditEntry, type AuditActor } from '../audit/entry.js';
 import type { Store } from '../db/store.js';
 import type { Page } from '../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { randomIds, type IdSource } from '../lib/ids.js';
-import { shareNotActive, type SharesService } from '../shares/service.js';
+import { ownerOf, shareNotActive, type SharesService } from '../shares/service.js';
 import type {
   CreateResourceBody,
   ListResourcesQuery,
@@ -57,8 +58,13 @@ export class ResourcesService {
     return toResourceObject(await this.find(shareId, id));
   }
 
-  async create(accountId: string, shareId: string, body: CreateResourceBody): Promise<ResourceObject> {
-    await this.shares.ownedActive(accountId, shareId);
+  async create(
+    accountId: string,
+    shareId: string,
+    body: CreateResourceBody,
+    actor: AuditActor,
+  ): Promise<ResourceObject> {
+    const share = await this.shares.ownedActive(accountId, shareId);
     if (body.resource_account_id !== accountId) {
       throw new ValidationError(
         "resource_account_id must be the share owner's account",
@@ -78,7 +84,16 @@ export class ResourcesService {
       created: now,
       modified: now,
     };
-    const outcome = await this.store.resources.add(row);
+    const outcome = await this.store.resources.add(row, [
+      auditEntry(actor, now, {
+        account: ownerOf(share),
+        action: 'create',
+        description: 'Add share resource',
+        resource: { type: 'share_resource', id: row.id },
+        new: auditedResource(row),
+        metadata: { share_id: shareId },
+      }),
+    ]);
     if (outcome === 'inactive') throw shareNotActive('deleting');
     if (outcome === 'duplicate') {
       throw new ConflictError(
@@ -93,20 +108,43 @@ export class ResourcesService {
     shareId: string,
     id: string,
     body: UpdateResourceBody,
+    actor: AuditActor,
   ): Promise<ResourceObject> {
-    await this.shares.ownedActive(accountId, shareId);
+    const share = await this.shares.ownedActive(accountId, shareId);
     const current = await this.find(shareId, id);
     if (current.status !== 'active') throw resourceNotActive(current.status);
-    const updated = await this.store.resources.updateMeta(shareId, id, body.meta, this.clock.timestamp());
+    const now = this.clock.timestamp();
+    const updated = await this.store.resources.updateMeta(shareId, id, body.meta, now, (row) => [
+      auditEntry(actor, now, {
+        account: ownerOf(share),
+        action: 'update',
+        description: 'Update share resource',
+        resource: { type: 'share_resource', id },
+        old: auditedResource(current),
+        new: auditedResource(row),
+        metadata: { share_id: shareId },
+      }),
+    ]);
     if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
     return toResourceObject(updated);
   }
 
-  async delete(accountId: string, shareId: string, id: string): Promise<ResourceObject> {
-    await this.shares.ownedActive(accountId, shareId);
+  async delete(accountId: string, shareId: string, id: string, actor: AuditActor): Promise<ResourceObject> {
+    const share = await this.shares.ownedActive(accountId, shareId);
     const current = await this.find(shareId, id);
     if (current.status !== 'active') throw resourceNotActive(current.status);
-    const updated = await this.store.resources.markDeleting(shareId, id, this.clock.timestamp());
+    const now = this.clock.timestamp();
+    const updated = await this.store.resources.markDeleting(shareId, id, now, (row) => [
+      auditEntry(actor, now, {
+        account: ownerOf(share),
+        action: 'delete',
+        description: 'Delete share resource',
+        resource: { type: 'share_resource', id },
+        old: auditedResource(current),
+        new: auditedResource(row),
+        metadata: { share_id: shareId },
+      }),
+    ]);
     if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
     return toResourceObject(updated);
   }
@@ -120,4 +158,15 @@ export class ResourcesService {
 
 function resourceNotActive(status: string): ConflictError {
   return new ConflictError(`The resource is ${status} and can no longer be changed`);
+}
+
+/** What an audit entry keeps of a resource: what a change can alter, and what identifies it. */
+function auditedResource(r: ResourceRow) {
+  return {
+    resource_id: r.resource_id,
+    resource_type: r.resource_type,
+    meta: r.meta,
+    status: r.status,
+    resource_version: r.resource_version,
+  };
 }

@@ -1,3 +1,4 @@
+import type { AuditEntry, AuditOf } from '../audit/entry.js';
 import type { ResourceType } from '../http/common-schemas.js';
 
 export type ResourceStatus = 'active' | 'deleting' | 'deleted';
@@ -28,14 +29,20 @@ export interface ResourcesStore {
   /** The live (not deleted) resource with this type and id in the share, if any. */
   findLive(shareId: string, type: ResourceType, resourceId: string): Promise<ResourceRow | undefined>;
   /** Adds a resource to an active share; 'inactive' or 'duplicate' when it cannot. */
-  add(row: ResourceRow): Promise<'ok' | 'inactive' | 'duplicate'>;
+  add(row: ResourceRow, audit?: readonly AuditEntry[]): Promise<'ok' | 'inactive' | 'duplicate'>;
   /** Replaces meta and bumps the version of an active resource of an active share. */
   updateMeta(
     shareId: string,
     id: string,
     meta: Record<string, unknown>,
     modified: string,
+    audit?: AuditOf<ResourceRow>,
   ): Promise<ResourceRow | 'inactive'>;
   /** Marks an active resource of an active share `deleting`. */
-  markDeleting(shareId: string, id: string, modified: string): Promise<ResourceRow | 'inactive'>;
+  markDeleting(
+    shareId: string,
+    id: string,
+    modified: string,
+    audit?: AuditOf<ResourceRow>,
+  ): Promise<ResourceRow | 'inactive'>;
 }

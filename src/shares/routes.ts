@@ -1,3 +1,4 @@
+import { requestActor } from '../audit/request.js';
 import { AccountParams, Collection, ShareParams, Single } from '../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../http/envelope.js';
 import type { App, Services } from '../http/types.js';
@@ -42,7 +43,7 @@ export function shareRoutes(app: App, { shares }: Services): void {
     },
     config: { access: { scope: 'account', write: true } },
     handler: async (req, reply) => {
-      const share = await shares.create(req.params.account_id, req.body);
+      const share = await shares.create(req.params.account_id, req.body, requestActor(req, 201));
       return reply.code(201).send(ok(share));
     },
   });
@@ -70,7 +71,8 @@ export function shareRoutes(app: App, { shares }: Services): void {
       response: { 200: Single(ShareObject) },
     },
     config: { access: { scope: 'account', write: true, object: true } },
-    handler: async (req) => ok(await shares.update(req.params.account_id, req.params.share_id, req.body)),
+    handler: async (req) =>
+      ok(await shares.update(req.params.account_id, req.params.share_id, req.body, requestActor(req, 200))),
   });
 
   app.delete('/accounts/:account_id/shares/:share_id', {
@@ -82,7 +84,8 @@ export function shareRoutes(app: App, { shares }: Services): void {
       response: { 200: Single(ShareObject) },
     },
     config: { access: { scope: 'account', write: true, object: true } },
-    handler: async (req) => ok(await shares.delete(req.params.account_id, req.params.share_id)),
+    handler: async (req) =>
+      ok(await shares.delete(req.params.account_id, req.params.share_id, requestActor(req, 200))),
   });
 
   app.get('/organizations/:organization_id/shares', {

@@ -1,3 +1,4 @@
+import { auditEntry, type AuditActor } from '../audit/entry.js';
 import { pointerSegment } from '../http/validation.js';
 import type { Store } from '../db/store.js';
 import { OBJECT_NOT_FOUND } from '../http/auth.js';
@@ -56,7 +57,12 @@ export class SharesService {
     return share;
   }
 
-  async create(ownerId: string, body: CreateShareBody, includes: Includes = {}): Promise<ShareObject> {
+  async create(
+    ownerId: string,
+    body: CreateShareBody,
+    actor: AuditActor,
+    includes: Includes = {},
+  ): Promise<ShareObject> {
     checkTags(body.tags);
     const owner = await this.store.tenancy.getAccount(ownerId);
     if (!owner?.organization_id) {
@@ -93,21 +99,38 @@ export class SharesService {
       resource_version: 1,
       ...stamp(this.clock),
     }));
-    await this.store.shares.create({
-      share: {
-        id: shareId,
-        account_id: ownerId,
-        organization_id: owner.organization_id,
+    const audit = auditEntry(actor, now, {
+      account: owner,
+      action: 'create',
+      description: 'Create share',
+      resource: { type: 'share', id: shareId },
+      new: {
         name: body.name,
         target_type: targetType,
-        status: 'active',
-        created: now,
-        modified: now,
+        tags: body.tags ?? {},
+        recipients: accountIds,
+        resources: resources.map(({ resource_id, resource_type }) => ({ resource_id, resource_type })),
       },
-      tags: body.tags ?? {},
-      recipients,
-      resources,
+      metadata: { share_id: shareId },
     });
+    await this.store.shares.create(
+      {
+        share: {
+          id: shareId,
+          account_id: ownerId,
+          organization_id: owner.organization_id,
+          name: body.name,
+          target_type: targetType,
+          status: 'active',
+          created: now,
+          modified: now,
+        },
+        tags: body.tags ?? {},
+        recipients,
+        resources,
+      },
+      [audit],
+    );
     return this.present(ownerId, shareId, includes);
   }
 
@@ -140,19 +163,44 @@ export class SharesService {
     return { items: await this.decorate(rows, () => 'sent', {}), total };
   }
 
-  async update(accountId: string, shareId: string, body: UpdateShareBody): Promise<ShareObject> {
+  async update(
+    accountId: string,
+    shareId: string,
+    body: UpdateShareBody,
+    actor: AuditActor,
+  ): Promise<ShareObject> {
     checkTags(body.tags);
-    await this.ownedActive(accountId, shareId);
-    if (!(await this.store.shares.update(shareId, body.name, body.tags, this.clock.timestamp()))) {
+    const share = await this.ownedActive(accountId, shareId);
+    const now = this.clock.timestamp();
+    const tags = (await this.store.shares.tagsOf([shareId])).get(shareId) ?? {};
+    const audit = auditEntry(actor, now, {
+      account: ownerOf(share),
+      action: 'update',
+      description: 'Update share',
+      resource: { type: 'share', id: shareId },
+      old: { name: share.name, tags },
+      new: { name: body.name, tags: body.tags ?? tags },
+      metadata: { share_id: shareId },
+    });
+    if (!(await this.store.shares.update(shareId, body.name, body.tags, now, [audit]))) {
       throw shareNotActive('deleting');
     }
     return this.present(accountId, shareId, {});
   }
 
-  async delete(accountId: string, shareId: string): Promise<ShareObject> {
-    await this.ownedActive(accountId, shareId);
-    if (!(await this.store.shares.markDeleting(shareId, this.clock.timestamp())))
-      throw shareNotActive('deleting');
+  async delete(accountId: string, shareId: string, actor: AuditActor): Promise<ShareObject> {
+    const share = await this.ownedActive(accountId, shareId);
+    const now = this.clock.timestamp();
+    const audit = auditEntry(actor, now, {
+      account: ownerOf(share),
+      action: 'delete',
+      description: 'Delete share',
+      resource: { type: 'share', id: shareId },
+      old: { name: share.name, status: share.status },
+      new: { status: 'deleting' },
+      metadata: { share_id: shareId },
+    });
+    if (!(await this.store.shares.markDeleting(shareId, now, [audit]))) throw shareNotActive('deleting');
     return this.present(accountId, shareId, {});
   }
 
@@ -373,4 +421,9 @@ function checkResources(
     seen.add(key);
   });
   return resources;
+}
+
+/** The account whose log records a change to the share: its owner. */
+export function ownerOf(share: ShareView): { id: string; organization_id: string } {
+  return { id: share.account_id, organization_id: share.organization_id };
 }

@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../audit/entry.js';
 import type { ResourceType } from '../http/common-schemas.js';
 import type { RecipientRow } from '../recipients/store.js';
 import type { ResourceRow } from '../resources/store.js';
@@ -55,8 +56,12 @@ export interface NewShare {
   resources: ResourceRow[];
 }
 
+/**
+ * Every method that changes something takes the audit entries describing the change and writes them in
+ * the same transaction (none when the change does not happen).
+ */
 export interface SharesStore {
-  create(input: NewShare): Promise<void>;
+  create(input: NewShare, audit?: readonly AuditEntry[]): Promise<void>;
   get(id: string): Promise<ShareView | undefined>;
   list(query: ShareListQuery): Promise<{ rows: ShareView[]; total: number }>;
   /** Whether the account currently receives the share (recipient associating or associated). */
@@ -65,10 +70,16 @@ export interface SharesStore {
   resourcesOf(shareIds: string[]): Promise<Map<string, ResourceRow[]>>;
   recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>>;
   /** Renames (and re-tags when `tags` is given) an active share; false when it is no longer active. */
-  update(id: string, name: string, tags: Tags | undefined, modified: string): Promise<boolean>;
+  update(
+    id: string,
+    name: string,
+    tags: Tags | undefined,
+    modified: string,
+    audit?: readonly AuditEntry[],
+  ): Promise<boolean>;
   /**
    * Starts the asynchronous delete of an active share: the share goes `deleting`, every recipient not
    * yet disassociated goes `disassociating`, every live resource `deleting`. False when not active.
    */
-  markDeleting(id: string, modified: string): Promise<boolean>;
+  markDeleting(id: string, modified: string, audit?: readonly AuditEntry[]): Promise<boolean>;
 }

@@ -1,3 +1,5 @@
+import type { AuditEntry } from '../../audit/entry.js';
+import { insertAudit } from './audit.js';
 import type pg from 'pg';
 import type {
   ExcludedRecipientRow,
@@ -56,6 +58,7 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
     changes: ExclusionChanges,
     modified: string,
     newRecipientId: () => string,
+    audit: readonly AuditEntry[] = [],
   ): Promise<boolean> {
     let excluding: ExcludedRecipientRow | undefined;
     try {
@@ -94,6 +97,7 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
           excluding = undefined;
           await setDesired(client, shareId, row.account_id, 'disassociated', modified, due);
         }
+        await insertAudit(client, audit);
         return true;
       });
     } catch (err) {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Store } from '../store.js';
+import { PgAuditStore } from './audit.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 import { assertMigrated, createPool, migrate, type PoolOptions } from './database.js';
 import { PgExcludedRecipientsStore } from './excluded-recipients.js';
@@ -21,6 +22,7 @@ export class PostgresStore implements Store {
   readonly reconciler;
   readonly inventory;
   readonly state;
+  readonly audit;
 
   constructor(
     readonly pool: pg.Pool,
@@ -34,6 +36,7 @@ export class PostgresStore implements Store {
     this.reconciler = new PgReconcilerStore(pool);
     this.inventory = new PgInventoryStore(pool);
     this.state = new PgStateStore(pool);
+    this.audit = new PgAuditStore(pool);
   }
 
   async ready(): Promise<void> {

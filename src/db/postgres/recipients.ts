@@ -1,3 +1,5 @@
+import type { AuditEntry } from '../../audit/entry.js';
+import { insertAudit } from './audit.js';
 import { groupBy } from '../rows.js';
 import type pg from 'pg';
 import { ConflictError } from '../../http/errors.js';
@@ -169,7 +171,12 @@ export class PgRecipientsStore implements RecipientsStore {
    * The changes were computed from a read outside this transaction; an account that a concurrent request
    * added first (the insert waits for it to commit) is answered as a conflict, and nothing is changed.
    */
-  async apply(shareId: string, changes: RecipientChanges, modified: string): Promise<boolean> {
+  async apply(
+    shareId: string,
+    changes: RecipientChanges,
+    modified: string,
+    audit: readonly AuditEntry[] = [],
+  ): Promise<boolean> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, shareId))) return false;
       const due = this.timing.dueAt();
@@ -181,6 +188,7 @@ export class PgRecipientsStore implements RecipientsStore {
         await setDesired(client, shareId, accountId, 'associated', modified, due);
       for (const accountId of changes.disassociate)
         await setDesired(client, shareId, accountId, 'disassociated', modified, due);
+      await insertAudit(client, audit);
       return true;
     });
   }

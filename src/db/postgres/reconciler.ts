@@ -1,3 +1,5 @@
+import { noAudit, type AuditOf } from '../../audit/entry.js';
+import { insertAudit } from './audit.js';
 import { planOrganizationShare } from '../../reconciler/organization.js';
 import type pg from 'pg';
 import type { RecipientRow } from '../../recipients/store.js';
@@ -300,6 +302,13 @@ export class PgReconcilerStore implements ReconcilerStore {
         );
         for (const r of rows) moved.add(r.id);
       }
+      await insertAudit(
+        client,
+        results.flatMap((r) => [
+          ...(r.audit ?? []),
+          ...(r.recipient && moved.has(r.recipient.id) ? (r.moveAudit ?? []) : []),
+        ]),
+      );
       if (done.length > 0) {
         const { rows } = await client.query<{ id: string }>(
           named(COMPLETE_RECIPIENTS, [done.map((i) => i.id), done.map((i) => i.generation), owner]),
@@ -391,7 +400,11 @@ export class PgReconcilerStore implements ReconcilerStore {
     return { changed: plan.change.length + add.length, more: add.length < plan.add.length };
   }
 
-  async finalizeShare(shareId: string, modified: string): Promise<ShareFinalization> {
+  async finalizeShare(
+    shareId: string,
+    modified: string,
+    audit: AuditOf<ShareFinalization> = noAudit,
+  ): Promise<ShareFinalization> {
     return transaction(this.pool, async (client) => {
       // Serialises with API changes on the share, which lock it before queueing recipient work.
       await client.query(named(LOCK_SHARE, [shareId]));
@@ -402,6 +415,7 @@ export class PgReconcilerStore implements ReconcilerStore {
         await client.query<{ id: string }>(named(DELETE_UNHELD_RESOURCES, [modified, shareId]))
       ).rows.map((r) => r.id);
       const shareDeleted = ((await client.query(named(DELETE_SHARE, [modified, shareId]))).rowCount ?? 0) > 0;
+      await insertAudit(client, audit({ deletedResources, shareDeleted }));
       return { deletedResources, shareDeleted };
     });
   }

@@ -1,3 +1,5 @@
+import { noAudit, type AuditEntry, type AuditOf } from '../../audit/entry.js';
+import { insertAudit } from './audit.js';
 import type pg from 'pg';
 import type { ResourceType } from '../../http/common-schemas.js';
 import type { ResourceListQuery, ResourceRow, ResourcesStore } from '../../resources/store.js';
@@ -82,7 +84,7 @@ export class PgResourcesStore implements ResourcesStore {
     return (await this.pool.query<ResourceRow>(named(FIND_LIVE, [shareId, type, resourceId]))).rows[0];
   }
 
-  async add(row: ResourceRow): Promise<'ok' | 'inactive' | 'duplicate'> {
+  async add(row: ResourceRow, audit: readonly AuditEntry[] = []): Promise<'ok' | 'inactive' | 'duplicate'> {
     try {
       return await transaction(this.pool, async (client) => {
         if (!(await shareIsActive(client, row.share_id))) return 'inactive' as const;
@@ -90,6 +92,7 @@ export class PgResourcesStore implements ResourcesStore {
         if (live.rows.length > 0) return 'duplicate' as const;
         await insertResource(client, row);
         await resourceChanged(client, row.share_id, row.modified, this.timing.dueAt());
+        await insertAudit(client, audit);
         return 'ok' as const;
       });
     } catch (err) {
@@ -104,6 +107,7 @@ export class PgResourcesStore implements ResourcesStore {
     id: string,
     meta: Record<string, unknown>,
     modified: string,
+    audit: AuditOf<ResourceRow> = noAudit,
   ): Promise<ResourceRow | 'inactive'> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, shareId))) return 'inactive' as const;
@@ -113,11 +117,17 @@ export class PgResourcesStore implements ResourcesStore {
       const updated = rows[0];
       if (!updated) return 'inactive' as const;
       await resourceChanged(client, shareId, modified, this.timing.dueAt());
+      await insertAudit(client, audit(updated));
       return updated;
     });
   }
 
-  async markDeleting(shareId: string, id: string, modified: string): Promise<ResourceRow | 'inactive'> {
+  async markDeleting(
+    shareId: string,
+    id: string,
+    modified: string,
+    audit: AuditOf<ResourceRow> = noAudit,
+  ): Promise<ResourceRow | 'inactive'> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, shareId))) return 'inactive' as const;
       const { rows } = await client.query<ResourceRow>(named(MARK_DELETING, [modified, shareId, id]));
@@ -126,6 +136,7 @@ export class PgResourcesStore implements ResourcesStore {
       const due = this.timing.dueAt();
       await enqueueShareRecipients(client, shareId, due);
       await enqueue(client, 'share', shareId, due);
+      await insertAudit(client, audit(updated));
       return updated;
     });
   }

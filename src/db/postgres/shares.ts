@@ -1,3 +1,5 @@
+import type { AuditEntry } from '../../audit/entry.js';
+import { insertAudit } from './audit.js';
 import { groupBy, groupTags, recipientCounts } from '../rows.js';
 import type pg from 'pg';
 import type { ResourceRow } from '../../resources/store.js';
@@ -85,7 +87,7 @@ export class PgSharesStore implements SharesStore {
     private readonly timing: WorkTiming = dueNow,
   ) {}
 
-  async create(input: NewShare): Promise<void> {
+  async create(input: NewShare, audit: readonly AuditEntry[] = []): Promise<void> {
     const s = input.share;
     await transaction(this.pool, async (client) => {
       await client.query(
@@ -106,6 +108,7 @@ export class PgSharesStore implements SharesStore {
       for (const r of input.resources) await insertResource(client, r);
       // An organization-targeted share's recipients are derived by the reconciler from the members.
       if (s.target_type === 'organization') await enqueue(client, 'share', s.id, due);
+      await insertAudit(client, audit);
     });
   }
 
@@ -226,7 +229,13 @@ export class PgSharesStore implements SharesStore {
     return recipientCounts(shareIds, rows);
   }
 
-  async update(id: string, name: string, tags: Tags | undefined, modified: string): Promise<boolean> {
+  async update(
+    id: string,
+    name: string,
+    tags: Tags | undefined,
+    modified: string,
+    audit: readonly AuditEntry[] = [],
+  ): Promise<boolean> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, id))) return false;
       await client.query(named(RENAME, [name, modified, id]));
@@ -234,11 +243,12 @@ export class PgSharesStore implements SharesStore {
         await client.query(named(DELETE_TAGS, [id]));
         await insertTags(client, id, tags);
       }
+      await insertAudit(client, audit);
       return true;
     });
   }
 
-  async markDeleting(id: string, modified: string): Promise<boolean> {
+  async markDeleting(id: string, modified: string, audit: readonly AuditEntry[] = []): Promise<boolean> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, id))) return false;
       await client.query(named(MARK_SHARE_DELETING, [modified, id]));
@@ -247,6 +257,7 @@ export class PgSharesStore implements SharesStore {
       const due = this.timing.dueAt();
       await enqueueShareRecipients(client, id, due);
       await enqueue(client, 'share', id, due);
+      await insertAudit(client, audit);
       return true;
     });
   }

@@ -1,3 +1,5 @@
+import type { AuditEntry } from '../../audit/entry.js';
+import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type {
   ExcludedRecipientRow,
@@ -52,6 +54,7 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
     changes: ExclusionChanges,
     modified: string,
     newRecipientId: () => string,
+    audit: readonly AuditEntry[] = [],
   ): Promise<boolean> {
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, shareId)) return false;
@@ -100,6 +103,7 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
         ).run(row);
         setDesired(this.db, shareId, row.account_id, 'disassociated', modified, due);
       }
+      insertAudit(this.db, audit);
       return true;
     })();
   }

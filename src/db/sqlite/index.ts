@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Store } from '../store.js';
+import { SqliteAuditStore } from './audit.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 import { assertMigrated, migrate, openDatabase } from './database.js';
 import { SqliteExcludedRecipientsStore } from './excluded-recipients.js';
@@ -21,6 +22,7 @@ export class SqliteStore implements Store {
   readonly reconciler;
   readonly inventory;
   readonly state;
+  readonly audit;
 
   constructor(
     readonly db: Database.Database,
@@ -34,6 +36,7 @@ export class SqliteStore implements Store {
     this.reconciler = new SqliteReconcilerStore(db);
     this.inventory = new SqliteInventoryStore(db);
     this.state = new SqliteStateStore(db);
+    this.audit = new SqliteAuditStore(db);
   }
 
   async ready(): Promise<void> {

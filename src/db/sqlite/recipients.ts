@@ -1,3 +1,5 @@
+import type { AuditEntry } from '../../audit/entry.js';
+import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type {
   RecipientChanges,
@@ -91,7 +93,12 @@ export class SqliteRecipientsStore implements RecipientsStore {
     ) as RecipientRow[];
   }
 
-  async apply(shareId: string, changes: RecipientChanges, modified: string): Promise<boolean> {
+  async apply(
+    shareId: string,
+    changes: RecipientChanges,
+    modified: string,
+    audit: readonly AuditEntry[] = [],
+  ): Promise<boolean> {
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, shareId)) return false;
       const due = this.timing.dueAt();
@@ -100,6 +107,7 @@ export class SqliteRecipientsStore implements RecipientsStore {
         setDesired(this.db, shareId, accountId, 'associated', modified, due);
       for (const accountId of changes.disassociate)
         setDesired(this.db, shareId, accountId, 'disassociated', modified, due);
+      insertAudit(this.db, audit);
       return true;
     })();
   }

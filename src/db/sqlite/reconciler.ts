@@ -1,3 +1,5 @@
+import { noAudit, type AuditOf } from '../../audit/entry.js';
+import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type { RecipientRow } from '../../recipients/store.js';
 import type {
@@ -240,6 +242,8 @@ export class SqliteReconcilerStore implements ReconcilerStore {
           moved.add(rec.id);
         if (r.retry) this.retryNow(owner, r.item, r.retry.dueAt, r.retry.error);
         else this.completeNow(owner, r.item);
+        insertAudit(this.db, r.audit ?? []);
+        if (rec && moved.has(rec.id)) insertAudit(this.db, r.moveAudit ?? []);
       }
       return moved;
     })();
@@ -314,7 +318,11 @@ export class SqliteReconcilerStore implements ReconcilerStore {
     return { changed: plan.change.length + add.length, more: add.length < plan.add.length };
   }
 
-  async finalizeShare(shareId: string, modified: string): Promise<ShareFinalization> {
+  async finalizeShare(
+    shareId: string,
+    modified: string,
+    audit: AuditOf<ShareFinalization> = noAudit,
+  ): Promise<ShareFinalization> {
     return this.db.transaction((): ShareFinalization => {
       const pending = prepared(
         this.db,
@@ -340,6 +348,7 @@ export class SqliteReconcilerStore implements ReconcilerStore {
              AND NOT EXISTS (SELECT 1 FROM share_recipients WHERE share_id = @share AND status <> 'disassociated')
              AND NOT EXISTS (SELECT 1 FROM share_resources WHERE share_id = @share AND status <> 'deleted')`,
         ).run({ share: shareId, modified }).changes > 0;
+      insertAudit(this.db, audit({ deletedResources, shareDeleted }));
       return { deletedResources, shareDeleted };
     })();
   }

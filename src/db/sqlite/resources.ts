@@ -1,3 +1,5 @@
+import { noAudit, type AuditEntry, type AuditOf } from '../../audit/entry.js';
+import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type { ResourceType } from '../../http/common-schemas.js';
 import type { ResourceListQuery, ResourceRow, ResourcesStore } from '../../resources/store.js';
@@ -67,7 +69,7 @@ export class SqliteResourcesStore implements ResourcesStore {
     return r && toResourceRow(r);
   }
 
-  async add(row: ResourceRow): Promise<'ok' | 'inactive' | 'duplicate'> {
+  async add(row: ResourceRow, audit: readonly AuditEntry[] = []): Promise<'ok' | 'inactive' | 'duplicate'> {
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, row.share_id)) return 'inactive' as const;
       if (
@@ -80,6 +82,7 @@ export class SqliteResourcesStore implements ResourcesStore {
       }
       insertResource(this.db, row);
       resourceChanged(this.db, row.share_id, row.modified, this.timing.dueAt());
+      insertAudit(this.db, audit);
       return 'ok' as const;
     })();
   }
@@ -89,6 +92,7 @@ export class SqliteResourcesStore implements ResourcesStore {
     id: string,
     meta: Record<string, unknown>,
     modified: string,
+    audit: AuditOf<ResourceRow> = noAudit,
   ): Promise<ResourceRow | 'inactive'> {
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, shareId)) return 'inactive' as const;
@@ -99,11 +103,18 @@ export class SqliteResourcesStore implements ResourcesStore {
       ).run(JSON.stringify(meta), modified, shareId, id).changes;
       if (changed === 0) return 'inactive' as const;
       resourceChanged(this.db, shareId, modified, this.timing.dueAt());
-      return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
+      const updated = toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
+      insertAudit(this.db, audit(updated));
+      return updated;
     })();
   }
 
-  async markDeleting(shareId: string, id: string, modified: string): Promise<ResourceRow | 'inactive'> {
+  async markDeleting(
+    shareId: string,
+    id: string,
+    modified: string,
+    audit: AuditOf<ResourceRow> = noAudit,
+  ): Promise<ResourceRow | 'inactive'> {
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, shareId)) return 'inactive' as const;
       const changed = prepared(
@@ -114,7 +125,9 @@ export class SqliteResourcesStore implements ResourcesStore {
       const due = this.timing.dueAt();
       enqueueShareRecipients(this.db, shareId, due);
       enqueue(this.db, 'share', shareId, due);
-      return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
+      const updated = toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
+      insertAudit(this.db, audit(updated));
+      return updated;
     })();
   }
 }

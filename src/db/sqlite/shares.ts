@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import type { AuditEntry } from '../../audit/entry.js';
+import { insertAudit } from './audit.js';
 import type { ResourceRow } from '../../resources/store.js';
 import type {
   NewShare,
@@ -105,7 +107,7 @@ export class SqliteSharesStore implements SharesStore {
     );
   }
 
-  async create(input: NewShare): Promise<void> {
+  async create(input: NewShare, audit: readonly AuditEntry[] = []): Promise<void> {
     this.db.transaction(() => {
       const seq = this.nextSeq.get(input.share.organization_id);
       if (seq === undefined) throw new Error(`organization ${input.share.organization_id} does not exist`);
@@ -116,6 +118,7 @@ export class SqliteSharesStore implements SharesStore {
       for (const r of input.resources) insertResource(this.db, r);
       // An organization-targeted share's recipients are derived by the reconciler from the members.
       if (input.share.target_type === 'organization') enqueue(this.db, 'share', input.share.id, due);
+      insertAudit(this.db, audit);
     })();
   }
 
@@ -241,18 +244,25 @@ export class SqliteSharesStore implements SharesStore {
     return recipientCounts(shareIds, rows);
   }
 
-  async update(id: string, name: string, tags: Tags | undefined, modified: string): Promise<boolean> {
+  async update(
+    id: string,
+    name: string,
+    tags: Tags | undefined,
+    modified: string,
+    audit: readonly AuditEntry[] = [],
+  ): Promise<boolean> {
     return this.db.transaction(() => {
       if (this.rename.run(name, modified, id).changes === 0) return false;
       if (tags) {
         this.deleteTags.run(id);
         for (const [key, value] of Object.entries(tags)) this.insertTag.run(id, key, value);
       }
+      insertAudit(this.db, audit);
       return true;
     })();
   }
 
-  async markDeleting(id: string, modified: string): Promise<boolean> {
+  async markDeleting(id: string, modified: string, audit: readonly AuditEntry[] = []): Promise<boolean> {
     return this.db.transaction(() => {
       if (this.shareStatus.get(id)?.status !== 'active') return false;
       this.markShareDeleting.run(modified, id);
@@ -261,6 +271,7 @@ export class SqliteSharesStore implements SharesStore {
       const due = this.timing.dueAt();
       enqueueShareRecipients(this.db, id, due);
       enqueue(this.db, 'share', id, due);
+      insertAudit(this.db, audit);
       return true;
     })();
   }
