@@ -1,7 +1,6 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { ErrorItem, Identifier, StringEnum } from '../http/common-schemas.js';
 
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const AnyJson = Type.Unknown();
 
 // Field names as Cloudflare serves them and the `cloudflare` 7.3.0 SDK types them (`Shared.AuditLog` for

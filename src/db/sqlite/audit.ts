@@ -5,8 +5,6 @@ import { placeholders, prepared } from './database.js';
 
 type Db = Database.Database;
 
-const JSON_COLUMNS = ['old_value', 'new_value', 'metadata', 'request'] as const;
-
 const INSERT = `INSERT INTO audit_logs (id, account_id, organization_id, time, action_type, action_description,
   action_result, actor_type, actor_id, actor_email, actor_ip, actor_context, actor_token_id, actor_token_name,
   interface, resource_type, resource_id, raw_method, raw_uri, raw_status_code, raw_user_agent, raw_ray_id,
@@ -56,7 +54,7 @@ const FILTER_SQL: Record<AuditFilterColumn, string> = {
   resource_type: 'l.resource_type',
 };
 
-interface StoredRow extends Omit<AuditRow, (typeof JSON_COLUMNS)[number]> {
+interface StoredRow extends Omit<AuditRow, 'old_value' | 'new_value' | 'metadata' | 'request'> {
   old_value: string | null;
   new_value: string | null;
   metadata: string | null;
