@@ -14,7 +14,8 @@ export interface AuditEntry {
   action_type: AuditActionType;
   action_description: string;
   action_result: 'success' | 'failure';
-  actor_type: 'user' | 'account' | 'system';
+  /** `cloudflare_admin`: the operator of this rshare, through the CLI or a bootstrap file. */
+  actor_type: 'user' | 'account' | 'system' | 'cloudflare_admin';
   actor_id: string | null;
   actor_email: string | null;
   actor_ip: string | null;
@@ -80,8 +81,11 @@ export const SYSTEM_ACTOR: AuditActor = {
   raw: null,
 };
 
-/** A tenancy command or bootstrap file: an operator on the machine, not an API caller. */
-export const CLI_ACTOR: AuditActor = { ...SYSTEM_ACTOR, type: 'user', interface: 'CLI' };
+/**
+ * A tenancy command or bootstrap file: the operator of the installation, who stands where Cloudflare's own
+ * administrators do.
+ */
+export const CLI_ACTOR: AuditActor = { ...SYSTEM_ACTOR, type: 'cloudflare_admin', interface: 'CLI' };
 
 export interface AuditChange {
   account: { id: string; organization_id: string | null };
@@ -104,7 +108,7 @@ export function auditEntry(actor: AuditActor, time: string, change: AuditChange)
     action_type: change.action,
     action_description: change.description,
     action_result: change.result ?? 'success',
-    actor_type: actor.type === 'account' ? 'account' : actor.type,
+    actor_type: actor.type,
     // An account token acts as the account whose log holds the entry (Cloudflare's `actor.type: account`).
     actor_id: actor.type === 'account' ? change.account.id : actor.id,
     actor_email: actor.email,

@@ -50,6 +50,13 @@ const text = (v: unknown): string | undefined =>
   v === null || v === undefined ? undefined : JSON.stringify(v);
 const opt = (v: string | null): string | undefined => v ?? undefined;
 
+const V1_ACTOR_TYPES = {
+  user: 'user',
+  account: 'user',
+  system: 'Cloudflare',
+  cloudflare_admin: 'admin',
+} as const;
+
 export function toV1(row: AuditRow): AuditLogV1 {
   const entry: AuditLogV1 = {
     id: row.id,
@@ -59,7 +66,7 @@ export function toV1(row: AuditRow): AuditLogV1 {
       email: opt(row.actor_email),
       ip: opt(row.actor_ip),
       // Version 1 knows users, admins and Cloudflare itself; an account token acts for a user there.
-      type: row.actor_type === 'system' ? 'Cloudflare' : 'user',
+      type: V1_ACTOR_TYPES[row.actor_type],
     },
     interface: row.interface,
     metadata: row.metadata ?? {},
