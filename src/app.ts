@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { mountAdmin, type AdminMount } from './admin/plugin.js';
+import { auditReadHooks } from './audit/hook.js';
 import { auditRoutes } from './audit/routes.js';
 import { AuditService } from './audit/service.js';
 import type { Store } from './db/store.js';
@@ -55,6 +56,8 @@ export interface AppOptions {
   faults?: FaultRegistry;
   /** Journal of public API requests (test-suite control; in memory, per node). */
   journal?: Journal;
+  /** Record successful reads in the audit logs (`view` entries). */
+  auditReads?: boolean;
 }
 
 /** Cloudflare's API lives under /client/v4. */
@@ -175,6 +178,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
   }
 
+  const audit = new AuditService(options.store.audit);
+  if (options.auditReads && options.api !== false) auditReadHooks(app, audit, clock);
   for (const prefix of options.api === false ? [] : [API_ROOT]) {
     await app.register(
       async (api) => {
@@ -185,7 +190,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         excludedRecipientRoutes(typed, services);
         tokenRoutes(typed);
         inventoryRoutes(typed, options.store.inventory);
-        auditRoutes(typed, new AuditService(options.store.audit));
+        auditRoutes(typed, audit);
       },
       { prefix },
     );

@@ -196,6 +196,17 @@ program
       .default(1000)
       .argParser(positiveInt),
   )
+  .addOption(
+    new Option('--audit-reads', 'record successful reads as "view" audit log entries').env(
+      'RSHARE_AUDIT_READS',
+    ),
+  )
+  .addOption(
+    new Option('--audit-retention-days <n>', 'audit log entries older than this are pruned by workers')
+      .env('RSHARE_AUDIT_RETENTION_DAYS')
+      .default(548)
+      .argParser(positiveInt),
+  )
   .action(
     async (opts: {
       port: number;
@@ -215,6 +226,8 @@ program
       reconcileDelayMs: number;
       idSeed?: number;
       journalSize: number;
+      auditReads?: boolean;
+      auditRetentionDays: number;
     }) => {
       // Loaded lazily so admin commands never pull in the HTTP stack.
       const { serve, newAdminToken } = await import('./server.js');
@@ -237,6 +250,8 @@ program
         reconcileDelayMs: opts.reconcileDelayMs,
         idSeed: opts.idSeed,
         journalSize: opts.journalSize,
+        auditReads: opts.auditReads === true,
+        auditRetentionDays: opts.auditRetentionDays,
       };
       await serve(options);
     },

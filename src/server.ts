@@ -4,6 +4,7 @@ import { HttpMetrics } from './http-metrics/service.js';
 import { randomBytes } from 'node:crypto';
 import { buildApp } from './app.js';
 import { AdminService } from './admin/service.js';
+import { AuditPruner, DEFAULT_AUDIT_RETENTION_DAYS } from './audit/retention.js';
 import { adminRoutes, type AdminServices } from './admin/routes.js';
 import { ControlService } from './control/service.js';
 import { openStore } from './db/open.js';
@@ -58,6 +59,10 @@ export interface ServeOptions {
   idSeed?: number;
   /** Requests kept in the admin API's journal (default 1,000). */
   journalSize?: number;
+  /** Record successful reads as `view` audit entries (default off, so reads stay cheap). */
+  auditReads?: boolean;
+  /** Audit entries older than this are pruned by worker nodes (default 548: Cloudflare's 18 months). */
+  auditRetentionDays?: number;
 }
 
 /** What the admin API controls, for in-process callers (`startRshare`). */
@@ -146,6 +151,16 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     }
     const loop = role !== 'api' && mode === 'auto' ? reconciler : undefined;
     loop?.start(options.pollMs);
+    const pruner =
+      role === 'api'
+        ? undefined
+        : new AuditPruner(
+            store.audit,
+            clock,
+            options.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS,
+            logger.child({ component: 'audit' }),
+          );
+    pruner?.start();
 
     let services: AdminServices | undefined;
     if (faults && journal && reconciler) {
@@ -181,6 +196,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       metrics: registries.length > 0 ? Registry.merge(registries) : undefined,
       httpMetrics,
       onChange: loop ? () => loop.notify() : undefined,
+      auditReads: options.auditReads,
       faults,
       journal,
       admin:
@@ -196,6 +212,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     const close = () =>
       (closing ??= (async () => {
         await app.close();
+        await pruner?.stop();
         await reconciler?.stop();
         await store.close();
       })());

@@ -31,7 +31,6 @@ export type AuditLogV1 = Static<typeof AuditLogV1>;
 
 const DateOrTime = (description: string) =>
   Type.String({
-    minLength: 10,
     maxLength: 40,
     description: `${description} A date (2019-04-30, UTC) or an RFC 3339 timestamp.`,
   });
