@@ -175,6 +175,11 @@ const BODIES: Record<string, (account: string) => unknown> = {
   'share-excluded-recipients-update': () => [{ account_id: R3 }, { account_id: R2 }],
 };
 
+/** A valid query for each operation that requires one. */
+const QUERIES: Record<string, string> = {
+  'audit-logs-v2-get-account-audit-logs': 'since=2025-01-01T00:00:00Z&before=2027-01-01T00:00:00Z',
+};
+
 export const takesBody = (row: MatrixRow): boolean => row.method === 'POST' || row.method === 'PUT';
 export const hasBody = (operationId: string): boolean => operationId in BODIES;
 export const isWrite = (row: MatrixRow): boolean => row.method !== 'GET';
@@ -187,7 +192,7 @@ export interface Request {
   body?: unknown;
 }
 
-/** The concrete request of a row: the table's path with the target's ids, and the operation's valid body. */
+/** The concrete request of a row: the table's path with the target's ids, and the operation's valid query and body. */
 export function requestFor(row: MatrixRow, account: string, target: Target): Request {
   const orgWide = row.path.includes('/excluded-recipients');
   const values: Record<string, string> = {
@@ -202,7 +207,7 @@ export function requestFor(row: MatrixRow, account: string, target: Target): Req
     const value = values[name];
     assert.ok(value, `${row.operationId}: no value for {${name}}`);
     return value;
-  })}`;
+  })}${row.operationId in QUERIES ? `?${QUERIES[row.operationId]}` : ''}`;
   const body = BODIES[row.operationId];
   return body ? { method: row.method, url, body: body(account) } : { method: row.method, url };
 }
