@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import Cloudflare from 'cloudflare';
+import type { AuditLogV1, AuditLogV2 } from '../src/audit/schemas.js';
 import { buildDrivers } from '../src/reconciler/drivers/index.js';
 import { Reconciler } from '../src/reconciler/reconciler.js';
 import { OWNER, R1, R2, seedShareBody, setup, TOKENS, type Harness } from './helpers.js';
@@ -164,3 +165,26 @@ describe('audit logs through the SDK', () => {
     ]);
   });
 });
+
+/** Every field rshare serves is one the SDK 7.3.0 types name (checked by `tsc`, which `npm test` runs). */
+type Fields<T> = T extends object ? keyof T : never;
+type Unknown<Ours, Sdk> = Exclude<Fields<Ours>, Fields<NonNullable<Sdk>>>;
+/** Fails to compile unless `T` is `never`: no field outside the SDK's types. */
+type None<T extends never> = T;
+type V2 = AuditLogV2;
+type SdkV2 = Cloudflare.Accounts.Logs.AuditListResponse;
+type V1 = AuditLogV1;
+type SdkV1 = Cloudflare.AuditLog;
+export type FieldChecks = [
+  None<Unknown<V2, SdkV2>>,
+  None<Unknown<V2['account'], SdkV2['account']>>,
+  None<Unknown<V2['action'], SdkV2['action']>>,
+  None<Unknown<V2['actor'], SdkV2['actor']>>,
+  None<Unknown<V2['raw'], SdkV2['raw']>>,
+  None<Unknown<V2['resource'], SdkV2['resource']>>,
+  None<Unknown<V1, SdkV1>>,
+  None<Unknown<V1['action'], SdkV1['action']>>,
+  None<Unknown<V1['actor'], SdkV1['actor']>>,
+  None<Unknown<V1['owner'], SdkV1['owner']>>,
+  None<Unknown<V1['resource'], SdkV1['resource']>>,
+];
