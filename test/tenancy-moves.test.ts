@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashSecret } from '../src/lib/secrets.js';
 import { buildDrivers } from '../src/reconciler/drivers/index.js';
+import { OWNER_LEFT } from '../src/reconciler/audit.js';
 import { ENTITLEMENT_ERROR, Reconciler } from '../src/reconciler/reconciler.js';
 import { applyBootstrap } from '../src/tenancy/bootstrap.js';
 import { TenancyService } from '../src/tenancy/service.js';
@@ -433,6 +434,98 @@ describe('SqliteTenancyStore.upsertAccount queues reconciler work', () => {
     await drain();
     await h.store.tenancy.upsertAccount({ ...(await account(R3)), entitlements: [] });
     assert.deepEqual(await work(), []);
+  });
+});
+
+describe('an owner that leaves its organization', () => {
+  let h: Harness;
+  let reconciler: Reconciler;
+  let service: TenancyService;
+  let accountShare: string;
+  let orgShare: string;
+  let otherShare: string;
+
+  before(async () => {
+    h = await setup();
+    reconciler = new Reconciler({
+      store: h.store,
+      clock: h.clock,
+      drivers: buildDrivers({}, h.store.inventory, h.clock),
+    });
+    service = new TenancyService(h.store.tenancy, h.clock);
+    await addToken(h, 22, R3_TOKEN, R3);
+    const byAccount = await call(h.app, 'POST', base(), {
+      body: {
+        ...orgShareBody(),
+        name: 'To R1 and R2',
+        recipients: [{ recipient_account_id: R1 }, { recipient_account_id: R2 }],
+      },
+    });
+    accountShare = byAccount.body.result.id as string;
+    orgShare = (await call(h.app, 'POST', base(), { body: orgShareBody() })).body.result.id as string;
+    // R3 shares too; its share must not be touched by OWNER's departure.
+    const fromR3 = await call(h.app, 'POST', base(R3), {
+      token: R3_TOKEN,
+      body: { ...orgShareBody(R3), name: 'From R3', recipients: [{ recipient_account_id: R1 }] },
+    });
+    otherShare = fromR3.body.result.id as string;
+    await reconciler.reconcileOnce();
+    assert.deepEqual(
+      (await inventoryOf(h, R1, TOKENS.r1)).sort(),
+      [
+        `${accountShare}/${RESOURCE_ID}@1`,
+        `${orgShare}/${RESOURCE_ID}@1`,
+        `${otherShare}/${RESOURCE_ID}@1`,
+      ].sort(),
+    );
+  });
+  after(() => h.close());
+
+  test('moveAccount: given the owner moved out of ORG, when reconciled, then its shares are deleted, every recipient disassociated and what it shared removed from every account', async () => {
+    await service.moveAccount(OWNER, OTHER_ORG);
+    await reconciler.reconcileOnce();
+    await reconciler.reconcileOnce();
+
+    for (const id of [accountShare, orgShare]) {
+      const share = await call(h.app, 'GET', `${base()}/${id}?include_recipient_counts=true`);
+      assert.equal(share.status, 200, JSON.stringify(share.body));
+      assert.equal(share.body.result.status, 'deleted');
+      assert.equal(share.body.result.associated_recipient_count, 0);
+      assert.equal(share.body.result.associating_recipient_count, 0);
+      for (const r of (await recipientsOf(h, id)).values()) {
+        assert.equal(r.association_status, 'disassociated', r.account_id);
+      }
+    }
+    assert.deepEqual(await inventoryOf(h, R1, TOKENS.r1), [`${otherShare}/${RESOURCE_ID}@1`]);
+    assert.deepEqual(await inventoryOf(h, R2, TOKENS.r2), []);
+    assert.deepEqual(await inventoryOf(h, R3, R3_TOKEN), []);
+    const untouched = await call(h.app, 'GET', `${base(R3)}/${otherShare}`, { token: R3_TOKEN });
+    assert.equal(untouched.body.result.status, 'active');
+  });
+
+  test('audit log: given the departure deleted the shares, when the owner reads its log, then a system entry on each share says why', async () => {
+    const res = await call(
+      h.app,
+      'GET',
+      `/client/v4/accounts/${OWNER}/logs/audit?since=2025-01-01&before=2027-01-01&action_type=delete&resource_type=share`,
+    );
+    const why = (
+      res.body.result as {
+        resource: { id: string };
+        action: { description: string };
+        actor: { type: string };
+      }[]
+    ).filter((e) => e.action.description === OWNER_LEFT);
+    assert.deepEqual(why.map((e) => e.resource.id).sort(), [accountShare, orgShare].sort());
+    for (const e of why) assert.equal(e.actor.type, 'system');
+  });
+
+  test('moveAccount: given the owner moved back, when reconciled, then its deleted shares stay deleted', async () => {
+    await service.moveAccount(OWNER, ORG);
+    await reconciler.reconcileOnce();
+    const share = await call(h.app, 'GET', `${base()}/${accountShare}`);
+    assert.equal(share.body.result.status, 'deleted');
+    assert.deepEqual(await inventoryOf(h, R2, TOKENS.r2), []);
   });
 });
 

@@ -2,7 +2,7 @@ import { auditEntry, SYSTEM_ACTOR, type AuditEntry } from '../audit/entry.js';
 import type { AssociationStatus } from '../recipients/store.js';
 import type { ResourceRow } from '../resources/store.js';
 import type { ShareRow } from '../shares/store.js';
-import type { DeliveryState, RecipientContext, ShareFinalization } from './store.js';
+import type { AbandonedShare, DeliveryState, RecipientContext, ShareFinalization } from './store.js';
 
 /**
  * What the reconciler's work looks like in the audit logs, as system entries: the recipient account sees a
@@ -11,7 +11,10 @@ import type { DeliveryState, RecipientContext, ShareFinalization } from './store
 
 type State = Omit<DeliveryState, 'share_resource_id'>;
 
-const ownerAccount = (share: ShareRow) => ({ id: share.account_id, organization_id: share.organization_id });
+const ownerAccount = (share: Pick<ShareRow, 'account_id' | 'organization_id'>) => ({
+  id: share.account_id,
+  organization_id: share.organization_id,
+});
 
 /** The entries of one delivery-state write, if it changes what the recipient holds or a new failure. */
 export function deliveryEntries(
@@ -122,4 +125,26 @@ export function finalizeEntries(share: ShareRow, done: ShareFinalization, time: 
     );
   }
   return entries;
+}
+
+/** Why a share started deleting without a request: its owner left the share's organization. */
+export const OWNER_LEFT = 'Share deleted: its owner account left the organization';
+
+/** The owner's entries for the shares its departure started deleting. */
+export function ownerLeftEntries(shares: AbandonedShare[], time: string): AuditEntry[] {
+  return shares.map((share) =>
+    auditEntry(SYSTEM_ACTOR, time, {
+      account: ownerAccount(share),
+      action: 'delete',
+      description: OWNER_LEFT,
+      resource: { type: 'share', id: share.id },
+      old: { status: 'active' },
+      new: { status: 'deleting' },
+      metadata: {
+        share_id: share.id,
+        reason: 'owner_left_organization',
+        organization_id: share.organization_id,
+      },
+    }),
+  );
 }

@@ -1,4 +1,4 @@
-import { deliveryEntries, finalizeEntries, moveEntries } from './audit.js';
+import { deliveryEntries, finalizeEntries, moveEntries, ownerLeftEntries } from './audit.js';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Store } from '../db/store.js';
@@ -624,10 +624,12 @@ export class Reconciler {
   }
 
   private async syncOrganization(organizationId: string): Promise<void> {
+    const time = this.options.clock.timestamp();
     const changed = await this.options.store.reconciler.syncOrganization(
       organizationId,
-      this.options.clock.timestamp(),
+      time,
       () => this.ids.next(),
+      (abandoned) => ownerLeftEntries(abandoned, time),
     );
     if (changed > 0)
       this.log.info({ organization: organizationId, changed }, 'organization recipients re-derived');

@@ -59,6 +59,13 @@ export interface RecipientResult {
   moveAudit?: AuditEntry[];
 }
 
+/** A share whose owner left its organization. */
+export interface AbandonedShare {
+  id: string;
+  account_id: string;
+  organization_id: string;
+}
+
 export interface ShareFinalization {
   /** Ids of the resources that went `deleting` → `deleted`. */
   deletedResources: string[];
@@ -124,5 +131,16 @@ export interface ReconcilerStore {
    * members and exclusions, and disassociates recipients of its account-targeted shares that left the
    * organization; returns how many recipients changed.
    */
-  syncOrganization(organizationId: string, modified: string, newId: () => string): Promise<number>;
+  /**
+   * Follows the organization's membership: derives organization-targeted recipients, disassociates
+   * recipients that left, and starts deleting the active shares of owners that left (Cloudflare removes
+   * what a departed account shared from every destination account), writing `ownersLeft`'s entries for
+   * those shares in the same transaction.
+   */
+  syncOrganization(
+    organizationId: string,
+    modified: string,
+    newId: () => string,
+    ownersLeft?: AuditOf<AbandonedShare[]>,
+  ): Promise<number>;
 }

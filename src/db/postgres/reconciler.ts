@@ -4,6 +4,7 @@ import { planOrganizationShare } from '../../reconciler/organization.js';
 import type pg from 'pg';
 import type { RecipientRow } from '../../recipients/store.js';
 import type {
+  AbandonedShare,
   ClaimOptions,
   DeliveryState,
   RecipientContext,
@@ -19,6 +20,7 @@ import type { AccountRow } from '../../tenancy/store.js';
 import { groupBy } from '../rows.js';
 import { named, transaction } from './database.js';
 import { insertRecipients, setDesired } from './recipients.js';
+import { startShareDelete } from './shares.js';
 import { enqueue } from './work.js';
 
 /**
@@ -183,6 +185,9 @@ const DEPARTED = `SELECT r.share_id, r.account_id FROM share_recipients r JOIN s
   WHERE r.account_id = ANY($1::char(32)[]) AND r.status IN ('associating', 'associated')
     AND r.desired_status = 'associated'
     AND s.organization_id = $2 AND s.target_type = 'account' AND s.status = 'active'`;
+/** The active shares of the organization that accounts which left it own. */
+const ABANDONED = `SELECT id, account_id, organization_id FROM shares
+  WHERE account_id = ANY($1::char(32)[]) AND organization_id = $2 AND status = 'active'`;
 /** The shares a sync changes: the leavers' and the active organization-targeted ones, locked in id order. */
 const LOCK_SYNCED_SHARES = `SELECT id, account_id, target_type FROM shares
   WHERE id IN (
@@ -420,7 +425,12 @@ export class PgReconcilerStore implements ReconcilerStore {
     });
   }
 
-  async syncOrganization(organizationId: string, modified: string, newId: () => string): Promise<number> {
+  async syncOrganization(
+    organizationId: string,
+    modified: string,
+    newId: () => string,
+    ownersLeft: AuditOf<AbandonedShare[]> = noAudit,
+  ): Promise<number> {
     return transaction(this.pool, async (client) => {
       const members = new Set(
         (await client.query<{ id: string }>(named(MEMBERS, [organizationId]))).rows.map((a) => a.id),
@@ -439,19 +449,32 @@ export class PgReconcilerStore implements ReconcilerStore {
                 named(DEPARTED, [leavers, organizationId]),
               )
             ).rows;
+      const abandoned =
+        leavers.length === 0
+          ? []
+          : (await client.query<AbandonedShare>(named(ABANDONED, [leavers, organizationId]))).rows;
+      const changedShares = [...departed.map((r) => r.share_id), ...abandoned.map((s) => s.id)];
       // Every share this changes, in id order so concurrent lockers never deadlock.
       const shares = (
         await client.query<{ id: string; account_id: string; target_type: string }>(
-          named(LOCK_SYNCED_SHARES, [[...new Set(departed.map((r) => r.share_id))], organizationId]),
+          named(LOCK_SYNCED_SHARES, [[...new Set(changedShares)], organizationId]),
         )
       ).rows;
+      const locked = new Set(shares.map((s) => s.id));
+      // Locked still active: deleting them is this sync's, and what they shared leaves every recipient.
+      const leaving = abandoned.filter((s) => locked.has(s.id));
+      for (const share of leaving) await startShareDelete(client, share.id, modified, DUE_NOW);
+      await insertAudit(client, leaving.length > 0 ? ownersLeft(leaving) : []);
+      const gone = new Set(leaving.map((s) => s.id));
       let changed = 0;
+      changed += leaving.length;
       for (const r of departed) {
+        if (gone.has(r.share_id)) continue;
         await setDesired(client, r.share_id, r.account_id, 'disassociated', modified, DUE_NOW);
         changed++;
       }
       for (const share of shares) {
-        if (share.target_type !== 'organization') continue;
+        if (share.target_type !== 'organization' || gone.has(share.id)) continue;
         changed += (await this.deriveOne(client, share, members, modified, newId)).changed;
       }
       return changed;

@@ -251,14 +251,26 @@ export class PgSharesStore implements SharesStore {
   async markDeleting(id: string, modified: string, audit: readonly AuditEntry[] = []): Promise<boolean> {
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, id))) return false;
-      await client.query(named(MARK_SHARE_DELETING, [modified, id]));
-      await client.query(named(MARK_RECIPIENTS_DISASSOCIATING, [modified, id]));
-      await client.query(named(MARK_RESOURCES_DELETING, [modified, id]));
-      const due = this.timing.dueAt();
-      await enqueueShareRecipients(client, id, due);
-      await enqueue(client, 'share', id, due);
+      await startShareDelete(client, id, modified, this.timing.dueAt());
       await insertAudit(client, audit);
       return true;
     });
   }
+}
+
+/**
+ * Starts the asynchronous delete of an active share in the caller's transaction: the share goes
+ * `deleting`, its recipients `disassociating`, its live resources `deleting`, and the work is queued.
+ */
+export async function startShareDelete(
+  client: pg.PoolClient,
+  id: string,
+  modified: string,
+  due: number,
+): Promise<void> {
+  await client.query(named(MARK_SHARE_DELETING, [modified, id]));
+  await client.query(named(MARK_RECIPIENTS_DISASSOCIATING, [modified, id]));
+  await client.query(named(MARK_RESOURCES_DELETING, [modified, id]));
+  await enqueueShareRecipients(client, id, due);
+  await enqueue(client, 'share', id, due);
 }

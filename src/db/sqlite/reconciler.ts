@@ -3,6 +3,7 @@ import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type { RecipientRow } from '../../recipients/store.js';
 import type {
+  AbandonedShare,
   ClaimOptions,
   DeliveryState,
   RecipientContext,
@@ -18,6 +19,7 @@ import { groupBy } from '../rows.js';
 import { prepared } from './database.js';
 import { insertRecipient, setDesired } from './recipients.js';
 import { toResourceRow, type ResourceRecord } from './resources.js';
+import { startShareDelete } from './shares.js';
 import { enqueue } from './work.js';
 import { planOrganizationShare } from '../../reconciler/organization.js';
 
@@ -353,7 +355,12 @@ export class SqliteReconcilerStore implements ReconcilerStore {
     })();
   }
 
-  async syncOrganization(organizationId: string, modified: string, newId: () => string): Promise<number> {
+  async syncOrganization(
+    organizationId: string,
+    modified: string,
+    newId: () => string,
+    ownersLeft: AuditOf<AbandonedShare[]> = noAudit,
+  ): Promise<number> {
     return this.db.transaction(() => {
       let changed = 0;
       const members = this.members(organizationId);
@@ -369,6 +376,15 @@ export class SqliteReconcilerStore implements ReconcilerStore {
           'DELETE FROM organization_departures WHERE organization_id = ? AND account_id = ?',
         ).run(organizationId, account_id);
         if (members.has(account_id)) continue; // back in the organization meanwhile
+        // What a departed owner shared leaves every recipient: its active shares here start deleting.
+        const abandoned = prepared(
+          this.db,
+          `SELECT id, account_id, organization_id FROM shares
+           WHERE account_id = ? AND organization_id = ? AND status = 'active'`,
+        ).all(account_id, organizationId) as AbandonedShare[];
+        for (const share of abandoned) startShareDelete(this.db, share.id, modified, DUE_NOW);
+        if (abandoned.length > 0) insertAudit(this.db, ownersLeft(abandoned));
+        changed += abandoned.length;
         const departed = prepared(
           this.db,
           `SELECT r.share_id FROM share_recipients r JOIN shares s ON s.id = r.share_id

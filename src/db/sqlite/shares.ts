@@ -63,9 +63,6 @@ export class SqliteSharesStore implements SharesStore {
   private readonly activeRecipient;
   private readonly rename;
   private readonly shareStatus;
-  private readonly markShareDeleting;
-  private readonly markRecipientsDisassociating;
-  private readonly markResourcesDeleting;
 
   constructor(
     private readonly db: Db,
@@ -95,16 +92,6 @@ export class SqliteSharesStore implements SharesStore {
     );
     this.shareStatus = db.prepare<[string], { status: string }>('SELECT status FROM shares WHERE id = ?');
     this.rename = db.prepare(`UPDATE shares SET name = ?, modified = ? WHERE id = ? AND status = 'active'`);
-    this.markShareDeleting = db.prepare(
-      `UPDATE shares SET status = 'deleting', modified = ? WHERE id = ? AND status = 'active'`,
-    );
-    this.markRecipientsDisassociating = db.prepare(
-      `UPDATE share_recipients SET desired_status = 'disassociated', status = 'disassociating', modified = ?
-       WHERE share_id = ? AND status <> 'disassociated'`,
-    );
-    this.markResourcesDeleting = db.prepare(
-      `UPDATE share_resources SET status = 'deleting', modified = ? WHERE share_id = ? AND status = 'active'`,
-    );
   }
 
   async create(input: NewShare, audit: readonly AuditEntry[] = []): Promise<void> {
@@ -265,14 +252,31 @@ export class SqliteSharesStore implements SharesStore {
   async markDeleting(id: string, modified: string, audit: readonly AuditEntry[] = []): Promise<boolean> {
     return this.db.transaction(() => {
       if (this.shareStatus.get(id)?.status !== 'active') return false;
-      this.markShareDeleting.run(modified, id);
-      this.markRecipientsDisassociating.run(modified, id);
-      this.markResourcesDeleting.run(modified, id);
-      const due = this.timing.dueAt();
-      enqueueShareRecipients(this.db, id, due);
-      enqueue(this.db, 'share', id, due);
+      startShareDelete(this.db, id, modified, this.timing.dueAt());
       insertAudit(this.db, audit);
       return true;
     })();
   }
+}
+
+/**
+ * Starts the asynchronous delete of an active share in the caller's transaction: the share goes
+ * `deleting`, its recipients `disassociating`, its live resources `deleting`, and the work is queued.
+ */
+export function startShareDelete(db: Db, id: string, modified: string, due: number): void {
+  prepared(db, `UPDATE shares SET status = 'deleting', modified = ? WHERE id = ? AND status = 'active'`).run(
+    modified,
+    id,
+  );
+  prepared(
+    db,
+    `UPDATE share_recipients SET desired_status = 'disassociated', status = 'disassociating', modified = ?
+     WHERE share_id = ? AND status <> 'disassociated'`,
+  ).run(modified, id);
+  prepared(
+    db,
+    `UPDATE share_resources SET status = 'deleting', modified = ? WHERE share_id = ? AND status = 'active'`,
+  ).run(modified, id);
+  enqueueShareRecipients(db, id, due);
+  enqueue(db, 'share', id, due);
 }
