@@ -7,7 +7,13 @@ import { readdirSync } from 'node:fs';
 import { findPostgresBin, startPostgres } from '../test/support/postgres.js';
 
 /** Files that test SQLite-only paths, or that start their own PostgreSQL already in the first pass. */
-const SKIP = new Set(['cli.test.ts', 'crash.test.ts', 'multinode.test.ts', 'copy-store.test.ts']);
+const SKIP = new Set([
+  'cli.test.ts',
+  'crash.test.ts',
+  'multinode.test.ts',
+  'copy-store.test.ts',
+  'store-outage.test.ts',
+]);
 
 const files = readdirSync('test')
   .filter((f) => f.endsWith('.test.ts') && !SKIP.has(f))

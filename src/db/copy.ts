@@ -297,7 +297,8 @@ export async function copyStore(sqlitePath: string, postgresUrl: string): Promis
   } catch (err) {
     throw new Error(`cannot open the SQLite store ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const pool = createPool(postgresUrl, { max: 1 });
+  // An offline bulk copy: no per-statement bound (a request's would cut a large table short).
+  const pool = createPool(postgresUrl, { max: 1, queryTimeoutMs: 0 });
   try {
     try {
       assertSqliteMigrated(source);

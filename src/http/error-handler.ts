@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
+import { isStoreUnavailable } from '../db/outage.js';
 import { ID_PATTERN } from '../lib/ids.js';
 import { DIGEST_PATTERN, TIMESTAMP_PATTERN, type Failure } from './common-schemas.js';
 import {
@@ -7,6 +8,7 @@ import {
   InternalError,
   MalformedJsonError,
   PayloadTooLargeError,
+  StoreUnavailableError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from './errors.js';
@@ -104,6 +106,7 @@ function toApiError(err: FastifyError & { validationContext?: SchemaContext }): 
       return new MalformedJsonError();
   }
   if (err instanceof SyntaxError && err.statusCode === 400) return new MalformedJsonError();
+  if (isStoreUnavailable(err)) return new StoreUnavailableError();
   return undefined;
 }
 
@@ -119,6 +122,8 @@ export function errorHandler(bodyLimit: number) {
     if (!api) {
       req.log.error({ err }, 'unhandled error');
       api = new InternalError();
+    } else if (api instanceof StoreUnavailableError) {
+      req.log.warn({ err }, 'store unavailable');
     } else if (api.status >= 500) {
       req.log.error({ err }, 'server error');
     }

@@ -115,7 +115,7 @@ export class UnsupportedMediaTypeError extends ApiError {
   }
 }
 
-/** 500: a bug or an unavailable store; details go to the log, never to the client. */
+/** 500: a bug; details go to the log, never to the client. */
 export class InternalError extends ApiError {
   readonly status = 500;
   readonly code = 1500;
@@ -132,6 +132,22 @@ export class RateLimitedError extends ApiError {
   constructor(retryAfterSeconds: number) {
     super('Please wait and consider throttling your request speed');
     this.headers = { 'retry-after': String(retryAfterSeconds) };
+  }
+}
+
+/** How long a client should wait before retrying after a store outage answer, in seconds. */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * 503: the data store is down, restarting, too slow, or cannot take writes (a full or read-only disk).
+ * Details go to the log; the client gets the server-error code SDKs retry, and when to retry.
+ */
+export class StoreUnavailableError extends ApiError {
+  readonly status = 503;
+  readonly code = 1503;
+  override readonly headers = { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) };
+  constructor() {
+    super('The data store is unavailable; retry later');
   }
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { isStoreUnavailable } from '../db/outage.js';
 import type { ReconcilerStore } from './store.js';
 
 /** Prometheus metrics of the reconciler, in a registry of their own so each app/test gets fresh ones. */
@@ -23,13 +24,30 @@ export class ReconcilerMetrics {
     registers: [this.registry],
   });
 
+  readonly storeUp = new Gauge({
+    name: 'rshare_store_up',
+    help: 'Whether the store answered the last reconciler pass (1) or was unavailable (0).',
+    registers: [this.registry],
+  });
+  readonly storeErrors = new Counter({
+    name: 'rshare_reconciler_store_errors_total',
+    help: 'Reconciler passes that ended because the store was unavailable.',
+    registers: [this.registry],
+  });
+
   constructor(store: ReconcilerStore) {
+    this.storeUp.set(1);
     new Gauge({
       name: 'rshare_reconcile_pending',
       help: 'Reconciler work items waiting (due or backing off).',
       registers: [this.registry],
       async collect() {
-        this.set(await store.pendingCount());
+        // During a store outage /metrics still answers (that is when it matters): the last count stays.
+        try {
+          this.set(await store.pendingCount());
+        } catch (err) {
+          if (!isStoreUnavailable(err)) throw err;
+        }
       },
     });
   }

@@ -1,6 +1,7 @@
 import { deliveryEntries, finalizeEntries, moveEntries, ownerLeftEntries } from './audit.js';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { isStoreUnavailable } from '../db/outage.js';
 import type { Store } from '../db/store.js';
 import type { Clock } from '../lib/clock.js';
 import { randomIds, type IdSource } from '../lib/ids.js';
@@ -42,6 +43,10 @@ export interface ReconcilerOptions {
   concurrency?: number;
   backoffBaseMs?: number;
   backoffCapMs?: number;
+  /** The loop's first wait after a pass finds the store unavailable; doubles per failed pass. */
+  outageBackoffBaseMs?: number;
+  /** The loop's longest wait between passes while the store stays unavailable. */
+  outageBackoffCapMs?: number;
   /** Source of jitter, injectable for tests. */
   random?: () => number;
 }
@@ -122,6 +127,8 @@ export class Reconciler {
   private readonly concurrency: number;
   private readonly backoffBaseMs: number;
   private readonly backoffCapMs: number;
+  private readonly outageBackoffBaseMs: number;
+  private readonly outageBackoffCapMs: number;
   private readonly random: () => number;
   private readonly log: ReconcilerLogger;
   private readonly ids: IdSource;
@@ -138,6 +145,8 @@ export class Reconciler {
   private readonly batchListeners = new Set<() => void>();
   /** Numbers the lease owners of `reconcileNow` calls, so each call's leases are its own. */
   private nowCalls = 0;
+  /** Set while the store is unavailable to the loop: since when (by the clock), and passes failed. */
+  private outage: { since: number; passes: number } | undefined;
 
   constructor(private readonly options: ReconcilerOptions) {
     this.metrics = options.metrics ?? new ReconcilerMetrics(options.store.reconciler);
@@ -147,6 +156,8 @@ export class Reconciler {
     this.concurrency = options.concurrency ?? 16;
     this.backoffBaseMs = options.backoffBaseMs ?? 500;
     this.backoffCapMs = options.backoffCapMs ?? 60_000;
+    this.outageBackoffBaseMs = options.outageBackoffBaseMs ?? 250;
+    this.outageBackoffCapMs = options.outageBackoffCapMs ?? 5000;
     this.random = options.random ?? Math.random;
     this.log = options.logger ?? silent;
     this.ids = options.ids ?? randomIds;
@@ -155,6 +166,13 @@ export class Reconciler {
   /** Exponential backoff with jitter: half the delay fixed, half random, capped. */
   backoff(attempts: number): number {
     const delay = Math.min(this.backoffCapMs, this.backoffBaseMs * 2 ** Math.min(attempts, 30));
+    return Math.round(delay / 2 + (delay / 2) * this.random());
+  }
+
+  /** The loop's wait after `passes` consecutive passes failed on an unavailable store: like `backoff`. */
+  outageBackoff(passes: number): number {
+    const exponent = Math.min(Math.max(passes - 1, 0), 30);
+    const delay = Math.min(this.outageBackoffCapMs, this.outageBackoffBaseMs * 2 ** exponent);
     return Math.round(delay / 2 + (delay / 2) * this.random());
   }
 
@@ -243,17 +261,27 @@ export class Reconciler {
     }
     if (recipients.length > 0) groups.push(recipients);
     let next = 0;
+    // A lane that fails (the store went away) stops the others taking more groups, and the batch ends only
+    // once every lane has, so no group of this pass is still running when the next pass starts.
+    let failed = false;
     const lane = async () => {
-      while (next < groups.length) {
+      while (next < groups.length && !failed) {
         const group = groups[next++] as WorkItem[];
-        if (group[0]?.kind === 'recipient') await this.processRecipients(group, pass);
-        else await this.process(group[0] as WorkItem, pass);
+        try {
+          if (group[0]?.kind === 'recipient') await this.processRecipients(group, pass);
+          else await this.process(group[0] as WorkItem, pass);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
         // SQLite calls are synchronous: let HTTP requests (and health checks) in between groups.
         await yieldToEventLoop();
       }
     };
     const lanes = inProcess ? (store.kind === 'sqlite' ? 1 : IN_PROCESS_LANES) : this.concurrency;
-    await Promise.all(Array.from({ length: Math.min(lanes, groups.length) }, lane));
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(lanes, groups.length) }, lane));
+    const failure = settled.find((r) => r.status === 'rejected');
+    if (failure) throw failure.reason;
     for (const listener of this.batchListeners) listener();
   }
 
@@ -268,16 +296,44 @@ export class Reconciler {
       this.timer = undefined;
       if (this.stopped) return;
       this.running = this.reconcileOnce()
-        .catch((err: unknown) => this.log.error({ err }, 'reconcile pass failed'))
+        .then(() => this.storeAvailable())
+        .catch((err: unknown) => {
+          if (isStoreUnavailable(err)) this.storeUnavailable(err);
+          else this.log.error({ err }, 'reconcile pass failed');
+        })
         .finally(() => {
           this.running = undefined;
           if (this.stopped) return;
-          const delay = this.again ? 0 : pollMs;
+          // While the store is out, a change notified meanwhile cannot be worked either: keep backing off.
+          const delay = this.outage ? this.outageBackoff(this.outage.passes) : this.again ? 0 : pollMs;
           this.again = false;
           this.timer = setTimeout(tick, delay);
         });
     };
     this.timer = setTimeout(tick, 0);
+  }
+
+  /** One log line per outage, not per pass: the first failed pass pauses the loop, the next ones count. */
+  private storeUnavailable(err: unknown): void {
+    this.metrics.storeUp.set(0);
+    this.metrics.storeErrors.inc();
+    if (this.outage) {
+      this.outage.passes++;
+      return;
+    }
+    this.outage = { since: this.options.clock.now(), passes: 1 };
+    this.log.warn({ err }, 'store unavailable; reconciler paused, retrying with backoff');
+  }
+
+  private storeAvailable(): void {
+    this.metrics.storeUp.set(1);
+    if (!this.outage) return;
+    const { since, passes } = this.outage;
+    this.outage = undefined;
+    this.log.info(
+      { outage_ms: Math.max(0, this.options.clock.now() - since), failed_passes: passes },
+      'store available again; reconciler resumed',
+    );
   }
 
   /** Asks for a pass as soon as possible (the API calls this after each change). */
@@ -327,6 +383,8 @@ export class Reconciler {
       if (item.kind === 'share') await this.convergeShare(item.id, report);
       else await this.syncOrganization(item.id);
     } catch (err) {
+      // The store is gone: recording a retry would fail too. The pass ends; the lease lets go of the item.
+      if (isStoreUnavailable(err)) throw err;
       this.log.error({ err, kind: item.kind, id: item.id }, 'reconcile item failed');
       this.metrics.items.inc({ kind: item.kind, outcome: 'error' });
       retry = err instanceof Error ? err.message : String(err);
@@ -433,6 +491,7 @@ export class Reconciler {
   private async failRecipients(items: WorkItem[], err: unknown, pass: Pass): Promise<void> {
     const { store, clock } = this.options;
     const { report } = pass;
+    if (isStoreUnavailable(err)) throw err;
     this.log.error({ err, kind: 'recipient', items: items.length }, 'reconcile item failed');
     const error = err instanceof Error ? err.message : String(err);
     for (const item of items) {

@@ -9,7 +9,20 @@ export interface PostgresServer {
   /** Superuser URL of the `postgres` database. */
   url: string;
   port: number;
+  /** Stops the cluster for good and deletes its files. */
   stop(): void;
+  /** Stops the server at once (`pg_ctl stop -m immediate`, as a crash would), keeping its data and port. */
+  halt(): void;
+  /** Starts the halted server again on the same data directory and port (crash recovery runs first). */
+  resume(): void;
+}
+
+export interface PostgresOptions {
+  /**
+   * Keep `synchronous_commit` on, so a commit acknowledged to a client survives `halt()` (off by default
+   * for speed: with it off, the last commits before an immediate stop may be rolled back at restart).
+   */
+  durableCommits?: boolean;
 }
 
 /** `initdb`'s directory: on PATH, else the newest of Debian's /usr/lib/postgresql/<version>/bin. */
@@ -50,7 +63,7 @@ function runAs(): { user: string; uid: number; gid: number } | undefined {
   throw new Error('running as root and found no unprivileged user (postgres, nobody) to run PostgreSQL');
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = findPostgresBin();
   if (!bin) throw new Error('PostgreSQL binaries (initdb, pg_ctl) not found');
   const dir = mkdtempSync(join(tmpdir(), 'rshare-pg-'));
@@ -73,11 +86,15 @@ export async function startPostgres(): Promise<PostgresServer> {
     '-c max_connections=200',
     // A test cluster: durability is not what is under test, speed is welcome.
     '-c fsync=off',
-    '-c synchronous_commit=off',
+    `-c synchronous_commit=${options.durableCommits ? 'on' : 'off'}`,
     '-c full_page_writes=off',
   ].join(' ');
-  run('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+  const start = () =>
+    run('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+  const halt = () => run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  start();
   let stopped = false;
+  let halted = false;
   return {
     url: `postgres://rshare@127.0.0.1:${port}/postgres`,
     port,
@@ -85,10 +102,20 @@ export async function startPostgres(): Promise<PostgresServer> {
       if (stopped) return;
       stopped = true;
       try {
-        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+        if (!halted) halt();
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    },
+    halt() {
+      if (stopped || halted) return;
+      halt();
+      halted = true;
+    },
+    resume() {
+      if (stopped || !halted) return;
+      start();
+      halted = false;
     },
   };
 }

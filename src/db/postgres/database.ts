@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { loadMigrations, type Migration } from '../migrations.js';
+import { isStoreUnavailable } from '../outage.js';
 
 /** Any key works as long as every rshare node uses the same one: "rshare" in ASCII. */
 const MIGRATION_LOCK = 0x7273686172;
@@ -50,34 +51,67 @@ export function named(text: string, values: unknown[] = []): pg.QueryConfig<unkn
 export interface PoolOptions {
   /** Connections per process; see README "Pool sizing". */
   max?: number;
+  /** Longest wait for a connection (a new one, or a free one from a busy pool). */
+  connectTimeoutMs?: number;
+  /** Longest a statement may run (server side; the client gives up 1 s later). 0: no limit. */
+  queryTimeoutMs?: number;
 }
 
+/**
+ * Together they bound how long a request waits on a database that is gone, hung or overloaded: about 5 s
+ * before it is answered 503 (see README "Store outages"). Migrations are exempt (see `migrate`).
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+export const DEFAULT_QUERY_TIMEOUT_MS = 4000;
+/** The client-side backstop for a server that stops answering altogether (its own timeout cannot fire). */
+const CLIENT_GRACE_MS = 1000;
+/** `pg` takes a falsy per-query timeout as "use the pool's": the longest timer Node has instead. */
+const NO_TIMEOUT = 2 ** 31 - 1;
+
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+  const queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
     types,
     options: '-c TimeZone=UTC',
     application_name: 'rshare',
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    ...(queryTimeoutMs > 0
+      ? { statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + CLIENT_GRACE_MS }
+      : {}),
   });
-  // An idle client that loses its connection must not crash the process; the pool replaces it.
+  // An idle client that loses its connection must not crash the process; the pool replaces it, and
+  // connects again on demand once the server is back.
   pool.on('error', () => {});
   return pool;
 }
 
-/** Runs `fn` in a transaction on one pooled connection, rolling back on any error. */
+/**
+ * Runs `fn` in a transaction on one pooled connection, rolling back on any error. A COMMIT that fails
+ * throws like any other statement, so a change is never reported done unless PostgreSQL confirmed it.
+ */
 export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has no pool listener: a connection lost between two statements would otherwise
+  // be an unhandled 'error' event and end the process. The statement that follows fails on its own.
+  const onError = () => {};
+  client.on('error', onError);
+  let broken: unknown;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    // A lost or hung connection cannot roll back (the server does so when it goes), and must not return
+    // to the pool with a statement still in flight.
+    if (isStoreUnavailable(err)) broken = err;
+    else await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    client.release(broken instanceof Error ? broken : undefined);
   }
 }
 
@@ -89,19 +123,24 @@ export async function migrate(
   pool: pg.Pool,
   migrations: Migration[] = loadMigrations('postgres'),
 ): Promise<number[]> {
+  // A migration (or the wait for another node's) may rightly take longer than any request's bound.
+  const unbounded = (text: string, values: unknown[] = []) => ({ text, values, query_timeout: NO_TIMEOUT });
   return transaction(pool, async (c) => {
-    await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await c.query(unbounded('SET LOCAL statement_timeout = 0'));
+    await c.query(unbounded('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]));
     await c.query(
-      `CREATE TABLE IF NOT EXISTS schema_migrations (
-         version integer PRIMARY KEY, name text NOT NULL, applied timestamptz NOT NULL DEFAULT now())`,
+      unbounded(`CREATE TABLE IF NOT EXISTS schema_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied timestamptz NOT NULL DEFAULT now())`),
     );
-    const { rows } = await c.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const { rows } = await c.query<{ version: number }>(unbounded('SELECT version FROM schema_migrations'));
     const done = new Set(rows.map((r) => r.version));
     const applied: number[] = [];
     for (const m of migrations) {
       if (done.has(m.version)) continue;
-      await c.query(m.sql);
-      await c.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      await c.query(unbounded(m.sql));
+      await c.query(
+        unbounded('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]),
+      );
       applied.push(m.version);
     }
     return applied;
