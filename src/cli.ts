@@ -197,6 +197,15 @@ program
       .argParser(positiveInt),
   )
   .addOption(
+    new Option(
+      '--statement-timeout-ms <ms>',
+      'PostgreSQL statement timeout, 0 for none (requests answer 503 past it)',
+    )
+      .env('RSHARE_STATEMENT_TIMEOUT_MS')
+      .default(4000)
+      .argParser(intAtLeast(0)),
+  )
+  .addOption(
     new Option('--audit-reads', 'record successful reads as "view" audit log entries').env(
       'RSHARE_AUDIT_READS',
     ),
@@ -228,6 +237,7 @@ program
       journalSize: number;
       auditReads?: boolean;
       auditRetentionDays: number;
+      statementTimeoutMs: number;
     }) => {
       // Loaded lazily so admin commands never pull in the HTTP stack.
       const { serve, newAdminToken } = await import('./server.js');
@@ -251,6 +261,7 @@ program
         idSeed: opts.idSeed,
         journalSize: opts.journalSize,
         auditReads: opts.auditReads === true,
+        statementTimeoutMs: opts.statementTimeoutMs,
         auditRetentionDays: opts.auditRetentionDays,
       };
       await serve(options);
@@ -283,7 +294,8 @@ admin(program.command('seed').description('fill an empty store with load-test da
     const { seedStore } = await import('./seed/service.js');
     const { openStore } = await import('./db/open.js');
     const started = performance.now();
-    const store = await openStore(opts.database, { poolSize: 2 });
+    // Bulk statements of a large seed run far longer than a request may.
+    const store = await openStore(opts.database, { poolSize: 2, queryTimeoutMs: 0 });
     const result = await seedStore(store, opts).finally(() => store.close());
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     output(opts, result, () =>

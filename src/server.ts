@@ -49,6 +49,8 @@ export interface ServeOptions {
   pollMs?: number;
   /** PostgreSQL connections of this process (default 10); ignored for SQLite. */
   poolSize?: number;
+  /** PostgreSQL statement timeout (default 4000; 0: none); ignored for SQLite. */
+  statementTimeoutMs?: number;
   /** Turns the admin API on under `/_rshare`, behind this bearer token. */
   adminToken?: string;
   /** `manual`: nothing changes status until `POST /_rshare/reconcile` (default `auto`). */
@@ -111,6 +113,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   const store = await openStore(options.database, {
     poolSize: options.poolSize,
     timing: delayedWork(clock, delayMs),
+    queryTimeoutMs: options.statementTimeoutMs,
   });
   try {
     const tenancy = new TenancyService(store.tenancy, clock, tenancyIds);

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { isStoreUnavailable } from '../db/outage.js';
 import type { Clock } from '../lib/clock.js';
 import type { AuditStore } from './store.js';
 
@@ -41,7 +42,10 @@ export class AuditPruner {
           return n;
         })
         .catch((err: unknown) => {
-          this.log?.error({ err }, 'audit log pruning failed');
+          // An outage is the reconciler's to report; pruning simply tries again next time.
+          if (isStoreUnavailable(err))
+            this.log?.warn({ err }, 'audit log pruning skipped: store unavailable');
+          else this.log?.error({ err }, 'audit log pruning failed');
           return 0;
         });
     };

@@ -12,6 +12,8 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** When work queued by API changes becomes due (default: at once; see `delayedWork`). */
   timing?: WorkTiming;
+  /** PostgreSQL statement timeout (default 4 s, see README "Store outages"); 0: none, for bulk loads. */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -22,7 +24,11 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
   if (isPostgresUrl(database)) {
     // Loaded lazily so SQLite deployments never load the PostgreSQL driver.
     const { openPostgresStore } = await import('./postgres/index.js');
-    return openPostgresStore(database, { max: options.poolSize, timing: options.timing });
+    return openPostgresStore(database, {
+      max: options.poolSize,
+      timing: options.timing,
+      queryTimeoutMs: options.queryTimeoutMs,
+    });
   }
   const path = database.startsWith('sqlite:') ? database.slice('sqlite:'.length) : database;
   return openSqliteStore(path, { timing: options.timing });
