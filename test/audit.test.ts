@@ -96,6 +96,12 @@ describe('audit logs: the whole life of a share', () => {
     ]);
     const times = list.map((e) => e.action.time);
     assert.deepEqual([...times].sort().reverse(), times);
+    // rshare's own share_id filter: the share's history, its sub-objects' entries included.
+    assert.deepEqual(
+      (await entries(h, OWNER, `&share_id=${shareId}`)).map((e) => e.id),
+      list.map((e) => e.id),
+    );
+    assert.deepEqual(await entries(h, OWNER, `&share_id=${hexId(7, 'e')}`), []);
   });
 
   test('given an API token made the change, when reading its entry, then actor, raw request and values are recorded', async () => {

@@ -20,6 +20,8 @@ CREATE TABLE audit_logs (
   interface TEXT NOT NULL,
   resource_type TEXT NOT NULL,
   resource_id TEXT NOT NULL,
+  -- The share an entry is about (its sub-objects' entries included), for a share's history.
+  share_id TEXT,
   raw_method TEXT,
   raw_uri TEXT,
   raw_status_code INTEGER,
@@ -32,5 +34,7 @@ CREATE TABLE audit_logs (
 );
 -- An account's page, newest or oldest first, at any depth of a cursor.
 CREATE INDEX audit_logs_account_time ON audit_logs (account_id, time, seq);
+-- A share's history (rshare's own `share_id` filter).
+CREATE INDEX audit_logs_share_time ON audit_logs (share_id, time, seq) WHERE share_id IS NOT NULL;
 -- Retention pruning.
 CREATE INDEX audit_logs_time ON audit_logs (time);

@@ -26,6 +26,8 @@ export interface AuditEntry {
   interface: 'API' | 'CLI' | 'system';
   resource_type: string;
   resource_id: string;
+  /** The share the entry is about, its sub-objects included (a share's history). */
+  share_id: string | null;
   raw_method: string | null;
   raw_uri: string | null;
   raw_status_code: number | null;
@@ -119,6 +121,7 @@ export function auditEntry(actor: AuditActor, time: string, change: AuditChange)
     interface: actor.interface,
     resource_type: change.resource.type,
     resource_id: change.resource.id,
+    share_id: shareOf(change),
     raw_method: actor.raw?.method ?? null,
     raw_uri: actor.raw?.uri ?? null,
     raw_status_code: actor.raw?.statusCode ?? null,
@@ -129,4 +132,10 @@ export function auditEntry(actor: AuditActor, time: string, change: AuditChange)
     metadata: change.metadata ?? null,
     request: actor.request ?? null,
   };
+}
+
+/** Every change about a share names it in its metadata (`share_id`), sub-objects' changes included. */
+function shareOf(change: AuditChange): string | null {
+  const meta = change.metadata as { share_id?: unknown } | null | undefined;
+  return typeof meta?.share_id === 'string' ? meta.share_id : null;
 }

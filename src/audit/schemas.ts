@@ -130,6 +130,8 @@ export const V2_FILTERS = {
   resource_product: 'resource_product',
   resource_scope: 'resource_scope',
   resource_type: 'resource_type',
+  /** rshare's own: every entry about one share, its recipients, resources and exclusions included. */
+  share_id: 'share_id',
 } as const;
 export type V2FilterName = keyof typeof V2_FILTERS;
 

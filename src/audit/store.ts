@@ -21,6 +21,7 @@ export const AUDIT_FILTER_COLUMNS = [
   'resource_product',
   'resource_scope',
   'resource_type',
+  'share_id',
 ] as const;
 export type AuditFilterColumn = (typeof AUDIT_FILTER_COLUMNS)[number];
 

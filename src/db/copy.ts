@@ -164,6 +164,7 @@ export const TABLES: readonly Table[] = [
       'interface',
       'resource_type',
       'resource_id',
+      'share_id',
       'raw_method',
       'raw_uri',
       'raw_status_code',

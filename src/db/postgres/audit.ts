@@ -5,7 +5,7 @@ import { named, transaction, type Queryable } from './database.js';
 
 const COLUMNS = `id, account_id, organization_id, time, action_type, action_description, action_result,
   actor_type, actor_id, actor_email, actor_ip, actor_context, actor_token_id, actor_token_name, interface,
-  resource_type, resource_id, raw_method, raw_uri, raw_status_code, raw_user_agent, raw_ray_id,
+  resource_type, resource_id, share_id, raw_method, raw_uri, raw_status_code, raw_user_agent, raw_ray_id,
   old_value, new_value, metadata, request`;
 
 /** One statement for any number of entries: the rows travel as one JSON array mapped onto the table. */
@@ -48,6 +48,7 @@ const FILTER_SQL: Record<AuditFilterColumn, string> = {
   resource_product: `'${AUDIT_PRODUCT}'::text`,
   resource_scope: `'accounts'::text`,
   resource_type: 'l.resource_type',
+  share_id: 'l.share_id',
 };
 
 interface StoredRow extends Omit<AuditRow, 'old_value' | 'new_value' | 'metadata' | 'request'> {
@@ -80,7 +81,7 @@ export class PgAuditStore implements AuditStore {
     const { rows } = await this.pool.query<StoredRow>(
       `SELECT l.id::text AS id, l.seq, l.account_id, l.organization_id, l.time, l.action_type,
          l.action_description, l.action_result, l.actor_type, l.actor_id, l.actor_email, l.actor_ip,
-         l.actor_context, l.actor_token_id, l.actor_token_name, l.interface, l.resource_type, l.resource_id,
+         l.actor_context, l.actor_token_id, l.actor_token_name, l.interface, l.resource_type, l.resource_id, l.share_id,
          l.raw_method, l.raw_uri, l.raw_status_code, l.raw_user_agent, l.raw_ray_id, l.old_value,
          l.new_value, l.metadata, l.request, a.name AS account_name
        FROM audit_logs l LEFT JOIN accounts a ON a.id = l.account_id

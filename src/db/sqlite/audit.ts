@@ -7,11 +7,11 @@ type Db = Database.Database;
 
 const INSERT = `INSERT INTO audit_logs (id, account_id, organization_id, time, action_type, action_description,
   action_result, actor_type, actor_id, actor_email, actor_ip, actor_context, actor_token_id, actor_token_name,
-  interface, resource_type, resource_id, raw_method, raw_uri, raw_status_code, raw_user_agent, raw_ray_id,
+  interface, resource_type, resource_id, share_id, raw_method, raw_uri, raw_status_code, raw_user_agent, raw_ray_id,
   old_value, new_value, metadata, request)
   VALUES (@id, @account_id, @organization_id, @time, @action_type, @action_description, @action_result,
   @actor_type, @actor_id, @actor_email, @actor_ip, @actor_context, @actor_token_id, @actor_token_name,
-  @interface, @resource_type, @resource_id, @raw_method, @raw_uri, @raw_status_code, @raw_user_agent,
+  @interface, @resource_type, @resource_id, @share_id, @raw_method, @raw_uri, @raw_status_code, @raw_user_agent,
   @raw_ray_id, @old_value, @new_value, @metadata, @request)`;
 
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
@@ -52,6 +52,7 @@ const FILTER_SQL: Record<AuditFilterColumn, string> = {
   resource_product: `'${AUDIT_PRODUCT}'`,
   resource_scope: `'accounts'`,
   resource_type: 'l.resource_type',
+  share_id: 'l.share_id',
 };
 
 interface StoredRow extends Omit<AuditRow, 'old_value' | 'new_value' | 'metadata' | 'request'> {
