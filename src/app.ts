@@ -3,6 +3,8 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { mountAdmin, type AdminMount } from './admin/plugin.js';
+import { accountRoutes } from './accounts/routes.js';
+import { AccountsService } from './accounts/service.js';
 import { auditReadHooks } from './audit/hook.js';
 import { auditRoutes } from './audit/routes.js';
 import { AuditService } from './audit/service.js';
@@ -191,6 +193,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         tokenRoutes(typed);
         inventoryRoutes(typed, options.store.inventory);
         auditRoutes(typed, audit);
+        accountRoutes(typed, new AccountsService(options.store.accounts));
       },
       { prefix },
     );

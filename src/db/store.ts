@@ -1,3 +1,4 @@
+import type { AccountsStore } from '../accounts/store.js';
 import type { AuditStore } from '../audit/store.js';
 import type { ExcludedRecipientsStore } from '../excluded-recipients/store.js';
 import type { InventoryStore } from '../inventory/store.js';
@@ -22,6 +23,8 @@ export interface Store {
   readonly state: StateStore;
   /** Cloudflare-shaped audit logs (changes write theirs through the store method that makes them). */
   readonly audit: AuditStore;
+  /** The accounts in a user's or token's scope, paged (Cloudflare's `GET /accounts`). */
+  readonly accounts: AccountsStore;
   /** Throws when the store cannot answer queries or its migrations are not applied. */
   ready(): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Store } from '../store.js';
+import { PgAccountsStore } from './accounts.js';
 import { PgAuditStore } from './audit.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 import { assertMigrated, createPool, migrate, type PoolOptions } from './database.js';
@@ -23,6 +24,7 @@ export class PostgresStore implements Store {
   readonly inventory;
   readonly state;
   readonly audit;
+  readonly accounts;
 
   constructor(
     readonly pool: pg.Pool,
@@ -37,6 +39,7 @@ export class PostgresStore implements Store {
     this.inventory = new PgInventoryStore(pool);
     this.state = new PgStateStore(pool);
     this.audit = new PgAuditStore(pool);
+    this.accounts = new PgAccountsStore(pool);
   }
 
   async ready(): Promise<void> {

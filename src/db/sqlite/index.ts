@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Store } from '../store.js';
+import { SqliteAccountsStore } from './accounts.js';
 import { SqliteAuditStore } from './audit.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 import { assertMigrated, migrate, openDatabase } from './database.js';
@@ -23,6 +24,7 @@ export class SqliteStore implements Store {
   readonly inventory;
   readonly state;
   readonly audit;
+  readonly accounts;
 
   constructor(
     readonly db: Database.Database,
@@ -37,6 +39,7 @@ export class SqliteStore implements Store {
     this.inventory = new SqliteInventoryStore(db);
     this.state = new SqliteStateStore(db);
     this.audit = new SqliteAuditStore(db);
+    this.accounts = new SqliteAccountsStore(db);
   }
 
   async ready(): Promise<void> {
