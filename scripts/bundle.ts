@@ -11,6 +11,8 @@
  * loader finds `migrations/` relative to its own module: `../../migrations` from either place.
  */
 import { build } from 'esbuild';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -30,3 +32,41 @@ await build({
   },
   logLevel: 'warning',
 });
+
+/**
+ * The web console (`console/`, preact) into `dist/console/`: `index.html` and, under `assets/`, one script
+ * and one stylesheet whose names carry a content hash, so the server can let browsers cache them forever.
+ * The server serves only `index.html` and `assets/` from that folder (tsc writes the server's own
+ * `dist/console/plugin.js` beside them, which is never served).
+ */
+const consoleOut = join(root, 'dist/console');
+rmSync(join(consoleOut, 'assets'), { recursive: true, force: true });
+const web = await build({
+  absWorkingDir: root,
+  entryPoints: [
+    { in: 'console/main.tsx', out: 'app' },
+    { in: 'console/app.css', out: 'app' },
+  ],
+  outdir: 'dist/console/assets',
+  entryNames: '[name]-[hash]',
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2020'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  metafile: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+const outputs = Object.keys(web.metafile.outputs).map((file) => basename(file));
+const script = outputs.find((f) => f.endsWith('.js'));
+const style = outputs.find((f) => f.endsWith('.css'));
+if (!script || !style) throw new Error(`console bundle is incomplete: ${outputs.join(', ')}`);
+const template = readFileSync(join(root, 'console/index.html'), 'utf8');
+mkdirSync(consoleOut, { recursive: true });
+writeFileSync(
+  join(consoleOut, 'index.html'),
+  template.replace('%APP_JS%', script).replace('%APP_CSS%', style),
+);

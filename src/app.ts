@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { mountAdmin, type AdminMount } from './admin/plugin.js';
 import { accountRoutes } from './accounts/routes.js';
 import { AccountsService } from './accounts/service.js';
+import { mountConsole } from './console/plugin.js';
 import { auditReadHooks } from './audit/hook.js';
 import { auditRoutes } from './audit/routes.js';
 import { AuditService } from './audit/service.js';
@@ -60,6 +61,8 @@ export interface AppOptions {
   journal?: Journal;
   /** Record successful reads in the audit logs (`view` entries). */
   auditReads?: boolean;
+  /** Serve the web console at `/console` (off unless asked; never without the API). */
+  console?: boolean;
 }
 
 /** Cloudflare's API lives under /client/v4. */
@@ -199,6 +202,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     );
   }
   if (options.admin) await mountAdmin(app, options.admin);
+  if (options.console && options.api !== false) await mountConsole(app);
   await app.ready();
   return app;
 }

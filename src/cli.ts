@@ -216,6 +216,12 @@ program
       .default(548)
       .argParser(positiveInt),
   )
+  .addOption(
+    new Option('--console <state>', 'serve the web console at /console')
+      .env('RSHARE_CONSOLE')
+      .choices(['on', 'off'])
+      .default('on'),
+  )
   .action(
     async (opts: {
       port: number;
@@ -238,6 +244,7 @@ program
       auditReads?: boolean;
       auditRetentionDays: number;
       statementTimeoutMs: number;
+      console: 'on' | 'off';
     }) => {
       // Loaded lazily so admin commands never pull in the HTTP stack.
       const { serve, newAdminToken } = await import('./server.js');
@@ -263,6 +270,7 @@ program
         auditReads: opts.auditReads === true,
         statementTimeoutMs: opts.statementTimeoutMs,
         auditRetentionDays: opts.auditRetentionDays,
+        console: opts.console === 'on',
       };
       await serve(options);
     },

@@ -6,6 +6,7 @@ import { buildApp } from './app.js';
 import { AdminService } from './admin/service.js';
 import { AuditPruner, DEFAULT_AUDIT_RETENTION_DAYS } from './audit/retention.js';
 import { adminRoutes, type AdminServices } from './admin/routes.js';
+import { CONSOLE_PATH } from './console/plugin.js';
 import { ControlService } from './control/service.js';
 import { openStore } from './db/open.js';
 import type { Store } from './db/store.js';
@@ -65,6 +66,8 @@ export interface ServeOptions {
   auditReads?: boolean;
   /** Audit entries older than this are pruned by worker nodes (default 548: Cloudflare's 18 months). */
   auditRetentionDays?: number;
+  /** Serve the web console at `/console` (default on; never on a worker). */
+  console?: boolean;
 }
 
 /** What the admin API controls, for in-process callers (`startRshare`). */
@@ -200,6 +203,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       httpMetrics,
       onChange: loop ? () => loop.notify() : undefined,
       auditReads: options.auditReads,
+      console: options.console ?? true,
       faults,
       journal,
       admin:
@@ -209,7 +213,11 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     });
     const address = await app.listen({ host: options.host, port: options.port });
     const url = address.replace('0.0.0.0', '127.0.0.1');
-    logger.info({ url, database: store.kind, reconcile: mode, admin }, 'rshare listening');
+    const consoleUrl = role !== 'worker' && (options.console ?? true) ? `${url}${CONSOLE_PATH}` : undefined;
+    logger.info(
+      { url, database: store.kind, reconcile: mode, admin, console: consoleUrl },
+      'rshare listening',
+    );
 
     let closing: Promise<void> | undefined;
     const close = () =>
@@ -252,8 +260,11 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const logger = await cliLogger(options, role);
   const server = await startServer(options, logger);
   const adminToken = options.demo ? options.adminToken : undefined;
-  if (server.demo) process.stdout.write(`${formatDemoBanner(server.demo, server.url, adminToken)}\n`);
-  else if (options.demo) {
+  const consoleUrl =
+    role !== 'worker' && (options.console ?? true) ? `${server.url}${CONSOLE_PATH}` : undefined;
+  if (server.demo) {
+    process.stdout.write(`${formatDemoBanner(server.demo, server.url, adminToken, consoleUrl)}\n`);
+  } else if (options.demo) {
     logger.info(
       'demo data already present; its secrets were printed when it was created (delete the database to start over)',
     );

@@ -64,7 +64,12 @@ export function formatAdminTokenLine(adminToken: string, baseUrl: string): strin
   return `rshare admin token (this run only): ${adminToken}  (${adminUrl(baseUrl.replace(/\/+$/, ''))})`;
 }
 
-export function formatDemoBanner(seed: DemoSeed, baseUrl: string, adminToken?: string): string {
+export function formatDemoBanner(
+  seed: DemoSeed,
+  baseUrl: string,
+  adminToken?: string,
+  consoleUrl?: string,
+): string {
   const trimmed = baseUrl.replace(/\/+$/, '');
   const apiRoot = trimmed.endsWith('/client/v4') ? trimmed : `${trimmed}/client/v4`;
   const body = JSON.stringify({
@@ -93,6 +98,9 @@ export function formatDemoBanner(seed: DemoSeed, baseUrl: string, adminToken?: s
     ...(adminToken === undefined
       ? []
       : [`  admin token         ${adminToken}  (${adminUrl(trimmed)}; this run only)`]),
+    ...(consoleUrl === undefined
+      ? []
+      : [`  web console         ${consoleUrl}  (sign in with the API token)`]),
     '',
     'Create a share:',
     `  BASE=${apiRoot}`,
