@@ -182,7 +182,7 @@ export function EmulatorView() {
         </button>
         <div class="scroll">
           <table>
-            <caption>Public API requests, newest first</caption>
+            <caption>Public API requests, newest first (the last 25)</caption>
             <thead>
               <tr>
                 <th scope="col">Time</th>
@@ -192,7 +192,7 @@ export function EmulatorView() {
               </tr>
             </thead>
             <tbody>
-              {(data?.journal ?? []).slice(0, 100).map((j, i) => (
+              {(data?.journal ?? []).slice(0, 25).map((j, i) => (
                 <tr key={i}>
                   <td>{formatTime(j.time)}</td>
                   <td>{j.method}</td>

@@ -49,11 +49,11 @@ function SignIn(props: { onSignedIn: () => void }) {
           <legend>Credential</legend>
           <label>
             <input type="radio" name="kind" checked={kind === 'token'} onChange={() => setKind('token')} />{' '}
-            API token
+            Use an API token
           </label>
           <label>
-            <input type="radio" name="kind" checked={kind === 'key'} onChange={() => setKind('key')} /> Email
-            and global API key
+            <input type="radio" name="kind" checked={kind === 'key'} onChange={() => setKind('key')} /> Use an
+            email and global API key
           </label>
         </fieldset>
         {kind === 'token' ? (
@@ -161,4 +161,8 @@ function App() {
 }
 
 const root = document.getElementById('app');
-if (root) render(<App />, root);
+if (root) {
+  // Replace the static "Loading" text rather than render beside it.
+  root.textContent = '';
+  render(<App />, root);
+}

@@ -171,10 +171,6 @@ export function ShareView(props: { account: string; share: string }) {
       <p>
         <Link href={paths.history(account, share.id)}>History</Link>
       </p>
-      {edit ? <RenameForm base={base} share={share} onDone={refresh} /> : null}
-
-      <ResourcesSection base={base} share={share} resources={resources} edit={edit} onDone={refresh} />
-
       {data.recipients ? (
         <section aria-labelledby="matrix-heading">
           <h2 id="matrix-heading">Recipients × resources</h2>
@@ -192,11 +188,15 @@ export function ShareView(props: { account: string; share: string }) {
         <p>This share was shared with this account; its other recipients are the owner's to see.</p>
       )}
 
+      <ResourcesSection base={base} share={share} resources={resources} edit={edit} onDone={refresh} />
+
       {data.excluded ? (
         <ExcludedSection base={base} rows={data.excluded.rows} edit={edit} onDone={refresh}>
           <Pager info={data.excluded.info} label="excluded accounts" onPage={setExcludedPage} />
         </ExcludedSection>
       ) : null}
+
+      {edit ? <RenameForm base={base} share={share} onDone={refresh} /> : null}
 
       {edit ? <DeleteShare base={base} onDone={refresh} /> : null}
     </>
