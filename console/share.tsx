@@ -82,16 +82,24 @@ export function ShareView(props: { account: string; share: string }) {
   const base = `/accounts/${account}/shares/${shareId}`;
 
   const loaded = useLoad(`${base}|${recipientPage}|${excludedPage}|${tick}`, async (): Promise<Loaded> => {
-    const { result: share } = await api<Share>('GET', base, { query: { include_recipient_counts: true } });
     // A share holds at most 100 resources: one page is all of them.
     const resources = (await api<Resource[]>('GET', `${base}/resources`, { query: { per_page: 100 } }))
       .result;
-    const data: Loaded = { share, resources };
-    if (share.kind !== 'received') {
+    // Recipients before the share, so its counts are never older than the cells (a recipient of a
+    // received share may not list the others: 404).
+    let recipients: Loaded['recipients'];
+    try {
       const r = await api<Recipient[]>('GET', `${base}/recipients`, {
         query: { include_resources: true, page: recipientPage, per_page: 20 },
       });
-      data.recipients = { rows: r.result, info: r.info };
+      recipients = { rows: r.result, info: r.info };
+    } catch (err) {
+      if (!(err instanceof ApiFailure && err.status === 404)) throw err;
+    }
+    const { result: share } = await api<Share>('GET', base, { query: { include_recipient_counts: true } });
+    const data: Loaded = { share, resources };
+    if (share.kind !== 'received' && recipients) {
+      data.recipients = recipients;
       if (share.target_type === 'organization') {
         const e = await api<ExcludedRecipient[]>('GET', `${base}/excluded-recipients`, {
           query: { page: excludedPage, per_page: 20 },

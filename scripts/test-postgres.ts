@@ -13,6 +13,9 @@ const SKIP = new Set([
   'multinode.test.ts',
   'copy-store.test.ts',
   'store-outage.test.ts',
+  // Store-independent: the console's pages and routes (one run, on SQLite, is enough).
+  'console-browser.test.ts',
+  'console.test.ts',
 ]);
 
 const files = readdirSync('test')
