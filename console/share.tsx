@@ -186,7 +186,7 @@ export function ShareView(props: { account: string; share: string }) {
             recipients={data.recipients.rows}
             resources={resources}
             base={base}
-            edit={edit}
+            edit={edit && share.target_type === 'account'}
             onDone={refresh}
           />
           <Pager info={data.recipients.info} label="recipients" onPage={setRecipientPage} />
@@ -413,6 +413,9 @@ function Matrix(props: {
 }) {
   const action = useAction();
   if (props.recipients.length === 0) return <p>No recipients.</p>;
+  // Removed resources leave the matrix (the resources table still lists them), unless nothing else is left.
+  const live = props.resources.filter((r) => r.status !== 'deleted');
+  const columns = live.length > 0 ? live : props.resources;
   return (
     <>
       <div class="scroll">
@@ -422,7 +425,7 @@ function Matrix(props: {
             <tr>
               <th scope="col">Recipient account</th>
               <th scope="col">Association</th>
-              {props.resources.map((r) => (
+              {columns.map((r) => (
                 <th scope="col" key={r.id}>
                   {r.resource_type} <code>{r.resource_id}</code> (v{r.resource_version})
                 </th>
@@ -437,7 +440,7 @@ function Matrix(props: {
                   <code>{rec.account_id}</code>
                 </th>
                 <td>{rec.association_status}</td>
-                {props.resources.map((res) => {
+                {columns.map((res) => {
                   const cell = cellOf(rec, res);
                   return (
                     <td key={res.id} class={`cell cell-${cell.tone}`} data-testid="matrix-cell">
