@@ -6,13 +6,17 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { findPostgresBin, startPostgres } from '../test/support/postgres.js';
 
-/** Files that test SQLite-only paths, or that start their own PostgreSQL already in the first pass. */
+/**
+ * Files that test SQLite-only paths, or that start their own PostgreSQL already in the first pass, or
+ * that test the HTTP layer below any store (http-errors: sockets, parser errors, server timeouts).
+ */
 const SKIP = new Set([
   'cli.test.ts',
   'crash.test.ts',
   'multinode.test.ts',
   'copy-store.test.ts',
   'store-outage.test.ts',
+  'http-errors.test.ts',
 ]);
 
 const files = readdirSync('test')

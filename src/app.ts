@@ -15,7 +15,9 @@ import { Authenticator, type Principal } from './http/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
 import { httpMetricsHooks } from './http-metrics/hooks.js';
 import type { HttpMetrics } from './http-metrics/service.js';
+import { resolveLimits, type HttpLimitOptions } from './http/limits.js';
 import { RequestLog } from './http/request-log.js';
+import { installServerLimits, serverLimitOptions } from './http/server-limits.js';
 import { lazySerializers } from './http/serialization.js';
 import { findNul, validatorCompiler } from './http/validation.js';
 import { journalHooks } from './journal/hook.js';
@@ -33,7 +35,7 @@ import { shareRoutes } from './shares/routes.js';
 import { tokenRoutes } from './tokens/routes.js';
 import { inventoryRoutes } from './inventory/routes.js';
 
-export interface AppOptions {
+export interface AppOptions extends HttpLimitOptions {
   store: Store;
   clock?: Clock;
   /** Source of new object ids (random unless a seed makes them repeatable). */
@@ -93,9 +95,12 @@ export function createServices(store: Store, clock: Clock, ids: IdSource = rando
 export async function buildApp(options: AppOptions): Promise<App> {
   const clock = options.clock ?? systemClock;
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const limits = resolveLimits(options);
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit,
+    // URL, header and timeout limits; what Node refuses below routing is answered in the envelope too.
+    ...serverLimitOptions(limits, options.logger),
     // A caller's x-request-id is kept (for tracing across services) only if it is short and plain.
     requestIdHeader: false,
     genReqId: (req) => {
@@ -106,10 +111,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     rewriteUrl: (req) => rewriteRootAlias(req.url ?? '/'),
     logController: new RequestLog(),
     // Malformed percent-encoding or an over-long path segment fail before routing: same envelope.
-    frameworkErrors: frameworkErrorHandler(bodyLimit),
+    frameworkErrors: frameworkErrorHandler(bodyLimit, limits.urlLimit),
     schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  installServerLimits(app, limits);
   app.setValidatorCompiler(validatorCompiler());
   // Only JSON bodies are accepted; any other content type is a 415.
   app.removeContentTypeParser('text/plain');

@@ -2,6 +2,7 @@
 import module from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogFormat, Role, ServeOptions } from './server.js';
+import { timeoutOption, timeoutsFrom } from './http/timeout-options.js';
 import { systemClock } from './lib/clock.js';
 import { openAdminTenancyStore } from './tenancy/admin-store.js';
 import { TenancyService, toPublicToken, toPublicUser } from './tenancy/service.js';
@@ -216,6 +217,9 @@ program
       .default(548)
       .argParser(positiveInt),
   )
+  .addOption(timeoutOption('headers'))
+  .addOption(timeoutOption('request'))
+  .addOption(timeoutOption('keep-alive'))
   .action(
     async (opts: {
       port: number;
@@ -238,6 +242,9 @@ program
       auditReads?: boolean;
       auditRetentionDays: number;
       statementTimeoutMs: number;
+      headersTimeoutMs: number;
+      requestTimeoutMs: number;
+      keepAliveTimeoutMs: number;
     }) => {
       // Loaded lazily so admin commands never pull in the HTTP stack.
       const { serve, newAdminToken } = await import('./server.js');
@@ -263,6 +270,7 @@ program
         auditReads: opts.auditReads === true,
         statementTimeoutMs: opts.statementTimeoutMs,
         auditRetentionDays: opts.auditRetentionDays,
+        timeouts: timeoutsFrom(opts),
       };
       await serve(options);
     },

@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { HttpMetrics } from './http-metrics/service.js';
+import { resolveLimits, type ServerTimeouts } from './http/limits.js';
 import { randomBytes } from 'node:crypto';
 import { buildApp } from './app.js';
 import { AdminService } from './admin/service.js';
@@ -65,6 +66,8 @@ export interface ServeOptions {
   auditReads?: boolean;
   /** Audit entries older than this are pruned by worker nodes (default 548: Cloudflare's 18 months). */
   auditRetentionDays?: number;
+  /** HTTP server timeouts (see DEFAULT_TIMEOUTS). */
+  timeouts?: Partial<ServerTimeouts>;
 }
 
 /** What the admin API controls, for in-process callers (`startRshare`). */
@@ -106,6 +109,7 @@ export function newAdminToken(): string {
 export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
   const role = options.role ?? 'all';
   const mode = options.reconcile ?? 'auto';
+  resolveLimits({ timeouts: options.timeouts }); // refused before anything opens or starts
   const clock = new ControlledClock();
   const ids = options.idSeed === undefined ? randomIds : seededIds(options.idSeed);
   const tenancyIds = options.idSeed === undefined ? randomIds : seededIds(options.idSeed, 'tenancy');
@@ -202,6 +206,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       auditReads: options.auditReads,
       faults,
       journal,
+      timeouts: options.timeouts,
       admin:
         services && adminToken !== undefined
           ? { token: adminToken, routes: (a) => adminRoutes(a, services) }
