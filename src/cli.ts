@@ -3,6 +3,7 @@ import module from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogFormat, Role, ServeOptions } from './server.js';
 import { systemClock } from './lib/clock.js';
+import { parseRateLimit, RateLimitOptionError, type RateLimitPolicy } from './rate-limit/options.js';
 import { openAdminTenancyStore } from './tenancy/admin-store.js';
 import { TenancyService, toPublicToken, toPublicUser } from './tenancy/service.js';
 import type { AccountRow, OrganizationRow, TokenRow, UserRow } from './tenancy/store.js';
@@ -37,6 +38,15 @@ function intAtLeast(min: number): (value: string) => number {
       throw new InvalidArgumentError(`expected an integer of at least ${min}`);
     return Number(value);
   };
+}
+
+function rateLimitPolicy(value: string): RateLimitPolicy | undefined {
+  try {
+    return parseRateLimit(value);
+  } catch (err) {
+    if (err instanceof RateLimitOptionError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
 }
 
 /** `--account a b --account c,d` → `[a, b, c, d]`. */
@@ -216,6 +226,14 @@ program
       .default(548)
       .argParser(positiveInt),
   )
+  .addOption(
+    new Option(
+      '--rate-limit <policy>',
+      "off (default), cloudflare (Cloudflare's 1200/300s) or <requests>/<seconds>s, per user or token",
+    )
+      .env('RSHARE_RATE_LIMIT')
+      .argParser(rateLimitPolicy),
+  )
   .action(
     async (opts: {
       port: number;
@@ -238,6 +256,7 @@ program
       auditReads?: boolean;
       auditRetentionDays: number;
       statementTimeoutMs: number;
+      rateLimit?: RateLimitPolicy;
     }) => {
       // Loaded lazily so admin commands never pull in the HTTP stack.
       const { serve, newAdminToken } = await import('./server.js');
@@ -263,6 +282,7 @@ program
         auditReads: opts.auditReads === true,
         statementTimeoutMs: opts.statementTimeoutMs,
         auditRetentionDays: opts.auditRetentionDays,
+        rateLimit: opts.rateLimit,
       };
       await serve(options);
     },

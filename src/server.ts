@@ -15,6 +15,7 @@ import { DEFAULT_JOURNAL_SIZE } from './journal/schemas.js';
 import { Journal } from './journal/service.js';
 import { ControlledClock } from './lib/clock.js';
 import { randomIds, seededIds } from './lib/ids.js';
+import type { RateLimitPolicy } from './rate-limit/options.js';
 import { buildDrivers, loadDriversFile } from './reconciler/drivers/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { delayedWork } from './reconciler/timing.js';
@@ -65,6 +66,8 @@ export interface ServeOptions {
   auditReads?: boolean;
   /** Audit entries older than this are pruned by worker nodes (default 548: Cloudflare's 18 months). */
   auditRetentionDays?: number;
+  /** Cloudflare's rate limit on the public API, per user or token (`--rate-limit`; default off). */
+  rateLimit?: RateLimitPolicy;
 }
 
 /** What the admin API controls, for in-process callers (`startRshare`). */
@@ -202,6 +205,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       auditReads: options.auditReads,
       faults,
       journal,
+      rateLimit: options.rateLimit,
       admin:
         services && adminToken !== undefined
           ? { token: adminToken, routes: (a) => adminRoutes(a, services) }
