@@ -34,6 +34,9 @@ import { SharesService } from './shares/service.js';
 import { shareRoutes } from './shares/routes.js';
 import { tokenRoutes } from './tokens/routes.js';
 import { inventoryRoutes } from './inventory/routes.js';
+import { rateLimitHooks } from './rate-limit/hook.js';
+import type { RateLimitPolicy } from './rate-limit/options.js';
+import { RateLimiter } from './rate-limit/service.js';
 
 export interface AppOptions extends HttpLimitOptions {
   store: Store;
@@ -60,6 +63,8 @@ export interface AppOptions extends HttpLimitOptions {
   journal?: Journal;
   /** Record successful reads in the audit logs (`view` entries). */
   auditReads?: boolean;
+  /** Cloudflare's rate limit on the public API (`--rate-limit`); absent, no limiter runs at all. */
+  rateLimit?: RateLimitPolicy;
 }
 
 /** Cloudflare's API lives under /client/v4. */
@@ -140,12 +145,19 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   // Set by the onRequest hook on every authenticated route before any handler runs.
   app.decorateRequest('principal', null as unknown as Principal);
+  if (options.rateLimit && options.api !== false) {
+    const limiter = new RateLimiter(options.store.rateLimits, options.rateLimit, clock, (err) =>
+      app.log.warn({ err }, 'rate limit prune failed'),
+    );
+    rateLimitHooks(app, limiter, services.authenticator);
+  }
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     const access = req.routeOptions.config.access;
     if (!access || isFaulted(req)) return;
     const params = req.params as Record<string, string | undefined>;
-    req.principal = await services.authenticator.authenticate(req, access, params);
+    // The rate limit's hook, when on, has authenticated the caller already (it counts per principal).
+    req.principal ??= await services.authenticator.authenticate(req, access, params);
     services.authenticator.authorize(req.principal, access);
   });
 

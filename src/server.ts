@@ -16,6 +16,7 @@ import { DEFAULT_JOURNAL_SIZE } from './journal/schemas.js';
 import { Journal } from './journal/service.js';
 import { ControlledClock } from './lib/clock.js';
 import { randomIds, seededIds } from './lib/ids.js';
+import type { RateLimitPolicy } from './rate-limit/options.js';
 import { buildDrivers, loadDriversFile } from './reconciler/drivers/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { delayedWork } from './reconciler/timing.js';
@@ -68,6 +69,8 @@ export interface ServeOptions {
   auditRetentionDays?: number;
   /** HTTP server timeouts (see DEFAULT_TIMEOUTS). */
   timeouts?: Partial<ServerTimeouts>;
+  /** Cloudflare's rate limit on the public API, per user or token (`--rate-limit`; default off). */
+  rateLimit?: RateLimitPolicy;
 }
 
 /** What the admin API controls, for in-process callers (`startRshare`). */
@@ -207,6 +210,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       faults,
       journal,
       timeouts: options.timeouts,
+      rateLimit: options.rateLimit,
       admin:
         services && adminToken !== undefined
           ? { token: adminToken, routes: (a) => adminRoutes(a, services) }

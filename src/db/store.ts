@@ -1,6 +1,7 @@
 import type { AuditStore } from '../audit/store.js';
 import type { ExcludedRecipientsStore } from '../excluded-recipients/store.js';
 import type { InventoryStore } from '../inventory/store.js';
+import type { RateLimitStore } from '../rate-limit/store.js';
 import type { ReconcilerStore } from '../reconciler/store.js';
 import type { RecipientsStore } from '../recipients/store.js';
 import type { ResourcesStore } from '../resources/store.js';
@@ -22,6 +23,8 @@ export interface Store {
   readonly state: StateStore;
   /** Cloudflare-shaped audit logs (changes write theirs through the store method that makes them). */
   readonly audit: AuditStore;
+  /** Request counters of `--rate-limit`, shared by every process on the database. */
+  readonly rateLimits: RateLimitStore;
   /** Throws when the store cannot answer queries or its migrations are not applied. */
   ready(): Promise<void>;
   close(): Promise<void>;

@@ -6,6 +6,7 @@ import { assertMigrated, createPool, migrate, type PoolOptions } from './databas
 import { PgExcludedRecipientsStore } from './excluded-recipients.js';
 import { PgInventoryStore } from './inventory.js';
 import { PgReconcilerStore } from './reconciler.js';
+import { PgRateLimitStore } from './rate-limits.js';
 import { PgRecipientsStore } from './recipients.js';
 import { PgResourcesStore } from './resources.js';
 import { PgSharesStore } from './shares.js';
@@ -23,6 +24,7 @@ export class PostgresStore implements Store {
   readonly inventory;
   readonly state;
   readonly audit;
+  readonly rateLimits;
 
   constructor(
     readonly pool: pg.Pool,
@@ -37,6 +39,7 @@ export class PostgresStore implements Store {
     this.inventory = new PgInventoryStore(pool);
     this.state = new PgStateStore(pool);
     this.audit = new PgAuditStore(pool);
+    this.rateLimits = new PgRateLimitStore(pool);
   }
 
   async ready(): Promise<void> {

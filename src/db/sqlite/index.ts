@@ -6,6 +6,7 @@ import { assertMigrated, migrate, openDatabase } from './database.js';
 import { SqliteExcludedRecipientsStore } from './excluded-recipients.js';
 import { SqliteInventoryStore } from './inventory.js';
 import { SqliteReconcilerStore } from './reconciler.js';
+import { SqliteRateLimitStore } from './rate-limits.js';
 import { SqliteRecipientsStore } from './recipients.js';
 import { SqliteResourcesStore } from './resources.js';
 import { SqliteSharesStore } from './shares.js';
@@ -23,6 +24,7 @@ export class SqliteStore implements Store {
   readonly inventory;
   readonly state;
   readonly audit;
+  readonly rateLimits;
 
   constructor(
     readonly db: Database.Database,
@@ -37,6 +39,7 @@ export class SqliteStore implements Store {
     this.inventory = new SqliteInventoryStore(db);
     this.state = new SqliteStateStore(db);
     this.audit = new SqliteAuditStore(db);
+    this.rateLimits = new SqliteRateLimitStore(db);
   }
 
   async ready(): Promise<void> {
