@@ -428,6 +428,7 @@ describe(`kill (${STORE_KIND}): SIGKILL under 8 concurrent writers, restarted on
       for (const account of ACCOUNTS) {
         const held = await holdings(server, account);
         for (const e of compare(account, held).extra) {
+          if (leftovers.some((l) => l.includes(e))) continue; // noted at an earlier restart
           const share = held.find((h) => e.endsWith(`(share ${h.share_id})`))?.share_id ?? '';
           const recipients = await ok<{ account_id: string }[]>(
             server,
