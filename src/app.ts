@@ -19,10 +19,10 @@ import { resolveLimits, type HttpLimitOptions } from './http/limits.js';
 import { RequestLog } from './http/request-log.js';
 import { installServerLimits, serverLimitOptions } from './http/server-limits.js';
 import { lazySerializers } from './http/serialization.js';
-import { findNul, validatorCompiler } from './http/validation.js';
+import { findNul, findTooDeep, MAX_BODY_DEPTH, validatorCompiler } from './http/validation.js';
 import { journalHooks } from './journal/hook.js';
 import type { Journal } from './journal/service.js';
-import { NoRouteError, ValidationError } from './http/errors.js';
+import { MalformedJsonError, NoRouteError, ValidationError } from './http/errors.js';
 import type { App, Services } from './http/types.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomIds, type IdSource } from './lib/ids.js';
@@ -128,12 +128,20 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // included: an empty body means "no body" on routes that take none (elsewhere it stays "Request body
   // is required"). Routes whose body is optional (a `nullable` body schema) take an empty body the same
   // way. Fastify's own parser does the rest, prototype-poisoning checks included.
+  // JSON text is UTF-8 (RFC 8259): bytes that are not are refused, instead of becoming U+FFFD in the data.
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, raw, done) => {
+    let body: string;
+    try {
+      body = utf8.decode(raw as Buffer);
+    } catch {
+      return done(new MalformedJsonError(), undefined);
+    }
     const schema = req.routeOptions.schema?.body as { nullable?: boolean } | undefined;
     if (body === '' && (schema === undefined || schema.nullable === true)) return done(null, undefined);
-    return parseJson(req, body as string, done);
+    return parseJson(req, body, done);
   });
 
   const services = createServices(options.store, clock, options.ids);
@@ -168,9 +176,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
     });
   }
 
+  // Nesting first (it bounds the recursion of the NUL check). Path and query parameters reach the stores
+  // as well as bodies do (`/shares/%00` is a lookup by id), so none may hold a NUL either.
   app.addHook('preValidation', async (req) => {
-    if (req.body === undefined || req.body === null) return;
-    const at = findNul(req.body);
+    const depth = req.routeOptions.config.bodyDepth ?? MAX_BODY_DEPTH;
+    const deep = findTooDeep(req.body, depth);
+    if (deep !== undefined)
+      throw new ValidationError(`The body is nested more than ${depth} levels deep`, deep);
+    const at = findNul(req.params, '/path') ?? findNul(req.query, '/query') ?? findNul(req.body);
     if (at !== undefined) throw new ValidationError('Text must not contain the NUL character (\\u0000)', at);
   });
 
