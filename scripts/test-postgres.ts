@@ -6,7 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { findPostgresBin, startPostgres } from '../test/support/postgres.js';
 
-/** Files that test SQLite-only paths, or that start their own PostgreSQL already in the first pass. */
+/**
+ * Files that test SQLite-only paths, or that start their own PostgreSQL already in the first pass, or
+ * that test the HTTP layer below any store (http-errors: sockets, parser errors, server timeouts).
+ */
 const SKIP = new Set([
   'cli.test.ts',
   'crash.test.ts',
@@ -16,6 +19,7 @@ const SKIP = new Set([
   // Store-independent: the console's pages and routes (one run, on SQLite, is enough).
   'console-browser.test.ts',
   'console.test.ts',
+  'http-errors.test.ts',
 ]);
 
 const files = readdirSync('test')

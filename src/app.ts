@@ -18,12 +18,14 @@ import { Authenticator, type Principal } from './http/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
 import { httpMetricsHooks } from './http-metrics/hooks.js';
 import type { HttpMetrics } from './http-metrics/service.js';
+import { resolveLimits, type HttpLimitOptions } from './http/limits.js';
 import { RequestLog } from './http/request-log.js';
+import { installServerLimits, serverLimitOptions } from './http/server-limits.js';
 import { lazySerializers } from './http/serialization.js';
-import { findNul, validatorCompiler } from './http/validation.js';
+import { findNul, findTooDeep, MAX_BODY_DEPTH, validatorCompiler } from './http/validation.js';
 import { journalHooks } from './journal/hook.js';
 import type { Journal } from './journal/service.js';
-import { NoRouteError, ValidationError } from './http/errors.js';
+import { MalformedJsonError, NoRouteError, ValidationError } from './http/errors.js';
 import type { App, Services } from './http/types.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomIds, type IdSource } from './lib/ids.js';
@@ -35,8 +37,11 @@ import { SharesService } from './shares/service.js';
 import { shareRoutes } from './shares/routes.js';
 import { tokenRoutes } from './tokens/routes.js';
 import { inventoryRoutes } from './inventory/routes.js';
+import { rateLimitHooks } from './rate-limit/hook.js';
+import type { RateLimitPolicy } from './rate-limit/options.js';
+import { RateLimiter } from './rate-limit/service.js';
 
-export interface AppOptions {
+export interface AppOptions extends HttpLimitOptions {
   store: Store;
   clock?: Clock;
   /** Source of new object ids (random unless a seed makes them repeatable). */
@@ -63,6 +68,8 @@ export interface AppOptions {
   auditReads?: boolean;
   /** Serve the web console at `/console` (off unless asked; never without the API). */
   console?: boolean;
+  /** Cloudflare's rate limit on the public API (`--rate-limit`); absent, no limiter runs at all. */
+  rateLimit?: RateLimitPolicy;
 }
 
 /** Cloudflare's API lives under /client/v4. */
@@ -98,9 +105,12 @@ export function createServices(store: Store, clock: Clock, ids: IdSource = rando
 export async function buildApp(options: AppOptions): Promise<App> {
   const clock = options.clock ?? systemClock;
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const limits = resolveLimits(options);
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit,
+    // URL, header and timeout limits; what Node refuses below routing is answered in the envelope too.
+    ...serverLimitOptions(limits, options.logger),
     // A caller's x-request-id is kept (for tracing across services) only if it is short and plain.
     requestIdHeader: false,
     genReqId: (req) => {
@@ -111,10 +121,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     rewriteUrl: (req) => rewriteRootAlias(req.url ?? '/'),
     logController: new RequestLog(),
     // Malformed percent-encoding or an over-long path segment fail before routing: same envelope.
-    frameworkErrors: frameworkErrorHandler(bodyLimit),
+    frameworkErrors: frameworkErrorHandler(bodyLimit, limits.urlLimit),
     schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  installServerLimits(app, limits);
   app.setValidatorCompiler(validatorCompiler());
   // Only JSON bodies are accepted; any other content type is a 415.
   app.removeContentTypeParser('text/plain');
@@ -122,12 +133,20 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // included: an empty body means "no body" on routes that take none (elsewhere it stays "Request body
   // is required"). Routes whose body is optional (a `nullable` body schema) take an empty body the same
   // way. Fastify's own parser does the rest, prototype-poisoning checks included.
+  // JSON text is UTF-8 (RFC 8259): bytes that are not are refused, instead of becoming U+FFFD in the data.
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, raw, done) => {
+    let body: string;
+    try {
+      body = utf8.decode(raw as Buffer);
+    } catch {
+      return done(new MalformedJsonError(), undefined);
+    }
     const schema = req.routeOptions.schema?.body as { nullable?: boolean } | undefined;
     if (body === '' && (schema === undefined || schema.nullable === true)) return done(null, undefined);
-    return parseJson(req, body as string, done);
+    return parseJson(req, body, done);
   });
 
   const services = createServices(options.store, clock, options.ids);
@@ -139,12 +158,19 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   // Set by the onRequest hook on every authenticated route before any handler runs.
   app.decorateRequest('principal', null as unknown as Principal);
+  if (options.rateLimit && options.api !== false) {
+    const limiter = new RateLimiter(options.store.rateLimits, options.rateLimit, clock, (err) =>
+      app.log.warn({ err }, 'rate limit prune failed'),
+    );
+    rateLimitHooks(app, limiter, services.authenticator);
+  }
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     const access = req.routeOptions.config.access;
     if (!access || isFaulted(req)) return;
     const params = req.params as Record<string, string | undefined>;
-    req.principal = await services.authenticator.authenticate(req, access, params);
+    // The rate limit's hook, when on, has authenticated the caller already (it counts per principal).
+    req.principal ??= await services.authenticator.authenticate(req, access, params);
     services.authenticator.authorize(req.principal, access);
   });
 
@@ -155,9 +181,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
     });
   }
 
+  // Nesting first (it bounds the recursion of the NUL check). Path and query parameters reach the stores
+  // as well as bodies do (`/shares/%00` is a lookup by id), so none may hold a NUL either.
   app.addHook('preValidation', async (req) => {
-    if (req.body === undefined || req.body === null) return;
-    const at = findNul(req.body);
+    const depth = req.routeOptions.config.bodyDepth ?? MAX_BODY_DEPTH;
+    const deep = findTooDeep(req.body, depth);
+    if (deep !== undefined)
+      throw new ValidationError(`The body is nested more than ${depth} levels deep`, deep);
+    const at = findNul(req.params, '/path') ?? findNul(req.query, '/query') ?? findNul(req.body);
     if (at !== undefined) throw new ValidationError('Text must not contain the NUL character (\\u0000)', at);
   });
 

@@ -2,7 +2,9 @@
 import module from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogFormat, Role, ServeOptions } from './server.js';
+import { timeoutOption, timeoutsFrom } from './http/timeout-options.js';
 import { systemClock } from './lib/clock.js';
+import { parseRateLimit, RateLimitOptionError, type RateLimitPolicy } from './rate-limit/options.js';
 import { openAdminTenancyStore } from './tenancy/admin-store.js';
 import { TenancyService, toPublicToken, toPublicUser } from './tenancy/service.js';
 import type { AccountRow, OrganizationRow, TokenRow, UserRow } from './tenancy/store.js';
@@ -37,6 +39,15 @@ function intAtLeast(min: number): (value: string) => number {
       throw new InvalidArgumentError(`expected an integer of at least ${min}`);
     return Number(value);
   };
+}
+
+function rateLimitPolicy(value: string): RateLimitPolicy | undefined {
+  try {
+    return parseRateLimit(value);
+  } catch (err) {
+    if (err instanceof RateLimitOptionError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
 }
 
 /** `--account a b --account c,d` → `[a, b, c, d]`. */
@@ -216,6 +227,17 @@ program
       .default(548)
       .argParser(positiveInt),
   )
+  .addOption(timeoutOption('headers'))
+  .addOption(timeoutOption('request'))
+  .addOption(timeoutOption('keep-alive'))
+  .addOption(
+    new Option(
+      '--rate-limit <policy>',
+      "off (default), cloudflare (Cloudflare's 1200/300s) or <requests>/<seconds>s, per user or token",
+    )
+      .env('RSHARE_RATE_LIMIT')
+      .argParser(rateLimitPolicy),
+  )
   .addOption(
     new Option('--console <state>', 'serve the web console at /console')
       .env('RSHARE_CONSOLE')
@@ -245,6 +267,10 @@ program
       auditRetentionDays: number;
       statementTimeoutMs: number;
       console: 'on' | 'off';
+      headersTimeoutMs: number;
+      requestTimeoutMs: number;
+      keepAliveTimeoutMs: number;
+      rateLimit?: RateLimitPolicy;
     }) => {
       // Loaded lazily so admin commands never pull in the HTTP stack.
       const { serve, newAdminToken } = await import('./server.js');
@@ -271,6 +297,8 @@ program
         statementTimeoutMs: opts.statementTimeoutMs,
         auditRetentionDays: opts.auditRetentionDays,
         console: opts.console === 'on',
+        timeouts: timeoutsFrom(opts),
+        rateLimit: opts.rateLimit,
       };
       await serve(options);
     },

@@ -8,6 +8,7 @@ import '@sinclair/typebox/compiler';
 import type { ResetResult } from './admin/schemas.js';
 import { ADMIN_PREFIX } from './admin/plugin.js';
 import type { ClockState } from './lib/clock.js';
+import { parseRateLimit } from './rate-limit/options.js';
 import { newAdminToken, REDACT, startServer, type ReconcileMode, type Role } from './server.js';
 import type { BootstrapFile } from './tenancy/bootstrap.js';
 import type { DemoSeed } from './tenancy/demo.js';
@@ -38,6 +39,8 @@ export interface StartOptions {
   adminToken?: string;
   /** Requests kept in the journal (default 1,000). */
   journalSize?: number;
+  /** Cloudflare's rate limit: `off` (default), `cloudflare` (1200/300s) or `<requests>/<seconds>s`. */
+  rateLimit?: string;
   /** Delivery drivers file (see the README); default: the built-in inventory. */
   drivers?: string;
   /** Seed the demo tenancy (as `rshare serve --demo`); its credentials are in `demo`. */
@@ -127,6 +130,7 @@ export async function startRshare(options: StartOptions = {}): Promise<Rshare> {
       reconcileDelayMs: options.reconcileDelayMs,
       idSeed: options.idSeed,
       journalSize: options.journalSize,
+      rateLimit: options.rateLimit === undefined ? undefined : parseRateLimit(options.rateLimit),
     },
     logger,
   );

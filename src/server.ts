@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { HttpMetrics } from './http-metrics/service.js';
+import { resolveLimits, type ServerTimeouts } from './http/limits.js';
 import { randomBytes } from 'node:crypto';
 import { buildApp } from './app.js';
 import { AdminService } from './admin/service.js';
@@ -16,6 +17,7 @@ import { DEFAULT_JOURNAL_SIZE } from './journal/schemas.js';
 import { Journal } from './journal/service.js';
 import { ControlledClock } from './lib/clock.js';
 import { randomIds, seededIds } from './lib/ids.js';
+import type { RateLimitPolicy } from './rate-limit/options.js';
 import { buildDrivers, loadDriversFile } from './reconciler/drivers/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { delayedWork } from './reconciler/timing.js';
@@ -68,6 +70,10 @@ export interface ServeOptions {
   auditRetentionDays?: number;
   /** Serve the web console at `/console` (default on; never on a worker). */
   console?: boolean;
+  /** HTTP server timeouts (see DEFAULT_TIMEOUTS). */
+  timeouts?: Partial<ServerTimeouts>;
+  /** Cloudflare's rate limit on the public API, per user or token (`--rate-limit`; default off). */
+  rateLimit?: RateLimitPolicy;
 }
 
 /** What the admin API controls, for in-process callers (`startRshare`). */
@@ -109,6 +115,7 @@ export function newAdminToken(): string {
 export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
   const role = options.role ?? 'all';
   const mode = options.reconcile ?? 'auto';
+  resolveLimits({ timeouts: options.timeouts }); // refused before anything opens or starts
   const clock = new ControlledClock();
   const ids = options.idSeed === undefined ? randomIds : seededIds(options.idSeed);
   const tenancyIds = options.idSeed === undefined ? randomIds : seededIds(options.idSeed, 'tenancy');
@@ -206,6 +213,8 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       console: options.console ?? true,
       faults,
       journal,
+      timeouts: options.timeouts,
+      rateLimit: options.rateLimit,
       admin:
         services && adminToken !== undefined
           ? { token: adminToken, routes: (a) => adminRoutes(a, services) }

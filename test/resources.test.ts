@@ -327,6 +327,19 @@ describe('POST /shares/{share_id}/resources', () => {
     assert.deepEqual(list[1], res.body.result);
   });
 
+  test('given meta keys holding line breaks, when adding the resource, then they are kept in the answer and in later reads', async () => {
+    const shareId = await newShare();
+    // A `^(.*)$` key pattern does not match across a line break: the serializer dropped these keys.
+    const meta = { 'two\nlines': 1, 'cr\rkey': { 'x\u2028y': true } };
+    const res = await call(h.app, 'POST', resourcesUrl(shareId), {
+      body: resourceBody('rs-lines', 'gateway-policy', meta),
+    });
+    assertSuccess(res, 201);
+    assert.deepEqual(res.body.result.meta, meta);
+    const got = await call(h.app, 'GET', resourcesUrl(shareId, `/${res.body.result.id}`));
+    assert.deepEqual(got.body.result.meta, meta);
+  });
+
   test('given the id of an existing resource with another type, when adding it, then it is a different resource', async () => {
     const shareId = await newShare();
     const res = await call(h.app, 'POST', resourcesUrl(shareId), {

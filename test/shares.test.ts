@@ -53,6 +53,13 @@ async function addR3Token(h: Harness): Promise<void> {
 /** The clock's current time as the API formats a fresh timestamp (after `advance`, the micro digits are 000). */
 const clockStamp = (h: Harness) => new Date(h.clock.now()).toISOString().replace('Z', '000Z');
 
+/** `levels` arrays, one inside the other, around 1. */
+const nest = (levels: number): unknown => {
+  let value: unknown = 1;
+  for (let i = 0; i < levels; i++) value = [value];
+  return value;
+};
+
 const resource = (resource_id: string, resource_type = 'custom-ruleset', account = OWNER) => ({
   meta: {},
   resource_account_id: account,
@@ -211,6 +218,20 @@ describe('POST /accounts/{account_id}/shares', () => {
     assert.deepEqual(got.body.result.tags, tags);
     const listed = (await list(h, '?per_page=100')).body.result.find((s: Json) => s.id === share.id);
     assert.deepEqual(listed.tags, tags);
+  });
+
+  test('POST /shares: given a tag key with a line break, when creating, then the tag is kept on create and get', async () => {
+    const share = await create(h, { ...seedShareBody(), tags: { 'a\nb': 'v', 'c\u2028d': 'w' } });
+    assert.deepEqual(share.tags, { 'a\nb': 'v', 'c\u2028d': 'w' });
+    const got = await call(h.app, 'GET', `${base()}/${share.id}`);
+    assert.deepEqual(got.body.result.tags, { 'a\nb': 'v', 'c\u2028d': 'w' });
+  });
+
+  test('POST /shares: given a resource meta nested 64 levels deep (the limit), when creating, then it is kept', async () => {
+    const meta = { a: nest(60) };
+    const share = await create(h, { ...seedShareBody(), resources: [{ ...resource('deep'), meta }] });
+    const got = await call(h.app, 'GET', `${base()}/${share.id}?include_resources=true`);
+    assert.deepEqual(got.body.result.resources[0].meta, meta);
   });
 
   test('POST /shares: given a 255-character name and one id under two types, when creating, then both are kept', async () => {
@@ -381,6 +402,19 @@ describe('POST /accounts/{account_id}/shares', () => {
       '/tags/env',
     ],
     ['a tag value that is not a string', { ...seed, tags: { env: 1 } }, 'env must be a string', '/tags/env'],
+    // A line break in the key used to skip the value's schema (the stores got objects: a 500).
+    [
+      'a tag key with a line break and a value that is not a string',
+      { ...seed, tags: { 'a\nb': { x: 1 } } },
+      'a\nb must be a string',
+      '/tags/a\nb',
+    ],
+    [
+      'a resource meta nested 65 levels deep',
+      withResources([{ ...resource('r1'), meta: { a: nest(61) } }]),
+      'The body is nested more than 64 levels deep',
+      `/resources/0/meta/a${'/0'.repeat(60)}`,
+    ],
     [
       '51 tags',
       { ...seed, tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) },
@@ -420,6 +454,28 @@ describe('POST /accounts/{account_id}/shares', () => {
     });
     assertError(res, 400, 6007, 'Malformed JSON in request body');
     assert.equal((await list(h, '?per_page=100')).body.result_info.total_count, before);
+  });
+
+  test('POST /shares: given bytes that are not UTF-8 in the name (Latin-1), when creating, then 400 code 6007 and nothing is created', async () => {
+    const before = (await list(h, '?per_page=100')).body.result_info.total_count;
+    const res = await call(h.app, 'POST', base(), {
+      body: Buffer.concat([
+        Buffer.from('{"name":"caf'),
+        Buffer.from([0xe9]),
+        Buffer.from(`","recipients":[],"resources":[]}`),
+      ]),
+      headers: { 'content-type': 'application/json' },
+    });
+    assertError(res, 400, 6007, 'Malformed JSON in request body');
+    assert.equal((await list(h, '?per_page=100')).body.result_info.total_count, before);
+  });
+
+  test('POST /shares: given a body of arrays nested 100,000 levels deep, when creating, then 400 pointing at the 65th level', async () => {
+    const res = await call(h.app, 'POST', base(), {
+      body: `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    assertError(res, 400, 1400, 'The body is nested more than 64 levels deep', '/0'.repeat(64));
   });
 
   test('POST /shares: given an XML body, when creating, then 415 code 1415 and nothing is created', async () => {
@@ -1263,6 +1319,26 @@ describe('POST /accounts/{account_id}/shares: text PostgreSQL cannot store', () 
       '/resources/0/meta/rules/0/note',
     );
     assert.equal((await call(h.app, 'GET', base())).body.result_info.total_count, 0);
+  });
+
+  test('GET /shares/{share_id}: given a NUL character in the share id, when getting it, then 400 pointing at the path parameter', async () => {
+    assertError(
+      await call(h.app, 'GET', `${base()}/abc%00`),
+      400,
+      1400,
+      'Text must not contain the NUL character (\\u0000)',
+      '/path/share_id',
+    );
+  });
+
+  test('GET /shares: given a NUL character in a tag filter, when listing, then 400 pointing at the query parameter', async () => {
+    assertError(
+      await call(h.app, 'GET', `${base()}?tag=env%00`),
+      400,
+      1400,
+      'Text must not contain the NUL character (\\u0000)',
+      '/query/tag',
+    );
   });
 
   test('POST /shares: given a NUL character in a tag key, when creating, then 400 pointing at the escaped key', async () => {

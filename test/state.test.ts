@@ -317,6 +317,41 @@ describe('state snapshots', () => {
     await t.service.importState(clone(doc));
   });
 
+  test('given a resource meta as deep as the API takes, when GET /_rshare/state is PUT back, then it is accepted', async () => {
+    // 64 levels in a resource create body; the document holds the same meta two levels deeper.
+    let deep: unknown = 1;
+    for (let i = 0; i < 62; i++) deep = [deep];
+    const created = await ok(
+      call(t.app, 'POST', `${base()}/${shares.a}/resources`, { body: { ...ruleset(99), meta: { deep } } }),
+      201,
+    );
+    const saved = await t.service.exportState();
+    const res = await ok(call(t.admin, 'PUT', STATE, { token: ADMIN, body: saved }));
+    assert.deepEqual(
+      res.body.result.resources.find((r: { id: string }) => r.id === created.body.result.id)?.meta,
+      {
+        deep,
+      },
+    );
+    await t.service.importState(clone(doc));
+  });
+
+  test('given a document nested deeper than that, when it is PUT, then it is a 400 pointing at the level', async () => {
+    const deeper = clone(doc);
+    let deep: unknown = 1;
+    for (let i = 0; i < 63; i++) deep = [deep];
+    (deeper.resources[0] as { meta: unknown }).meta = { deep };
+    const res = await call(t.admin, 'PUT', STATE, { token: ADMIN, body: deeper });
+    assertError(
+      res,
+      400,
+      1400,
+      'The body is nested more than 66 levels deep',
+      `/resources/0/meta/deep${'/0'.repeat(62)}`,
+    );
+    assert.deepEqual(await t.service.exportState(), doc);
+  });
+
   test('given a document larger than the state limit (64 MiB), when it is PUT, then it is a 413 naming that limit', async () => {
     const res = await call(t.admin, 'PUT', STATE, {
       token: ADMIN,

@@ -152,7 +152,9 @@ describe('store outage: SQLite', () => {
     assert.equal(await shareCount(), before + acked.length);
     for (const id of acked) assert.equal((await call(h.app, 'GET', `${base()}/${id}`)).status, 200);
     assert.equal((await call(h.app, 'GET', '/readyz')).status, 200);
-    assertUnavailable(await call(h.app, 'POST', base(), { body: seedShareBody() }));
+    // The same write again (a smaller one may still fit in the pages' free space).
+    const filler = { ...seedShareBody(), name: `filler again ${'x'.repeat(200)}` };
+    assertUnavailable(await call(h.app, 'POST', base(), { body: filler }));
     assert.equal(integrity(), 'ok');
 
     db.pragma('max_page_count = 1073741823');

@@ -142,10 +142,11 @@ export const STATE_TABLES: readonly StateTable[] = [
 ];
 
 /**
- * Tables kept by triggers from the ones above, and history (the audit logs, which describe the state a
- * snapshot replaces): emptied with the state, never part of a snapshot.
+ * Tables outside the snapshot, emptied with the state, never written by an import: kept by triggers from
+ * the ones above (`share_visibility`), history (the audit logs, which describe the state a snapshot
+ * replaces), or transient request counters (`rate_limits`: a reset starts every caller's window afresh).
  */
-export const DERIVED_STATE_TABLES = ['share_visibility', 'audit_logs'] as const;
+export const DERIVED_STATE_TABLES = ['share_visibility', 'audit_logs', 'rate_limits'] as const;
 
 /**
  * Columns left out of a snapshot: recomputed on import (`shareNumbering`), or worker leases, which mean

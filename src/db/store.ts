@@ -2,6 +2,7 @@ import type { AccountsStore } from '../accounts/store.js';
 import type { AuditStore } from '../audit/store.js';
 import type { ExcludedRecipientsStore } from '../excluded-recipients/store.js';
 import type { InventoryStore } from '../inventory/store.js';
+import type { RateLimitStore } from '../rate-limit/store.js';
 import type { ReconcilerStore } from '../reconciler/store.js';
 import type { RecipientsStore } from '../recipients/store.js';
 import type { ResourcesStore } from '../resources/store.js';
@@ -25,6 +26,8 @@ export interface Store {
   readonly audit: AuditStore;
   /** The accounts in a user's or token's scope, paged (Cloudflare's `GET /accounts`). */
   readonly accounts: AccountsStore;
+  /** Request counters of `--rate-limit`, shared by every process on the database. */
+  readonly rateLimits: RateLimitStore;
   /** Throws when the store cannot answer queries or its migrations are not applied. */
   ready(): Promise<void>;
   close(): Promise<void>;

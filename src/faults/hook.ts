@@ -41,7 +41,8 @@ async function readJson(payload: AsyncIterable<Buffer | string>, limit: number):
  * picked at onRequest, before authentication, as Cloudflare's edge rate limiter answers before the origin;
  * `latency_ms` is slept there (real time). A rule with a status answers at preParsing, after reading the
  * body itself (kept as `req.body` for the journal): whatever the body is (malformed, too large, another
- * content type), the answer is the fault, and no authentication, handler or store access runs.
+ * content type), the answer is the fault, and no authentication, handler or store access runs. Only what
+ * the server limits refuse first (a URL over the limit, a declared Content-Length over it) is not faulted.
  * The app's authentication hook must skip requests for which `isFaulted(req)` holds.
  */
 export function faultHooks(app: App, faults: FaultRegistry, bodyLimit: number): void {

@@ -9,6 +9,12 @@ export const DIGEST_PATTERN = '^[0-9a-f]{64}$';
 export const Timestamp = (description: string) =>
   Type.String({ format: 'date-time', description, examples: ['2023-09-21T18:56:32.624632Z'] });
 
+/**
+ * The keys of a `Type.Record`: any string. TypeBox's default key pattern `^(.*)$` stops at a line break,
+ * so a key holding one was neither validated (`{"tags": {"a\nb": {}}}` reached the store) nor serialized.
+ */
+export const AnyKey = Type.String({ pattern: '^[\\s\\S]*$' });
+
 /** A string enum as the contract writes it (`type: string, enum: [...]`), so errors name the allowed values. */
 export const StringEnum = <const T extends readonly string[]>(
   values: T,

@@ -10,6 +10,7 @@ import {
   PayloadTooLargeError,
   StoreUnavailableError,
   UnsupportedMediaTypeError,
+  UriTooLongError,
   ValidationError,
 } from './errors.js';
 
@@ -104,6 +105,8 @@ function toApiError(err: FastifyError & { validationContext?: SchemaContext }): 
       return new ValidationError('Request body is required', '');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new MalformedJsonError();
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ValidationError('Request body size did not match Content-Length');
   }
   if (err instanceof SyntaxError && err.statusCode === 400) return new MalformedJsonError();
   if (isStoreUnavailable(err)) return new StoreUnavailableError();
@@ -119,6 +122,10 @@ export function errorHandler(bodyLimit: number) {
       api = new PayloadTooLargeError(req.routeOptions?.bodyLimit ?? bodyLimit);
     if (api instanceof UnsupportedMediaTypeError)
       api = new UnsupportedMediaTypeError(req.headers['content-type']);
+    // The client went away mid-body (or a request timeout cut it off, answered on the socket): no one
+    // reads this answer, and it is not a server error.
+    if (err.code === 'ECONNRESET' && req.raw.destroyed)
+      api = new ValidationError('Connection closed before the request was complete');
     if (!api) {
       req.log.error({ err }, 'unhandled error');
       api = new InternalError();
@@ -133,6 +140,8 @@ export function errorHandler(bodyLimit: number) {
 
 function send(api: ApiError, reply: FastifyReply): void {
   void reply
+    // Set here too: a request refused by the first onRequest hook never reaches the one that sets it.
+    .header('x-request-id', reply.request.id)
     .code(api.status)
     .headers(api.headers)
     .type('application/json; charset=utf-8')
@@ -141,12 +150,13 @@ function send(api: ApiError, reply: FastifyReply): void {
 
 /**
  * Fastify's `frameworkErrors`: failures raised before routing (a malformed percent-encoding, a path
- * segment over the router's length limit), answered in the same envelope, with the request id.
+ * segment over the router's length limit), answered in the same envelope, with the request id. A URL
+ * over the limit is a 414 whatever else is wrong with it, as it is once routed.
  */
-export function frameworkErrorHandler(bodyLimit: number) {
+export function frameworkErrorHandler(bodyLimit: number, urlLimit: number) {
   const handle = errorHandler(bodyLimit);
   return function onFrameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
-    reply.header('x-request-id', req.id);
+    if (req.originalUrl.length > urlLimit) return handle(new UriTooLongError(urlLimit), req, reply);
     switch (err.code) {
       case 'FST_ERR_BAD_URL':
         return handle(new ValidationError('The URL is not valid (malformed percent-encoding)'), req, reply);

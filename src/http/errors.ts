@@ -106,6 +106,33 @@ export class PayloadTooLargeError extends ApiError {
   }
 }
 
+/** 414: the URL (request target) is longer than the server accepts. */
+export class UriTooLongError extends ApiError {
+  readonly status = 414;
+  readonly code = 1414;
+  constructor(limit: number) {
+    super(`URL is longer than ${limit} bytes`);
+  }
+}
+
+/** 417: an `Expect` header other than `100-continue`. */
+export class ExpectationFailedError extends ApiError {
+  readonly status = 417;
+  readonly code = 1417;
+  constructor() {
+    super('Unsupported Expect header; only 100-continue is supported');
+  }
+}
+
+/** 431: the request line and headers together are larger than the server accepts. */
+export class HeadersTooLargeError extends ApiError {
+  readonly status = 431;
+  readonly code = 1431;
+  constructor(limit: number) {
+    super(`Request line and headers are larger than ${limit} bytes`);
+  }
+}
+
 /** 415: a body that is not `application/json`. */
 export class UnsupportedMediaTypeError extends ApiError {
   readonly status = 415;

@@ -60,8 +60,34 @@ export function pointerSegment(key: string): string {
 }
 
 /**
+ * How deeply a request body may nest arrays and objects (the root is level 1). Real bodies nest a few
+ * levels; without a limit a hostile one nests hundreds of thousands, and every recursive walk of it (the
+ * NUL check, JSON.stringify in the stores, PostgreSQL's jsonb) overflows its stack: a 500 instead of a 400.
+ */
+export const MAX_BODY_DEPTH = 64;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A route's own nesting limit for its body (default MAX_BODY_DEPTH). */
+    bodyDepth?: number;
+  }
+}
+
+/** The pointer of the first array or object nested deeper than `limit`; recurses at most `limit` levels. */
+export function findTooDeep(value: unknown, limit: number, pointer = '', depth = 1): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (depth > limit) return pointer;
+  const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+  for (const [key, item] of entries) {
+    const found = findTooDeep(item, limit, `${pointer}/${pointerSegment(key)}`, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
  * The pointer of the first string (key or value) holding U+0000, which PostgreSQL cannot store; checked
- * for every body so both stores accept exactly the same input.
+ * for every body, path and query parameter so both stores accept exactly the same input.
  */
 export function findNul(value: unknown, pointer = ''): string | undefined {
   if (typeof value === 'string') return value.includes('\u0000') ? pointer : undefined;

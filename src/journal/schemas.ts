@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Timestamp } from '../http/common-schemas.js';
+import { AnyKey, Timestamp } from '../http/common-schemas.js';
 
 export const DEFAULT_JOURNAL_SIZE = 1000;
 
@@ -14,7 +14,7 @@ export const JournalEntry = Type.Object({
   time: Timestamp('When rshare answered.'),
   method: Type.String(),
   path: Type.String({ description: 'The path as requested, without the query string.' }),
-  query: Type.Record(Type.String(), Type.Union([Type.String(), Type.Array(Type.String())]), {
+  query: Type.Record(AnyKey, Type.Union([Type.String(), Type.Array(Type.String())]), {
     description: 'The query string as sent (repeated parameters as arrays).',
   }),
   operation_id: Type.Union([Type.String(), Type.Null()], { description: 'Null for an unknown route.' }),

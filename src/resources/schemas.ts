@@ -1,11 +1,18 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Identifier, PageQuery, ResourceType, StringEnum, Timestamp } from '../http/common-schemas.js';
+import {
+  AnyKey,
+  Identifier,
+  PageQuery,
+  ResourceType,
+  StringEnum,
+  Timestamp,
+} from '../http/common-schemas.js';
 
 export const ResourceStatus = StringEnum(['active', 'deleting', 'deleted'] as const, {
   description: 'Resource Status.',
 });
 
-export const ResourceMeta = Type.Record(Type.String(), Type.Unknown(), { description: 'Resource Metadata.' });
+export const ResourceMeta = Type.Record(AnyKey, Type.Unknown(), { description: 'Resource Metadata.' });
 
 export const ResourceObject = Type.Object({
   id: Identifier('Share Resource identifier.'),

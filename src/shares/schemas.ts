@@ -1,5 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Identifier, PageQuery, ResourceType, StringEnum, Timestamp } from '../http/common-schemas.js';
+import {
+  AnyKey,
+  Identifier,
+  PageQuery,
+  ResourceType,
+  StringEnum,
+  Timestamp,
+} from '../http/common-schemas.js';
 import { RecipientRequest, MAX_RECIPIENTS } from '../recipients/schemas.js';
 import { CreateResourceBody, ResourceObject } from '../resources/schemas.js';
 
@@ -26,7 +33,7 @@ export const MAX_TAG_KEY_LENGTH = 256;
  * (`checkTags`) so the error can point at the offending key: as a `patternProperties` key schema they
  * were silently skipped by validation and then dropped from responses by the serializer.
  */
-export const Tags = Type.Record(Type.String(), Type.String({ maxLength: 1024 }), {
+export const Tags = Type.Record(AnyKey, Type.String({ maxLength: 1024 }), {
   maxProperties: MAX_TAGS,
   description:
     'Key/value labels for filtering shares with `tag`. Keys are 1-256 characters without "="; values at most 1024 characters.',

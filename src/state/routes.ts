@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { Single } from '../http/common-schemas.js';
 import { ok } from '../http/envelope.js';
 import type { App } from '../http/types.js';
+import { MAX_BODY_DEPTH } from '../http/validation.js';
 import { StateDocument } from './schemas.js';
 import type { StateService } from './service.js';
 
@@ -32,6 +33,8 @@ export function stateRoutes(app: App, state: StateService): void {
       response: { 200: Single(StateDocument) },
     },
     bodyLimit: STATE_BODY_LIMIT,
+    // A document holds a resource's meta two levels deeper (`/resources/0/meta`) than a resource create does.
+    config: { bodyDepth: MAX_BODY_DEPTH + 2 },
     handler: async (req) => {
       await state.importState(req.body);
       return ok(await state.exportState());

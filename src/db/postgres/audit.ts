@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { AUDIT_PRODUCT, type AuditEntry } from '../../audit/entry.js';
-import type { AuditFilterColumn, AuditListQuery, AuditRow, AuditStore } from '../../audit/store.js';
+import type { AuditEntry } from '../../audit/entry.js';
+import type { AuditListQuery, AuditRow, AuditStore } from '../../audit/store.js';
+import { auditFilterSql, parseAuditRow, storedAuditEntry, type StoredAuditRow } from '../audit-rows.js';
 import { named, transaction, type Queryable } from './database.js';
 
 const COLUMNS = `id, account_id, organization_id, time, action_type, action_description, action_result,
@@ -12,51 +13,14 @@ const COLUMNS = `id, account_id, organization_id, time, action_type, action_desc
 const INSERT = `INSERT INTO audit_logs (${COLUMNS})
   SELECT ${COLUMNS} FROM json_populate_recordset(NULL::audit_logs, $1::json)`;
 
-const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
-
 /** Writes entries inside the caller's transaction. */
 export async function insertAudit(db: Queryable, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  const rows = entries.map((e) => ({
-    ...e,
-    old_value: json(e.old_value),
-    new_value: json(e.new_value),
-    metadata: json(e.metadata),
-    request: json(e.request),
-  }));
+  const rows = entries.map(storedAuditEntry);
   await db.query(named(INSERT, [JSON.stringify(rows)]));
 }
 
-/** The SQL each filter column reads; product and scope are the same for every rshare entry. */
-const FILTER_SQL: Record<AuditFilterColumn, string> = {
-  id: 'l.id::text',
-  account_name: 'a.name',
-  action_result: 'l.action_result',
-  action_type: 'l.action_type',
-  actor_context: 'l.actor_context',
-  actor_email: 'l.actor_email',
-  actor_id: 'l.actor_id',
-  actor_ip: 'l.actor_ip',
-  actor_token_id: 'l.actor_token_id',
-  actor_token_name: 'l.actor_token_name',
-  actor_type: 'l.actor_type',
-  raw_ray_id: 'l.raw_ray_id',
-  raw_method: 'l.raw_method',
-  raw_status_code: 'l.raw_status_code::text',
-  raw_uri: 'l.raw_uri',
-  resource_id: 'l.resource_id',
-  resource_product: `'${AUDIT_PRODUCT}'::text`,
-  resource_scope: `'accounts'::text`,
-  resource_type: 'l.resource_type',
-  share_id: 'l.share_id',
-};
-
-interface StoredRow extends Omit<AuditRow, 'old_value' | 'new_value' | 'metadata' | 'request'> {
-  old_value: string | null;
-  new_value: string | null;
-  metadata: string | null;
-  request: string | null;
-}
+const FILTER_SQL = auditFilterSql((sql) => `${sql}::text`);
 
 export class PgAuditStore implements AuditStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -78,7 +42,7 @@ export class PgAuditStore implements AuditStore {
       // NOT over a NULL column is NULL: an entry without the field is not one the caller filtered out.
       where.push(f.not ? `NOT coalesce(${test}, false)` : test);
     }
-    const { rows } = await this.pool.query<StoredRow>(
+    const { rows } = await this.pool.query<StoredAuditRow>(
       `SELECT l.id::text AS id, l.seq, l.account_id, l.organization_id, l.time, l.action_type,
          l.action_description, l.action_result, l.actor_type, l.actor_id, l.actor_email, l.actor_ip,
          l.actor_context, l.actor_token_id, l.actor_token_name, l.interface, l.resource_type, l.resource_id, l.share_id,
@@ -89,7 +53,7 @@ export class PgAuditStore implements AuditStore {
        LIMIT ${arg(q.limit)} OFFSET ${arg(q.offset ?? 0)}`,
       args,
     );
-    return rows.map(parseRow);
+    return rows.map(parseAuditRow);
   }
 
   async record(entries: AuditEntry[]): Promise<void> {
@@ -106,15 +70,4 @@ export class PgAuditStore implements AuditStore {
     );
     return rowCount ?? 0;
   }
-}
-
-function parseRow(row: StoredRow): AuditRow {
-  const parse = (v: string | null): unknown => (v === null ? null : JSON.parse(v));
-  return {
-    ...row,
-    old_value: parse(row.old_value),
-    new_value: parse(row.new_value),
-    metadata: parse(row.metadata),
-    request: parse(row.request),
-  };
 }

@@ -7,6 +7,7 @@ import { assertMigrated, createPool, migrate, type PoolOptions } from './databas
 import { PgExcludedRecipientsStore } from './excluded-recipients.js';
 import { PgInventoryStore } from './inventory.js';
 import { PgReconcilerStore } from './reconciler.js';
+import { PgRateLimitStore } from './rate-limits.js';
 import { PgRecipientsStore } from './recipients.js';
 import { PgResourcesStore } from './resources.js';
 import { PgSharesStore } from './shares.js';
@@ -25,6 +26,7 @@ export class PostgresStore implements Store {
   readonly state;
   readonly audit;
   readonly accounts;
+  readonly rateLimits;
 
   constructor(
     readonly pool: pg.Pool,
@@ -40,6 +42,7 @@ export class PostgresStore implements Store {
     this.state = new PgStateStore(pool);
     this.audit = new PgAuditStore(pool);
     this.accounts = new PgAccountsStore(pool);
+    this.rateLimits = new PgRateLimitStore(pool);
   }
 
   async ready(): Promise<void> {

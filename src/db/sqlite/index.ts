@@ -7,6 +7,7 @@ import { assertMigrated, migrate, openDatabase } from './database.js';
 import { SqliteExcludedRecipientsStore } from './excluded-recipients.js';
 import { SqliteInventoryStore } from './inventory.js';
 import { SqliteReconcilerStore } from './reconciler.js';
+import { SqliteRateLimitStore } from './rate-limits.js';
 import { SqliteRecipientsStore } from './recipients.js';
 import { SqliteResourcesStore } from './resources.js';
 import { SqliteSharesStore } from './shares.js';
@@ -25,6 +26,7 @@ export class SqliteStore implements Store {
   readonly state;
   readonly audit;
   readonly accounts;
+  readonly rateLimits;
 
   constructor(
     readonly db: Database.Database,
@@ -40,6 +42,7 @@ export class SqliteStore implements Store {
     this.state = new SqliteStateStore(db);
     this.audit = new SqliteAuditStore(db);
     this.accounts = new SqliteAccountsStore(db);
+    this.rateLimits = new SqliteRateLimitStore(db);
   }
 
   async ready(): Promise<void> {
