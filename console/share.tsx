@@ -145,7 +145,7 @@ export function ShareView(props: { account: string; share: string }) {
       <ErrorBox error={loaded.error} label="Refresh failed" />
       <dl class="facts">
         <dt>Status</dt>
-        <dd>
+        <dd aria-live="polite">
           <span class={`status status-${share.status}`} data-testid="share-status">
             {share.status}
           </span>
@@ -180,7 +180,7 @@ export function ShareView(props: { account: string; share: string }) {
         <Link href={paths.history(account, share.id)}>History</Link>
       </p>
       {data.recipients ? (
-        <section aria-labelledby="matrix-heading">
+        <section aria-labelledby="matrix-heading" aria-live="polite" aria-relevant="text">
           <h2 id="matrix-heading">Recipients × resources</h2>
           <Matrix
             recipients={data.recipients.rows}
