@@ -887,45 +887,37 @@ describe('Reconciler: idempotency, leases and metrics', () => {
 });
 
 describe('Reconciler: a process killed between a delivery and its record', () => {
-  test(
-    'given a resource delivered but not recorded (the process died in between), when the recipient is removed before the retry, then the resource is removed from its account',
-    {
-      todo:
-        'KNOWN GAP (found by test/kill.test.ts): with no delivery state, the removal is skipped and the ' +
-        'resource stays in the account; recording "apply in doubt" before delivering would close it',
-    },
-    async () => {
-      const drivers = buildDrivers({}, h.store.inventory, h.clock);
-      const inventoryDriver = drivers.for('custom-ruleset');
-      let dies = true;
-      const dying = newReconcilerWith({
-        name: 'inventory',
-        deliver: (d) => inventoryDriver.deliver(d),
-        async deliverMany(ds) {
-          const outcomes = await (
-            inventoryDriver.deliverMany as NonNullable<typeof inventoryDriver.deliverMany>
-          )(ds);
-          // What SIGKILL does between the delivery and settleRecipients: the outcome is never recorded.
-          if (dies) throw new Error('killed');
-          return outcomes;
-        },
-      });
-      const share = await createShare([R1], [ruleset(1)]);
-      await dying.reconcileOnce();
-      assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'delivered before the "kill"');
+  test('given a resource delivered but not recorded (the process died in between), when the recipient is removed before the retry, then the resource is removed from its account', async () => {
+    const drivers = buildDrivers({}, h.store.inventory, h.clock);
+    const inventoryDriver = drivers.for('custom-ruleset');
+    let dies = true;
+    const dying = newReconcilerWith({
+      name: 'inventory',
+      deliver: (d) => inventoryDriver.deliver(d),
+      async deliverMany(ds) {
+        const outcomes = await (
+          inventoryDriver.deliverMany as NonNullable<typeof inventoryDriver.deliverMany>
+        )(ds);
+        // What SIGKILL does between the delivery and settleRecipients: the outcome is never recorded.
+        if (dies) throw new Error('killed');
+        return outcomes;
+      },
+    });
+    const share = await createShare([R1], [ruleset(1)]);
+    await dying.reconcileOnce();
+    assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'delivered before the "kill"');
 
-      const put = await call(h.app, 'PUT', `${base()}/${share.id}/recipients`, {
-        body: [{ recipient_account_id: R2 }],
-      });
-      assert.equal(put.status, 204);
-      dies = false;
-      for (let i = 0; i < 5; i++) {
-        h.clock.advance(10 * 60_000);
-        await dying.reconcileOnce();
-      }
-      const r1 = (await recipients(share.id)).find((r) => r.account_id === R1);
-      assert.equal(r1?.association_status, 'disassociated');
-      assert.deepEqual(await inventory(R1, TOKENS.r1), []);
-    },
-  );
+    const put = await call(h.app, 'PUT', `${base()}/${share.id}/recipients`, {
+      body: [{ recipient_account_id: R2 }],
+    });
+    assert.equal(put.status, 204);
+    dies = false;
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(10 * 60_000);
+      await dying.reconcileOnce();
+    }
+    const r1 = (await recipients(share.id)).find((r) => r.account_id === R1);
+    assert.equal(r1?.association_status, 'disassociated');
+    assert.deepEqual(await inventory(R1, TOKENS.r1), []);
+  });
 });

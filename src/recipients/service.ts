@@ -15,7 +15,12 @@ import {
 import type { ShareView } from '../shares/store.js';
 import type { AccountRow } from '../tenancy/store.js';
 import type { RecipientObject, RecipientRequest } from './schemas.js';
-import type { RecipientChanges, RecipientRow, RecipientsStore } from './store.js';
+import {
+  DELIVERY_IN_DOUBT,
+  type RecipientChanges,
+  type RecipientRow,
+  type RecipientsStore,
+} from './store.js';
 
 const RECIPIENT_NOT_FOUND = 'Share recipient not found';
 
@@ -242,7 +247,7 @@ export async function presentRecipients(
         ({ resource_id, resource_version, error, terminal }) => ({
           resource_id,
           resource_version,
-          error,
+          error: error === DELIVERY_IN_DOUBT ? '' : error,
           terminal,
         }),
       );

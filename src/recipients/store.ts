@@ -13,6 +13,13 @@ export interface RecipientRow {
 }
 
 /** Delivery state of one shared resource in one recipient account. */
+/**
+ * The delivery state the reconciler writes before it delivers a resource the account may not hold yet:
+ * an apply in doubt (no version known applied, a retryable error), so a process killed mid-delivery
+ * leaves a state that makes a later removal reach the account. Answered as no error: it is not one.
+ */
+export const DELIVERY_IN_DOUBT = 'Delivery in progress';
+
 export interface RecipientResourceRow {
   recipient_id: string;
   resource_id: string;

@@ -423,6 +423,15 @@ export class Reconciler {
     const steps = plans.flatMap((p) => p.steps);
     let outcomes: (DeliveryOutcome | undefined)[];
     try {
+      // Written before delivering, so a kill between delivery and settle cannot leave a delivery unrecorded.
+      await store.reconciler.recordInDoubt(
+        steps.flatMap((s) =>
+          s.action === 'apply' && !mayHold(s.ctx.delivered.get(s.resource.id))
+            ? [{ recipientId: s.ctx.recipient.id, shareResourceId: s.resource.id }]
+            : [],
+        ),
+        clock.timestamp(),
+      );
       outcomes = await this.deliverAll(steps);
     } catch (err) {
       await this.failRecipients(items, err, pass);
@@ -531,7 +540,7 @@ export class Reconciler {
       const missing: Settled = {
         write: { applied_version: null, error: ENTITLEMENT_ERROR, terminal: true, error_version: version },
       };
-      if (state?.applied_version == null) return { ctx, resource, settle: () => missing };
+      if (!state || !mayHold(state)) return { ctx, resource, settle: () => missing };
       return {
         ctx,
         resource,
@@ -560,10 +569,8 @@ export class Reconciler {
   private planRemove(ctx: RecipientContext, resource: ResourceRow): Step | undefined {
     const state = ctx.delivered.get(resource.id);
     if (!state) return undefined;
-    // Nothing applied and no apply in doubt: forget the row. After a timeout or 5xx the receiver may hold
-    // the resource anyway, so then a removal is sent like for an applied version.
-    if (state.applied_version === null && (state.terminal || state.error === ''))
-      return { ctx, resource, settle: () => ({ write: null }) };
+    // Nothing applied and no apply in doubt: forget the row.
+    if (!mayHold(state)) return { ctx, resource, settle: () => ({ write: null }) };
     return {
       ctx,
       resource,
@@ -719,4 +726,13 @@ function keep(state: DeliveryState): Omit<DeliveryState, 'share_resource_id'> {
     terminal: false,
     error_version: null,
   };
+}
+
+/**
+ * Whether the account may hold the resource: a version was applied, or an apply is in doubt (a timeout,
+ * a 5xx, or a process killed mid-delivery), after which the receiver may hold it anyway.
+ */
+function mayHold(state: Omit<DeliveryState, 'share_resource_id'> | undefined): boolean {
+  if (!state) return false;
+  return state.applied_version !== null || (!state.terminal && state.error !== '');
 }

@@ -59,6 +59,12 @@ export interface RecipientResult {
   moveAudit?: AuditEntry[];
 }
 
+/** One resource about to be delivered to one recipient. */
+export interface PendingDelivery {
+  recipientId: string;
+  shareResourceId: string;
+}
+
 /** A share whose owner left its organization. */
 export interface AbandonedShare {
   id: string;
@@ -88,6 +94,11 @@ export interface ReconcilerStore {
    * pass, keeps the due time its enqueue gave it).
    */
   retry(owner: string, item: WorkItem, dueAt: number, error: string): Promise<void>;
+  /**
+   * Writes `DELIVERY_IN_DOUBT` states for deliveries about to be made (in one transaction), so a process
+   * killed between a delivery and `settleRecipients` leaves a state that a later removal acts on.
+   */
+  recordInDoubt(deliveries: PendingDelivery[], modified: string): Promise<void>;
   /** Queues follow-up work of the reconciler itself, due at once (the change that caused it was already delayed). */
   enqueue(kind: WorkKind, id: string): Promise<void>;
   /** Items queued (due or not, leased or not); with `shareId`, only the share's and its recipients'. */

@@ -2,10 +2,11 @@ import { noAudit, type AuditOf } from '../../audit/entry.js';
 import { insertAudit } from './audit.js';
 import { planOrganizationShare } from '../../reconciler/organization.js';
 import type pg from 'pg';
-import type { RecipientRow } from '../../recipients/store.js';
+import { DELIVERY_IN_DOUBT, type RecipientRow } from '../../recipients/store.js';
 import type {
   AbandonedShare,
   ClaimOptions,
+  PendingDelivery,
   DeliveryState,
   RecipientContext,
   RecipientResult,
@@ -150,6 +151,12 @@ const RECORD_DELIVERIES = `INSERT INTO recipient_resources
   ON CONFLICT (recipient_id, share_resource_id) DO UPDATE SET applied_version = excluded.applied_version,
     error = excluded.error, terminal = excluded.terminal, error_version = excluded.error_version,
     modified = excluded.modified`;
+const RECORD_IN_DOUBT = `INSERT INTO recipient_resources
+    (recipient_id, share_resource_id, applied_version, error, terminal, error_version, modified)
+  SELECT k.recipient_id, k.share_resource_id, NULL, $3, false, NULL, $4::timestamptz
+  FROM unnest($1::char(32)[], $2::char(32)[]) AS k (recipient_id, share_resource_id)
+  ON CONFLICT (recipient_id, share_resource_id) DO UPDATE SET applied_version = NULL, error = excluded.error,
+    terminal = false, error_version = NULL, modified = excluded.modified`;
 const SET_RECIPIENT_STATUSES = `UPDATE share_recipients r SET status = k.status, modified = $5
   FROM unnest($1::char(32)[], $2::text[], $3::text[], $4::text[]) AS k (id, status, was, desired)
   WHERE r.id = k.id AND r.status = k.was AND r.desired_status = k.desired
@@ -229,6 +236,18 @@ export class PgReconcilerStore implements ReconcilerStore {
 
   async enqueue(kind: WorkKind, id: string): Promise<void> {
     await transaction(this.pool, (client) => enqueue(client, kind, id, DUE_NOW));
+  }
+
+  async recordInDoubt(deliveries: PendingDelivery[], modified: string): Promise<void> {
+    if (deliveries.length === 0) return;
+    await this.pool.query(
+      named(RECORD_IN_DOUBT, [
+        deliveries.map((d) => d.recipientId),
+        deliveries.map((d) => d.shareResourceId),
+        DELIVERY_IN_DOUBT,
+        modified,
+      ]),
+    );
   }
 
   async pendingCount(shareId?: string): Promise<number> {

@@ -1,10 +1,11 @@
 import { noAudit, type AuditOf } from '../../audit/entry.js';
 import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
-import type { RecipientRow } from '../../recipients/store.js';
+import { DELIVERY_IN_DOUBT, type RecipientRow } from '../../recipients/store.js';
 import type {
   AbandonedShare,
   ClaimOptions,
+  PendingDelivery,
   DeliveryState,
   RecipientContext,
   RecipientResult,
@@ -113,6 +114,21 @@ export class SqliteReconcilerStore implements ReconcilerStore {
 
   async enqueue(kind: WorkKind, id: string): Promise<void> {
     enqueue(this.db, kind, id, DUE_NOW);
+  }
+
+  async recordInDoubt(deliveries: PendingDelivery[], modified: string): Promise<void> {
+    if (deliveries.length === 0) return;
+    const record = prepared(
+      this.db,
+      `INSERT INTO recipient_resources
+         (recipient_id, share_resource_id, applied_version, error, terminal, error_version, modified)
+       VALUES (?, ?, NULL, ?, 0, NULL, ?)
+       ON CONFLICT (recipient_id, share_resource_id) DO UPDATE SET applied_version = NULL,
+         error = excluded.error, terminal = 0, error_version = NULL, modified = excluded.modified`,
+    );
+    this.db.transaction(() => {
+      for (const d of deliveries) record.run(d.recipientId, d.shareResourceId, DELIVERY_IN_DOUBT, modified);
+    })();
   }
 
   async pendingCount(shareId?: string): Promise<number> {
