@@ -30,8 +30,9 @@ const describedOnly = () => {
 /**
  * A Fastify instance of its own holding @fastify/swagger (dynamic mode) and @fastify/swagger-ui, given
  * the app's routes with their own schema objects: built on the first request for the document or the
- * page, so a start never loads either plugin (they were a third of a first in-process start). Its
- * routes only describe: nothing is validated or serialized here, so nothing is compiled.
+ * page, so a start never loads either plugin (importing and registering them cost more than half of a
+ * first in-process start). Its routes only describe: nothing is validated or serialized here, so
+ * nothing is compiled.
  */
 export async function buildDocsInstance(routes: DescribedRoute[], apiRoot: string): Promise<DocsInstance> {
   // Imported here, not at the top: the CLI bundle keeps both outside (see scripts/bundle.ts), and a

@@ -1,5 +1,6 @@
 import type { SwaggerTransform, SwaggerTransformObject } from '@fastify/swagger';
 import type { FastifySchema } from 'fastify';
+import { STATUS_CODES } from 'node:http';
 import type { OpenAPIV3 } from 'openapi-types';
 import { isAdminPath } from '../admin/plugin.js';
 import { Failure } from '../http/common-schemas.js';
@@ -78,34 +79,38 @@ export function documentBase(apiRoot: string): Partial<OpenAPIV3.Document> {
 
 const within = (url: string, root: string) => url === root || url.startsWith(`${root}/`);
 
+/** Each response described by its status text (`OK`, `Created`, ...) unless its schema says more. */
+function described(responses: Record<string, unknown> = {}): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, schema]) => [
+      status,
+      (schema as { description?: string }).description === undefined
+        ? { ...(schema as object), description: STATUS_CODES[status] ?? status }
+        : schema,
+    ]),
+  );
+}
+
 /**
  * Per route, what the route schema does not say. Authenticated API routes (`config.access`, which the
  * authentication hook reads) take either Cloudflare credential and may fail in the error envelope; admin
- * routes take the admin token; the others (health, readiness, metrics, the document itself) take none
- * and are served from the root.
+ * routes take the admin token and fail the same way; the others (the document itself, health, readiness,
+ * metrics) take none. Whatever is outside the API root is served from the host's root.
  */
 export function transformRoute(apiRoot: string): SwaggerTransform {
   return ({ schema, url, route }) => {
     const given: DocSchema = schema ?? INFRASTRUCTURE_SCHEMAS[url] ?? {};
-    const responses = given.response as Record<string, unknown> | undefined;
+    const responses = described(given.response as Record<string, unknown> | undefined);
+    const doc: DocSchema = { ...given, security: [], response: responses };
     if (within(url, apiRoot) && route.config?.access) {
-      return {
-        schema: { ...given, security: API_SECURITY, response: { ...responses, ...ERROR_RESPONSES } },
-        url,
-      };
+      doc.security = API_SECURITY;
+      doc.response = { ...responses, ...ERROR_RESPONSES };
+    } else if (isAdminPath(url)) {
+      doc.security = ADMIN_SECURITY;
+      doc.response = { ...responses, ...ERROR_RESPONSES };
     }
-    if (isAdminPath(url)) {
-      const admin: DocSchema = {
-        ...given,
-        security: ADMIN_SECURITY,
-        servers: ROOT_SERVERS,
-        response: { ...responses, ...ERROR_RESPONSES },
-      };
-      return { schema: admin, url };
-    }
-    const open: DocSchema = { ...given, security: [] };
-    if (!within(url, apiRoot)) open.servers = ROOT_SERVERS;
-    return { schema: open, url };
+    if (!within(url, apiRoot)) doc.servers = ROOT_SERVERS;
+    return { schema: doc, url };
   };
 }
 
