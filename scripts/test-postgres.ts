@@ -8,7 +8,8 @@ import { findPostgresBin, startPostgres } from '../test/support/postgres.js';
 
 /**
  * Files that test SQLite-only paths, or that start their own PostgreSQL already in the first pass, or
- * that test the HTTP layer below any store (http-errors: sockets, parser errors, server timeouts).
+ * that test the HTTP layer below any store (http-errors: sockets, parser errors, server timeouts), or
+ * that touch no store (the OpenAPI document and the docs page are the same on either).
  */
 const SKIP = new Set([
   'cli.test.ts',
@@ -20,6 +21,8 @@ const SKIP = new Set([
   'console-browser.test.ts',
   'console.test.ts',
   'http-errors.test.ts',
+  'openapi.test.ts',
+  'docs-browser.test.ts',
 ]);
 
 const files = readdirSync('test')

@@ -26,6 +26,7 @@ import { findNul, findTooDeep, MAX_BODY_DEPTH, validatorCompiler } from './http/
 import { journalHooks } from './journal/hook.js';
 import type { Journal } from './journal/service.js';
 import { MalformedJsonError, NoRouteError, ValidationError } from './http/errors.js';
+import { registerOpenApi } from './openapi/plugin.js';
 import type { App, Services } from './http/types.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomIds, type IdSource } from './lib/ids.js';
@@ -196,6 +197,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.setNotFoundHandler(() => {
     throw new NoRouteError();
   });
+  // Before every route: the OpenAPI document is generated from the routes as they are added.
+  if (options.api !== false) registerOpenApi(app, API_ROOT);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

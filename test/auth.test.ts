@@ -209,10 +209,12 @@ describe('every served API route', () => {
       share_resource_id: S.resourceId,
       excluded_recipient_id: O.exclusionId,
     };
+    // Probes, metrics, the OpenAPI document and the docs page need no credentials.
+    const open = ['/healthz', '/readyz', '/metrics', '/client/v4/openapi.json'];
     return [...servedRoutes(h.app.printRoutes({ commonPrefix: false }))]
       .map((r) => r.split(' ') as [Route['method'], string])
       .filter(
-        ([method, pattern]) => method !== 'HEAD' && !['/healthz', '/readyz', '/metrics'].includes(pattern),
+        ([method, pattern]) => method !== 'HEAD' && !open.includes(pattern) && !pattern.startsWith('/docs'),
       )
       .flatMap(([method, pattern]) => {
         const url = pattern.replace(/:(\w+)/g, (_m, name: string) => values[name] ?? UNKNOWN);

@@ -21,22 +21,38 @@ import {
   type Harness,
   type Reply,
 } from './helpers.js';
-import { Contract, FAILURE_SCHEMA, servedRoutes, toFastifyPath } from './support/contract.js';
+import {
+  Contract,
+  FAILURE_SCHEMA,
+  servedRoutes,
+  toFastifyPath,
+  type OpenApiDocument,
+} from './support/contract.js';
 
 const contract = Contract.load();
+/** The document rshare serves (`GET /client/v4/openapi.json`): every recorded response is checked against it too. */
+let served: Contract;
+/** Operations whose success response was checked against both documents. */
+const checked = new Set<string>();
 
 const UNKNOWN = hexId(0xdead, 'f');
 const SEED_RESOURCE = seedShareBody().resources[0] as { resource_id: string; resource_type: string };
 
 let h: Harness;
 
-/** Asserts the declared success status and that the body conforms to the operation's declared schema. */
+/**
+ * Asserts the declared success status and that the body conforms to the operation's declared schema, in
+ * the contract and in the served document (found by the contract's path and method).
+ */
 function conforms(operationId: string, res: Reply): void {
   assert.equal(res.status, contract.successStatus(operationId), JSON.stringify(res.body));
   contract.assertResponse(operationId, res);
+  const { method, path } = contract.operation(operationId);
+  served.assertRouteResponse(method, path, res);
+  checked.add(operationId);
 }
 
-/** Asserts the exact failure (assertError) and that it conforms to the contract's common failure. */
+/** Asserts the exact failure (assertError) and that it conforms to the common failure of both documents. */
 function fails(
   operationId: string,
   res: Reply,
@@ -49,6 +65,8 @@ function fails(
   assert.equal(contract.schemaRef(operationId, status), FAILURE_SCHEMA);
   contract.assertResponse(operationId, res);
   contract.assertSchema(FAILURE_SCHEMA, res.body, `${operationId} ${status}`);
+  const { method, path } = contract.operation(operationId);
+  served.assertRouteResponse(method, path, res);
 }
 
 interface ShareResult extends Record<string, unknown> {
@@ -102,6 +120,9 @@ async function recordDelivery(
 
 before(async () => {
   h = await setup();
+  const doc = await h.app.inject({ method: 'GET', url: `${API_ROOT}/openapi.json` });
+  assert.equal(doc.statusCode, 200, doc.body);
+  served = new Contract(JSON.parse(doc.body) as OpenApiDocument);
 });
 after(async () => {
   await h.close();
@@ -815,5 +836,15 @@ describe('excluded recipients', () => {
       1404,
       'Share excluded recipient not found',
     );
+  });
+});
+
+describe('the served document', () => {
+  test('given the responses recorded above, then a success response of each of the 21 operations was validated against both the contract and the served document', () => {
+    assert.deepEqual(
+      contract.operations.map((o) => o.operationId).filter((id) => !checked.has(id)),
+      [],
+    );
+    assert.equal(checked.size, 21);
   });
 });

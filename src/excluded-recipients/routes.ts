@@ -1,5 +1,5 @@
 import { requestActor } from '../audit/request.js';
-import { Collection, ShareParams, Single } from '../http/common-schemas.js';
+import { Collection, NoContent, ShareParams, Single } from '../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../http/envelope.js';
 import type { App, Services } from '../http/types.js';
 import {
@@ -63,6 +63,7 @@ export function excludedRecipientRoutes(app: App, { excludedRecipients }: Servic
       tags,
       params: ShareParams,
       body: ReplaceExcludedRecipientsBody,
+      response: { 204: NoContent },
     },
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req, reply) => {
@@ -72,7 +73,7 @@ export function excludedRecipientRoutes(app: App, { excludedRecipients }: Servic
         req.body,
         requestActor(req, 204),
       );
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   });
 

@@ -1,11 +1,12 @@
 import type { FastifyRequest } from 'fastify';
 import { isAdminPath } from '../admin/plugin.js';
+import { isDocsPath, OPENAPI_PATH } from '../openapi/paths.js';
 
 /** Cloudflare's API root; rshare serves the same routes at `/` too, and rules see one form of both. */
 const API_ROOT = '/client/v4';
 
-/** Probes and scrapes see the real server: never faulted or journaled. */
-const INFRASTRUCTURE = new Set(['/healthz', '/readyz', '/metrics']);
+/** Probes, scrapes and the API's description see the real server: never faulted or journaled. */
+const INFRASTRUCTURE = new Set(['/healthz', '/readyz', '/metrics', `${API_ROOT}${OPENAPI_PATH}`]);
 
 /** The path of a request URL, without its query string. */
 export function requestPath(url: string): string {
@@ -26,12 +27,12 @@ export function apiPath(path: string): string {
 }
 
 /**
- * The public API (unknown routes included), as opposed to the admin API, health, readiness and metrics:
- * only public requests are faulted and journaled.
+ * The public API (unknown routes included), as opposed to the admin API, health, readiness, metrics, the
+ * OpenAPI document and the docs page: only public requests are faulted and journaled.
  */
 export function isPublicRequest(req: FastifyRequest): boolean {
   const path = withoutTrailingSlash(requestPath(req.originalUrl));
-  return !isAdminPath(path) && !INFRASTRUCTURE.has(path);
+  return !isAdminPath(path) && !INFRASTRUCTURE.has(path) && !isDocsPath(path);
 }
 
 /** Why a glob is not one we match, or undefined when it is fine. */

@@ -73,6 +73,9 @@ export const Collection = <T extends TSchema>(item: T) =>
     result_info: ResultInfo,
   });
 
+/** A 204's (empty) body: the document lists the status with no content, as Cloudflare's does. */
+export const NoContent = Type.Null({ description: 'No Content' });
+
 export const Failure = Type.Object({
   success: Type.Literal(false),
   errors: Type.Array(ErrorItem),

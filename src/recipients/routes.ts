@@ -1,5 +1,5 @@
 import { requestActor } from '../audit/request.js';
-import { Collection, ShareParams, Single } from '../http/common-schemas.js';
+import { Collection, NoContent, ShareParams, Single } from '../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../http/envelope.js';
 import type { App, Services } from '../http/types.js';
 import {
@@ -65,11 +65,12 @@ export function recipientRoutes(app: App, { recipients }: Services): void {
       tags,
       params: ShareParams,
       body: ReplaceRecipientsBody,
+      response: { 204: NoContent },
     },
     config: { access: { scope: 'account', write: true, object: true } },
     handler: async (req, reply) => {
       await recipients.replace(req.params.account_id, req.params.share_id, req.body, requestActor(req, 204));
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   });
 

@@ -23,13 +23,20 @@ function verification(principal: Principal) {
 /** `tokens/verify` as Cloudflare answers it: only for API tokens, which must be valid to get here. */
 export function tokenRoutes(app: App): void {
   app.get('/user/tokens/verify', {
-    schema: { operationId: 'user-api-tokens-verify-token', response: { 200: Single(TokenVerification) } },
+    schema: {
+      operationId: 'user-api-tokens-verify-token',
+      summary: 'Verify Token',
+      tags: ['User API Tokens'],
+      response: { 200: Single(TokenVerification) },
+    },
     config: { access: { scope: 'none', write: false } },
     handler: async (req) => verification(req.principal),
   });
   app.get('/accounts/:account_id/tokens/verify', {
     schema: {
       operationId: 'account-api-tokens-verify-token',
+      summary: 'Verify Token',
+      tags: ['Account API Tokens'],
       params: AccountParams,
       response: { 200: Single(TokenVerification) },
     },

@@ -40,7 +40,10 @@ export const FAILURE_SCHEMA = '#/components/schemas/resource-sharing_api-respons
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
   addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
-/** Validates response bodies against the OpenAPI document's component schemas with Ajv 8. */
+/**
+ * Validates response bodies with Ajv 8 against an OpenAPI document: the contract (whose responses are
+ * `$ref`s to component schemas), or the document rshare serves (whose response schemas are inline).
+ */
 export class Contract {
   readonly doc: OpenApiDocument;
   readonly operations: Operation[];
@@ -86,12 +89,22 @@ export class Contract {
     return op;
   }
 
+  /** The operation the document declares at (method, path template), e.g. `GET /accounts/{account_id}/shares`. */
+  at(method: string, path: string): Operation {
+    const op = this.operations.find((o) => o.method === method.toUpperCase() && o.path === path);
+    assert.ok(op, `${method} ${path} is not in the document`);
+    return op;
+  }
+
   /** The response the operation declares for `status`: exact code first, then `4XX`/`5XX`, then `default`. */
   response(operationId: string, status: number): ResponseSpec {
-    const { responses } = this.operation(operationId);
-    const spec = responses[String(status)] ?? responses[`${String(status)[0]}XX`] ?? responses.default;
-    assert.ok(spec, `${operationId} declares no response for ${status}`);
-    return spec;
+    return this.declared(this.operation(operationId), status)[1];
+  }
+
+  private declared(op: Operation, status: number): [key: string, spec: ResponseSpec] {
+    const key = [String(status), `${String(status)[0]}XX`, 'default'].find((k) => op.responses[k]);
+    assert.ok(key, `${op.operationId} declares no response for ${status}`);
+    return [key, op.responses[key] as ResponseSpec];
   }
 
   /** The `$ref` of the JSON schema declared for (operation, status), or undefined for a body-less response. */
@@ -106,7 +119,7 @@ export class Contract {
     let fn = this.compiled.get(ref);
     if (!fn) {
       fn = this.ajv.getSchema(`contract${ref}`);
-      assert.ok(fn, `no schema ${ref} in the contract`);
+      assert.ok(fn, `no schema ${ref} in the document`);
       this.compiled.set(ref, fn);
     }
     return fn;
@@ -136,14 +149,43 @@ export class Contract {
    * undefined when the raw body was empty (as `call()` in test/helpers.ts returns it).
    */
   assertResponse(operationId: string, res: { status: number; body: unknown }): void {
-    const ref = this.schemaRef(operationId, res.status);
-    if (ref === undefined) {
-      assert.equal(res.body, undefined, `${operationId} ${res.status}: the contract declares no body`);
+    this.assertOperationResponse(this.operation(operationId), res);
+  }
+
+  /** As `assertResponse`, for the operation at (method, path template): documents may name it differently. */
+  assertRouteResponse(method: string, path: string, res: { status: number; body: unknown }): void {
+    this.assertOperationResponse(this.at(method, path), res);
+  }
+
+  private assertOperationResponse(op: Operation, res: { status: number; body: unknown }): void {
+    const context = `${op.method} ${op.path} (${op.operationId}) ${res.status}`;
+    const [key, spec] = this.declared(op, res.status);
+    const schema = spec.content?.['application/json']?.schema;
+    if (!schema) {
+      assert.equal(res.body, undefined, `${context}: the document declares no body`);
       return;
     }
-    assert.notEqual(res.body, undefined, `${operationId} ${res.status}: expected a JSON body`);
-    this.assertSchema(ref, res.body, `${operationId} ${res.status}`);
+    assert.notEqual(res.body, undefined, `${context}: expected a JSON body`);
+    // A component `$ref` as the contract has it, else a pointer to the inline schema.
+    const ref =
+      schema.$ref ??
+      pointer(
+        'paths',
+        op.path,
+        op.method.toLowerCase(),
+        'responses',
+        key,
+        'content',
+        'application/json',
+        'schema',
+      );
+    this.assertSchema(ref, res.body, context);
   }
+}
+
+/** A JSON pointer fragment (`#/a/b~1c`), each segment escaped and URI-encoded for Ajv's lookup. */
+function pointer(...segments: string[]): string {
+  return `#/${segments.map((s) => encodeURIComponent(s.replace(/~/g, '~0').replace(/\//g, '~1'))).join('/')}`;
 }
 
 /**
