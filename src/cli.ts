@@ -2,6 +2,7 @@
 import module from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogFormat, Role, ServeOptions } from './server.js';
+import type { AuditLogV2 } from './audit/schemas.js';
 import { timeoutOption, timeoutsFrom } from './http/timeout-options.js';
 import { systemClock } from './lib/clock.js';
 import { parseRateLimit, RateLimitOptionError, type RateLimitPolicy } from './rate-limit/options.js';
@@ -124,6 +125,23 @@ const tokenLine = (t: TokenRow) => [
   t.expires_on ?? 'never',
   t.name,
 ];
+
+const auditLine = (e: AuditLogV2) => [
+  e.action.time,
+  e.action.type,
+  e.action.result,
+  e.actor.email ?? e.actor.token_name ?? e.actor.type,
+  `${e.resource.type}:${e.resource.id}`,
+  e.action.description,
+];
+
+/** `months` calendar months before now, or `days` days after it, as an RFC 3339 time. */
+function fromNow({ months = 0, days = 0 }: { months?: number; days?: number }): string {
+  const d = new Date();
+  d.setUTCMonth(d.getUTCMonth() + months);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString();
+}
 
 const program = new Command('rshare')
   .description("Self-hostable server for Cloudflare's Resource Sharing API")
@@ -489,6 +507,45 @@ admin(token.command('list').description('list API tokens')).action(async (opts: 
     table(['ID', 'PERMISSIONS', 'STATUS', 'EXPIRES', 'NAME'], rows.map(tokenLine), 'No tokens.'),
   );
 });
+
+admin(program.command('audit').description("print an account's audit log, newest first"))
+  .requiredOption('--account <id>', 'account whose log to print')
+  .option('--since <time>', 'entries at or after this date or RFC 3339 time (default: 18 months ago)')
+  .option('--before <time>', 'entries before this date or RFC 3339 time (default: a day from now)')
+  .option('--limit <n>', 'at most this many entries', positiveInt, 100)
+  .action(
+    async (opts: AdminOptions & { account: string; since?: string; before?: string; limit: number }) => {
+      const { openStore } = await import('./db/open.js');
+      const { AuditService } = await import('./audit/service.js');
+      const store = await openStore(opts.database, { poolSize: 2 });
+      const entries: AuditLogV2[] = [];
+      try {
+        if (!(await store.tenancy.getAccount(opts.account))) {
+          throw new Error(`audit: unknown account ${opts.account}`);
+        }
+        const audit = new AuditService(store.audit);
+        const since = opts.since ?? fromNow({ months: -18 });
+        const before = opts.before ?? fromNow({ days: 1 });
+        // The API's own pages (at most 1000 entries each), followed by their cursor up to the limit.
+        let cursor: string | undefined;
+        do {
+          const limit = Math.min(1000, opts.limit - entries.length);
+          const page = await audit.listV2(opts.account, { since, before, limit, cursor });
+          entries.push(...page.items);
+          cursor = page.cursor;
+        } while (cursor !== undefined && entries.length < opts.limit);
+      } finally {
+        await store.close();
+      }
+      output(opts, entries, () =>
+        table(
+          ['TIME', 'ACTION', 'RESULT', 'ACTOR', 'RESOURCE', 'DESCRIPTION'],
+          entries.map(auditLine),
+          `No audit log entries for account ${opts.account}.`,
+        ),
+      );
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`rshare: ${err instanceof Error ? err.message : String(err)}\n`);

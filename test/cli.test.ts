@@ -5,6 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildApp } from '../src/app.js';
+import { auditEntry, CLI_ACTOR } from '../src/audit/entry.js';
+import { openSqliteStore } from '../src/db/sqlite/index.js';
+import { systemClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { freePort } from './support/postgres.js';
 
@@ -157,6 +161,92 @@ describe('rshare CLI', () => {
       res.stderr,
       new RegExp(`^rshare: invalid account: organization_id: unknown organization ${unknown}`),
     );
+  });
+
+  test('audit: given the tenancy changes above, when printed as text, then one line per entry, newest first, by the operator', () => {
+    const [userId] = rshareJson<{ id: string }[]>('user', 'list').map((u) => u.id);
+    const [tokenId] = rshareJson<{ id: string }[]>('token', 'list').map((t) => t.id);
+    const lines = rshare('audit', '--account', accountId).trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^TIME\s+ACTION\s+RESULT\s+ACTOR\s+RESOURCE\s+DESCRIPTION$/);
+    const entry = (action: string, resource: string, description: string) =>
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\s+${action}\\s+success\\s+cloudflare_admin\\s+${resource}\\s+${description}$`,
+      );
+    assert.equal(lines.length, 4, lines.join('\n'));
+    assert.match(lines[1] ?? '', entry('create', `user:${userId}`, 'Create user'));
+    assert.match(lines[2] ?? '', entry('create', `api_token:${tokenId}`, 'Create API token'));
+    assert.match(lines[3] ?? '', entry('create', `account:${accountId}`, 'Create account'));
+    const all = rshare('audit', '--account', accountId, '--json');
+    assert.ok(!all.includes('ops-global-key-0123456789'), 'the user key in the audit log');
+    assert.ok(!all.includes(hashSecret('ops-global-key-0123456789')), 'its digest in the audit log');
+  });
+
+  test('audit: given --json, when run, then it prints exactly the result of GET /logs/audit, and --limit keeps the newest', async () => {
+    const value = 'audit-reader-token-value-01';
+    rshare('token', 'create', '--name', 'auditor', '--account', accountId, '--value', value);
+    const printed = rshareJson<{ id: string; action: { description: string } }[]>(
+      'audit',
+      '--account',
+      accountId,
+    );
+    assert.equal(printed.length, 4);
+    assert.equal(printed[0]?.action.description, 'Create API token');
+    const store = openSqliteStore(database);
+    const app = await buildApp({ store, clock: systemClock });
+    try {
+      const res = await app.inject({
+        method: 'GET',
+        url: `/client/v4/accounts/${accountId}/logs/audit?since=2000-01-01&before=2100-01-01`,
+        headers: { authorization: `Bearer ${value}` },
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(printed, (JSON.parse(res.body) as { result: unknown }).result);
+    } finally {
+      await app.close();
+      await store.close();
+    }
+    const newest = rshareJson<{ id: string }[]>('audit', '--account', accountId, '--limit', '1');
+    assert.deepEqual(newest, printed.slice(0, 1));
+  });
+
+  test('audit: given more entries than one page holds, when run with a larger --limit, then it follows the cursor to the limit', async () => {
+    const store = openSqliteStore(database);
+    try {
+      const time = new Date(Date.now() - 60_000).toISOString().replace('Z', '000Z');
+      await store.audit.record(
+        Array.from({ length: 1000 }, (_, i) =>
+          auditEntry(CLI_ACTOR, time, {
+            account: { id: accountId, organization_id: orgId },
+            action: 'update',
+            description: `Bulk ${i}`,
+            resource: { type: 'account', id: accountId },
+          }),
+        ),
+      );
+    } finally {
+      await store.close();
+    }
+    const entries = rshareJson<{ id: string }[]>('audit', '--account', accountId, '--limit', '1003');
+    assert.equal(entries.length, 1003);
+    assert.equal(new Set(entries.map((e) => e.id)).size, 1003);
+    assert.equal(rshareJson<unknown[]>('audit', '--account', accountId, '--limit', '5000').length, 1004);
+  });
+
+  test('audit: given an unknown account or a bad --since, when run, then it prints rshare: <message> and exits 1', () => {
+    const unknown = 'f'.repeat(32);
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', CLI, 'audit', ...args, '--database', database], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+    const res = run('--account', unknown);
+    assert.equal(res.status, 1);
+    assert.equal(res.stdout, '');
+    assert.equal(res.stderr, `rshare: audit: unknown account ${unknown}\n`);
+    const bad = run('--account', accountId, '--since', 'yesterday');
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stdout, '');
+    assert.equal(bad.stderr, 'rshare: since must be a date (2019-04-30) or an RFC 3339 timestamp\n');
   });
 
   test('org list: given a postgres:// url where nothing listens, when run, then exit 1 naming the connection failure', async () => {

@@ -68,7 +68,10 @@ export function planSeed(
   return { plan, token };
 }
 
-/** Seeds an empty store; throws (writing nothing) when the options are invalid or the store is not empty. */
+/**
+ * Seeds an empty store; throws (writing nothing) when the options are invalid or the store is not empty.
+ * Load-test data writes no audit entries: up to a million rows, written in bulk below the services.
+ */
 export async function seedStore(
   store: Store,
   options: SeedOptions,

@@ -4,6 +4,7 @@ import type {
   Change,
   OrganizationRow,
   TenancyBatch,
+  TenancyWrites,
   TokenRow,
   UserRow,
 } from './store.js';
@@ -44,6 +45,8 @@ export interface BatchPlan {
   entitlementsChanged: string[];
   users: PrincipalWrite<UserRow>[];
   tokens: PrincipalWrite<TokenRow>[];
+  /** Each changed account, user and token before and after, for the batch's audit entries. */
+  written: Omit<TenancyWrites, 'organizationOf'>;
 }
 
 function counter(): Record<Change, number> {
@@ -102,6 +105,7 @@ export function planBatch(batch: TenancyBatch, existing: Existing): BatchPlan {
     entitlementsChanged: [],
     users: [],
     tokens: [],
+    written: { accounts: [], users: [], tokens: [] },
   };
   const now = batch.now;
 
@@ -128,7 +132,9 @@ export function planBatch(batch: TenancyBatch, existing: Existing): BatchPlan {
       continue;
     }
     summary.accounts[before ? 'updated' : 'created']++;
-    plan.accounts.push({ ...a, created: before?.created ?? now, modified: now });
+    const after: AccountRow = { ...a, created: before?.created ?? now, modified: now };
+    plan.accounts.push(after);
+    plan.written.accounts.push({ before, after });
     if (!before || before.organization_id !== a.organization_id) {
       if (before?.organization_id) {
         work.add(before.organization_id);
@@ -151,6 +157,7 @@ export function planBatch(batch: TenancyBatch, existing: Existing): BatchPlan {
     }
     summary.users[before ? 'updated' : 'created']++;
     plan.users.push({ row, writeRow, ...diff });
+    plan.written.users.push({ before, after: row });
   }
 
   for (const t of batch.tokens) {
@@ -170,6 +177,7 @@ export function planBatch(batch: TenancyBatch, existing: Existing): BatchPlan {
     }
     summary.tokens[before ? 'updated' : 'created']++;
     plan.tokens.push({ row, writeRow, ...diff });
+    plan.written.tokens.push({ before, after: row });
   }
   return plan;
 }

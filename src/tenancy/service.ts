@@ -3,12 +3,15 @@ import { RESOURCE_TYPES, type ResourceType } from '../http/common-schemas.js';
 import type { Clock } from '../lib/clock.js';
 import { isId, randomIds, type IdSource, newSecret } from '../lib/ids.js';
 import { hashSecret } from '../lib/secrets.js';
+import type { AuditOf } from '../audit/entry.js';
+import { tenancyAudit } from './audit.js';
 import type {
   AccountRow,
   BatchSummary,
   Change,
   OrganizationRow,
   TenancyStore,
+  TenancyWrites,
   TokenRow,
   UserRow,
 } from './store.js';
@@ -153,6 +156,7 @@ function fail(what: string, issues: Issue[]): never {
 /**
  * Administrative operations on organizations, accounts, users and tokens, for the CLI, bootstrap files
  * and the demo seed. `create*` refuses to overwrite; `put*` upserts idempotently and reports what changed.
+ * Every change is audited as the operator's (`CLI_ACTOR`, see ./audit.ts), in the change's transaction.
  */
 export class TenancyService {
   constructor(
@@ -163,6 +167,11 @@ export class TenancyService {
 
   listOrganizations(): Promise<OrganizationRow[]> {
     return this.store.listOrganizations();
+  }
+
+  /** Entries for what a write made at `time` changed, built inside its transaction. */
+  private audit(time: string): AuditOf<TenancyWrites> {
+    return (writes) => tenancyAudit(time, writes);
   }
 
   listAccounts(organizationId?: string): Promise<AccountRow[]> {
@@ -202,6 +211,7 @@ export class TenancyService {
       created: now,
       modified: now,
     };
+    // No audit entry: an organization has no account log to hold one (see ./audit.ts).
     await this.store.upsertOrganization(row);
     return row;
   }
@@ -255,7 +265,7 @@ export class TenancyService {
       created: now,
       modified: now,
     };
-    await this.store.upsertAccount(row);
+    await this.store.upsertAccount(row, this.audit(now));
     return row;
   }
 
@@ -274,7 +284,7 @@ export class TenancyService {
     }
     const now = this.clock.timestamp();
     const row: AccountRow = { ...fields, id: input.id, created: existing?.created ?? now, modified: now };
-    await this.store.upsertAccount(row);
+    await this.store.upsertAccount(row, this.audit(now));
     return { row, change: existing ? 'updated' : 'created' };
   }
 
@@ -312,7 +322,7 @@ export class TenancyService {
 
   private async updateAccount(row: AccountRow): Promise<Put<AccountRow>> {
     const updated: AccountRow = { ...row, modified: this.clock.timestamp() };
-    await this.store.upsertAccount(updated);
+    await this.store.upsertAccount(updated, this.audit(updated.modified));
     return { row: updated, change: 'updated' };
   }
 
@@ -346,7 +356,7 @@ export class TenancyService {
       organizations: unique(input.organizations),
       created: this.clock.timestamp(),
     };
-    await this.store.upsertUser(user);
+    await this.store.upsertUser(user, this.audit(user.created));
     return { user, apiKey };
   }
 
@@ -371,7 +381,7 @@ export class TenancyService {
     ) {
       return { row: existing, change: 'unchanged' };
     }
-    await this.store.upsertUser(row);
+    await this.store.upsertUser(row, this.audit(this.clock.timestamp()));
     return { row, change: existing ? 'updated' : 'created' };
   }
 
@@ -417,7 +427,7 @@ export class TenancyService {
       id: this.ids.next(),
       created: this.clock.timestamp(),
     };
-    await this.store.upsertToken(token);
+    await this.store.upsertToken(token, this.audit(token.created));
     return { token, value };
   }
 
@@ -443,7 +453,7 @@ export class TenancyService {
     ) {
       return { row: existing, change: 'unchanged' };
     }
-    await this.store.upsertToken(row);
+    await this.store.upsertToken(row, this.audit(this.clock.timestamp()));
     return { row, change: existing ? 'updated' : 'created' };
   }
 
@@ -457,19 +467,24 @@ export class TenancyService {
     users: readonly (UserInput & { api_key: string })[];
     tokens: readonly (TokenInput & { id: string; value: string })[];
   }): Promise<BatchSummary> {
-    return this.store.applyBatch({
-      organizations: input.organizations.map((o) => ({ id: o.id, name: o.name })),
-      accounts: input.accounts.map((a) => ({ ...accountFields(a), id: a.id })),
-      users: input.users.map((u) => ({
-        id: this.ids.next(),
-        email: u.email,
-        api_key_hash: hashSecret(u.api_key),
-        accounts: unique(u.accounts),
-        organizations: unique(u.organizations),
-      })),
-      tokens: input.tokens.map((t) => ({ ...tokenFields(t, t.value), id: t.id })),
-      now: this.clock.timestamp(),
-    });
+    const now = this.clock.timestamp();
+    return this.store.applyBatch(
+      {
+        organizations: input.organizations.map((o) => ({ id: o.id, name: o.name })),
+        accounts: input.accounts.map((a) => ({ ...accountFields(a), id: a.id })),
+        users: input.users.map((u) => ({
+          id: this.ids.next(),
+          email: u.email,
+          api_key_hash: hashSecret(u.api_key),
+          accounts: unique(u.accounts),
+          organizations: unique(u.organizations),
+        })),
+        tokens: input.tokens.map((t) => ({ ...tokenFields(t, t.value), id: t.id })),
+        now,
+      },
+      // Organizations are written too, without entries (see ./audit.ts).
+      this.audit(now),
+    );
   }
 
   private async organizationRefProblem(id: string, pending: Pending): Promise<string | undefined> {

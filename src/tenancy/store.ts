@@ -1,3 +1,4 @@
+import type { AuditEntry, AuditOf } from '../audit/entry.js';
 import type { ResourceType } from '../http/common-schemas.js';
 
 export interface OrganizationRow {
@@ -64,23 +65,45 @@ export interface TenancyBatch {
 }
 
 export type Change = 'created' | 'updated' | 'unchanged';
+
+/** A row as stored before a write (undefined: the write created it) and as the write left it. */
+export interface Written<T> {
+  before: T | undefined;
+  after: T;
+}
+
+/**
+ * What one tenancy write changed, handed to its audit callback inside its transaction: the old values are
+ * the ones the transaction replaced, not ones read before it. Unchanged rows are not listed.
+ */
+export interface TenancyWrites {
+  accounts: Written<AccountRow>[];
+  users: Written<UserRow>[];
+  tokens: Written<TokenRow>[];
+  /** The organization (as now stored) of every account a written user's or token's scope named or names. */
+  organizationOf: ReadonlyMap<string, string | null>;
+}
 export type BatchSummary = Record<'organizations' | 'accounts' | 'users' | 'tokens', Record<Change, number>>;
 
+/**
+ * Every method that changes something takes the audit entries describing the change, or a callback building
+ * them from `TenancyWrites`, and writes them in the same transaction (none when the change does not happen).
+ */
 export interface TenancyStore {
   getOrganization(id: string): Promise<OrganizationRow | undefined>;
   listOrganizations(): Promise<OrganizationRow[]>;
-  upsertOrganization(row: OrganizationRow): Promise<void>;
+  upsertOrganization(row: OrganizationRow, audit?: readonly AuditEntry[]): Promise<void>;
 
   getAccount(id: string): Promise<AccountRow | undefined>;
   listAccounts(organizationId?: string): Promise<AccountRow[]>;
-  upsertAccount(row: AccountRow): Promise<void>;
+  upsertAccount(row: AccountRow, audit?: AuditOf<TenancyWrites>): Promise<void>;
   /** Which of `accountIds` belong to the organization (one indexed query, whatever its size). */
   organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>>;
 
   findUserByEmail(email: string): Promise<UserRow | undefined>;
   listUsers(): Promise<UserRow[]>;
   /** Inserts or replaces the user with this email, including its scope. */
-  upsertUser(row: UserRow): Promise<void>;
+  upsertUser(row: UserRow, audit?: AuditOf<TenancyWrites>): Promise<void>;
 
   /**
    * What authentication needs, in one query: the user with this email and whether its scope holds
@@ -94,12 +117,12 @@ export interface TenancyStore {
   getToken(id: string): Promise<TokenRow | undefined>;
   listTokens(): Promise<TokenRow[]>;
   /** Inserts or replaces the token with this id, including its scope. */
-  upsertToken(row: TokenRow): Promise<void>;
+  upsertToken(row: TokenRow, audit?: AuditOf<TenancyWrites>): Promise<void>;
 
   /**
    * Upserts a whole batch in one transaction (serialized against other batches, on any node): rows equal
    * to the stored ones are left alone, scopes are changed by difference, and reconciler work is queued
    * once per affected organization. Reports per kind what was created, updated or left unchanged.
    */
-  applyBatch(batch: TenancyBatch): Promise<BatchSummary>;
+  applyBatch(batch: TenancyBatch, audit?: AuditOf<TenancyWrites>): Promise<BatchSummary>;
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { AuditEntry, AuditOf } from '../../audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 import { planBatch, type Existing } from '../../tenancy/batch.js';
 import type {
@@ -8,12 +9,14 @@ import type {
   ScopeTarget,
   TenancyBatch,
   TenancyStore,
+  TenancyWrites,
   TokenCredential,
   TokenRow,
   UserCredential,
   UserRow,
 } from '../../tenancy/store.js';
-import { named, transaction } from './database.js';
+import { insertAudit } from './audit.js';
+import { named, transaction, type Queryable } from './database.js';
 import { enqueue, enqueueAccountRecipients, enqueueMany, ON_CONFLICT } from './work.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
@@ -49,7 +52,7 @@ const ORG_UPSERT = `INSERT INTO organizations (id, name, created, modified) VALU
   ON CONFLICT (id) DO UPDATE SET name = excluded.name, modified = excluded.modified`;
 
 const ACCOUNT_GET = `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`;
-const ACCOUNT_LOCK = `SELECT organization_id, entitlements FROM accounts WHERE id = $1 FOR UPDATE`;
+const ACCOUNT_LOCK = `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE`;
 const ACCOUNT_LIST = `SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY created, id`;
 const ACCOUNT_LIST_BY_ORG = `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE organization_id = $1 ORDER BY created, id`;
 const ACCOUNT_UPSERT = `INSERT INTO accounts (id, name, organization_id, entitlements, created, modified)
@@ -60,6 +63,7 @@ const CLEAR_TERMINAL_ERRORS = `UPDATE recipient_resources SET error_version = NU
   WHERE terminal AND recipient_id IN (SELECT id FROM share_recipients WHERE account_id = $1)`;
 
 const USER_BY_EMAIL = `${USER_SELECT} WHERE u.email = $1`;
+const USER_LOCK = `${USER_BY_EMAIL} FOR UPDATE OF u`;
 const USER_LIST = `${USER_SELECT} ORDER BY u.created, u.id`;
 // Keyed on email: an existing user keeps its id and creation time. `modified` is bookkeeping only.
 const USER_UPSERT = `INSERT INTO users (id, email, api_key_hash, created, modified) VALUES ($1, $2, $3, $4, $4)
@@ -74,6 +78,7 @@ const USER_ORGS_ADD = `INSERT INTO user_organizations (user_id, organization_id)
 
 const TOKEN_BY_HASH = `${TOKEN_SELECT} WHERE t.secret_hash = $1`;
 const TOKEN_BY_ID = `${TOKEN_SELECT} WHERE t.id = $1`;
+const TOKEN_LOCK = `${TOKEN_BY_ID} FOR UPDATE OF t`;
 const TOKEN_LIST = `${TOKEN_SELECT} ORDER BY t.created, t.id`;
 const TOKEN_UPSERT = `INSERT INTO tokens (id, name, secret_hash, can_edit, status, expires_on, created, modified)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
@@ -164,6 +169,26 @@ function credentialQuery(
     : [texts.organization, [key, target.organization]];
 }
 
+/** Completes what a write changed with the organizations of the accounts its users and tokens name. */
+async function writes(
+  client: Queryable,
+  changed: Partial<Omit<TenancyWrites, 'organizationOf'>>,
+): Promise<TenancyWrites> {
+  const users = changed.users ?? [];
+  const tokens = changed.tokens ?? [];
+  const ids = new Set<string>();
+  for (const { before, after } of [...users, ...tokens]) {
+    for (const id of before?.accounts ?? []) ids.add(id);
+    for (const id of after.accounts) ids.add(id);
+  }
+  const organizationOf = new Map<string, string | null>();
+  if (ids.size > 0) {
+    const { rows } = await client.query<AccountRow>(named(ACCOUNTS_BY_IDS, [[...ids]]));
+    for (const r of rows) organizationOf.set(r.id, r.organization_id);
+  }
+  return { accounts: changed.accounts ?? [], users, tokens, organizationOf };
+}
+
 const DEPART = `INSERT INTO organization_departures (organization_id, account_id) VALUES ($1, $2)
   ON CONFLICT DO NOTHING`;
 
@@ -181,8 +206,15 @@ export class PgTenancyStore implements TenancyStore {
     return (await this.pool.query<OrganizationRow>(named(ORG_LIST))).rows;
   }
 
-  async upsertOrganization(row: OrganizationRow): Promise<void> {
-    await this.pool.query(named(ORG_UPSERT, [row.id, row.name, row.created, row.modified]));
+  async upsertOrganization(row: OrganizationRow, audit: readonly AuditEntry[] = []): Promise<void> {
+    if (audit.length === 0) {
+      await this.pool.query(named(ORG_UPSERT, [row.id, row.name, row.created, row.modified]));
+      return;
+    }
+    await transaction(this.pool, async (client) => {
+      await client.query(named(ORG_UPSERT, [row.id, row.name, row.created, row.modified]));
+      await insertAudit(client, audit);
+    });
   }
 
   async getAccount(id: string): Promise<AccountRow | undefined> {
@@ -203,13 +235,9 @@ export class PgTenancyStore implements TenancyStore {
    * and entitlements decide what an account receives, so the work is queued in the same transaction: a
    * crash between the two can never leave a move unreconciled.
    */
-  async upsertAccount(row: AccountRow): Promise<void> {
+  async upsertAccount(row: AccountRow, audit?: AuditOf<TenancyWrites>): Promise<void> {
     await transaction(this.pool, async (client) => {
-      const before = (
-        await client.query<Pick<AccountRow, 'organization_id' | 'entitlements'>>(
-          named(ACCOUNT_LOCK, [row.id]),
-        )
-      ).rows[0];
+      const before = (await client.query<AccountRow>(named(ACCOUNT_LOCK, [row.id]))).rows[0];
       await client.query(
         named(ACCOUNT_UPSERT, [
           row.id,
@@ -235,6 +263,10 @@ export class PgTenancyStore implements TenancyStore {
         await client.query(named(CLEAR_TERMINAL_ERRORS, [row.id]));
         await enqueueAccountRecipients(client, row.id, due);
       }
+      if (audit) {
+        const after = { ...row, created: before?.created ?? row.created };
+        await insertAudit(client, audit(await writes(client, { accounts: [{ before, after }] })));
+      }
     });
   }
 
@@ -258,7 +290,7 @@ export class PgTenancyStore implements TenancyStore {
    * Under a transaction-scoped advisory lock, so nodes applying the same file at once run one after the
    * other (each statement of the later one sees what the earlier committed, and finds nothing to change).
    */
-  async applyBatch(batch: TenancyBatch): Promise<BatchSummary> {
+  async applyBatch(batch: TenancyBatch, audit?: AuditOf<TenancyWrites>): Promise<BatchSummary> {
     return transaction(this.pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [BATCH_LOCK]);
       const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((r) => [r.id, r]));
@@ -353,6 +385,7 @@ export class PgTenancyStore implements TenancyStore {
         if (w.addOrganizations.length > 0)
           await client.query(named(TOKEN_ORGS_ADD, [r.id, w.addOrganizations]));
       }
+      if (audit) await insertAudit(client, audit(await writes(client, plan.written)));
       return plan.summary;
     });
   }
@@ -365,8 +398,9 @@ export class PgTenancyStore implements TenancyStore {
     return (await this.pool.query<UserRow>(named(USER_LIST))).rows;
   }
 
-  async upsertUser(row: UserRow): Promise<void> {
+  async upsertUser(row: UserRow, audit?: AuditOf<TenancyWrites>): Promise<void> {
     await transaction(this.pool, async (client) => {
+      const before = audit && (await client.query<UserRow>(named(USER_LOCK, [row.email]))).rows[0];
       // The email may already belong to a user with another id; scope rows follow the stored one.
       const { rows } = await client.query<{ id: string }>(
         named(USER_UPSERT, [row.id, row.email, row.api_key_hash, row.created]),
@@ -376,6 +410,10 @@ export class PgTenancyStore implements TenancyStore {
       await client.query(named(USER_ORGS_CLEAR, [userId]));
       await client.query(named(USER_ACCOUNTS_ADD, [userId, row.accounts]));
       await client.query(named(USER_ORGS_ADD, [userId, row.organizations]));
+      if (audit) {
+        const after = { ...row, id: userId, created: before?.created ?? row.created };
+        await insertAudit(client, audit(await writes(client, { users: [{ before, after }] })));
+      }
     });
   }
 
@@ -391,8 +429,9 @@ export class PgTenancyStore implements TenancyStore {
     return (await this.pool.query<TokenRow>(named(TOKEN_LIST))).rows;
   }
 
-  async upsertToken(row: TokenRow): Promise<void> {
+  async upsertToken(row: TokenRow, audit?: AuditOf<TenancyWrites>): Promise<void> {
     await transaction(this.pool, async (client) => {
+      const before = audit && (await client.query<TokenRow>(named(TOKEN_LOCK, [row.id]))).rows[0];
       await client.query(
         named(TOKEN_UPSERT, [
           row.id,
@@ -408,6 +447,10 @@ export class PgTenancyStore implements TenancyStore {
       await client.query(named(TOKEN_ORGS_CLEAR, [row.id]));
       await client.query(named(TOKEN_ACCOUNTS_ADD, [row.id, row.accounts]));
       await client.query(named(TOKEN_ORGS_ADD, [row.id, row.organizations]));
+      if (audit) {
+        const after = { ...row, created: before?.created ?? row.created };
+        await insertAudit(client, audit(await writes(client, { tokens: [{ before, after }] })));
+      }
     });
   }
 }

@@ -1,5 +1,6 @@
 import { groupBy } from '../rows.js';
 import type Database from 'better-sqlite3';
+import type { AuditEntry, AuditOf } from '../../audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 import { planBatch, type PrincipalWrite } from '../../tenancy/batch.js';
 import type {
@@ -10,11 +11,13 @@ import type {
   ScopeTarget,
   TenancyBatch,
   TenancyStore,
+  TenancyWrites,
   TokenCredential,
   TokenRow,
   UserCredential,
   UserRow,
 } from '../../tenancy/store.js';
+import { insertAudit } from './audit.js';
 import { prepared } from './database.js';
 import { enqueue, enqueueAccountRecipients } from './work.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
@@ -172,16 +175,18 @@ export class SqliteTenancyStore implements TenancyStore {
     Database.Statement<[string, string], TokenRecord & { in_scope: number }>
   >();
   private readonly members;
-  private readonly applyBatchTx: (batch: TenancyBatch) => BatchSummary;
+  private readonly accountsByIds: Database.Statement<[string], AccountRecord>;
+  private readonly applyBatchTx: (batch: TenancyBatch, audit?: AuditOf<TenancyWrites>) => BatchSummary;
 
   // Reads spanning several statements run in one transaction so they see a single snapshot.
   private readonly readUserTx: (email: string) => UserRow | undefined;
   private readonly listUsersTx: () => UserRow[];
-  private readonly upsertUserTx: (row: UserRow) => void;
-  private readonly upsertAccountTx: (row: AccountRow) => void;
+  private readonly upsertOrganizationTx: (row: OrganizationRow, audit: readonly AuditEntry[]) => void;
+  private readonly upsertUserTx: (row: UserRow, audit?: AuditOf<TenancyWrites>) => void;
+  private readonly upsertAccountTx: (row: AccountRow, audit?: AuditOf<TenancyWrites>) => void;
   private readonly readTokenTx: (key: { id: string } | { hash: string }) => TokenRow | undefined;
   private readonly listTokensTx: () => TokenRow[];
-  private readonly upsertTokenTx: (row: TokenRow) => void;
+  private readonly upsertTokenTx: (row: TokenRow, audit?: AuditOf<TenancyWrites>) => void;
 
   constructor(db: Db, timing: WorkTiming = dueNow) {
     this.orgGet = db.prepare<[string], OrganizationRow>(
@@ -317,7 +322,8 @@ export class SqliteTenancyStore implements TenancyStore {
         organizations: orgs.get(u.id) ?? [],
       }));
     });
-    this.upsertUserTx = db.transaction((row: UserRow) => {
+    this.upsertUserTx = db.transaction((row: UserRow, audit?: AuditOf<TenancyWrites>) => {
+      const before = audit && this.readUserTx(row.email);
       this.userUpsert.run(userRecord(row));
       // The email may already belong to a user with another id; scope rows follow the stored one.
       const userId = this.userIdByEmail.get(row.email) ?? row.id;
@@ -325,11 +331,19 @@ export class SqliteTenancyStore implements TenancyStore {
       this.userOrgsClear.run(userId);
       for (const a of row.accounts) this.userAccountAdd.run(userId, a);
       for (const o of row.organizations) this.userOrgAdd.run(userId, o);
+      if (audit) {
+        const after = { ...row, id: userId, created: before?.created ?? row.created };
+        insertAudit(db, audit(this.writes({ users: [{ before, after }] })));
+      }
+    });
+    this.upsertOrganizationTx = db.transaction((row: OrganizationRow, audit: readonly AuditEntry[]) => {
+      this.orgUpsert.run({ id: row.id, name: row.name, created: row.created, modified: row.modified });
+      insertAudit(db, audit);
     });
 
     // Membership and entitlements decide what an account receives, so their changes queue reconciler work
     // in the same transaction: a crash between the two can never leave a move unreconciled.
-    this.upsertAccountTx = db.transaction((row: AccountRow) => {
+    this.upsertAccountTx = db.transaction((row: AccountRow, audit?: AuditOf<TenancyWrites>) => {
       const before = this.accountGet.get(row.id);
       const entitlements = row.entitlements === null ? null : JSON.stringify(row.entitlements);
       this.accountUpsert.run({
@@ -364,6 +378,10 @@ export class SqliteTenancyStore implements TenancyStore {
         ).run(row.id);
         enqueueAccountRecipients(db, row.id, due);
       }
+      if (audit) {
+        const after = { ...row, created: before?.created ?? row.created };
+        insertAudit(db, audit(this.writes({ accounts: [{ before: before && toAccount(before), after }] })));
+      }
     });
 
     this.readTokenTx = db.transaction((key: { id: string } | { hash: string }) => {
@@ -380,16 +398,21 @@ export class SqliteTenancyStore implements TenancyStore {
         toToken(t, { accounts: accounts.get(t.id) ?? [], organizations: orgs.get(t.id) ?? [] }),
       );
     });
-    this.upsertTokenTx = db.transaction((row: TokenRow) => {
+    this.upsertTokenTx = db.transaction((row: TokenRow, audit?: AuditOf<TenancyWrites>) => {
+      const before = audit && this.readTokenTx({ id: row.id });
       this.tokenUpsert.run(tokenRecord(row));
       this.tokenAccountsClear.run(row.id);
       this.tokenOrgsClear.run(row.id);
       for (const a of row.accounts) this.tokenAccountAdd.run(row.id, a);
       for (const o of row.organizations) this.tokenOrgAdd.run(row.id, o);
+      if (audit) {
+        const after = { ...row, created: before?.created ?? row.created };
+        insertAudit(db, audit(this.writes({ tokens: [{ before, after }] })));
+      }
     });
 
     // Batches pass their rows as one JSON array per statement: one call into SQLite for any number of rows.
-    const accountsByIds = db.prepare<[string], AccountRecord>(
+    this.accountsByIds = db.prepare<[string], AccountRecord>(
       `SELECT a.id, a.name, a.organization_id, a.entitlements, a.created, a.modified
        FROM json_each(?) AS j CROSS JOIN accounts AS a ON a.id = j.value`,
     );
@@ -432,14 +455,14 @@ export class SqliteTenancyStore implements TenancyStore {
     );
     // One IMMEDIATE transaction: the write lock is taken before anything is read, so processes applying
     // the same file at once run one after the other and the later one finds nothing to change.
-    const batchTx = db.transaction((batch: TenancyBatch): BatchSummary => {
+    const batchTx = db.transaction((batch: TenancyBatch, audit?: AuditOf<TenancyWrites>): BatchSummary => {
       const organizations = new Map<string, OrganizationRow>();
       for (const o of batch.organizations) {
         const r = this.orgGet.get(o.id);
         if (r) organizations.set(r.id, r);
       }
       const accounts = new Map<string, AccountRow>();
-      for (const r of accountsByIds.all(JSON.stringify(batch.accounts.map((a) => a.id)))) {
+      for (const r of this.accountsByIds.all(JSON.stringify(batch.accounts.map((a) => a.id)))) {
         accounts.set(r.id, toAccount(r));
       }
       const users = new Map<string, UserRow>();
@@ -492,9 +515,28 @@ export class SqliteTenancyStore implements TenancyStore {
         }
         writeScope(w.row.id, w, tokenScope);
       }
+      if (audit) insertAudit(db, audit(this.writes(plan.written)));
       return plan.summary;
     });
-    this.applyBatchTx = (batch) => batchTx.immediate(batch);
+    this.applyBatchTx = (batch, audit) => batchTx.immediate(batch, audit);
+  }
+
+  /** Completes what a write changed with the organizations of the accounts its users and tokens name. */
+  private writes(changed: Partial<Omit<TenancyWrites, 'organizationOf'>>): TenancyWrites {
+    const users = changed.users ?? [];
+    const tokens = changed.tokens ?? [];
+    const ids = new Set<string>();
+    for (const { before, after } of [...users, ...tokens]) {
+      for (const id of before?.accounts ?? []) ids.add(id);
+      for (const id of after.accounts) ids.add(id);
+    }
+    const organizationOf = new Map<string, string | null>();
+    if (ids.size > 0) {
+      for (const r of this.accountsByIds.all(JSON.stringify([...ids]))) {
+        organizationOf.set(r.id, r.organization_id);
+      }
+    }
+    return { accounts: changed.accounts ?? [], users, tokens, organizationOf };
   }
 
   async getOrganization(id: string): Promise<OrganizationRow | undefined> {
@@ -505,8 +547,8 @@ export class SqliteTenancyStore implements TenancyStore {
     return this.orgList.all();
   }
 
-  async upsertOrganization(row: OrganizationRow): Promise<void> {
-    this.orgUpsert.run({ id: row.id, name: row.name, created: row.created, modified: row.modified });
+  async upsertOrganization(row: OrganizationRow, audit: readonly AuditEntry[] = []): Promise<void> {
+    this.upsertOrganizationTx(row, audit);
   }
 
   async getAccount(id: string): Promise<AccountRow | undefined> {
@@ -524,8 +566,8 @@ export class SqliteTenancyStore implements TenancyStore {
    * Also queues reconciler work: the old and new organization when the account joins, leaves or moves
    * (or is created inside one), and the account's recipients when its entitlements change.
    */
-  async upsertAccount(row: AccountRow): Promise<void> {
-    this.upsertAccountTx(row);
+  async upsertAccount(row: AccountRow, audit?: AuditOf<TenancyWrites>): Promise<void> {
+    this.upsertAccountTx(row, audit);
   }
 
   async organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>> {
@@ -545,8 +587,8 @@ export class SqliteTenancyStore implements TenancyStore {
     return r && { ...r, can_edit: r.can_edit === 1, in_scope: r.in_scope === 1 };
   }
 
-  async applyBatch(batch: TenancyBatch): Promise<BatchSummary> {
-    return this.applyBatchTx(batch);
+  async applyBatch(batch: TenancyBatch, audit?: AuditOf<TenancyWrites>): Promise<BatchSummary> {
+    return this.applyBatchTx(batch, audit);
   }
 
   async findUserByEmail(email: string): Promise<UserRow | undefined> {
@@ -557,8 +599,8 @@ export class SqliteTenancyStore implements TenancyStore {
     return this.listUsersTx();
   }
 
-  async upsertUser(row: UserRow): Promise<void> {
-    this.upsertUserTx(row);
+  async upsertUser(row: UserRow, audit?: AuditOf<TenancyWrites>): Promise<void> {
+    this.upsertUserTx(row, audit);
   }
 
   async findTokenByHash(secretHash: string): Promise<TokenRow | undefined> {
@@ -573,7 +615,7 @@ export class SqliteTenancyStore implements TenancyStore {
     return this.listTokensTx();
   }
 
-  async upsertToken(row: TokenRow): Promise<void> {
-    this.upsertTokenTx(row);
+  async upsertToken(row: TokenRow, audit?: AuditOf<TenancyWrites>): Promise<void> {
+    this.upsertTokenTx(row, audit);
   }
 }
