@@ -125,6 +125,9 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     timing: delayedWork(clock, delayMs),
     queryTimeoutMs: options.statementTimeoutMs,
   });
+  // Stopped if the start fails after they started, so a failed start never leaves work running.
+  let reconciler: Reconciler | undefined;
+  let pruner: AuditPruner | undefined;
   try {
     const tenancy = new TenancyService(store.tenancy, clock, tenancyIds);
     const bootstrap = options.bootstrap;
@@ -149,7 +152,6 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       : undefined;
 
     // An API node with the admin API on keeps an idle reconciler, so `POST /_rshare/reconcile` works.
-    let reconciler: Reconciler | undefined;
     if (role !== 'api' || admin) {
       const config = options.drivers ? await loadDriversFile(options.drivers) : {};
       const drivers = buildDrivers(config, store.inventory, clock);
@@ -164,7 +166,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     }
     const loop = role !== 'api' && mode === 'auto' ? reconciler : undefined;
     loop?.start(options.pollMs);
-    const pruner =
+    pruner =
       role === 'api'
         ? undefined
         : new AuditPruner(
@@ -238,6 +240,8 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       })());
     return { url, store, clock, reconciler, admin: services, demo, close };
   } catch (err) {
+    await pruner?.stop();
+    await reconciler?.stop();
     await store.close();
     throw err;
   }
