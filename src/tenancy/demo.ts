@@ -101,6 +101,7 @@ export function formatDemoBanner(
     ...(consoleUrl === undefined
       ? []
       : [`  web console         ${consoleUrl}  (sign in with the API token)`]),
+    `  API docs            ${apiRoot.slice(0, -'/client/v4'.length)}/docs  (OpenAPI document: ${apiRoot}/openapi.json)`,
     '',
     'Create a share:',
     `  BASE=${apiRoot}`,
