@@ -5,25 +5,15 @@
  * so it runs once, on SQLite.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { hexId } from './helpers.js';
+import { chromiumSkip, launchChromium } from './support/chromium.js';
 import { ROOT, startServer, type ServerProcess } from './support/process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ARTIFACTS = join(ROOT, 'test-artifacts/console');
 const MAX_JS_BYTES = 200 * 1024;
 /** Bounded waits for what the reconciler does in the background (auto mode, 50 ms polls). */
@@ -67,11 +57,7 @@ const bootstrap = {
   ],
 };
 
-const skip = existsSync(CHROMIUM)
-  ? false
-  : process.env.CI
-    ? false
-    : `${CHROMIUM} is missing (Debian: apt-get install chromium); the console browser test needs it`;
+const skip = chromiumSkip('the console browser test');
 
 let server: ServerProcess;
 let browser: Browser;
@@ -141,7 +127,7 @@ describe('the web console in Chromium', { skip }, () => {
       bootstrap: join(dir, 'bootstrap.json'),
       serveArgs: ['--admin-token', ADMIN],
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

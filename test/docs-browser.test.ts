@@ -2,29 +2,14 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumSkip, launchChromium } from './support/chromium.js';
 import { ROOT, startServer, type ServerProcess } from './support/process.js';
 
-/** Debian's Chromium (CI installs it: .ci/run); never a browser downloaded by an npm package. */
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TIMEOUT_MS = 30_000;
 const SCREENSHOT = join(ROOT, 'test-artifacts', 'docs.png');
 
-const missing = !existsSync(CHROMIUM);
-const skip =
-  missing && !process.env.CI
-    ? `no Chromium at ${CHROMIUM} (Debian: apt-get install chromium); CI installs it and fails without it`
-    : false;
+const skip = chromiumSkip('the docs page test');
 
 interface Seen {
   url: string;
@@ -37,14 +22,13 @@ describe('the docs page in a browser', { skip }, () => {
   let browser: Browser;
 
   before(async () => {
-    assert.ok(!missing, `CI is set but there is no Chromium at ${CHROMIUM}`);
     // The package bin, as `npm start` runs it: the docs plugins stay outside its bundle (npm run build).
     server = await startServer({
       database: ':memory:',
       entry: 'bin',
       serveArgs: ['--admin-token', 'docs-admin'],
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: TIMEOUT_MS });
+    browser = await launchChromium(TIMEOUT_MS);
   });
   after(async () => {
     await browser?.close();
