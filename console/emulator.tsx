@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { admin, session } from './api.js';
-import { ErrorBox, formatTime, json, useAction, useLoad } from './ui.js';
+import { CredentialField, ErrorBox, formatTime, json, useAction, useLoad } from './ui.js';
 
 interface Clock {
   now: string;
@@ -29,17 +29,7 @@ function AdminSignIn(props: { onDone: () => void }) {
       }}
     >
       <p>The emulator controls need the admin token the server printed (kept in this tab only).</p>
-      <div class="field">
-        <label for="admin-token">Admin token</label>
-        <input
-          id="admin-token"
-          type="password"
-          autocomplete="off"
-          required
-          value={token}
-          onInput={(e) => setToken(e.currentTarget.value)}
-        />
-      </div>
+      <CredentialField id="admin-token" label="Admin token" value={token} onInput={setToken} />
       <button type="submit">Open the emulator panel</button>
     </form>
   );

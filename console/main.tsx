@@ -8,7 +8,7 @@ import { HistoryView } from './history.js';
 import { parse, paths, useLocation } from './route.js';
 import { ShareView } from './share.js';
 import { SharesView } from './shares.js';
-import { ErrorBox, Link } from './ui.js';
+import { CredentialField, ErrorBox, Link } from './ui.js';
 
 function SignIn(props: { onSignedIn: () => void }) {
   const [kind, setKind] = useState<'token' | 'key'>('token');
@@ -57,41 +57,11 @@ function SignIn(props: { onSignedIn: () => void }) {
           </label>
         </fieldset>
         {kind === 'token' ? (
-          <div class="field">
-            <label for="signin-token">API token</label>
-            <input
-              id="signin-token"
-              type="password"
-              autocomplete="off"
-              required
-              value={token}
-              onInput={(e) => setToken(e.currentTarget.value)}
-            />
-          </div>
+          <CredentialField id="signin-token" label="API token" value={token} onInput={setToken} />
         ) : (
           <>
-            <div class="field">
-              <label for="signin-email">Email</label>
-              <input
-                id="signin-email"
-                type="email"
-                autocomplete="off"
-                required
-                value={email}
-                onInput={(e) => setEmail(e.currentTarget.value)}
-              />
-            </div>
-            <div class="field">
-              <label for="signin-key">Global API key</label>
-              <input
-                id="signin-key"
-                type="password"
-                autocomplete="off"
-                required
-                value={key}
-                onInput={(e) => setKey(e.currentTarget.value)}
-              />
-            </div>
+            <CredentialField id="signin-email" label="Email" type="email" value={email} onInput={setEmail} />
+            <CredentialField id="signin-key" label="Global API key" value={key} onInput={setKey} />
           </>
         )}
         <button type="submit" disabled={busy}>

@@ -179,3 +179,26 @@ export function MetaEditor(props: {
     </div>
   );
 }
+
+/** A labelled, required credential input (never autofilled: secrets stay in this tab only). */
+export function CredentialField(props: {
+  id: string;
+  label: string;
+  type?: 'password' | 'email';
+  value: string;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type={props.type ?? 'password'}
+        autocomplete="off"
+        required
+        value={props.value}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+      />
+    </div>
+  );
+}
