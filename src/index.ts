@@ -7,6 +7,7 @@ import pino from 'pino';
 import '@sinclair/typebox/compiler';
 import type { ResetResult } from './admin/schemas.js';
 import { ADMIN_PREFIX } from './admin/plugin.js';
+import type { ServerTimeouts } from './http/limits.js';
 import type { ClockState } from './lib/clock.js';
 import { parseRateLimit } from './rate-limit/options.js';
 import { newAdminToken, REDACT, startServer, type ReconcileMode, type Role } from './server.js';
@@ -41,6 +42,8 @@ export interface StartOptions {
   journalSize?: number;
   /** Cloudflare's rate limit: `off` (default), `cloudflare` (1200/300s) or `<requests>/<seconds>s`. */
   rateLimit?: string;
+  /** HTTP server timeouts (default: headers 10 s, request 30 s, keep-alive 5 s; see the README). */
+  timeouts?: Partial<ServerTimeouts>;
   /** Delivery drivers file (see the README); default: the built-in inventory. */
   drivers?: string;
   /** Seed the demo tenancy (as `rshare serve --demo`); its credentials are in `demo`. */
@@ -131,6 +134,7 @@ export async function startRshare(options: StartOptions = {}): Promise<Rshare> {
       idSeed: options.idSeed,
       journalSize: options.journalSize,
       rateLimit: options.rateLimit === undefined ? undefined : parseRateLimit(options.rateLimit),
+      timeouts: options.timeouts,
     },
     logger,
   );

@@ -161,6 +161,19 @@ describe('startRshare', () => {
     });
   });
 
+  describe('given server timeouts', () => {
+    it('when a request is answered, then its keep-alive timeout is the one given', async () => {
+      const r = await startRshare({ timeouts: { keepAliveMs: 7000 } });
+      try {
+        const res = await fetch(`${r.url}/healthz`);
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('keep-alive'), 'timeout=7');
+      } finally {
+        await r.close();
+      }
+    });
+  });
+
   describe('given a server started from a bootstrap file', () => {
     it('when the file is edited and the store reset, then the edit takes effect', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'rshare-bootstrap-'));
