@@ -11,21 +11,8 @@ import type {
   ResourceObject,
   UpdateResourceBody,
 } from './schemas.js';
+import { toResourceObject } from './present.js';
 import type { ResourceRow } from './store.js';
-
-export function toResourceObject(r: ResourceRow): ResourceObject {
-  return {
-    id: r.id,
-    resource_id: r.resource_id,
-    resource_type: r.resource_type,
-    resource_account_id: r.resource_account_id,
-    meta: r.meta,
-    status: r.status,
-    resource_version: r.resource_version,
-    created: r.created,
-    modified: r.modified,
-  };
-}
 
 const RESOURCE_NOT_FOUND = 'Share resource not found';
 

@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js
 import type { Clock } from '../lib/clock.js';
 import { randomIds, type IdSource } from '../lib/ids.js';
 import type { RecipientRow } from '../recipients/store.js';
-import { toResourceObject } from '../resources/service.js';
+import { toResourceObject } from '../resources/present.js';
 import type { ResourceRow } from '../resources/store.js';
 import type { AccountRow } from '../tenancy/store.js';
 import {
