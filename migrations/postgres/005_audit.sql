@@ -21,7 +21,7 @@ CREATE TABLE audit_logs (
   resource_type text NOT NULL,
   resource_id text NOT NULL,
   -- The share an entry is about (its sub-objects' entries included), for a share's history.
-  share_id char(32),
+  share_id text,
   raw_method text,
   raw_uri text,
   raw_status_code integer,
@@ -36,6 +36,6 @@ CREATE TABLE audit_logs (
 -- An account's page, newest or oldest first, at any depth of a cursor.
 CREATE INDEX audit_logs_account_time ON audit_logs (account_id, time, seq);
 -- A share's history (rshare's own `share_id` filter).
-CREATE INDEX audit_logs_share_time ON audit_logs (share_id, time, seq) WHERE share_id IS NOT NULL;
+CREATE INDEX audit_logs_share_time ON audit_logs (account_id, share_id, time, seq);
 -- Retention pruning.
 CREATE INDEX audit_logs_time ON audit_logs (time);

@@ -35,6 +35,6 @@ CREATE TABLE audit_logs (
 -- An account's page, newest or oldest first, at any depth of a cursor.
 CREATE INDEX audit_logs_account_time ON audit_logs (account_id, time, seq);
 -- A share's history (rshare's own `share_id` filter).
-CREATE INDEX audit_logs_share_time ON audit_logs (share_id, time, seq) WHERE share_id IS NOT NULL;
+CREATE INDEX audit_logs_share_time ON audit_logs (account_id, share_id, time, seq);
 -- Retention pruning.
 CREATE INDEX audit_logs_time ON audit_logs (time);

@@ -35,7 +35,8 @@ export function parseAuditRow(row: StoredAuditRow): AuditRow {
 
 /**
  * The SQL each filter column reads (log as `l`, accounts as `a`), compared as text; product and scope
- * are the same for every rshare entry. `cast` turns a non-text column into text in the store's dialect.
+ * are the same for every rshare entry. `cast` turns a non-text value into text where the dialect needs it
+ * (PostgreSQL); `id` and `share_id` are compared as stored where they are text, so their indexes serve.
  */
 export function auditFilterSql(cast: (sql: string) => string): Record<AuditFilterColumn, string> {
   return {
@@ -58,6 +59,6 @@ export function auditFilterSql(cast: (sql: string) => string): Record<AuditFilte
     resource_product: cast(`'${AUDIT_PRODUCT}'`),
     resource_scope: cast(`'accounts'`),
     resource_type: 'l.resource_type',
-    share_id: cast('l.share_id'),
+    share_id: 'l.share_id',
   };
 }

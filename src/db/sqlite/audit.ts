@@ -24,7 +24,9 @@ export function insertAudit(db: Db, entries: readonly AuditEntry[]): void {
   }
 }
 
-const FILTER_SQL = auditFilterSql((sql) => `CAST(${sql} AS TEXT)`);
+// IN applies the column's affinity to its list (201 matches '201'), so SQLite casts nothing and the
+// indexes on id and share_id serve.
+const FILTER_SQL = auditFilterSql((sql) => sql);
 
 export class SqliteAuditStore implements AuditStore {
   constructor(private readonly db: Db) {}
@@ -51,9 +53,13 @@ export class SqliteAuditStore implements AuditStore {
       where.push(f.not ? `NOT coalesce(${test}, 0)` : test);
       args.push(...f.values);
     }
+    // A share's history reads its own index: without statistics (SQLite gathers none by itself) the planner
+    // would walk the whole account's log in time order instead.
+    const history = q.filters.some((f) => f.column === 'share_id' && !f.not);
     const rows = prepared(
       this.db,
-      `SELECT l.*, a.name AS account_name FROM audit_logs l LEFT JOIN accounts a ON a.id = l.account_id
+      `SELECT l.*, a.name AS account_name
+       FROM audit_logs l ${history ? 'INDEXED BY audit_logs_share_time ' : ''}LEFT JOIN accounts a ON a.id = l.account_id
        WHERE ${where.join(' AND ')} ORDER BY l.time ${dir}, l.seq ${dir} LIMIT ? OFFSET ?`,
     ).all(...args, q.limit, q.offset ?? 0) as StoredAuditRow[];
     return rows.map(parseAuditRow);
