@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { isStoreUnavailable } from '../db/outage.js';
-import type { Clock } from '../lib/clock.js';
+import { formatMicros, type Clock } from '../lib/clock.js';
 import type { AuditStore } from './store.js';
 
 /** Cloudflare keeps audit logs for 18 months. */
@@ -24,10 +24,10 @@ export class AuditPruner {
 
   /** Deletes every entry older than the retention; returns how many went. */
   async pruneOnce(): Promise<number> {
-    const before = new Date(this.clock.now() - this.retentionDays * DAY_MS).toISOString();
+    const before = formatMicros((this.clock.now() - this.retentionDays * DAY_MS) * 1000);
     let total = 0;
     for (;;) {
-      const n = await this.store.prune(before.replace(/Z$/, '000Z'), BATCH);
+      const n = await this.store.prune(before, BATCH);
       total += n;
       if (n < BATCH) return total;
     }

@@ -1,3 +1,4 @@
+import { ok } from '../http/envelope.js';
 import type { App } from '../http/types.js';
 import {
   AuditLogsV1Page,
@@ -23,13 +24,7 @@ export function auditRoutes(app: App, audit: AuditService): void {
     config: { access: { scope: 'account', write: false } },
     handler: async (req) => {
       const { items, page, perPage } = await audit.listV1(req.params.account_id, req.query);
-      return {
-        success: true,
-        errors: [],
-        messages: [],
-        result: items,
-        result_info: { page, per_page: perPage, count: items.length },
-      };
+      return { ...ok(items), result_info: { page, per_page: perPage, count: items.length } };
     },
   });
 
@@ -46,10 +41,7 @@ export function auditRoutes(app: App, audit: AuditService): void {
     handler: async (req) => {
       const { items, cursor } = await audit.listV2(req.params.account_id, req.query as ListAuditLogsV2Query);
       return {
-        success: true,
-        errors: [],
-        messages: [],
-        result: items,
+        ...ok(items),
         result_info: cursor
           ? { count: items.length, cursor, cursors: { after: cursor } }
           : { count: items.length },

@@ -1,6 +1,6 @@
 import { ValidationError } from '../http/errors.js';
 import { formatMicros } from '../lib/clock.js';
-import type { AuditEntry } from './entry.js';
+import { AUDIT_PRODUCT, type AuditEntry } from './entry.js';
 import {
   V2_FILTERS,
   type AuditLogV1,
@@ -58,7 +58,7 @@ const V1_ACTOR_TYPES = {
 } as const;
 
 export function toV1(row: AuditRow): AuditLogV1 {
-  const entry: AuditLogV1 = {
+  return {
     id: row.id,
     action: { type: row.action_type, result: row.action_result === 'success' },
     actor: {
@@ -76,7 +76,6 @@ export function toV1(row: AuditRow): AuditLogV1 {
     resource: { id: row.resource_id, type: row.resource_type },
     when: row.time,
   };
-  return entry;
 }
 
 export function toV2(row: AuditRow): AuditLogV2 {
@@ -107,7 +106,7 @@ export function toV2(row: AuditRow): AuditLogV2 {
     },
     resource: {
       id: row.resource_id,
-      product: 'resource_sharing',
+      product: AUDIT_PRODUCT,
       request: row.request ?? {},
       response: row.new_value ?? {},
       scope: { type: 'accounts', id: row.account_id },
@@ -137,13 +136,15 @@ export class AuditService {
     one('action_type', q['action.type']);
     one('actor_email', q['actor.email']);
     one('actor_ip', q['actor.ip']);
+    const since = q.since === undefined ? undefined : parseTime(q.since, '/query/since');
+    const before = q.before === undefined ? undefined : parseTime(q.before, '/query/before');
     // No entry has a zone.
     if (q['zone.name'] !== undefined) return { items: [], page, perPage };
     // rshare's entries are all account-level: hiding user-level logs hides none.
     const rows = await this.store.list({
       accountId,
-      since: q.since === undefined ? undefined : parseTime(q.since, '/query/since'),
-      before: q.before === undefined ? undefined : parseTime(q.before, '/query/before'),
+      since,
+      before,
       direction: q.direction ?? 'desc',
       limit: perPage,
       offset: (page - 1) * perPage,

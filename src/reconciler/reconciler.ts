@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../audit/entry.js';
 import { deliveryEntries, finalizeEntries, moveEntries, ownerLeftEntries } from './audit.js';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -165,14 +166,17 @@ export class Reconciler {
 
   /** Exponential backoff with jitter: half the delay fixed, half random, capped. */
   backoff(attempts: number): number {
-    const delay = Math.min(this.backoffCapMs, this.backoffBaseMs * 2 ** Math.min(attempts, 30));
-    return Math.round(delay / 2 + (delay / 2) * this.random());
+    return this.jittered(this.backoffBaseMs, this.backoffCapMs, attempts);
   }
 
   /** The loop's wait after `passes` consecutive passes failed on an unavailable store: like `backoff`. */
   outageBackoff(passes: number): number {
-    const exponent = Math.min(Math.max(passes - 1, 0), 30);
-    const delay = Math.min(this.outageBackoffCapMs, this.outageBackoffBaseMs * 2 ** exponent);
+    return this.jittered(this.outageBackoffBaseMs, this.outageBackoffCapMs, Math.max(passes - 1, 0));
+  }
+
+  /** `baseMs` doubled `exponent` times, capped, half of it random jitter. */
+  private jittered(baseMs: number, capMs: number, exponent: number): number {
+    const delay = Math.min(capMs, baseMs * 2 ** Math.min(exponent, 30));
     return Math.round(delay / 2 + (delay / 2) * this.random());
   }
 
@@ -445,14 +449,15 @@ export class Reconciler {
         results.push({ item, writes: [] });
         continue;
       }
-      const result: RecipientResult = { item, recipient: ctx.recipient, writes: [], audit: [] };
+      const audit: AuditEntry[] = [];
+      const result: RecipientResult = { item, recipient: ctx.recipient, writes: [], audit };
       const time = clock.timestamp();
       let retry: string | undefined;
       for (const step of own) {
         const settled = step.settle(outcomeOf.get(step));
         if (settled.write !== undefined) {
           result.writes.push({ shareResourceId: step.resource.id, state: settled.write });
-          result.audit?.push(...deliveryEntries(ctx, step.resource, settled.write, time));
+          audit.push(...deliveryEntries(ctx, step.resource, settled.write, time));
         }
         retry ??= settled.retry;
       }
