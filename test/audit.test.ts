@@ -383,6 +383,14 @@ describe('audit logs version 1', () => {
       '2026-13-45 is not a valid time',
       '/query/since',
     );
+    // A filter that matches nothing (no entry has a zone) does not skip checking the rest of the query.
+    assertError(
+      await call(h.app, 'GET', v1(OWNER, '?zone.name=example.com&before=soon')),
+      400,
+      1400,
+      'before must be a date (2019-04-30) or an RFC 3339 timestamp',
+      '/query/before',
+    );
   });
 });
 
