@@ -219,7 +219,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   const audit = new AuditService(options.store.audit);
   if (options.auditReads && options.api !== false) auditReadHooks(app, audit, clock);
-  for (const prefix of options.api === false ? [] : [API_ROOT]) {
+  if (options.api !== false) {
     await app.register(
       async (api) => {
         const typed = api.withTypeProvider<TypeBoxTypeProvider>();
@@ -232,7 +232,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         auditRoutes(typed, audit);
         accountRoutes(typed, new AccountsService(options.store.accounts));
       },
-      { prefix },
+      { prefix: API_ROOT },
     );
   }
   if (options.admin) await mountAdmin(app, options.admin);
