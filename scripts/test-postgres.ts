@@ -25,10 +25,14 @@ const SKIP = new Set([
   'docs-browser.test.ts',
 ]);
 
-const files = readdirSync('test')
-  .filter((f) => f.endsWith('.test.ts') && !SKIP.has(f))
-  .sort()
-  .map((f) => `test/${f}`);
+// `npm run test:postgres -- test/a.test.ts …` runs just those files (skipped or not).
+const chosen = process.argv.slice(2);
+const files = chosen.length
+  ? chosen
+  : readdirSync('test')
+      .filter((f) => f.endsWith('.test.ts') && !SKIP.has(f))
+      .sort()
+      .map((f) => `test/${f}`);
 
 if (!findPostgresBin()) {
   const line = '#'.repeat(100);
