@@ -4,13 +4,7 @@ import type { TypeCheck } from '@sinclair/typebox/compiler';
 import type { Value as ValueApi, ValueError } from '@sinclair/typebox/value';
 import { RESOURCE_TYPES } from '../http/common-schemas.js';
 import { ID_PATTERN } from '../lib/ids.js';
-import {
-  tokenIdForValue,
-  type BatchSummary,
-  type Issue,
-  type Pending,
-  type TenancyService,
-} from './service.js';
+import type { BatchSummary, Issue, Pending, TenancyService } from './service.js';
 
 const Id = Type.String({ pattern: ID_PATTERN });
 const Name = Type.String({ pattern: '\\S' });
@@ -89,7 +83,8 @@ export async function loadBootstrapFile(path: string): Promise<unknown> {
 /**
  * Validates the whole file (shape, duplicates, references to ids in the file or the store, token values
  * owned by other tokens) and only then upserts organizations, accounts, users and tokens in one
- * transaction, so a bad file writes nothing. Tokens are keyed by a digest of their value, keeping ids stable across runs.
+ * transaction, so a bad file writes nothing. Tokens are found by the digest of their value, so a token keeps
+ * its id across runs (ids created before ids were random included) while the id says nothing of the value.
  */
 export async function applyBootstrap(
   service: TenancyService,
@@ -116,7 +111,6 @@ export async function applyBootstrap(
   }));
   const tokens = (doc.tokens ?? []).map((t) => ({
     ...t,
-    id: tokenIdForValue(t.value),
     accounts: t.accounts ?? [],
     organizations: t.organizations ?? [],
   }));
@@ -143,7 +137,7 @@ export async function applyBootstrap(
     issues.push(...within(`users[${i}]`, await service.userIssues(u, 'put', pending)));
   }
   for (const [i, t] of tokens.entries()) {
-    issues.push(...within(`tokens[${i}]`, await service.tokenIssues(t, pending)));
+    issues.push(...within(`tokens[${i}]`, await service.tokenIssues(t, 'put', pending)));
   }
   if (issues.length > 0) fail(issues);
 
