@@ -343,7 +343,10 @@ program
 admin(program.command('seed').description('fill an empty store with load-test data and print a token for it'))
   .requiredOption('--accounts <n>', 'accounts of the one organization (at least 2)', intAtLeast(2))
   .requiredOption('--shares <n>', 'shares, spread evenly over the accounts', intAtLeast(0))
-  .option('--token <value>', 'value of the read+edit API token to create; generated when omitted')
+  .option(
+    '--token <value>',
+    'value of the read+edit API token to create (at least 16 characters); generated when omitted',
+  )
   .action(async (opts: AdminOptions & { accounts: number; shares: number; token?: string }) => {
     const { seedStore } = await import('./seed/service.js');
     const { openStore } = await import('./db/open.js');
@@ -472,7 +475,7 @@ admin(token.command('create').description('create an API token; prints its value
   .option('--org <id...>', 'organizations the token may act on')
   .option('--permissions <list>', "'read' or 'read,edit'", commaList, ['read'])
   .option('--expires-on <date-time>', 'RFC 3339 expiry (default: never)')
-  .option('--value <secret>', 'token value to use; generated when omitted')
+  .option('--value <secret>', 'token value to use (at least 16 characters); generated when omitted')
   .action(
     async (
       opts: AdminOptions & {
