@@ -74,7 +74,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const SECRET = /^[\x21-\x7e]+$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
 const MAX_SECRET_LENGTH = 512;
-/** Token ids are public (audit entries) but random, so only the value itself can be guessed: online. */
+/** A chosen token value shorter than this could be found by trying values against the API. */
 export const MIN_TOKEN_LENGTH = 16;
 
 export function toPublicUser({ api_key_hash: _hash, ...rest }: UserRow): PublicUser {
@@ -433,7 +433,9 @@ export class TenancyService {
 
   /**
    * Upserts by value: the token holding it keeps its id, a new one gets a random id. Ids are never derived
-   * from the value, since they are public (audit entries) and would let anyone test guesses offline.
+   * from the value, since they are public (audit entries) and would let anyone test guesses offline; and
+   * random rather than keyed by a per-store secret, which every store copy and state export would have to
+   * carry or leave out.
    */
   async putToken(input: TokenInput & { value: string }): Promise<Put<TokenRow>> {
     const issues = await this.tokenIssues(input, 'put');
