@@ -85,15 +85,35 @@ export function findTooDeep(value: unknown, limit: number, pointer = '', depth =
   return undefined;
 }
 
+/** Why `findBadText` refused a string. */
+const NUL_TEXT = 'Text must not contain the NUL character (\\u0000)';
+const LONE_SURROGATE_TEXT = 'Text is not valid Unicode (lone surrogate)';
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one. Without the `u`
+// flag the pattern sees UTF-16 code units, which is what a lone surrogate is (Node 20 has no
+// String.prototype.isWellFormed).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function textProblem(text: string): string | undefined {
+  if (text.includes('\u0000')) return NUL_TEXT;
+  if (LONE_SURROGATE.test(text)) return LONE_SURROGATE_TEXT;
+  return undefined;
+}
+
 /**
- * The pointer of the first string (key or value) holding U+0000, which PostgreSQL cannot store; checked
- * for every body, path and query parameter so both stores accept exactly the same input.
+ * The first string (key or value) neither store can keep as sent, with its pointer and what is wrong:
+ * U+0000 (PostgreSQL cannot store it) or a lone surrogate, which a JSON body can carry as `"\udfff"` but
+ * which is not Unicode (PostgreSQL's jsonb refuses it, SQLite would store invalid UTF-8). Checked for every
+ * body, path and query parameter so both stores accept exactly the same input.
  */
-export function findNul(value: unknown, pointer = ''): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? pointer : undefined;
+export function findBadText(value: unknown, pointer = ''): { pointer: string; message: string } | undefined {
+  if (typeof value === 'string') {
+    const message = textProblem(value);
+    return message === undefined ? undefined : { pointer, message };
+  }
   if (Array.isArray(value)) {
     for (const [i, item] of value.entries()) {
-      const found = findNul(item, `${pointer}/${i}`);
+      const found = findBadText(item, `${pointer}/${i}`);
       if (found !== undefined) return found;
     }
     return undefined;
@@ -101,8 +121,9 @@ export function findNul(value: unknown, pointer = ''): string | undefined {
   if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
       const at = `${pointer}/${pointerSegment(key)}`;
-      if (key.includes('\u0000')) return at;
-      const found = findNul(item, at);
+      const message = textProblem(key);
+      if (message !== undefined) return { pointer: at, message };
+      const found = findBadText(item, at);
       if (found !== undefined) return found;
     }
   }
