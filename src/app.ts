@@ -152,9 +152,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   const services = createServices(options.store, clock, options.ids);
 
-  // Test-suite controls on the public API, registered before authentication and validation: the journal
-  // keeps each body as sent; faults are decided before authentication, as at Cloudflare's edge.
-  if (options.journal) journalHooks(app, options.journal);
+  // Test-suite control on the public API, registered before authentication: faults are decided before
+  // authentication, as at Cloudflare's edge.
   if (options.faults) faultHooks(app, options.faults, bodyLimit);
 
   // Set by the onRequest hook on every authenticated route before any handler runs.
@@ -182,13 +181,18 @@ export async function buildApp(options: AppOptions): Promise<App> {
     });
   }
 
-  // Nesting first (it bounds the recursion of the NUL check). Path and query parameters reach the stores
-  // as well as bodies do (`/shares/%00` is a lookup by id), so none may hold a NUL either.
+  // Nesting first (it bounds the recursion of the journal's copy and of the NUL check).
   app.addHook('preValidation', async (req) => {
     const depth = req.routeOptions.config.bodyDepth ?? MAX_BODY_DEPTH;
     const deep = findTooDeep(req.body, depth);
     if (deep !== undefined)
       throw new ValidationError(`The body is nested more than ${depth} levels deep`, deep);
+  });
+  // The journal keeps each body as sent, once it passed the parsing limits, before validation changes it.
+  if (options.journal) journalHooks(app, options.journal);
+  // Path and query parameters reach the stores as well as bodies do (`/shares/%00` is a lookup by id), so
+  // none may hold a NUL either.
+  app.addHook('preValidation', async (req) => {
     const at = findNul(req.params, '/path') ?? findNul(req.query, '/query') ?? findNul(req.body);
     if (at !== undefined) throw new ValidationError('Text must not contain the NUL character (\\u0000)', at);
   });

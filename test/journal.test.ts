@@ -92,6 +92,7 @@ describe('request journal', () => {
       status: 201,
       request_id: created.headers['x-request-id'],
       caller: { type: 'token', id: OWNER_TOKEN_ID },
+      body_truncated: false,
       body,
     });
   });
@@ -295,6 +296,7 @@ describe('request journal through the official SDK', () => {
         status: 201,
         request_id: undefined,
         caller: { type: 'token', id: OWNER_TOKEN_ID },
+        body_truncated: false,
         body: {
           name: 'From the SDK',
           recipients: [{ recipient_account_id: R1 }],
