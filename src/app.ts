@@ -152,9 +152,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   const services = createServices(options.store, clock, options.ids);
 
-  // Test-suite controls on the public API, registered before authentication and validation: the journal
-  // keeps each body as sent; faults are decided before authentication, as at Cloudflare's edge.
-  if (options.journal) journalHooks(app, options.journal);
+  // Test-suite control on the public API, registered before authentication: faults are decided before
+  // authentication, as at Cloudflare's edge.
   if (options.faults) faultHooks(app, options.faults, bodyLimit);
 
   // Set by the onRequest hook on every authenticated route before any handler runs.
@@ -182,13 +181,18 @@ export async function buildApp(options: AppOptions): Promise<App> {
     });
   }
 
-  // Nesting first (it bounds the recursion of the text check). Path and query parameters reach the stores
-  // as well as bodies do (`/shares/%00` is a lookup by id), so none may hold a NUL or a lone surrogate.
+  // Nesting first (it bounds the recursion of the journal's copy and of the text check).
   app.addHook('preValidation', async (req) => {
     const depth = req.routeOptions.config.bodyDepth ?? MAX_BODY_DEPTH;
     const deep = findTooDeep(req.body, depth);
     if (deep !== undefined)
       throw new ValidationError(`The body is nested more than ${depth} levels deep`, deep);
+  });
+  // The journal keeps each body as sent, once it passed the parsing limits, before validation changes it.
+  if (options.journal) journalHooks(app, options.journal);
+  // Path and query parameters reach the stores as well as bodies do (`/shares/%00` is a lookup by id), so
+  // none may hold a NUL or a lone surrogate.
+  app.addHook('preValidation', async (req) => {
     const bad = findBadText(req.params, '/path') ?? findBadText(req.query, '/query') ?? findBadText(req.body);
     if (bad !== undefined) throw new ValidationError(bad.message, bad.pointer);
   });

@@ -227,6 +227,24 @@ program
   )
   .addOption(
     new Option(
+      '--journal-bytes <n>',
+      'bytes the admin request journal keeps in all (oldest entries go first)',
+    )
+      .env('RSHARE_JOURNAL_BYTES')
+      .default(16 * 1024 * 1024)
+      .argParser(positiveInt),
+  )
+  .addOption(
+    new Option(
+      '--journal-body-bytes <n>',
+      "bytes of a journaled body's JSON; a longer body is kept truncated",
+    )
+      .env('RSHARE_JOURNAL_BODY_BYTES')
+      .default(64 * 1024)
+      .argParser(positiveInt),
+  )
+  .addOption(
+    new Option(
       '--statement-timeout-ms <ms>',
       'PostgreSQL statement timeout, 0 for none (requests answer 503 past it)',
     )
@@ -281,6 +299,8 @@ program
       reconcileDelayMs: number;
       idSeed?: number;
       journalSize: number;
+      journalBytes: number;
+      journalBodyBytes: number;
       auditReads?: boolean;
       auditRetentionDays: number;
       statementTimeoutMs: number;
@@ -311,6 +331,8 @@ program
         reconcileDelayMs: opts.reconcileDelayMs,
         idSeed: opts.idSeed,
         journalSize: opts.journalSize,
+        journalBytes: opts.journalBytes,
+        journalBodyBytes: opts.journalBodyBytes,
         auditReads: opts.auditReads === true,
         statementTimeoutMs: opts.statementTimeoutMs,
         auditRetentionDays: opts.auditRetentionDays,
