@@ -369,6 +369,20 @@ describe('applyBootstrap rejects bad entries and writes nothing', () => {
     });
   }
 
+  for (const [given, text, message] of [
+    ['a lone surrogate', 'Prod \udfff', 'Text is not valid Unicode (lone surrogate)'],
+    ['a NUL', 'Prod \u0000', 'Text must not contain the NUL character (\\u0000)'],
+  ] as const) {
+    test(`applyBootstrap: given an account name holding ${given}, when applied, then it is refused at its place, and nothing is written`, async () => {
+      const f = validFile();
+      f.accounts[1]!.name = text;
+      await assert.rejects(applyBootstrap(service, f, SOURCE), {
+        message: `bootstrap ${SOURCE}: accounts[1].name: ${message}`,
+      });
+      await assertEmpty();
+    });
+  }
+
   test('applyBootstrap: given a token of exactly 16 characters, when applied, then it is accepted', async () => {
     const f = validFile();
     f.tokens[1]!.value = 'x'.repeat(16);

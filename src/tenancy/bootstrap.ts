@@ -5,6 +5,7 @@ import type { Value as ValueApi, ValueError } from '@sinclair/typebox/value';
 import { RESOURCE_TYPES } from '../http/common-schemas.js';
 import { ID_PATTERN } from '../lib/ids.js';
 import type { BatchSummary, Issue, Pending, TenancyService } from './service.js';
+import { findBadText } from '../http/validation.js';
 
 const Id = Type.String({ pattern: ID_PATTERN });
 const Name = Type.String({ pattern: '\\S' });
@@ -101,6 +102,9 @@ export async function applyBootstrap(
     Value = (await import('@sinclair/typebox/value')).Value;
     fail(schemaIssues(BootstrapFile, file));
   }
+  // The API refuses these too: PostgreSQL cannot keep a NUL, and a lone surrogate is not text either store keeps.
+  const bad = findBadText(file);
+  if (bad) fail([{ path: pointerToPath(bad.pointer), message: bad.message }]);
   const doc = file as BootstrapFile;
   const organizations = doc.organizations ?? [];
   const accounts = (doc.accounts ?? []).map((a) => ({ ...a, organization_id: a.organization_id ?? null }));
