@@ -13,9 +13,29 @@ export const STORE_KIND: Store['kind'] = PG_URL ? 'postgres' : 'sqlite';
 /** Raw SQL for tests that must reach below the API; `?` placeholders work on both stores. */
 export type Sql = (text: string, ...params: unknown[]) => Promise<Record<string, unknown>[]>;
 
+/**
+ * What the store sent to its database: each SQLite statement run (through the connection's own trace), or
+ * each PostgreSQL round trip (each query on a pooled connection, BEGIN and COMMIT included).
+ */
+export class StatementLog {
+  readonly texts: string[] = [];
+
+  record = (text: unknown): void => {
+    this.texts.push(typeof text === 'string' ? text : String((text as { text?: unknown })?.text ?? text));
+  };
+
+  /** The statements sent while `fn` runs (nothing else may use the store meanwhile). */
+  async during(fn: () => Promise<unknown>): Promise<string[]> {
+    const from = this.texts.length;
+    await fn();
+    return this.texts.slice(from);
+  }
+}
+
 export interface TestStore {
   store: Store;
   sql: Sql;
+  statements: StatementLog;
   /** A database URL other processes (CLI, servers) can open. */
   url: string;
   close(): Promise<void>;
@@ -31,9 +51,11 @@ export async function openTestStore(options: TestStoreOptions = {}): Promise<Tes
   if (PG_URL) return openPostgresTestStore(PG_URL, options);
   const dir = mkdtempSync(join(tmpdir(), 'rshare-test-'));
   const path = join(dir, 'rshare.db');
-  const store = openSqliteStore(path, options);
+  const statements = new StatementLog();
+  const store = openSqliteStore(path, { ...options, onStatement: statements.record });
   return {
     store,
+    statements,
     url: path,
     sql: async (text, ...params) => {
       const stmt = store.db.prepare(text);
@@ -75,8 +97,21 @@ async function openPostgresTestStore(adminUrl: string, options: TestStoreOptions
   const { openPostgresStore } = await import('../../src/db/postgres/index.js');
   const database = await createPostgresDatabase(adminUrl);
   const store = await openPostgresStore(database.url, options);
+  const statements = new StatementLog();
+  // Every query, the pool's own included, goes through a checked-out connection: count there, once per client.
+  const counted = new WeakSet<object>();
+  store.pool.on('acquire', (client) => {
+    if (counted.has(client)) return;
+    counted.add(client);
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      statements.record(args[0]);
+      return query(...args);
+    };
+  });
   return {
     store,
+    statements,
     url: database.url,
     sql: async (text, ...params) => {
       let n = 0;
