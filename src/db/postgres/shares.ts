@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../../audit/entry.js';
-import { insertAudit } from './audit.js';
+import { auditInsertSql, auditJson, insertAudit } from './audit.js';
 import { groupTags, recipientCounts } from '../rows.js';
 import type pg from 'pg';
 import type { ResourceRow } from '../../resources/store.js';
@@ -13,9 +13,9 @@ import type {
   Tags,
 } from '../../shares/store.js';
 import { named, transaction } from './database.js';
-import { insertRecipients, shareIsActive } from './recipients.js';
-import { insertResource } from './resources.js';
-import { enqueue, enqueueShareRecipients } from './work.js';
+import { shareIsActive } from './recipients.js';
+import { RESOURCE_COLUMNS } from './resources.js';
+import { enqueue, enqueueShareRecipients, ON_CONFLICT } from './work.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
 const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified,
@@ -66,13 +66,32 @@ function toPage(rows: (DetailRecord & { total: number })[]): { rows: ShareDetail
   return { rows: page, total };
 }
 /**
- * Takes the organization's next share number: the row lock it holds until commit serialises creates
- * within one organization, so numbers follow commit order with no gaps.
+ * A whole create in one statement, so one round trip and its own transaction: the share takes the
+ * organization's next number (the row lock it holds until commit serialises creates within one
+ * organization, so numbers follow commit order with no gaps), then its tags ($9, a JSON object), recipients
+ * and their work ($10, JSON rows; due at $12), resources ($11), the share's own work when it targets the
+ * organization, and the audit entries ($13). Every part reads the share's row from `sh`, so the share is
+ * inserted first and its visibility trigger fires before the tags' (end-of-statement triggers fire in
+ * row order). Nothing is written when the organization is gone (no row in `seq`).
  */
-const INSERT_SHARE = `WITH seq AS (
-    UPDATE organizations SET share_count = share_count + 1 WHERE id = $3 RETURNING share_count)
-  INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
-  SELECT $1, $2, $3, $4, $5, $6, $7, $8, share_count FROM seq`;
+const CREATE_SHARE = `WITH seq AS (
+    UPDATE organizations SET share_count = share_count + 1 WHERE id = $3 RETURNING share_count),
+  sh AS (INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, share_count FROM seq RETURNING id),
+  tg AS (INSERT INTO share_tags (share_id, key, value)
+    SELECT sh.id, t.key, t.value FROM sh, json_each_text($9::json) AS t),
+  rc AS (INSERT INTO share_recipients (id, share_id, account_id, desired_status, status, created, modified)
+    SELECT r.id, sh.id, r.account_id, r.desired_status, r.status, r.created, r.modified
+    FROM sh, json_populate_recordset(NULL::share_recipients, $10::json) AS r RETURNING id),
+  rw AS (INSERT INTO reconcile_work (kind, id, due_at) SELECT 'recipient', rc.id, $12::bigint FROM rc ${ON_CONFLICT}),
+  rs AS (INSERT INTO share_resources (${RESOURCE_COLUMNS})
+    SELECT r.id, sh.id, r.resource_id, r.resource_type, r.resource_account_id, r.meta, r.status,
+      r.resource_version, r.created, r.modified
+    FROM sh, json_populate_recordset(NULL::share_resources, $11::json) AS r),
+  sw AS (INSERT INTO reconcile_work (kind, id, due_at)
+    SELECT 'share', sh.id, $12::bigint FROM sh WHERE $5 = 'organization' ${ON_CONFLICT}),
+  au AS (${auditInsertSql('$13')} WHERE EXISTS (SELECT 1 FROM sh))
+  SELECT COUNT(*) AS n FROM sh`;
 /** Inserts every tag of one share at once: $2 keys, $3 values, in the same order. */
 const INSERT_TAGS = `INSERT INTO share_tags (share_id, key, value)
   SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t (k, v)`;
@@ -138,27 +157,17 @@ export class PgSharesStore implements SharesStore {
 
   async create(input: NewShare, audit: readonly AuditEntry[] = []): Promise<void> {
     const s = input.share;
-    await transaction(this.pool, async (client) => {
-      await client.query(
-        named(INSERT_SHARE, [
-          s.id,
-          s.account_id,
-          s.organization_id,
-          s.name,
-          s.target_type,
-          s.status,
-          s.created,
-          s.modified,
-        ]),
-      );
-      await insertTags(client, s.id, input.tags);
-      const due = this.timing.dueAt();
-      await insertRecipients(client, input.recipients, due);
-      for (const r of input.resources) await insertResource(client, r);
-      // An organization-targeted share's recipients are derived by the reconciler from the members.
-      if (s.target_type === 'organization') await enqueue(client, 'share', s.id, due);
-      await insertAudit(client, audit);
-    });
+    const { rows } = await this.pool.query<{ n: number }>(
+      named(CREATE_SHARE, [
+        ...[s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified],
+        JSON.stringify(input.tags),
+        JSON.stringify(input.recipients),
+        JSON.stringify(input.resources),
+        this.timing.dueAt(),
+        auditJson(audit),
+      ]),
+    );
+    if (rows[0]?.n !== 1) throw new Error(`organization ${s.organization_id} does not exist`);
   }
 
   async get(id: string): Promise<ShareView | undefined> {
