@@ -96,22 +96,24 @@ const TOKEN_ORGS_ADD = `INSERT INTO token_organizations (token_id, organization_
 const USER_CREDENTIAL_COLUMNS = 'u.id, u.email, u.api_key_hash, u.created';
 const TOKEN_CREDENTIAL_COLUMNS = `t.id, t.name, t.secret_hash, t.can_edit, t.status,
   to_char(t.expires_on AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_on, t.created`;
-// An account target's row comes with the credential, so the request never reads the account again.
-const TARGET_ACCOUNT_COLUMNS = `ta.name AS account_name, ta.organization_id AS account_organization_id,
-  ta.entitlements AS account_entitlements, ta.created AS account_created, ta.modified AS account_modified`;
+// An account target's row comes with the credential, joined through the scope link that authorizes it,
+// so the request never reads the account again (and an out-of-scope account is not read at all).
+const TARGET_ACCOUNT_COLUMNS = `l.account_id IS NOT NULL AS in_scope, ta.name AS account_name,
+  ta.organization_id AS account_organization_id, ta.entitlements AS account_entitlements,
+  ta.created AS account_created, ta.modified AS account_modified`;
 const CREDENTIAL = {
   user: {
-    account: `SELECT ${USER_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM user_accounts l
-      WHERE l.user_id = u.id AND l.account_id = $2) AS in_scope, ${TARGET_ACCOUNT_COLUMNS}
-      FROM users u LEFT JOIN accounts ta ON ta.id = $2 WHERE u.email = $1`,
+    account: `SELECT ${USER_CREDENTIAL_COLUMNS}, ${TARGET_ACCOUNT_COLUMNS}
+      FROM users u LEFT JOIN user_accounts l ON l.user_id = u.id AND l.account_id = $2
+      LEFT JOIN accounts ta ON ta.id = l.account_id WHERE u.email = $1`,
     organization: `SELECT ${USER_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM user_organizations l
       WHERE l.user_id = u.id AND l.organization_id = $2) AS in_scope FROM users u WHERE u.email = $1`,
     none: `SELECT ${USER_CREDENTIAL_COLUMNS}, false AS in_scope FROM users u WHERE u.email = $1`,
   },
   token: {
-    account: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM token_accounts l
-      WHERE l.token_id = t.id AND l.account_id = $2) AS in_scope, ${TARGET_ACCOUNT_COLUMNS}
-      FROM tokens t LEFT JOIN accounts ta ON ta.id = $2 WHERE t.secret_hash = $1`,
+    account: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, ${TARGET_ACCOUNT_COLUMNS}
+      FROM tokens t LEFT JOIN token_accounts l ON l.token_id = t.id AND l.account_id = $2
+      LEFT JOIN accounts ta ON ta.id = l.account_id WHERE t.secret_hash = $1`,
     organization: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM token_organizations l
       WHERE l.token_id = t.id AND l.organization_id = $2) AS in_scope FROM tokens t WHERE t.secret_hash = $1`,
     none: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, false AS in_scope FROM tokens t WHERE t.secret_hash = $1`,
