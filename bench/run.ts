@@ -7,6 +7,8 @@
  *   --cpu-prof                    profile the server (.cpuprofile in a temp folder) and print where its time went
  *   --startup                     start-up for test suites: CLI `serve --database :memory:` to /readyz, and
  *                                 startRshare() plus a first request in process, each beside bare node:http
+ *   --floor                       rshare beside a same-work floor and bare node:http: GET share, a list of
+ *                                 100 with resources, creates with --role all and api (bench/floor.ts)
  *   --scale [--quick]             the scale matrix instead (bench/scale.ts: 1M-share store, 20,000-account
  *                                 tenancy, throughput against bare node:http with wrk too); --quick: small
  *
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
     scale: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     startup: { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
   },
 });
 if (args.quick && !args.scale) throw new Error('--quick only applies to --scale');
@@ -626,6 +629,9 @@ async function main(): Promise<void> {
 if (args.startup) {
   const { runStartup } = await import('./startup.js');
   await runStartup();
+} else if (args.floor) {
+  const { runFloor } = await import('./floor.js');
+  await runFloor({ stores, dist: args.dist });
 } else if (args.scale) {
   // Its own module: its own parts, table, abort timer and bench/scale-results.json.
   const { runScale } = await import('./scale.js');

@@ -6,7 +6,7 @@ import type { App } from '../src/http/types.js';
 import { ManualClock, type Clock } from '../src/lib/clock.js';
 import { newId } from '../src/lib/ids.js';
 import { hashSecret } from '../src/lib/secrets.js';
-import { openTestStore, type Sql, type TestStoreOptions } from './support/store.js';
+import { openTestStore, type Sql, type StatementLog, type TestStoreOptions } from './support/store.js';
 
 /** What every id rshare issues looks like. */
 export const ID = /^[0-9a-f]{32}$/;
@@ -48,6 +48,8 @@ export interface Harness {
   sql: Sql;
   /** The database URL, for other processes. */
   databaseUrl: string;
+  /** Statements (SQLite) or round trips (PostgreSQL) the store has sent. */
+  statements: StatementLog;
   clock: SteppableClock;
   close(): Promise<void>;
 }
@@ -131,6 +133,7 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     store,
     sql: db.sql,
     databaseUrl: db.url,
+    statements: db.statements,
     clock,
     async close() {
       await app.close();

@@ -203,28 +203,36 @@ describe('TenancyStore: per-request lookups and batches', () => {
     assert.deepEqual(await store.organizationMembers(ORG, []), new Set());
   });
 
-  test('findTokenCredential: given a token scoped to A1 and ORG, when asked about each target, then in_scope answers for that target only and the scope is not loaded', async () => {
+  test('findTokenCredential: given a token scoped to A1 and ORG, when asked about each target, then in_scope answers for that target only, an in-scope account comes with its row and the scope is not loaded', async () => {
     await seedAccounts();
     await store.upsertToken(token({ accounts: [A1] }));
     const hash = hashSecret('token-1');
     const { accounts: _a, organizations: _o, ...row } = token({ accounts: [A1] });
-    assert.deepEqual(await store.findTokenCredential(hash, { account: A1 }), { ...row, in_scope: true });
-    assert.equal((await store.findTokenCredential(hash, { account: A2 }))?.in_scope, false);
+    assert.deepEqual(await store.findTokenCredential(hash, { account: A1 }), {
+      ...row,
+      in_scope: true,
+      account: await store.getAccount(A1),
+    });
+    assert.deepEqual(await store.findTokenCredential(hash, { account: A2 }), { ...row, in_scope: false });
     assert.equal((await store.findTokenCredential(hash, { organization: ORG }))?.in_scope, true);
     assert.equal((await store.findTokenCredential(hash, { organization: ORG2 }))?.in_scope, false);
     assert.equal((await store.findTokenCredential(hash, null))?.in_scope, false);
     assert.equal(await store.findTokenCredential(hashSecret('nope'), { account: A1 }), undefined);
   });
 
-  test('findUserCredential: given a user scoped to A1 and ORG, when asked about each target, then in_scope answers for that target only', async () => {
+  test('findUserCredential: given a user scoped to A1 and ORG, when asked about each target, then in_scope answers for that target only and an in-scope account comes with its row', async () => {
     await seedAccounts();
     await store.upsertUser(user());
     const { accounts: _a, organizations: _o, ...row } = user();
     assert.deepEqual(await store.findUserCredential('ops@acme.test', { account: A1 }), {
       ...row,
       in_scope: true,
+      account: await store.getAccount(A1),
     });
-    assert.equal((await store.findUserCredential('ops@acme.test', { account: A3 }))?.in_scope, false);
+    assert.deepEqual(await store.findUserCredential('ops@acme.test', { account: A3 }), {
+      ...row,
+      in_scope: false,
+    });
     assert.equal((await store.findUserCredential('ops@acme.test', { organization: ORG }))?.in_scope, true);
     assert.equal((await store.findUserCredential('ops@acme.test', { organization: ORG2 }))?.in_scope, false);
     assert.equal(await store.findUserCredential('nobody@acme.test', null), undefined);

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Clock } from '../lib/clock.js';
 import { isId } from '../lib/ids.js';
 import { digestsEqual, hashSecret } from '../lib/secrets.js';
-import type { ScopeTarget, TenancyStore, TokenCredential } from '../tenancy/store.js';
+import type { AccountRow, ScopeTarget, TenancyStore, TokenCredential } from '../tenancy/store.js';
 import {
   ForbiddenError,
   InvalidTokenError,
@@ -21,6 +21,8 @@ export interface Principal {
   canEdit: boolean;
   /** The route's account or organization is in the caller's scope (false when the route names none). */
   inScope: boolean;
+  /** The route's account, when it is in scope: read with the credential, so no service reads it again. */
+  account?: AccountRow;
   /** Set for API tokens, so `tokens/verify` can describe the token. */
   token?: TokenCredential;
   /** Set for users (email + global key), for the audit log. */
@@ -89,6 +91,7 @@ export class Authenticator {
       id: user.id,
       canEdit: true,
       inScope: user.in_scope,
+      ...(user.in_scope && user.account ? { account: user.account } : {}),
       email: user.email,
     };
   }
@@ -103,6 +106,7 @@ export class Authenticator {
       id: token.id,
       canEdit: token.can_edit,
       inScope: token.in_scope,
+      ...(token.in_scope && token.account ? { account: token.account } : {}),
       token,
     };
   }
@@ -124,6 +128,16 @@ export class Authenticator {
     }
     if (access.write && !principal.canEdit) throw new ForbiddenError();
   }
+}
+
+/**
+ * The account an account-scoped route names, as authentication read it. Only for routes whose `access`
+ * is account-scoped: authorization has already refused a request whose account is not in scope.
+ */
+export function routeAccount(req: FastifyRequest): AccountRow {
+  const { account } = req.principal;
+  if (!account) throw new ForbiddenError();
+  return account;
 }
 
 /** The one id a route's scope check needs; a malformed id is in no scope, so the store is not asked. */

@@ -1,4 +1,5 @@
 import { requestActor } from '../audit/request.js';
+import { routeAccount } from '../http/auth.js';
 import { AccountParams, Collection, ShareParams, Single } from '../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../http/envelope.js';
 import type { App, Services } from '../http/types.js';
@@ -43,7 +44,7 @@ export function shareRoutes(app: App, { shares }: Services): void {
     },
     config: { access: { scope: 'account', write: true } },
     handler: async (req, reply) => {
-      const share = await shares.create(req.params.account_id, req.body, requestActor(req, 201));
+      const share = await shares.create(routeAccount(req), req.body, requestActor(req, 201));
       return reply.code(201).send(ok(share));
     },
   });

@@ -17,7 +17,7 @@ import {
   type ShareObject,
   type UpdateShareBody,
 } from './schemas.js';
-import type { ShareListQuery, ShareView, TagFilter } from './store.js';
+import type { ShareDetail, ShareListQuery, ShareRow, ShareView, TagFilter, Tags } from './store.js';
 
 export interface Includes {
   include_resources?: boolean;
@@ -41,13 +41,11 @@ export class SharesService {
     return share;
   }
 
-  /** The share, if `accountId` owns it or currently receives it. */
-  async visible(accountId: string, shareId: string): Promise<{ share: ShareView; kind: Kind }> {
-    const share = await this.store.shares.get(shareId);
-    if (share?.account_id === accountId) return { share, kind: 'sent' };
-    if (share && (await this.store.shares.isActiveRecipient(shareId, accountId)))
-      return { share, kind: 'received' };
-    throw new NotFoundError(OBJECT_NOT_FOUND);
+  /** The share, if `accountId` owns it or currently receives it (one statement). */
+  async visible(accountId: string, shareId: string, includeResources = false): Promise<ShareDetail> {
+    const share = await this.store.shares.visibleTo(accountId, shareId, includeResources);
+    if (!share) throw new NotFoundError(OBJECT_NOT_FOUND);
+    return share;
   }
 
   /** The owned share, refusing changes once it is being deleted. */
@@ -57,15 +55,11 @@ export class SharesService {
     return share;
   }
 
-  async create(
-    ownerId: string,
-    body: CreateShareBody,
-    actor: AuditActor,
-    includes: Includes = {},
-  ): Promise<ShareObject> {
+  /** `owner` is the path's account as authentication read it; the answer is built from what is written. */
+  async create(owner: AccountRow, body: CreateShareBody, actor: AuditActor): Promise<ShareObject> {
     checkTags(body.tags);
-    const owner = await this.store.tenancy.getAccount(ownerId);
-    if (!owner?.organization_id) {
+    const ownerId = owner.id;
+    if (!owner.organization_id) {
       throw new ValidationError(
         'The account does not belong to an organization, so it cannot share',
         '/recipients',
@@ -113,30 +107,24 @@ export class SharesService {
       },
       metadata: { share_id: shareId },
     });
-    await this.store.shares.create(
-      {
-        share: {
-          id: shareId,
-          account_id: ownerId,
-          organization_id: owner.organization_id,
-          name: body.name,
-          target_type: targetType,
-          status: 'active',
-          created: now,
-          modified: now,
-        },
-        tags: body.tags ?? {},
-        recipients,
-        resources,
-      },
-      [audit],
-    );
-    return this.present(ownerId, shareId, includes);
+    const share: ShareRow = {
+      id: shareId,
+      account_id: ownerId,
+      organization_id: owner.organization_id,
+      name: body.name,
+      target_type: targetType,
+      status: 'active',
+      created: now,
+      modified: now,
+    };
+    const tags = byKey(body.tags ?? {});
+    await this.store.shares.create({ share, tags, recipients, resources }, [audit]);
+    return toShareObject({ ...share, account_name: owner.name, tags }, 'sent');
   }
 
   async get(accountId: string, shareId: string, includes: Includes): Promise<ShareObject> {
-    const { share, kind } = await this.visible(accountId, shareId);
-    const [obj] = await this.decorate([share], () => kind, includes);
+    const share = await this.visible(accountId, shareId, includes.include_resources === true);
+    const [obj] = await this.decorate([share], kindFor(accountId), includes);
     return obj as ShareObject;
   }
 
@@ -149,8 +137,9 @@ export class SharesService {
       ...filters(q, page),
       scope: { accountId },
       tags: parseTagFilters(q.tag ?? []),
+      includeResources: q.include_resources === true,
     });
-    const items = await this.decorate(rows, (s) => (s.account_id === accountId ? 'sent' : 'received'), q);
+    const items = await this.decorate(rows, kindFor(accountId), q);
     return { items, total };
   }
 
@@ -185,7 +174,7 @@ export class SharesService {
     if (!(await this.store.shares.update(shareId, body.name, body.tags, now, [audit]))) {
       throw shareNotActive('deleting');
     }
-    return this.present(accountId, shareId, {});
+    return this.present(accountId, shareId);
   }
 
   async delete(accountId: string, shareId: string, actor: AuditActor): Promise<ShareObject> {
@@ -201,49 +190,34 @@ export class SharesService {
       metadata: { share_id: shareId },
     });
     if (!(await this.store.shares.markDeleting(shareId, now, [audit]))) throw shareNotActive('deleting');
-    return this.present(accountId, shareId, {});
+    return this.present(accountId, shareId);
   }
 
-  private async present(accountId: string, shareId: string, includes: Includes): Promise<ShareObject> {
-    const share = await this.owned(accountId, shareId);
-    const [obj] = await this.decorate([share], () => 'sent', includes);
+  private async present(accountId: string, shareId: string): Promise<ShareObject> {
+    const [obj] = await this.decorate([await this.visible(accountId, shareId)], kindFor(accountId), {});
     return obj as ShareObject;
   }
 
-  /** Adds kind, tags and the optional includes, with one query per kind of extra for the whole page. */
+  /**
+   * Adds kind and the recipient counts when asked (one query for the whole page); tags and resources
+   * came with the rows.
+   */
   private async decorate(
-    rows: ShareView[],
+    rows: ShareDetail[],
     kindOf: (s: ShareView) => Kind,
     includes: Includes,
   ): Promise<ShareObject[]> {
     if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
     // Recipients are the owner's to see, counts included (the disassociated count would tell a recipient
     // about exclusions): a received share gets none however it asks. The contract makes the counts
     // optional and not nullable ("only included when requested"), so they are absent rather than null.
     const counted = includes.include_recipient_counts
       ? rows.filter((r) => kindOf(r) === 'sent').map((r) => r.id)
       : [];
-    const [tags, resources, counts] = await Promise.all([
-      this.store.shares.tagsOf(ids),
-      includes.include_resources ? this.store.shares.resourcesOf(ids) : undefined,
-      counted.length > 0 ? this.store.shares.recipientCountsOf(counted) : undefined,
-    ]);
+    const counts = counted.length > 0 ? await this.store.shares.recipientCountsOf(counted) : undefined;
     return rows.map((s) => {
-      const obj: ShareObject = {
-        id: s.id,
-        name: s.name,
-        account_id: s.account_id,
-        account_name: s.account_name,
-        organization_id: s.organization_id,
-        created: s.created,
-        modified: s.modified,
-        status: s.status,
-        target_type: s.target_type,
-        kind: kindOf(s),
-        tags: tags.get(s.id) ?? {},
-      };
-      if (resources) obj.resources = (resources.get(s.id) ?? []).map(toResourceObject);
+      const obj = toShareObject(s, kindOf(s));
+      if (includes.include_resources) obj.resources = (s.resources ?? []).map(toResourceObject);
       const c = counts?.get(s.id);
       if (c) {
         obj.associating_recipient_count = c.associating;
@@ -427,6 +401,32 @@ function checkResources(
     seen.add(key);
   });
   return resources;
+}
+
+/** Tags in key order, as a share read back from either store lists them. */
+function byKey(tags: Tags): Tags {
+  return Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Sent when the account owns the share, received otherwise (it is then a current recipient). */
+function kindFor(accountId: string): (s: ShareView) => Kind {
+  return (s) => (s.account_id === accountId ? 'sent' : 'received');
+}
+
+function toShareObject(s: ShareView & { tags: Tags }, kind: Kind): ShareObject {
+  return {
+    id: s.id,
+    name: s.name,
+    account_id: s.account_id,
+    account_name: s.account_name,
+    organization_id: s.organization_id,
+    created: s.created,
+    modified: s.modified,
+    status: s.status,
+    target_type: s.target_type,
+    kind,
+    tags: s.tags,
+  };
 }
 
 /** The account whose log records a change to the share: its owner. */

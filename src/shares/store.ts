@@ -23,6 +23,12 @@ export interface ShareView extends ShareRow {
   account_name: string;
 }
 
+/** A share as an answer shows it: with its tags and, when asked for, its resources (oldest first). */
+export interface ShareDetail extends ShareView {
+  tags: Tags;
+  resources?: ResourceRow[];
+}
+
 export interface TagFilter {
   key: string;
   value?: string;
@@ -40,6 +46,8 @@ export interface ShareListQuery {
   direction: 'asc' | 'desc';
   limit: number;
   offset: number;
+  /** Read each share's resources with the page. */
+  includeResources?: boolean;
 }
 
 export interface RecipientCounts {
@@ -63,11 +71,14 @@ export interface NewShare {
 export interface SharesStore {
   create(input: NewShare, audit?: readonly AuditEntry[]): Promise<void>;
   get(id: string): Promise<ShareView | undefined>;
-  list(query: ShareListQuery): Promise<{ rows: ShareView[]; total: number }>;
-  /** Whether the account currently receives the share (recipient associating or associated). */
-  isActiveRecipient(shareId: string, accountId: string): Promise<boolean>;
+  /**
+   * The share with its tags (and resources when asked), in one statement, if the account owns it or
+   * currently receives it (recipient associating or associated).
+   */
+  visibleTo(accountId: string, shareId: string, includeResources: boolean): Promise<ShareDetail | undefined>;
+  /** A page with its tags (and resources when asked) and the exact total, in one statement. */
+  list(query: ShareListQuery): Promise<{ rows: ShareDetail[]; total: number }>;
   tagsOf(shareIds: string[]): Promise<Map<string, Tags>>;
-  resourcesOf(shareIds: string[]): Promise<Map<string, ResourceRow[]>>;
   recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>>;
   /** Renames (and re-tags when `tags` is given) an active share; false when it is no longer active. */
   update(

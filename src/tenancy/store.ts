@@ -46,11 +46,15 @@ export type ScopeTarget = { account: string } | { organization: string } | null;
 /** A token without its scope, and whether its scope covers the request's target. */
 export interface TokenCredential extends Omit<TokenRow, keyof Scope> {
   in_scope: boolean;
+  /** The account the target names, read in the same query so the request never looks it up again. */
+  account?: AccountRow;
 }
 
 /** A user without its scope, and whether its scope covers the request's target. */
 export interface UserCredential extends Omit<UserRow, keyof Scope> {
   in_scope: boolean;
+  /** As `TokenCredential.account`. */
+  account?: AccountRow;
 }
 
 /** Desired tenancy for `applyBatch` (a bootstrap file), already validated. */

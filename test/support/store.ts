@@ -13,9 +13,38 @@ export const STORE_KIND: Store['kind'] = PG_URL ? 'postgres' : 'sqlite';
 /** Raw SQL for tests that must reach below the API; `?` placeholders work on both stores. */
 export type Sql = (text: string, ...params: unknown[]) => Promise<Record<string, unknown>[]>;
 
+/**
+ * What the store sent to its database: each SQLite statement run (through the connection's own trace), or
+ * each PostgreSQL round trip (each query on a pooled connection, BEGIN and COMMIT included).
+ */
+export class StatementLog {
+  /** Set while `during` runs: nothing is kept outside it, so the log never grows with a test file. */
+  private texts: string[] | undefined;
+
+  constructor(readonly enabled: boolean) {}
+
+  record = (text: unknown): void => {
+    this.texts?.push(typeof text === 'string' ? text : String((text as { text?: unknown })?.text ?? text));
+  };
+
+  /** The statements sent while `fn` runs (nothing else may use the store meanwhile). */
+  async during(fn: () => Promise<unknown>): Promise<string[]> {
+    if (!this.enabled) throw new Error('open the store with { countStatements: true } to count statements');
+    const texts: string[] = [];
+    this.texts = texts;
+    try {
+      await fn();
+    } finally {
+      this.texts = undefined;
+    }
+    return texts;
+  }
+}
+
 export interface TestStore {
   store: Store;
   sql: Sql;
+  statements: StatementLog;
   /** A database URL other processes (CLI, servers) can open. */
   url: string;
   close(): Promise<void>;
@@ -24,6 +53,8 @@ export interface TestStore {
 export interface TestStoreOptions {
   /** When work queued by API changes becomes due (default: at once). */
   timing?: WorkTiming;
+  /** Trace the store's statements (SQLite) or round trips (PostgreSQL) for `statements.during`. */
+  countStatements?: boolean;
 }
 
 /** A fresh, migrated database: a temp SQLite file, or a new database on the test PostgreSQL cluster. */
@@ -31,9 +62,14 @@ export async function openTestStore(options: TestStoreOptions = {}): Promise<Tes
   if (PG_URL) return openPostgresTestStore(PG_URL, options);
   const dir = mkdtempSync(join(tmpdir(), 'rshare-test-'));
   const path = join(dir, 'rshare.db');
-  const store = openSqliteStore(path, options);
+  const statements = new StatementLog(options.countStatements === true);
+  const store = openSqliteStore(path, {
+    timing: options.timing,
+    ...(statements.enabled ? { onStatement: statements.record } : {}),
+  });
   return {
     store,
+    statements,
     url: path,
     sql: async (text, ...params) => {
       const stmt = store.db.prepare(text);
@@ -74,9 +110,23 @@ export async function createPostgresDatabase(
 async function openPostgresTestStore(adminUrl: string, options: TestStoreOptions): Promise<TestStore> {
   const { openPostgresStore } = await import('../../src/db/postgres/index.js');
   const database = await createPostgresDatabase(adminUrl);
-  const store = await openPostgresStore(database.url, options);
+  const store = await openPostgresStore(database.url, { timing: options.timing });
+  const statements = new StatementLog(options.countStatements === true);
+  // Every query, the pool's own included, goes through a checked-out connection: count there, once per client.
+  const counted = new WeakSet<object>();
+  if (statements.enabled)
+    store.pool.on('acquire', (client) => {
+      if (counted.has(client)) return;
+      counted.add(client);
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        statements.record(args[0]);
+        return query(...args);
+      };
+    });
   return {
     store,
+    statements,
     url: database.url,
     sql: async (text, ...params) => {
       let n = 0;

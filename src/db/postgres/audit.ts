@@ -9,15 +9,24 @@ const COLUMNS = `id, account_id, organization_id, time, action_type, action_desc
   resource_type, resource_id, share_id, raw_method, raw_uri, raw_status_code, raw_user_agent, raw_ray_id,
   old_value, new_value, metadata, request`;
 
-/** One statement for any number of entries: the rows travel as one JSON array mapped onto the table. */
-const INSERT = `INSERT INTO audit_logs (${COLUMNS})
-  SELECT ${COLUMNS} FROM json_populate_recordset(NULL::audit_logs, $1::json)`;
+/**
+ * One statement for any number of entries: the rows travel as one JSON array (`auditJson`), bound at
+ * `param`, mapped onto the table. Also a CTE of a caller's own statement.
+ */
+export function auditInsertSql(param: string): string {
+  return `INSERT INTO audit_logs (${COLUMNS})
+  SELECT ${COLUMNS} FROM json_populate_recordset(NULL::audit_logs, ${param}::json)`;
+}
+const INSERT = auditInsertSql('$1');
+
+export function auditJson(entries: readonly AuditEntry[]): string {
+  return JSON.stringify(entries.map(storedAuditEntry));
+}
 
 /** Writes entries inside the caller's transaction. */
 export async function insertAudit(db: Queryable, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  const rows = entries.map(storedAuditEntry);
-  await db.query(named(INSERT, [JSON.stringify(rows)]));
+  await db.query(named(INSERT, [auditJson(entries)]));
 }
 
 const FILTER_SQL = auditFilterSql((sql) => `${sql}::text`);

@@ -1,40 +1,101 @@
 import type { AuditEntry } from '../../audit/entry.js';
-import { insertAudit } from './audit.js';
-import { groupBy, groupTags, recipientCounts } from '../rows.js';
+import { auditInsertSql, auditJson, insertAudit } from './audit.js';
+import { groupTags, recipientCounts } from '../rows.js';
 import type pg from 'pg';
 import type { ResourceRow } from '../../resources/store.js';
 import type {
   NewShare,
   RecipientCounts,
+  ShareDetail,
   ShareListQuery,
   ShareView,
   SharesStore,
   Tags,
 } from '../../shares/store.js';
 import { named, transaction } from './database.js';
-import { insertRecipients, shareIsActive } from './recipients.js';
-import { insertResource, RESOURCE_COLUMNS } from './resources.js';
-import { enqueue, enqueueShareRecipients } from './work.js';
+import { shareIsActive } from './recipients.js';
+import { RESOURCE_COLUMNS } from './resources.js';
+import { enqueue, enqueueShareRecipients, ON_CONFLICT } from './work.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
 const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified,
   a.name AS account_name`;
 
 const BY_ID = `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1`;
+
+/** The API's timestamp form, for timestamps inside JSON built by PostgreSQL (see `formatTimestamptz`). */
+const jsonTime = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
 /**
- * Takes the organization's next share number: the row lock it holds until commit serialises creates
- * within one organization, so numbers follow commit order with no gaps.
+ * A share with its tags and, when asked, its resources as JSON built by PostgreSQL: an answer is one round
+ * trip however many shares it holds. Tags in binary key order (as SQLite's key index), resources oldest first.
  */
-const INSERT_SHARE = `WITH seq AS (
-    UPDATE organizations SET share_count = share_count + 1 WHERE id = $3 RETURNING share_count)
-  INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
-  SELECT $1, $2, $3, $4, $5, $6, $7, $8, share_count FROM seq`;
+function detailColumns(resources: boolean): string {
+  const tags = `(SELECT json_object_agg(t.key, t.value ORDER BY t.key COLLATE "C") FROM share_tags t
+    WHERE t.share_id = s.id) AS tags`;
+  if (!resources) return `${SHARE_COLUMNS}, ${tags}`;
+  return `${SHARE_COLUMNS}, ${tags}, (SELECT json_agg(json_build_object('id', r.id, 'share_id', r.share_id,
+    'resource_id', r.resource_id, 'resource_type', r.resource_type, 'resource_account_id', r.resource_account_id,
+    'meta', r.meta, 'status', r.status, 'resource_version', r.resource_version, 'created', ${jsonTime('r.created')},
+    'modified', ${jsonTime('r.modified')}) ORDER BY r.created, r.id) FROM share_resources r
+    WHERE r.share_id = s.id) AS resources`;
+}
+
+/** Owned, or received by a recipient associating or associated. */
+const visible = (resources: boolean) => `SELECT ${detailColumns(resources)}
+  FROM shares s JOIN accounts a ON a.id = s.account_id
+  WHERE s.id = $1 AND (s.account_id = $2 OR EXISTS (SELECT 1 FROM share_recipients sr
+    WHERE sr.share_id = s.id AND sr.account_id = $2 AND sr.status IN ('associating', 'associated')))`;
+const VISIBLE = visible(false);
+const VISIBLE_WITH_RESOURCES = visible(true);
+
+type DetailRecord = ShareView & { tags: Tags | null; resources?: ResourceRow[] | null };
+
+function toDetail(r: DetailRecord): ShareDetail {
+  const { tags, resources, ...view } = r;
+  const detail: ShareDetail = { ...view, tags: tags ?? {} };
+  if (resources !== undefined) detail.resources = resources ?? [];
+  return detail;
+}
+
+/** Rows of `SELECT c.total, p.* FROM (count) c LEFT JOIN (page) p`: one row with a NULL id when the page is empty. */
+function toPage(rows: (DetailRecord & { total: number })[]): { rows: ShareDetail[]; total: number } {
+  const total = rows[0]?.total ?? 0;
+  const page: ShareDetail[] = [];
+  for (const { total: _total, ...r } of rows) if (r.id !== null) page.push(toDetail(r));
+  return { rows: page, total };
+}
+/**
+ * A whole create in one statement, so one round trip and its own transaction: the share takes the
+ * organization's next number (the row lock it holds until commit serialises creates within one
+ * organization, so numbers follow commit order with no gaps), then its tags ($9, a JSON object), recipients
+ * and their work ($10, JSON rows; due at $12), resources ($11), the share's own work when it targets the
+ * organization, and the audit entries ($13). Every part reads the share's row from `sh`, so the share is
+ * inserted first and its visibility trigger fires before the tags' (end-of-statement triggers fire in
+ * row order). Nothing is written when the organization is gone (no row in `seq`).
+ */
+const CREATE_SHARE = `WITH seq AS (
+    UPDATE organizations SET share_count = share_count + 1 WHERE id = $3 RETURNING share_count),
+  sh AS (INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, share_count FROM seq RETURNING id),
+  tg AS (INSERT INTO share_tags (share_id, key, value)
+    SELECT sh.id, t.key, t.value FROM sh, json_each_text($9::json) AS t),
+  rc AS (INSERT INTO share_recipients (id, share_id, account_id, desired_status, status, created, modified)
+    SELECT r.id, sh.id, r.account_id, r.desired_status, r.status, r.created, r.modified
+    FROM sh, json_populate_recordset(NULL::share_recipients, $10::json) AS r RETURNING id),
+  rw AS (INSERT INTO reconcile_work (kind, id, due_at) SELECT 'recipient', rc.id, $12::bigint FROM rc ${ON_CONFLICT}),
+  rs AS (INSERT INTO share_resources (${RESOURCE_COLUMNS})
+    SELECT r.id, sh.id, r.resource_id, r.resource_type, r.resource_account_id, r.meta, r.status,
+      r.resource_version, r.created, r.modified
+    FROM sh, json_populate_recordset(NULL::share_resources, $11::json) AS r),
+  sw AS (INSERT INTO reconcile_work (kind, id, due_at)
+    SELECT 'share', sh.id, $12::bigint FROM sh WHERE $5 = 'organization' ${ON_CONFLICT}),
+  au AS (${auditInsertSql('$13')} WHERE EXISTS (SELECT 1 FROM sh))
+  SELECT COUNT(*) AS n FROM sh`;
 /** Inserts every tag of one share at once: $2 keys, $3 values, in the same order. */
 const INSERT_TAGS = `INSERT INTO share_tags (share_id, key, value)
   SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t (k, v)`;
 const DELETE_TAGS = 'DELETE FROM share_tags WHERE share_id = $1';
-const ACTIVE_RECIPIENT = `SELECT 1 AS one FROM share_recipients
-  WHERE share_id = $1 AND account_id = $2 AND status IN ('associating', 'associated')`;
 const RENAME = `UPDATE shares SET name = $1, modified = $2 WHERE id = $3 AND status = 'active'`;
 const MARK_SHARE_DELETING = `UPDATE shares SET status = 'deleting', modified = $1 WHERE id = $2 AND status = 'active'`;
 const MARK_RECIPIENTS_DISASSOCIATING = `UPDATE share_recipients
@@ -44,15 +105,22 @@ const MARK_RESOURCES_DELETING = `UPDATE share_resources SET status = 'deleting',
   WHERE share_id = $2 AND status = 'active'`;
 // Tags come back in key order (binary, as SQLite's primary-key index yields them), so objects match.
 const TAGS_OF = `SELECT share_id, key, value FROM share_tags WHERE share_id = ANY($1) ORDER BY share_id, key COLLATE "C"`;
-const RESOURCES_OF = `SELECT ${RESOURCE_COLUMNS} FROM share_resources WHERE share_id = ANY($1) ORDER BY created, id`;
 const RECIPIENT_COUNTS_OF = `SELECT share_id, status, COUNT(*) AS n FROM share_recipients
   WHERE share_id = ANY($1) GROUP BY share_id, status`;
 
-const SHARE_COUNT = 'SELECT share_count AS n FROM organizations WHERE id = $1';
-const BY_SEQ = `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id
-  WHERE s.organization_id = $1 AND s.org_seq BETWEEN $2 AND $3 ORDER BY s.org_seq`;
-const BY_SEQ_ASC = `${BY_SEQ} ASC`;
-const BY_SEQ_DESC = `${BY_SEQ} DESC`;
+/**
+ * An unfiltered organization page in creation order: a range of share numbers ($2 offset, $3 limit),
+ * found at any depth at once, and the total from the organization's counter, in one round trip.
+ */
+const bySeq = (dir: 'ASC' | 'DESC') => {
+  const range = dir === 'ASC' ? '$2 + 1 AND $2 + $3' : 'o.share_count - $2 - $3 + 1 AND o.share_count - $2';
+  return `SELECT o.share_count AS total, ${detailColumns(false)} FROM organizations o
+    LEFT JOIN shares s ON s.organization_id = o.id AND s.org_seq BETWEEN ${range}
+    LEFT JOIN accounts a ON a.id = s.account_id
+    WHERE o.id = $1 ORDER BY s.org_seq ${dir}`;
+};
+const BY_SEQ_ASC = bySeq('ASC');
+const BY_SEQ_DESC = bySeq('DESC');
 
 /**
  * The filters both lists share, on a row alias whose table has `status`, `target_type` and the share id
@@ -89,38 +157,34 @@ export class PgSharesStore implements SharesStore {
 
   async create(input: NewShare, audit: readonly AuditEntry[] = []): Promise<void> {
     const s = input.share;
-    await transaction(this.pool, async (client) => {
-      await client.query(
-        named(INSERT_SHARE, [
-          s.id,
-          s.account_id,
-          s.organization_id,
-          s.name,
-          s.target_type,
-          s.status,
-          s.created,
-          s.modified,
-        ]),
-      );
-      await insertTags(client, s.id, input.tags);
-      const due = this.timing.dueAt();
-      await insertRecipients(client, input.recipients, due);
-      for (const r of input.resources) await insertResource(client, r);
-      // An organization-targeted share's recipients are derived by the reconciler from the members.
-      if (s.target_type === 'organization') await enqueue(client, 'share', s.id, due);
-      await insertAudit(client, audit);
-    });
+    const { rows } = await this.pool.query<{ n: number }>(
+      named(CREATE_SHARE, [
+        ...[s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified],
+        JSON.stringify(input.tags),
+        JSON.stringify(input.recipients),
+        JSON.stringify(input.resources),
+        this.timing.dueAt(),
+        auditJson(audit),
+      ]),
+    );
+    if (rows[0]?.n !== 1) throw new Error(`organization ${s.organization_id} does not exist`);
   }
 
   async get(id: string): Promise<ShareView | undefined> {
     return (await this.pool.query<ShareView>(named(BY_ID, [id]))).rows[0];
   }
 
-  async isActiveRecipient(shareId: string, accountId: string): Promise<boolean> {
-    return (await this.pool.query(named(ACTIVE_RECIPIENT, [shareId, accountId]))).rows.length > 0;
+  async visibleTo(
+    accountId: string,
+    shareId: string,
+    includeResources: boolean,
+  ): Promise<ShareDetail | undefined> {
+    const text = includeResources ? VISIBLE_WITH_RESOURCES : VISIBLE;
+    const row = (await this.pool.query<DetailRecord>(named(text, [shareId, accountId]))).rows[0];
+    return row && toDetail(row);
   }
 
-  async list(q: ShareListQuery): Promise<{ rows: ShareView[]; total: number }> {
+  async list(q: ShareListQuery): Promise<{ rows: ShareDetail[]; total: number }> {
     return 'accountId' in q.scope
       ? this.listForAccount(q.scope.accountId, q)
       : this.listForOrganization(q.scope.organizationId, q);
@@ -130,7 +194,7 @@ export class PgSharesStore implements SharesStore {
   private async listForAccount(
     accountId: string,
     q: ShareListQuery,
-  ): Promise<{ rows: ShareView[]; total: number }> {
+  ): Promise<{ rows: ShareDetail[]; total: number }> {
     const params: unknown[] = [];
     const param = (value: unknown): string => `$${params.push(value)}`;
     const where = [`v.account_id = ${param(accountId)}`];
@@ -145,66 +209,54 @@ export class PgSharesStore implements SharesStore {
     }
     const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
     // Names compare byte by byte, as SQLite's BINARY collation does.
-    const order = (t: string) =>
+    const order = (t: string, id: string) =>
       q.order === 'name'
-        ? `${t}.name COLLATE "C" ${dir}, ${t}.created ${dir}, ${t}.share_id ${dir}`
-        : `${t}.created ${dir}, ${t}.share_id ${dir}`;
+        ? `${t}.name COLLATE "C" ${dir}, ${t}.created ${dir}, ${t}.${id} ${dir}`
+        : `${t}.created ${dir}, ${t}.${id} ${dir}`;
     const filter = `FROM share_visibility v WHERE ${where.join(' AND ')}`;
-    const total = Number(
-      (await this.pool.query<{ n: string }>(`SELECT COUNT(*) AS n ${filter}`, params)).rows[0]?.n ?? 0,
-    );
-    if (q.offset >= total) return { rows: [], total };
     const n = params.length;
-    const { rows } = await this.pool.query<ShareView>(
-      `SELECT ${SHARE_COLUMNS}
-       FROM (SELECT v.share_id, v.created, v.name ${filter} ORDER BY ${order('v')}
-             LIMIT $${n + 1} OFFSET $${n + 2}) p
-       JOIN shares s ON s.id = p.share_id JOIN accounts a ON a.id = s.account_id
-       ORDER BY ${order('p')}`,
+    // The exact total and the page in one round trip; an empty page is one row with only the total.
+    const { rows } = await this.pool.query<DetailRecord & { total: number }>(
+      `SELECT c.total, p.* FROM (SELECT COUNT(*) AS total ${filter}) c LEFT JOIN LATERAL (
+         SELECT ${detailColumns(q.includeResources === true)}
+         FROM (SELECT v.share_id, v.created, v.name ${filter} ORDER BY ${order('v', 'share_id')}
+               LIMIT $${n + 1} OFFSET $${n + 2}) pv
+         JOIN shares s ON s.id = pv.share_id JOIN accounts a ON a.id = s.account_id) p ON true
+       ORDER BY ${order('p', 'id')}`,
       [...params, q.limit, q.offset],
     );
-    return { rows, total };
+    return toPage(rows);
   }
 
   private async listForOrganization(
     organizationId: string,
     q: ShareListQuery,
-  ): Promise<{ rows: ShareView[]; total: number }> {
+  ): Promise<{ rows: ShareDetail[]; total: number }> {
     // Every share of an organization is sent by it; none is received from outside.
     if (q.kind === 'received') return { rows: [], total: 0 };
     const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
     if (!q.status && !q.targetType && !q.resourceTypes?.length && q.order === 'created') {
-      // Unfiltered, in creation order: the page is a range of share numbers, found at any depth at once.
-      const total = Number(
-        (await this.pool.query<{ n: string }>(named(SHARE_COUNT, [organizationId]))).rows[0]?.n ?? 0,
+      const { rows } = await this.pool.query<DetailRecord & { total: number }>(
+        named(dir === 'ASC' ? BY_SEQ_ASC : BY_SEQ_DESC, [organizationId, q.offset, q.limit]),
       );
-      if (q.offset >= total) return { rows: [], total };
-      const [from, to] =
-        dir === 'ASC'
-          ? [q.offset + 1, q.offset + q.limit]
-          : [total - q.offset - q.limit + 1, total - q.offset];
-      const { rows } = await this.pool.query<ShareView>(
-        named(dir === 'ASC' ? BY_SEQ_ASC : BY_SEQ_DESC, [organizationId, from, to]),
-      );
-      return { rows, total };
+      return toPage(rows);
     }
     const params: unknown[] = [];
     const param = (value: unknown): string => `$${params.push(value)}`;
     const where = [`s.organization_id = ${param(organizationId)}`, ...shareFilters('s', 'id', q, param)];
-    const orderBy = q.order === 'name' ? `s.name COLLATE "C" ${dir}, s.org_seq ${dir}` : `s.org_seq ${dir}`;
+    const orderBy = (t: string) =>
+      q.order === 'name' ? `${t}.name COLLATE "C" ${dir}, ${t}.org_seq ${dir}` : `${t}.org_seq ${dir}`;
     const from = `FROM shares s WHERE ${where.join(' AND ')}`;
-    const total = Number(
-      (await this.pool.query<{ n: string }>(`SELECT COUNT(*) AS n ${from}`, params)).rows[0]?.n ?? 0,
-    );
-    if (q.offset >= total) return { rows: [], total };
     const n = params.length;
-    const { rows } = await this.pool.query<ShareView>(
-      `SELECT ${SHARE_COLUMNS}
-       FROM (SELECT s.id ${from} ORDER BY ${orderBy} LIMIT $${n + 1} OFFSET $${n + 2}) p
-       JOIN shares s ON s.id = p.id JOIN accounts a ON a.id = s.account_id ORDER BY ${orderBy}`,
+    const { rows } = await this.pool.query<DetailRecord & { total: number; org_seq?: number }>(
+      `SELECT c.total, p.* FROM (SELECT COUNT(*) AS total ${from}) c LEFT JOIN LATERAL (
+         SELECT ${detailColumns(q.includeResources === true)}, s.org_seq
+         FROM (SELECT s.id ${from} ORDER BY ${orderBy('s')} LIMIT $${n + 1} OFFSET $${n + 2}) ps
+         JOIN shares s ON s.id = ps.id JOIN accounts a ON a.id = s.account_id) p ON true
+       ORDER BY ${orderBy('p')}`,
       [...params, q.limit, q.offset],
     );
-    return { rows, total };
+    return toPage(rows.map(({ org_seq: _seq, ...r }) => r));
   }
 
   async tagsOf(shareIds: string[]): Promise<Map<string, Tags>> {
@@ -213,12 +265,6 @@ export class PgSharesStore implements SharesStore {
       named(TAGS_OF, [shareIds]),
     );
     return groupTags(rows);
-  }
-
-  async resourcesOf(shareIds: string[]): Promise<Map<string, ResourceRow[]>> {
-    if (shareIds.length === 0) return new Map();
-    const { rows } = await this.pool.query<ResourceRow>(named(RESOURCES_OF, [shareIds]));
-    return groupBy(rows, (r) => r.share_id);
   }
 
   async recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>> {

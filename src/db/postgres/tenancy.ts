@@ -96,17 +96,24 @@ const TOKEN_ORGS_ADD = `INSERT INTO token_organizations (token_id, organization_
 const USER_CREDENTIAL_COLUMNS = 'u.id, u.email, u.api_key_hash, u.created';
 const TOKEN_CREDENTIAL_COLUMNS = `t.id, t.name, t.secret_hash, t.can_edit, t.status,
   to_char(t.expires_on AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_on, t.created`;
+// An account target's row comes with the credential, joined through the scope link that authorizes it,
+// so the request never reads the account again (and an out-of-scope account is not read at all).
+const TARGET_ACCOUNT_COLUMNS = `l.account_id IS NOT NULL AS in_scope, ta.name AS account_name,
+  ta.organization_id AS account_organization_id, ta.entitlements AS account_entitlements,
+  ta.created AS account_created, ta.modified AS account_modified`;
 const CREDENTIAL = {
   user: {
-    account: `SELECT ${USER_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM user_accounts l
-      WHERE l.user_id = u.id AND l.account_id = $2) AS in_scope FROM users u WHERE u.email = $1`,
+    account: `SELECT ${USER_CREDENTIAL_COLUMNS}, ${TARGET_ACCOUNT_COLUMNS}
+      FROM users u LEFT JOIN user_accounts l ON l.user_id = u.id AND l.account_id = $2
+      LEFT JOIN accounts ta ON ta.id = l.account_id WHERE u.email = $1`,
     organization: `SELECT ${USER_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM user_organizations l
       WHERE l.user_id = u.id AND l.organization_id = $2) AS in_scope FROM users u WHERE u.email = $1`,
     none: `SELECT ${USER_CREDENTIAL_COLUMNS}, false AS in_scope FROM users u WHERE u.email = $1`,
   },
   token: {
-    account: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM token_accounts l
-      WHERE l.token_id = t.id AND l.account_id = $2) AS in_scope FROM tokens t WHERE t.secret_hash = $1`,
+    account: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, ${TARGET_ACCOUNT_COLUMNS}
+      FROM tokens t LEFT JOIN token_accounts l ON l.token_id = t.id AND l.account_id = $2
+      LEFT JOIN accounts ta ON ta.id = l.account_id WHERE t.secret_hash = $1`,
     organization: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, EXISTS (SELECT 1 FROM token_organizations l
       WHERE l.token_id = t.id AND l.organization_id = $2) AS in_scope FROM tokens t WHERE t.secret_hash = $1`,
     none: `SELECT ${TOKEN_CREDENTIAL_COLUMNS}, false AS in_scope FROM tokens t WHERE t.secret_hash = $1`,
@@ -167,6 +174,44 @@ function credentialQuery(
   return 'account' in target
     ? [texts.account, [key, target.account]]
     : [texts.organization, [key, target.organization]];
+}
+
+interface TargetAccountRecord {
+  account_name?: string | null;
+  account_organization_id?: string | null;
+  account_entitlements?: ResourceType[] | null;
+  account_created?: string | null;
+  account_modified?: string | null;
+}
+
+/** A credential row without the target account's columns, and that account when the target is one. */
+function withTargetAccount<T extends { in_scope: boolean }>(
+  row: T & TargetAccountRecord,
+  target: ScopeTarget,
+): T {
+  const { account_name, account_organization_id, account_entitlements, account_created, account_modified } =
+    row;
+  const credential = { ...row };
+  for (const k of [
+    'account_name',
+    'account_organization_id',
+    'account_entitlements',
+    'account_created',
+    'account_modified',
+  ] as const)
+    delete credential[k];
+  if (target === null || !('account' in target) || account_name == null) return credential;
+  return {
+    ...credential,
+    account: {
+      id: target.account,
+      name: account_name,
+      organization_id: account_organization_id ?? null,
+      entitlements: account_entitlements ?? null,
+      created: account_created ?? '',
+      modified: account_modified ?? '',
+    },
+  };
 }
 
 /** Completes what a write changed with the organizations of the accounts its users and tokens name. */
@@ -278,12 +323,14 @@ export class PgTenancyStore implements TenancyStore {
 
   async findUserCredential(email: string, target: ScopeTarget): Promise<UserCredential | undefined> {
     const [text, values] = credentialQuery(CREDENTIAL.user, email, target);
-    return (await this.pool.query<UserCredential>(named(text, values))).rows[0];
+    const row = (await this.pool.query<UserCredential & TargetAccountRecord>(named(text, values))).rows[0];
+    return row && withTargetAccount(row, target);
   }
 
   async findTokenCredential(secretHash: string, target: ScopeTarget): Promise<TokenCredential | undefined> {
     const [text, values] = credentialQuery(CREDENTIAL.token, secretHash, target);
-    return (await this.pool.query<TokenCredential>(named(text, values))).rows[0];
+    const row = (await this.pool.query<TokenCredential & TargetAccountRecord>(named(text, values))).rows[0];
+    return row && withTargetAccount(row, target);
   }
 
   /**

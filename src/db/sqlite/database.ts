@@ -6,9 +6,15 @@ import { loadMigrations, type Migration } from '../migrations.js';
 
 type Db = Database.Database;
 
-export function openDatabase(path: string): Db {
+export interface OpenDatabaseOptions {
+  /** Called with the text of every statement the connection runs (tests count a request's statements). */
+  onStatement?: (sql: string) => void;
+}
+
+export function openDatabase(path: string, options: OpenDatabaseOptions = {}): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
+  const { onStatement } = options;
+  const db = new Database(path, onStatement ? { verbose: (sql?: unknown) => onStatement(String(sql)) } : {});
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -57,11 +57,13 @@ export class SqliteStore implements Store {
 export interface SqliteStoreOptions {
   /** When work queued by API changes becomes due (default: at once). */
   timing?: WorkTiming;
+  /** See `OpenDatabaseOptions.onStatement`. */
+  onStatement?: (sql: string) => void;
 }
 
 /** Opens (creating if needed) the SQLite file at `path`, applying pending migrations. */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
-  const db = openDatabase(path);
+  const db = openDatabase(path, { onStatement: options.onStatement });
   migrate(db);
   return new SqliteStore(db, options.timing);
 }

@@ -5,22 +5,54 @@ import type { ResourceRow } from '../../resources/store.js';
 import type {
   NewShare,
   RecipientCounts,
+  ShareDetail,
   ShareListQuery,
   ShareView,
   SharesStore,
   Tags,
 } from '../../shares/store.js';
-import { groupBy, groupTags, recipientCounts } from '../rows.js';
+import { groupTags, recipientCounts } from '../rows.js';
 import { prepared } from './database.js';
 import { insertRecipient } from './recipients.js';
 import { enqueue, enqueueShareRecipients } from './work.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
-import { insertResource, toResourceRow, type ResourceRecord } from './resources.js';
+import { insertResource } from './resources.js';
 
 type Db = Database.Database;
 
 const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified,
   a.name AS account_name`;
+
+/**
+ * A share with its tags and, when asked, its resources as JSON built by SQLite: an answer is one statement
+ * however many shares it holds. Tags come in key order (the primary key's), resources oldest first.
+ */
+function detailColumns(resources: boolean): string {
+  const tags = `(SELECT json_group_object(t.key, t.value) FROM share_tags t WHERE t.share_id = s.id) AS tags`;
+  if (!resources) return `${SHARE_COLUMNS}, ${tags}`;
+  return `${SHARE_COLUMNS}, ${tags}, (SELECT json_group_array(json_object('id', r.id, 'share_id', r.share_id,
+    'resource_id', r.resource_id, 'resource_type', r.resource_type, 'resource_account_id', r.resource_account_id,
+    'meta', json(r.meta), 'status', r.status, 'resource_version', r.resource_version, 'created', r.created,
+    'modified', r.modified) ORDER BY r.created, r.id) FROM share_resources r WHERE r.share_id = s.id) AS resources`;
+}
+
+type DetailRecord = ShareView & { tags: string | null; resources?: string | null };
+
+function toDetail(r: DetailRecord): ShareDetail {
+  const { tags, resources, ...view } = r;
+  const detail: ShareDetail = { ...view, tags: tags === null ? {} : (JSON.parse(tags) as Tags) };
+  if (resources !== undefined)
+    detail.resources = resources === null ? [] : (JSON.parse(resources) as ResourceRow[]);
+  return detail;
+}
+
+/** Rows of `SELECT c.total, p.* FROM (count) c LEFT JOIN (page) p`: one row with a NULL id when the page is empty. */
+function toPage(rows: (DetailRecord & { total: number })[]): { rows: ShareDetail[]; total: number } {
+  const total = rows[0]?.total ?? 0;
+  const page: ShareDetail[] = [];
+  for (const { total: _total, ...r } of rows) if (r.id !== null) page.push(toDetail(r));
+  return { rows: page, total };
+}
 
 /**
  * The filters both lists share, on a row alias whose table has `status`, `target_type` and the share id
@@ -53,11 +85,11 @@ function shareFilters(
 export class SqliteSharesStore implements SharesStore {
   private readonly byId;
   private readonly nextSeq;
-  private readonly shareCount;
   private readonly insertShare;
   private readonly insertTag;
   private readonly deleteTags;
-  private readonly activeRecipient;
+  private readonly visible;
+  private readonly visibleWithResources;
   private readonly rename;
   private readonly shareStatus;
 
@@ -74,19 +106,21 @@ export class SqliteSharesStore implements SharesStore {
         'UPDATE organizations SET share_count = share_count + 1 WHERE id = ? RETURNING share_count',
       )
       .pluck();
-    this.shareCount = db
-      .prepare<[string], number>('SELECT share_count FROM organizations WHERE id = ?')
-      .pluck();
     this.insertShare = db.prepare(
       `INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
        VALUES (@id, @account_id, @organization_id, @name, @target_type, @status, @created, @modified, @org_seq)`,
     );
     this.insertTag = db.prepare('INSERT INTO share_tags (share_id, key, value) VALUES (?, ?, ?)');
     this.deleteTags = db.prepare('DELETE FROM share_tags WHERE share_id = ?');
-    this.activeRecipient = db.prepare<[string, string], { one: number }>(
-      `SELECT 1 AS one FROM share_recipients
-       WHERE share_id = ? AND account_id = ? AND status IN ('associating', 'associated')`,
-    );
+    // Owned, or received by a recipient associating or associated.
+    const visible = (resources: boolean) =>
+      db.prepare<[{ share: string; acct: string }], DetailRecord>(
+        `SELECT ${detailColumns(resources)} FROM shares s JOIN accounts a ON a.id = s.account_id
+         WHERE s.id = @share AND (s.account_id = @acct OR EXISTS (SELECT 1 FROM share_recipients sr
+           WHERE sr.share_id = s.id AND sr.account_id = @acct AND sr.status IN ('associating', 'associated')))`,
+      );
+    this.visible = visible(false);
+    this.visibleWithResources = visible(true);
     this.shareStatus = db.prepare<[string], { status: string }>('SELECT status FROM shares WHERE id = ?');
     this.rename = db.prepare(`UPDATE shares SET name = ?, modified = ? WHERE id = ? AND status = 'active'`);
   }
@@ -110,18 +144,26 @@ export class SqliteSharesStore implements SharesStore {
     return this.byId.get(id);
   }
 
-  async isActiveRecipient(shareId: string, accountId: string): Promise<boolean> {
-    return this.activeRecipient.get(shareId, accountId) !== undefined;
+  async visibleTo(
+    accountId: string,
+    shareId: string,
+    includeResources: boolean,
+  ): Promise<ShareDetail | undefined> {
+    const row = (includeResources ? this.visibleWithResources : this.visible).get({
+      share: shareId,
+      acct: accountId,
+    });
+    return row && toDetail(row);
   }
 
-  async list(q: ShareListQuery): Promise<{ rows: ShareView[]; total: number }> {
+  async list(q: ShareListQuery): Promise<{ rows: ShareDetail[]; total: number }> {
     return 'accountId' in q.scope
       ? this.listForAccount(q.scope.accountId, q)
       : this.listForOrganization(q.scope.organizationId, q);
   }
 
   /** Reads share_visibility, whose rows carry every filter and sort column: a page never visits the rest. */
-  private listForAccount(accountId: string, q: ShareListQuery): { rows: ShareView[]; total: number } {
+  private listForAccount(accountId: string, q: ShareListQuery): { rows: ShareDetail[]; total: number } {
     const where = ['v.account_id = @acct'];
     const args: Record<string, unknown> = { acct: accountId };
     if (q.kind) {
@@ -139,54 +181,64 @@ export class SqliteSharesStore implements SharesStore {
         WHERE instr(v.tags, '{' || n.needle) = 0 AND instr(v.tags, ',' || n.needle) = 0)`);
     }
     const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
-    const order = (t: string) =>
+    const order = (t: string, id: string) =>
       q.order === 'name'
-        ? `${t}.name ${dir}, ${t}.created ${dir}, ${t}.share_id ${dir}`
-        : `${t}.created ${dir}, ${t}.share_id ${dir}`;
+        ? `${t}.name ${dir}, ${t}.created ${dir}, ${t}.${id} ${dir}`
+        : `${t}.created ${dir}, ${t}.${id} ${dir}`;
     const filter = `FROM share_visibility v WHERE ${where.join(' AND ')}`;
-    const total = (this.statement(`SELECT COUNT(*) AS n ${filter}`).get(args) as { n: number }).n;
-    if (q.offset >= total) return { rows: [], total };
+    // The exact total and the page in one statement; an empty page is one row with only the total.
     const rows = this.statement(
-      `SELECT ${SHARE_COLUMNS}
-       FROM (SELECT v.share_id, v.created, v.name ${filter} ORDER BY ${order('v')} LIMIT @limit OFFSET @offset) p
-       JOIN shares s ON s.id = p.share_id JOIN accounts a ON a.id = s.account_id
-       ORDER BY ${order('p')}`,
-    ).all({ ...args, limit: q.limit, offset: q.offset }) as ShareView[];
-    return { rows, total };
+      `SELECT c.total, p.* FROM (SELECT COUNT(*) AS total ${filter}) c LEFT JOIN (
+         SELECT ${detailColumns(q.includeResources === true)}
+         FROM (SELECT v.share_id, v.created, v.name ${filter} ORDER BY ${order('v', 'share_id')}
+               LIMIT @limit OFFSET @offset) pv
+         JOIN shares s ON s.id = pv.share_id JOIN accounts a ON a.id = s.account_id) p ON 1
+       ORDER BY ${order('p', 'id')}`,
+    ).all({ ...args, limit: q.limit, offset: q.offset }) as (DetailRecord & { total: number })[];
+    return toPage(rows);
   }
 
   private listForOrganization(
     organizationId: string,
     q: ShareListQuery,
-  ): { rows: ShareView[]; total: number } {
+  ): { rows: ShareDetail[]; total: number } {
     // Every share of an organization is sent by it; none is received from outside.
     if (q.kind === 'received') return { rows: [], total: 0 };
     const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    const columns = detailColumns(q.includeResources === true);
     if (!q.status && !q.targetType && !q.resourceTypes?.length && q.order === 'created') {
-      // Unfiltered, in creation order: the page is a range of share numbers, found at any depth at once.
-      const total = this.shareCount.get(organizationId) ?? 0;
-      if (q.offset >= total) return { rows: [], total };
-      const [from, to] =
+      // Unfiltered, in creation order: the page is a range of share numbers, found at any depth at once,
+      // and the total is the organization's counter.
+      const range =
         dir === 'ASC'
-          ? [q.offset + 1, q.offset + q.limit]
-          : [total - q.offset - q.limit + 1, total - q.offset];
+          ? '@offset + 1 AND @offset + @limit'
+          : 'o.share_count - @offset - @limit + 1 AND o.share_count - @offset';
       const rows = this.statement(
-        `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id
-         WHERE s.organization_id = ? AND s.org_seq BETWEEN ? AND ? ORDER BY s.org_seq ${dir}`,
-      ).all(organizationId, from, to) as ShareView[];
-      return { rows, total };
+        `SELECT o.share_count AS total, ${columns} FROM organizations o
+         LEFT JOIN shares s ON s.organization_id = o.id AND s.org_seq BETWEEN ${range}
+         LEFT JOIN accounts a ON a.id = s.account_id
+         WHERE o.id = @org ORDER BY s.org_seq ${dir}`,
+      ).all({ org: organizationId, limit: q.limit, offset: q.offset }) as (DetailRecord & {
+        total: number;
+      })[];
+      return toPage(rows);
     }
     const args: Record<string, unknown> = { org: organizationId };
     const where = ['s.organization_id = @org', ...shareFilters('s', 'id', q, args)];
-    const orderBy = q.order === 'name' ? `s.name ${dir}, s.org_seq ${dir}` : `s.org_seq ${dir}`;
+    const orderBy = (t: string) =>
+      q.order === 'name' ? `${t}.name ${dir}, ${t}.org_seq ${dir}` : `${t}.org_seq ${dir}`;
     const from = `FROM shares s WHERE ${where.join(' AND ')}`;
-    const total = (this.statement(`SELECT COUNT(*) AS n ${from}`).get(args) as { n: number }).n;
-    if (q.offset >= total) return { rows: [], total };
     const rows = this.statement(
-      `SELECT ${SHARE_COLUMNS} FROM (SELECT s.id ${from} ORDER BY ${orderBy} LIMIT @limit OFFSET @offset) p
-       JOIN shares s ON s.id = p.id JOIN accounts a ON a.id = s.account_id ORDER BY ${orderBy}`,
-    ).all({ ...args, limit: q.limit, offset: q.offset }) as ShareView[];
-    return { rows, total };
+      `SELECT c.total, p.* FROM (SELECT COUNT(*) AS total ${from}) c LEFT JOIN (
+         SELECT ${columns}, s.org_seq
+         FROM (SELECT s.id ${from} ORDER BY ${orderBy('s')} LIMIT @limit OFFSET @offset) ps
+         JOIN shares s ON s.id = ps.id JOIN accounts a ON a.id = s.account_id) p ON 1
+       ORDER BY ${orderBy('p')}`,
+    ).all({ ...args, limit: q.limit, offset: q.offset }) as (DetailRecord & {
+      total: number;
+      org_seq?: number;
+    })[];
+    return toPage(rows.map(({ org_seq: _seq, ...r }) => r));
   }
 
   private statement(sql: string): Database.Statement {
@@ -198,13 +250,6 @@ export class SqliteSharesStore implements SharesStore {
       'SELECT share_id, key, value FROM share_tags WHERE share_id IN (SELECT value FROM json_each(?))',
     ).all(JSON.stringify(shareIds)) as { share_id: string; key: string; value: string }[];
     return groupTags(rows);
-  }
-
-  async resourcesOf(shareIds: string[]): Promise<Map<string, ResourceRow[]>> {
-    const rows = this.statement(
-      'SELECT * FROM share_resources WHERE share_id IN (SELECT value FROM json_each(?)) ORDER BY created, id',
-    ).all(JSON.stringify(shareIds)) as ResourceRecord[];
-    return groupBy(rows.map(toResourceRow), (r) => r.share_id);
   }
 
   async recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>> {

@@ -112,6 +112,55 @@ function targetOf(target: ScopeTarget): { kind: Target; id: string } {
     : { kind: 'organization', id: target.organization };
 }
 
+/**
+ * Whether the scope holds the target (bound as the first parameter) and, for an account target, that
+ * account's row, joined through the scope link: the request never reads the account again.
+ */
+function targetSql(owner: 'user' | 'token', alias: string, kind: Target): { columns: string; join: string } {
+  if (kind !== 'account') {
+    return {
+      columns: `${inScopeSql(owner, alias, kind)} AS in_scope, NULL AS account_name,
+        NULL AS account_organization_id, NULL AS account_entitlements, NULL AS account_created,
+        NULL AS account_modified`,
+      join: '',
+    };
+  }
+  return {
+    columns: `l.account_id IS NOT NULL AS in_scope, ta.name AS account_name,
+      ta.organization_id AS account_organization_id, ta.entitlements AS account_entitlements,
+      ta.created AS account_created, ta.modified AS account_modified`,
+    join: `LEFT JOIN ${owner}_accounts l ON l.${owner}_id = ${alias}.id AND l.account_id = ?
+      LEFT JOIN accounts ta ON ta.id = l.account_id`,
+  };
+}
+
+interface TargetAccountRecord {
+  in_scope: number;
+  account_name: string | null;
+  account_organization_id: string | null;
+  account_entitlements: string | null;
+  account_created: string | null;
+  account_modified: string | null;
+}
+
+/** The target account of a credential row, when the target is an existing account. */
+function targetAccount(id: string, r: TargetAccountRecord): AccountRow | undefined {
+  if (r.account_name === null) return undefined;
+  return toAccount({
+    id,
+    name: r.account_name,
+    organization_id: r.account_organization_id,
+    entitlements: r.account_entitlements,
+    created: r.account_created ?? '',
+    modified: r.account_modified ?? '',
+  });
+}
+
+function scoped(targetId: string, r: TargetAccountRecord): { in_scope: boolean; account?: AccountRow } {
+  const account = targetAccount(targetId, r);
+  return account ? { in_scope: r.in_scope === 1, account } : { in_scope: r.in_scope === 1 };
+}
+
 /** `EXISTS` over the scope table the target names; the id is bound as the first parameter. */
 function inScopeSql(owner: 'user' | 'token', alias: string, kind: Target): string {
   if (kind === 'none') return '(0 AND ? IS NULL)';
@@ -168,11 +217,11 @@ export class SqliteTenancyStore implements TenancyStore {
 
   private readonly userCredential = new Map<
     Target,
-    Database.Statement<[string, string], UserRecord & { in_scope: number }>
+    Database.Statement<[string, string], UserRecord & TargetAccountRecord>
   >();
   private readonly tokenCredential = new Map<
     Target,
-    Database.Statement<[string, string], TokenRecord & { in_scope: number }>
+    Database.Statement<[string, string], TokenRecord & TargetAccountRecord>
   >();
   private readonly members;
   private readonly accountsByIds: Database.Statement<[string], AccountRecord>;
@@ -283,19 +332,20 @@ export class SqliteTenancyStore implements TenancyStore {
     );
 
     for (const kind of ['account', 'organization', 'none'] as const) {
+      const user = targetSql('user', 'u', kind);
       this.userCredential.set(
         kind,
-        db.prepare<[string, string], UserRecord & { in_scope: number }>(
-          `SELECT u.id, u.email, u.api_key_hash, u.created, ${inScopeSql('user', 'u', kind)} AS in_scope
-           FROM users u WHERE u.email = ?`,
+        db.prepare<[string, string], UserRecord & TargetAccountRecord>(
+          `SELECT u.id, u.email, u.api_key_hash, u.created, ${user.columns}
+           FROM users u ${user.join} WHERE u.email = ?`,
         ),
       );
+      const token = targetSql('token', 't', kind);
       this.tokenCredential.set(
         kind,
-        db.prepare<[string, string], TokenRecord & { in_scope: number }>(
-          `SELECT t.id, t.name, t.secret_hash, t.can_edit, t.status, t.expires_on, t.created,
-             ${inScopeSql('token', 't', kind)} AS in_scope
-           FROM tokens t WHERE t.secret_hash = ?`,
+        db.prepare<[string, string], TokenRecord & TargetAccountRecord>(
+          `SELECT t.id, t.name, t.secret_hash, t.can_edit, t.status, t.expires_on, t.created, ${token.columns}
+           FROM tokens t ${token.join} WHERE t.secret_hash = ?`,
         ),
       );
     }
@@ -578,13 +628,26 @@ export class SqliteTenancyStore implements TenancyStore {
   async findUserCredential(email: string, target: ScopeTarget): Promise<UserCredential | undefined> {
     const { kind, id } = targetOf(target);
     const r = this.userCredential.get(kind)?.get(id, email);
-    return r && { ...r, in_scope: r.in_scope === 1 };
+    return (
+      r && { id: r.id, email: r.email, api_key_hash: r.api_key_hash, created: r.created, ...scoped(id, r) }
+    );
   }
 
   async findTokenCredential(secretHash: string, target: ScopeTarget): Promise<TokenCredential | undefined> {
     const { kind, id } = targetOf(target);
     const r = this.tokenCredential.get(kind)?.get(id, secretHash);
-    return r && { ...r, can_edit: r.can_edit === 1, in_scope: r.in_scope === 1 };
+    if (!r) return undefined;
+    const { id: tokenId, name, secret_hash, status, expires_on, created } = r;
+    return {
+      id: tokenId,
+      name,
+      secret_hash,
+      status,
+      expires_on,
+      created,
+      can_edit: r.can_edit === 1,
+      ...scoped(id, r),
+    };
   }
 
   async applyBatch(batch: TenancyBatch, audit?: AuditOf<TenancyWrites>): Promise<BatchSummary> {

@@ -1,0 +1,335 @@
+/**
+ * `npm run bench -- --floor [--store sqlite|postgres|both] [--dist]`: rshare against two references in one
+ * run, per store. The same-work floor (bench/floor-server.ts: node:http and the database driver doing
+ * only the answer's reads and writes) and a bare node:http server answering rshare's own bytes. Three
+ * requests: GET share, a list of 100 shares with resources, a create (2 recipients, 1 resource) with the
+ * reconciler in the process (`--role all`) and without it (`--role api`). The three servers run
+ * alternately, in rounds, with the project's load generator (raw-socket client, bounded in time and count);
+ * the best round of each is kept, and each rshare figure is printed as a ratio against both references.
+ * Figures go to bench/floor-results.json. Targets are reported, never enforced.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, writeOrganizationBootstrap, type ServerProcess } from '../test/support/process.js';
+import { JsonClient } from './client.js';
+import { benchId } from './fixtures.js';
+import type { FloorConfig } from './floor-server.js';
+import type { LoadConfig, LoadResult } from './loadgen.js';
+import { startBenchPostgres, type BenchPostgres } from './postgres.js';
+import { ask, cpuMsOf, end, forkTs } from './proc.js';
+
+type StoreKind = 'sqlite' | 'postgres';
+type Request = 'get' | 'list' | 'create' | 'create-api';
+type Server = 'floor' | 'rshare' | 'bare';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const LOAD = { connections: 32, warmupMs: 1000, durationMs: 4000, maxRequests: 1_000_000 };
+const ROUNDS = 2;
+const LIST_SIZE = 100;
+const TARGETS: Record<Request, number> = { get: 0.8, list: 0.8, create: 0.5, 'create-api': 0.8 };
+const LABELS: Record<Request, string> = {
+  get: 'GET share',
+  list: `list ${LIST_SIZE} + resources`,
+  create: 'create (reconciler in the process, --role all)',
+  'create-api': 'create (--role api)',
+};
+const TOKEN = 'rshare-bench-floor-token-value-0001';
+const ORG = benchId('f0', 1);
+const OWNER = benchId('f1', 1);
+const CREATOR = benchId('f1', 2);
+const RECIPIENTS = [benchId('f2', 1), benchId('f2', 2)];
+
+const say = (text: string) => process.stdout.write(text);
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+
+interface Target {
+  method: 'GET' | 'POST';
+  url: string;
+  body?: string;
+  status: number;
+  pid: number;
+}
+
+interface Sample {
+  request: Request;
+  server: Server;
+  round: number;
+  rps: number;
+  p99ms: number;
+  cpuUsPerRequest: number;
+}
+
+function createBody(account: string, name: string): string {
+  return JSON.stringify({
+    name,
+    recipients: RECIPIENTS.map((a) => ({ recipient_account_id: a })),
+    resources: [
+      {
+        resource_id: benchId('e0', 1),
+        resource_type: 'custom-ruleset',
+        resource_account_id: account,
+        meta: { description: 'bench resource', priority: 1 },
+      },
+    ],
+    tags: { env: 'bench', team: 'platform' },
+  });
+}
+
+async function load(t: Target): Promise<LoadResult> {
+  const child = forkTs('./loadgen.ts');
+  try {
+    const config: LoadConfig = {
+      url: t.url,
+      headers: { authorization: `Bearer ${TOKEN}` },
+      client: 'raw',
+      method: t.method,
+      ...(t.body === undefined ? {} : { body: t.body }),
+      expectStatus: t.status,
+      ...LOAD,
+    };
+    const answer = await ask<{ ok: boolean; result?: LoadResult; error?: string }>(
+      child,
+      config,
+      LOAD.warmupMs + LOAD.durationMs + 30_000,
+    );
+    if (!answer.ok || !answer.result) throw new Error(`load generator failed: ${answer.error}`);
+    return answer.result;
+  } finally {
+    await end(child);
+  }
+}
+
+/** Alternating rounds over the servers for each request; each load's server CPU per response. */
+async function measure(
+  requests: Request[],
+  targets: Record<Request, Partial<Record<Server, Target>>>,
+  samples: Sample[],
+): Promise<void> {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const request of requests) {
+      const servers = Object.keys(targets[request]) as Server[];
+      for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+        const t = targets[request][server] as Target;
+        const cpuBefore = cpuMsOf(t.pid);
+        const r = await load(t);
+        const cpuUsPerRequest = ((cpuMsOf(t.pid) - cpuBefore) * 1000) / r.completed;
+        if (r.errors > 0 || r.non200 > 0)
+          say(`  ! ${server} ${request}: ${r.errors} errors, ${r.non200} bad status\n`);
+        say(`  ${LABELS[request]}, ${server}: ${fmt(r.rps)} req/s, ${fmt(cpuUsPerRequest)} µs CPU/request\n`);
+        samples.push({ request, server, round, rps: r.rps, p99ms: r.p99ms, cpuUsPerRequest });
+      }
+    }
+  }
+}
+
+async function startRshare(database: string, bootstrap: string, role: 'all' | 'api', dist: boolean) {
+  return startServer({
+    database,
+    bootstrap,
+    role,
+    entry: dist ? 'dist' : 'src',
+    logLevel: 'warn',
+    leaseMs: 30_000,
+    pollMs: 250,
+    serveArgs: database.startsWith('postgres') ? ['--pool-size', '10'] : [],
+    readyTimeoutMs: 120_000,
+  });
+}
+
+async function fetchBody(url: string, init: RequestInit = {}): Promise<string> {
+  const res = await fetch(url, {
+    ...init,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${url}: ${res.status} ${text}`);
+  return text;
+}
+
+async function runStore(store: StoreKind, dist: boolean, out: Record<string, unknown>): Promise<void> {
+  say(`\n===== ${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'} =====\n`);
+  const dir = mkdtempSync(join(tmpdir(), 'rshare-floor-'));
+  let cluster: BenchPostgres | undefined;
+  let rshare: ServerProcess | undefined;
+  const children = { floor: forkTs('./floor-server.ts'), bare: [] as ReturnType<typeof forkTs>[] };
+  try {
+    let database = join(dir, 'rshare.db');
+    let floorDatabase = join(dir, 'floor.db');
+    if (store === 'postgres') {
+      cluster = await startBenchPostgres();
+      database = cluster.url;
+      floorDatabase = await cluster.createDatabase('floor');
+    }
+    const bootstrap = join(dir, 'bootstrap.json');
+    const accounts = [OWNER, ...RECIPIENTS, CREATOR];
+    writeOrganizationBootstrap(bootstrap, { organization: ORG, name: 'Floor org', accounts, token: TOKEN });
+    rshare = await startRshare(database, bootstrap, 'all', dist);
+    const client = new JsonClient(rshare.url, TOKEN);
+    let shareId = '';
+    for (let i = 0; i < LIST_SIZE; i++) {
+      const { result } = await client.expect<{ id: string }>(
+        201,
+        'POST',
+        `/client/v4/accounts/${OWNER}/shares`,
+        JSON.parse(createBody(OWNER, `list share ${i}`)) as unknown,
+      );
+      shareId = result.id;
+    }
+    client.close();
+    const config: FloorConfig = {
+      store,
+      database: floorDatabase,
+      token: TOKEN,
+      org: ORG,
+      owner: OWNER,
+      accounts,
+      shares: LIST_SIZE,
+    };
+    const floor = await ask<{ port: number; shareId: string }>(children.floor, config, 120_000);
+    const floorUrl = `http://127.0.0.1:${floor.port}`;
+    const paths = {
+      get: (id: string) => `/client/v4/accounts/${OWNER}/shares/${id}`,
+      list: `/client/v4/accounts/${OWNER}/shares?per_page=${LIST_SIZE}&include_resources=true`,
+      create: `/client/v4/accounts/${CREATOR}/shares`,
+    };
+    const body = createBody(CREATOR, 'bench create');
+    // The bare server answers rshare's own bytes for each request.
+    const answers = {
+      get: await fetchBody(`${rshare.url}${paths.get(shareId)}`),
+      list: await fetchBody(`${rshare.url}${paths.list}`),
+      create: await fetchBody(`${rshare.url}${paths.create}`, { method: 'POST', body }),
+    };
+    const bare: Record<string, Target> = {};
+    for (const [request, status] of [
+      ['get', 200],
+      ['list', 200],
+      ['create', 201],
+    ] as const) {
+      const child = forkTs('./bare-server.ts');
+      children.bare.push(child);
+      const { port } = await ask<{ port: number }>(
+        child,
+        { kind: 'node', body: answers[request], status },
+        20_000,
+      );
+      const method = request === 'create' ? 'POST' : 'GET';
+      const path = request === 'get' ? paths.get(shareId) : paths[request];
+      bare[request] = {
+        method,
+        url: `http://127.0.0.1:${port}${path}`,
+        status,
+        pid: child.pid ?? 0,
+        ...(method === 'POST' ? { body } : {}),
+      };
+    }
+    const rPid = rshare.child.pid ?? 0;
+    const fPid = children.floor.pid ?? 0;
+    const targets: Record<Request, Partial<Record<Server, Target>>> = {
+      get: {
+        floor: { method: 'GET', url: `${floorUrl}${paths.get(floor.shareId)}`, status: 200, pid: fPid },
+        rshare: { method: 'GET', url: `${rshare.url}${paths.get(shareId)}`, status: 200, pid: rPid },
+        bare: bare.get,
+      },
+      list: {
+        floor: { method: 'GET', url: `${floorUrl}${paths.list}`, status: 200, pid: fPid },
+        rshare: { method: 'GET', url: `${rshare.url}${paths.list}`, status: 200, pid: rPid },
+        bare: bare.list,
+      },
+      create: {
+        floor: { method: 'POST', url: `${floorUrl}${paths.create}`, body, status: 201, pid: fPid },
+        rshare: { method: 'POST', url: `${rshare.url}${paths.create}`, body, status: 201, pid: rPid },
+        bare: bare.create,
+      },
+      'create-api': {},
+    };
+    const samples: Sample[] = [];
+    await measure(['get', 'list', 'create'], targets, samples);
+    await rshare.stop(10_000);
+    rshare = await startRshare(database, bootstrap, 'api', dist);
+    targets['create-api'] = {
+      ...targets.create,
+      rshare: {
+        method: 'POST',
+        url: `${rshare.url}${paths.create}`,
+        body,
+        status: 201,
+        pid: rshare.child.pid ?? 0,
+      },
+    };
+    await measure(['create-api'], targets, samples);
+    out[store] = {
+      samples,
+      bytes: Object.fromEntries(Object.entries(answers).map(([k, v]) => [k, v.length])),
+    };
+    report(store, samples);
+  } finally {
+    await rshare?.stop(10_000);
+    await Promise.all([end(children.floor), ...children.bare.map((c) => end(c))]);
+    cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const tableRows: string[][] = [];
+
+function report(store: StoreKind, samples: Sample[]): void {
+  const best = (request: Request, server: Server) =>
+    samples
+      .filter((s) => s.request === request && s.server === server)
+      .reduce((a, b) => (b.rps > a.rps ? b : a));
+  for (const request of Object.keys(LABELS) as Request[]) {
+    const [f, r, b] = (['floor', 'rshare', 'bare'] as const).map((s) => best(request, s));
+    if (!f || !r || !b) continue;
+    const ratio = r.rps / f.rps;
+    tableRows.push([
+      store === 'sqlite' ? 'SQLite' : 'PostgreSQL',
+      LABELS[request],
+      `${fmt(b.rps)}`,
+      `${fmt(f.rps)} (${fmt(f.cpuUsPerRequest)} µs)`,
+      `${fmt(r.rps)} (${fmt(r.cpuUsPerRequest)} µs)`,
+      `${ratio.toFixed(2)} (≥ ${TARGETS[request]}: ${ratio >= TARGETS[request] ? 'met' : 'MISSED'})`,
+      (r.rps / b.rps).toFixed(2),
+    ]);
+  }
+}
+
+function printTable(): void {
+  const head = [
+    'store',
+    'request',
+    'bare req/s',
+    'floor req/s (CPU/req)',
+    'rshare req/s (CPU/req)',
+    'rshare / floor',
+    'rshare / bare',
+  ];
+  const all = [head, ...tableRows];
+  const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  say(`\n${line(head)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n`);
+  for (const r of tableRows) say(`${line(r)}\n`);
+}
+
+export async function runFloor(options: { stores: StoreKind[]; dist: boolean }): Promise<void> {
+  const deadline = setTimeout(() => {
+    process.stderr.write('bench --floor: exceeded its time bound, aborting\n');
+    process.exit(2);
+  }, 600_000 * options.stores.length);
+  deadline.unref();
+  const out: Record<string, unknown> = {
+    when: new Date().toISOString(),
+    load: LOAD,
+    rounds: ROUNDS,
+    loadAverageAtStart: loadavg(),
+  };
+  say(
+    `rshare bench --floor: ${LOAD.connections} connections, ${LOAD.warmupMs / 1000} s warm-up + ${LOAD.durationMs / 1000} s, best of ${ROUNDS} alternating rounds\n`,
+  );
+  for (const store of options.stores) await runStore(store, options.dist, out);
+  out.loadAverageAtEnd = loadavg();
+  printTable();
+  writeFileSync(join(HERE, 'floor-results.json'), `${JSON.stringify(out, null, 2)}\n`);
+  clearTimeout(deadline);
+}
