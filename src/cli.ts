@@ -2,6 +2,7 @@
 import module from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogFormat, Role, ServeOptions } from './server.js';
+import { PG_POOLERS, type PgPooler } from './db/pooler.js';
 import type { AuditLogV2 } from './audit/schemas.js';
 import { timeoutOption, timeoutsFrom } from './http/timeout-options.js';
 import { systemClock } from './lib/clock.js';
@@ -195,6 +196,15 @@ program
   )
   .addOption(
     new Option(
+      '--pg-pooler <mode>',
+      'what sits before PostgreSQL: none, or PgBouncer (or alike) in session or transaction mode',
+    )
+      .env('RSHARE_PG_POOLER')
+      .choices(PG_POOLERS)
+      .default('none'),
+  )
+  .addOption(
+    new Option(
       '--admin-token <secret>',
       'turn on the admin API under /_rshare, behind this bearer token',
     ).env('RSHARE_ADMIN_TOKEN'),
@@ -276,6 +286,7 @@ program
       leaseMs: number;
       pollMs: number;
       poolSize: number;
+      pgPooler: PgPooler;
       adminToken?: string;
       reconcile: 'auto' | 'manual';
       reconcileDelayMs: number;
@@ -305,6 +316,7 @@ program
         leaseMs: opts.leaseMs,
         pollMs: opts.pollMs,
         poolSize: opts.poolSize,
+        pgPooler: opts.pgPooler,
         // A demo server always has the admin API; its token is printed with the other credentials.
         adminToken: opts.adminToken ?? (opts.demo ? newAdminToken() : undefined),
         reconcile: opts.reconcile,
