@@ -1,9 +1,11 @@
 /**
  * The second half of `npm test`: the store-agnostic test files again, against a real PostgreSQL started
- * from this machine's installation. Without PostgreSQL binaries it says so loudly and skips.
+ * from this machine's installation. Without PostgreSQL binaries it says so loudly and skips, except in CI
+ * (`CI` set), where a missing PostgreSQL or PgBouncer fails the run: CI must never skip this half.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { findPgBouncer } from '../test/support/pgbouncer.js';
 import { findPostgresBin, startPostgres } from '../test/support/postgres.js';
 
 /**
@@ -14,7 +16,9 @@ import { findPostgresBin, startPostgres } from '../test/support/postgres.js';
 const SKIP = new Set([
   'cli.test.ts',
   'crash.test.ts',
+  'failover.test.ts',
   'multinode.test.ts',
+  'pgbouncer.test.ts',
   'copy-store.test.ts',
   'store-outage.test.ts',
   // Store-independent: the console's pages and routes (one run, on SQLite, is enough).
@@ -34,6 +38,15 @@ const files = chosen.length
       .sort()
       .map((f) => `test/${f}`);
 
+const missing = [
+  findPostgresBin() ? undefined : 'PostgreSQL (initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin)',
+  findPgBouncer() ? undefined : 'PgBouncer (pgbouncer on PATH or /usr/sbin/pgbouncer)',
+].filter((m) => m !== undefined);
+if (process.env.CI && missing.length) {
+  console.error(`CI is set but ${missing.join(' and ')} is missing: the PostgreSQL tests cannot run.`);
+  console.error('Install them (Debian: apt-get install postgresql pgbouncer); CI never skips this half.');
+  process.exit(1);
+}
 if (!findPostgresBin()) {
   const line = '#'.repeat(100);
   console.log(

@@ -113,10 +113,10 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       const before = log().length;
       write(serverPort);
       process.kill(pidOf(), 'SIGHUP');
-      // PgBouncer logs the reload once it has read the file again.
+      // PgBouncer logs this as it reads the file again.
       await waitFor(
         'pgbouncer to reload',
-        () => (/reload|RELOAD/.test(log().slice(before)) ? true : undefined),
+        () => (log().slice(before).includes('got SIGHUP, re-reading config') ? true : undefined),
         {
           timeoutMs: 5000,
           intervalMs: 20,
