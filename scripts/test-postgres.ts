@@ -5,7 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { findPgBouncer } from '../test/support/pgbouncer.js';
+import pg from 'pg';
+import { findPgBouncer, startPgBouncer, type PgBouncer } from '../test/support/pgbouncer.js';
 import { findPostgresBin, startPostgres } from '../test/support/postgres.js';
 
 /**
@@ -29,8 +30,16 @@ const SKIP = new Set([
   'docs-browser.test.ts',
 ]);
 
-// `npm run test:postgres -- test/a.test.ts …` runs just those files (skipped or not).
-const chosen = process.argv.slice(2);
+// `npm run test:postgres -- test/a.test.ts …` runs just those files (skipped or not). With `--pooler
+// transaction` (or `session`) first, every connection goes through PgBouncer in that mode, to a server whose
+// default time zone is not UTC: what production behind a pooler looks like (README "Production PostgreSQL").
+const args = process.argv.slice(2);
+const pooler = args[0] === '--pooler' ? args[1] : undefined;
+if (pooler !== undefined && pooler !== 'transaction' && pooler !== 'session') {
+  console.error(`--pooler takes transaction or session, not ${pooler}`);
+  process.exit(2);
+}
+const chosen = pooler === undefined ? args : args.slice(2);
 const files = chosen.length
   ? chosen
   : readdirSync('test')
@@ -56,16 +65,35 @@ if (!findPostgresBin()) {
   process.exit(0);
 }
 
-const pg = await startPostgres();
+const server = await startPostgres();
+let bouncer: PgBouncer | undefined;
 let status = 1;
 try {
-  console.log(`PostgreSQL test run: ${files.length} files against ${pg.url}`);
+  let url = server.url;
+  if (pooler !== undefined) {
+    const admin = new pg.Client(server.url);
+    await admin.connect();
+    // What a transaction pooler needs of the role, and a zone no whole-hour slip passes for UTC.
+    await admin.query(`ALTER ROLE rshare SET statement_timeout = '4000ms'`);
+    await admin.query(`ALTER ROLE rshare SET timezone = 'Asia/Kathmandu'`);
+    await admin.end();
+    bouncer = await startPgBouncer({ serverPort: server.port, mode: pooler, poolSize: 40 });
+    url = bouncer.url('postgres');
+  }
+  console.log(
+    `PostgreSQL test run: ${files.length} files against ${url}${pooler ? ` (${pooler} pooler)` : ''}`,
+  );
   const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
     stdio: 'inherit',
-    env: { ...process.env, RSHARE_TEST_PG_URL: pg.url },
+    env: {
+      ...process.env,
+      RSHARE_TEST_PG_URL: url,
+      ...(pooler ? { RSHARE_PG_POOLER: pooler } : {}),
+    },
   });
   status = run.status ?? 1;
 } finally {
-  pg.stop();
+  await bouncer?.stop();
+  server.stop();
 }
 process.exit(status);
