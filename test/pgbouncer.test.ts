@@ -9,6 +9,8 @@ import {
   type PoolOptions,
 } from '../src/db/postgres/database.js';
 import { openPostgresStore } from '../src/db/postgres/index.js';
+import { startRshare } from '../src/index.js';
+import { TIMESTAMP } from './helpers.js';
 import { isStoreUnavailable } from '../src/db/outage.js';
 import { findPgBouncer, startPgBouncer, type PgBouncer } from './support/pgbouncer.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
@@ -66,13 +68,19 @@ describe('PostgreSQL pool behind PgBouncer', () => {
     const admin = new pg.Client(server.url);
     await admin.connect();
     try {
-      for (const db of ['bounded', 'unbounded', 'fresh']) await admin.query(`CREATE DATABASE ${db}`);
+      for (const db of ['bounded', 'unbounded', 'fresh', 'server'])
+        await admin.query(`CREATE DATABASE ${db}`);
       // What an operator does once for rshare's role behind a transaction pooler (README).
       await admin.query(
         `ALTER ROLE rshare IN DATABASE bounded SET statement_timeout = '${ROLE_TIMEOUT_MS}ms'`,
       );
       await admin.query(`ALTER ROLE rshare IN DATABASE bounded SET timezone = '${ZONE}'`);
-      await admin.query(`ALTER ROLE rshare IN DATABASE fresh SET statement_timeout = '${ROLE_TIMEOUT_MS}ms'`);
+      for (const db of ['fresh', 'server']) {
+        await admin.query(
+          `ALTER ROLE rshare IN DATABASE ${db} SET statement_timeout = '${ROLE_TIMEOUT_MS}ms'`,
+        );
+      }
+      await admin.query(`ALTER ROLE rshare IN DATABASE server SET timezone = '${ZONE}'`);
     } finally {
       await admin.end();
     }
@@ -178,5 +186,43 @@ describe('PostgreSQL pool behind PgBouncer', () => {
       (e: unknown) => e,
     );
     assert.equal((err as { code?: string } | undefined)?.code, '57014', String(err));
+  });
+
+  test('startRshare pgPooler transaction: given the server behind PgBouncer on a non-UTC database, when a share is created and read back, then both answers agree and its times are UTC with microseconds', async (t) => {
+    if (skipped(t)) return;
+    const r = await startRshare({ database: txBouncer!.url('server'), pgPooler: 'transaction', demo: true });
+    try {
+      const demo = r.demo!;
+      const headers = { authorization: `Bearer ${demo.token}`, 'content-type': 'application/json' };
+      const path = `${r.baseURL}/accounts/${demo.ownerAccountId}/shares`;
+      const created = await fetch(path, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          name: 'through the pooler',
+          recipients: [{ recipient_account_id: demo.recipientAccountIds[0] }],
+          resources: [
+            {
+              meta: {},
+              resource_account_id: demo.ownerAccountId,
+              resource_id: '023e105f4ecef8ad9ca31a8372d0c353',
+              resource_type: 'custom-ruleset',
+            },
+          ],
+        }),
+      });
+      assert.equal(created.status, 201);
+      const share = ((await created.json()) as { result: { id: string; created: string; modified: string } })
+        .result;
+      assert.match(share.created, TIMESTAMP);
+      const read = await fetch(`${path}/${share.id}`, { headers });
+      assert.equal(read.status, 200);
+      const again = ((await read.json()) as { result: { created: string; modified: string } }).result;
+      assert.deepEqual([again.created, again.modified], [share.created, share.modified]);
+      // The instant is now, not 5 h 45 min away: a time read in the server's zone would be off by that.
+      assert.ok(Math.abs(Date.parse(share.created) - Date.now()) < 60_000, share.created);
+    } finally {
+      await r.close();
+    }
   });
 });
