@@ -19,6 +19,8 @@ const DEFAULT_DATABASE = './data/rshare.db';
 
 interface AdminOptions {
   database: string;
+  /** Absent for commands that take no pooler (`migrate-store`: point it at PostgreSQL itself). */
+  pgPooler?: PgPooler;
   json?: boolean;
 }
 
@@ -70,9 +72,22 @@ function databaseOption(): Option {
     .default(DEFAULT_DATABASE);
 }
 
+function pgPoolerOption(): Option {
+  return new Option(
+    '--pg-pooler <mode>',
+    'what sits before PostgreSQL: none, or PgBouncer (or alike) in session or transaction mode',
+  )
+    .env('RSHARE_PG_POOLER')
+    .choices(PG_POOLERS)
+    .default('none');
+}
+
 /** Adds the options every admin command shares. */
 function admin(command: Command): Command {
-  return command.addOption(databaseOption()).option('--json', 'print JSON instead of text');
+  return command
+    .addOption(databaseOption())
+    .addOption(pgPoolerOption())
+    .option('--json', 'print JSON instead of text');
 }
 
 /** Runs `fn` against the tenancy store and always closes it, so the process can exit promptly. */
@@ -80,7 +95,7 @@ async function withService<T>(
   options: AdminOptions,
   fn: (service: TenancyService) => Promise<T>,
 ): Promise<T> {
-  const { store, close } = await openAdminTenancyStore(options.database);
+  const { store, close } = await openAdminTenancyStore(options.database, options.pgPooler);
   try {
     return await fn(new TenancyService(store, systemClock));
   } finally {
@@ -194,15 +209,7 @@ program
       .default(10)
       .argParser(positiveInt),
   )
-  .addOption(
-    new Option(
-      '--pg-pooler <mode>',
-      'what sits before PostgreSQL: none, or PgBouncer (or alike) in session or transaction mode',
-    )
-      .env('RSHARE_PG_POOLER')
-      .choices(PG_POOLERS)
-      .default('none'),
-  )
+  .addOption(pgPoolerOption())
   .addOption(
     new Option(
       '--admin-token <secret>',
@@ -361,7 +368,7 @@ admin(program.command('seed').description('fill an empty store with load-test da
     const { openStore } = await import('./db/open.js');
     const started = performance.now();
     // Bulk statements of a large seed run far longer than a request may.
-    const store = await openStore(opts.database, { poolSize: 2, queryTimeoutMs: 0 });
+    const store = await openStore(opts.database, { poolSize: 2, queryTimeoutMs: 0, pgPooler: opts.pgPooler });
     const result = await seedStore(store, opts).finally(() => store.close());
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     output(opts, result, () =>
@@ -529,7 +536,7 @@ admin(program.command('audit').description("print an account's audit log, newest
     async (opts: AdminOptions & { account: string; since?: string; before?: string; limit: number }) => {
       const { openStore } = await import('./db/open.js');
       const { AuditService } = await import('./audit/service.js');
-      const store = await openStore(opts.database, { poolSize: 2 });
+      const store = await openStore(opts.database, { poolSize: 2, pgPooler: opts.pgPooler });
       const entries: AuditLogV2[] = [];
       try {
         if (!(await store.tenancy.getAccount(opts.account))) {

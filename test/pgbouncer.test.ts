@@ -1,4 +1,5 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import {
@@ -14,6 +15,7 @@ import { TIMESTAMP } from './helpers.js';
 import { isStoreUnavailable } from '../src/db/outage.js';
 import { findPgBouncer, startPgBouncer, type PgBouncer } from './support/pgbouncer.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
+import { ROOT } from './support/process.js';
 
 /**
  * rshare's PostgreSQL pool behind a real PgBouncer (`--pg-pooler`): in transaction mode no statement is
@@ -224,5 +226,25 @@ describe('PostgreSQL pool behind PgBouncer', () => {
     } finally {
       await r.close();
     }
+  });
+
+  test('rshare admin commands --pg-pooler transaction: given DATABASE_URL pointing at PgBouncer, when an organization is created with and without the pooler setting, then only the one told of the pooler gets through', async (t) => {
+    if (skipped(t)) return;
+    const cli = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli.ts', 'org', 'create', '--name', 'Pooled', '--json', ...args],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: { ...process.env, DATABASE_URL: txBouncer!.url('fresh') },
+        },
+      );
+    const told = cli('--pg-pooler', 'transaction');
+    assert.equal(told.status, 0, told.stderr);
+    assert.equal((JSON.parse(told.stdout) as { name: string }).name, 'Pooled');
+    const untold = cli();
+    assert.notEqual(untold.status, 0);
+    assert.match(untold.stderr, /unsupported startup parameter/);
   });
 });
