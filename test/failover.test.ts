@@ -192,6 +192,7 @@ for (const mode of ['transaction', 'session'] as const) {
       primary!.crash();
       standby!.promote();
       await bouncer!.repoint(standby!.port);
+      const repointedAfter = (Date.now() - killedAt) / 1000;
       const first = await waitFor('a write acknowledged after the kill', () => firstSuccessAfterKill(), {
         timeoutMs: 30_000,
         intervalMs: 20,
@@ -215,7 +216,9 @@ for (const mode of ['transaction', 'session'] as const) {
         const lost = acked.length - (rows[0]?.n ?? 0);
         const figures =
           `${mode} mode: ${outcomes.length} requests, ${acked.length} acknowledged (${ackedBefore} before the kill), ` +
-          `${lost} lost, first success ${secondsToFirst.toFixed(2)} s after the kill, statuses ${JSON.stringify(statuses)}`;
+          `${lost} lost, standby promoted and PgBouncer repointed ${repointedAfter.toFixed(2)} s after the kill, ` +
+          `first success ${secondsToFirst.toFixed(2)} s after the kill, slowest failure answered in ` +
+          `${(Math.max(0, ...failures.map((o) => o.doneAt - o.sentAt)) / 1000).toFixed(2)} s, statuses ${JSON.stringify(statuses)}`;
         t.diagnostic(figures);
         console.log(`failover figures: ${figures}`);
 
