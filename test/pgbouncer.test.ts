@@ -135,20 +135,28 @@ describe('PostgreSQL pool behind PgBouncer', () => {
     assert.equal(isStoreUnavailable(err), true);
   });
 
-  test('openPostgresStore transaction: given a role without a default statement_timeout, when opened through the pooler, then it refuses to start and says what to run', async (t) => {
+  test('openPostgresStore transaction: given a role default statement_timeout that is unbounded or looser than the statement timeout, when opened through the pooler, then it refuses to start, says what to run, and migrates nothing', async (t) => {
     if (skipped(t)) return;
+    await assert.rejects(openPostgresStore(txBouncer!.url('unbounded'), { pooler: 'transaction', max: 2 }), {
+      message:
+        "behind a transaction pooler the server's default statement_timeout must be between 1 and 4000 ms " +
+        '(the statement timeout), and it is unbounded: run ALTER ROLE "rshare" SET statement_timeout = ' +
+        "'4000ms' on PostgreSQL",
+    });
     await assert.rejects(
-      openPostgresStore(txBouncer!.url('unbounded'), { pooler: 'transaction', max: 2 }),
-      (err: Error) => {
-        assert.equal(
-          err.message,
-          "behind a transaction pooler the server's default statement_timeout must be between 1 and 4000 ms " +
-            '(the statement timeout), and it is unbounded: run ALTER ROLE "rshare" SET statement_timeout = ' +
-            "'4000ms' on PostgreSQL",
-        );
-        return true;
+      openPostgresStore(txBouncer!.url('bounded'), { pooler: 'transaction', max: 2, queryTimeoutMs: 500 }),
+      {
+        message:
+          "behind a transaction pooler the server's default statement_timeout must be between 1 and 500 ms " +
+          '(the statement timeout), and it is 1000 ms: run ALTER ROLE "rshare" SET statement_timeout = ' +
+          "'500ms' on PostgreSQL",
       },
     );
+    const p = pool(txBouncer!.url('unbounded'), { pooler: 'transaction' });
+    const { rows } = await p.query<{ t: string | null }>(
+      "SELECT to_regclass('schema_migrations')::text AS t",
+    );
+    assert.deepEqual(rows, [{ t: null }], 'nothing migrated');
   });
 
   test('openPostgresStore transaction: given two nodes starting together on an empty database through the pooler, when both migrate, then both open on the same schema', async (t) => {

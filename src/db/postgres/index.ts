@@ -73,10 +73,11 @@ export async function openPostgresStore(
 ): Promise<PostgresStore> {
   const pool = createPool(url, options);
   try {
-    await migrate(pool);
+    // Refused before anything is written.
     if (options.pooler === 'transaction') {
       await checkPoolerTimeout(pool, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS);
     }
+    await migrate(pool);
   } catch (err) {
     await pool.end();
     throw err;
