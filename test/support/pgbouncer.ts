@@ -77,6 +77,14 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     ? spawn('runuser', ['-u', 'postgres', '--', bin, ini], { stdio: 'ignore' })
     : spawn(bin, [ini], { stdio: 'ignore' });
   const pidOf = () => Number(readFileSync(join(dir, 'pgbouncer.pid'), 'utf8').trim());
+  // PgBouncer itself, by its pid file: as root the child is `runuser`, which a signal would not pass on.
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(pidOf(), name);
+    } catch {
+      child.kill(name);
+    }
+  };
   const log = () => {
     try {
       return readFileSync(join(dir, 'pgbouncer.log'), 'utf8');
@@ -102,7 +110,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       { timeoutMs: 20_000, intervalMs: 100 },
     );
   } catch (err) {
-    child.kill('SIGKILL');
+    signal('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
@@ -126,13 +134,10 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     log,
     async stop() {
       if (child.exitCode === null) {
-        try {
-          process.kill(pidOf(), 'SIGTERM');
-        } catch {
-          child.kill('SIGTERM');
-        }
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await once(child, 'exit').catch(() => {});
+        const exit = once(child, 'exit').catch(() => {});
+        signal('SIGTERM');
+        const timer = setTimeout(() => signal('SIGKILL'), 5000);
+        await exit;
         clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
