@@ -1,9 +1,12 @@
 /**
  * The second half of `npm test`: the store-agnostic test files again, against a real PostgreSQL started
- * from this machine's installation. Without PostgreSQL binaries it says so loudly and skips.
+ * from this machine's installation. Without PostgreSQL binaries it says so loudly and skips, except in CI
+ * (`CI` set), where a missing PostgreSQL or PgBouncer fails the run: CI must never skip this half.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import pg from 'pg';
+import { findPgBouncer, startPgBouncer, type PgBouncer } from '../test/support/pgbouncer.js';
 import { findPostgresBin, startPostgres } from '../test/support/postgres.js';
 
 /**
@@ -14,7 +17,9 @@ import { findPostgresBin, startPostgres } from '../test/support/postgres.js';
 const SKIP = new Set([
   'cli.test.ts',
   'crash.test.ts',
+  'failover.test.ts',
   'multinode.test.ts',
+  'pgbouncer.test.ts',
   'copy-store.test.ts',
   'store-outage.test.ts',
   // Store-independent: the console's pages and routes (one run, on SQLite, is enough).
@@ -25,8 +30,16 @@ const SKIP = new Set([
   'docs-browser.test.ts',
 ]);
 
-// `npm run test:postgres -- test/a.test.ts …` runs just those files (skipped or not).
-const chosen = process.argv.slice(2);
+// `npm run test:postgres -- test/a.test.ts …` runs just those files (skipped or not). With `--pooler
+// transaction` (or `session`) first, every connection goes through PgBouncer in that mode, to a server whose
+// default time zone is not UTC: what production behind a pooler looks like (README "Production PostgreSQL").
+const args = process.argv.slice(2);
+const pooler = args[0] === '--pooler' ? args[1] : undefined;
+if (pooler !== undefined && pooler !== 'transaction' && pooler !== 'session') {
+  console.error(`--pooler takes transaction or session, not ${pooler}`);
+  process.exit(2);
+}
+const chosen = pooler === undefined ? args : args.slice(2);
 const files = chosen.length
   ? chosen
   : readdirSync('test')
@@ -34,6 +47,15 @@ const files = chosen.length
       .sort()
       .map((f) => `test/${f}`);
 
+const missing = [
+  findPostgresBin() ? undefined : 'PostgreSQL (initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin)',
+  findPgBouncer() ? undefined : 'PgBouncer (pgbouncer on PATH or /usr/sbin/pgbouncer)',
+].filter((m) => m !== undefined);
+if (process.env.CI && missing.length) {
+  console.error(`CI is set but ${missing.join(' and ')} is missing: the PostgreSQL tests cannot run.`);
+  console.error('Install them (Debian: apt-get install postgresql pgbouncer); CI never skips this half.');
+  process.exit(1);
+}
 if (!findPostgresBin()) {
   const line = '#'.repeat(100);
   console.log(
@@ -43,16 +65,35 @@ if (!findPostgresBin()) {
   process.exit(0);
 }
 
-const pg = await startPostgres();
+const server = await startPostgres();
+let bouncer: PgBouncer | undefined;
 let status = 1;
 try {
-  console.log(`PostgreSQL test run: ${files.length} files against ${pg.url}`);
+  let url = server.url;
+  if (pooler !== undefined) {
+    const admin = new pg.Client(server.url);
+    await admin.connect();
+    // What a transaction pooler needs of the role, and a zone no whole-hour slip passes for UTC.
+    await admin.query(`ALTER ROLE rshare SET statement_timeout = '4000ms'`);
+    await admin.query(`ALTER ROLE rshare SET timezone = 'Asia/Kathmandu'`);
+    await admin.end();
+    bouncer = await startPgBouncer({ serverPort: server.port, mode: pooler, poolSize: 40 });
+    url = bouncer.url('postgres');
+  }
+  console.log(
+    `PostgreSQL test run: ${files.length} files against ${url}${pooler ? ` (${pooler} pooler)` : ''}`,
+  );
   const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
     stdio: 'inherit',
-    env: { ...process.env, RSHARE_TEST_PG_URL: pg.url },
+    env: {
+      ...process.env,
+      RSHARE_TEST_PG_URL: url,
+      ...(pooler ? { RSHARE_PG_POOLER: pooler } : {}),
+    },
   });
   status = run.status ?? 1;
 } finally {
-  pg.stop();
+  await bouncer?.stop();
+  server.stop();
 }
 process.exit(status);

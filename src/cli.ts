@@ -2,6 +2,7 @@
 import module from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogFormat, Role, ServeOptions } from './server.js';
+import { PG_POOLERS, type PgPooler } from './db/pooler.js';
 import type { AuditLogV2 } from './audit/schemas.js';
 import { timeoutOption, timeoutsFrom } from './http/timeout-options.js';
 import { systemClock } from './lib/clock.js';
@@ -18,6 +19,8 @@ const DEFAULT_DATABASE = './data/rshare.db';
 
 interface AdminOptions {
   database: string;
+  /** Absent for commands that take no pooler (`migrate-store`: point it at PostgreSQL itself). */
+  pgPooler?: PgPooler;
   json?: boolean;
 }
 
@@ -69,9 +72,22 @@ function databaseOption(): Option {
     .default(DEFAULT_DATABASE);
 }
 
+function pgPoolerOption(): Option {
+  return new Option(
+    '--pg-pooler <mode>',
+    'what sits before PostgreSQL: none, or PgBouncer (or alike) in session or transaction mode',
+  )
+    .env('RSHARE_PG_POOLER')
+    .choices(PG_POOLERS)
+    .default('none');
+}
+
 /** Adds the options every admin command shares. */
 function admin(command: Command): Command {
-  return command.addOption(databaseOption()).option('--json', 'print JSON instead of text');
+  return command
+    .addOption(databaseOption())
+    .addOption(pgPoolerOption())
+    .option('--json', 'print JSON instead of text');
 }
 
 /** Runs `fn` against the tenancy store and always closes it, so the process can exit promptly. */
@@ -79,7 +95,7 @@ async function withService<T>(
   options: AdminOptions,
   fn: (service: TenancyService) => Promise<T>,
 ): Promise<T> {
-  const { store, close } = await openAdminTenancyStore(options.database);
+  const { store, close } = await openAdminTenancyStore(options.database, options.pgPooler);
   try {
     return await fn(new TenancyService(store, systemClock));
   } finally {
@@ -193,6 +209,7 @@ program
       .default(10)
       .argParser(positiveInt),
   )
+  .addOption(pgPoolerOption())
   .addOption(
     new Option(
       '--admin-token <secret>',
@@ -294,6 +311,7 @@ program
       leaseMs: number;
       pollMs: number;
       poolSize: number;
+      pgPooler: PgPooler;
       adminToken?: string;
       reconcile: 'auto' | 'manual';
       reconcileDelayMs: number;
@@ -325,6 +343,7 @@ program
         leaseMs: opts.leaseMs,
         pollMs: opts.pollMs,
         poolSize: opts.poolSize,
+        pgPooler: opts.pgPooler,
         // A demo server always has the admin API; its token is printed with the other credentials.
         adminToken: opts.adminToken ?? (opts.demo ? newAdminToken() : undefined),
         reconcile: opts.reconcile,
@@ -374,7 +393,7 @@ admin(program.command('seed').description('fill an empty store with load-test da
     const { openStore } = await import('./db/open.js');
     const started = performance.now();
     // Bulk statements of a large seed run far longer than a request may.
-    const store = await openStore(opts.database, { poolSize: 2, queryTimeoutMs: 0 });
+    const store = await openStore(opts.database, { poolSize: 2, queryTimeoutMs: 0, pgPooler: opts.pgPooler });
     const result = await seedStore(store, opts).finally(() => store.close());
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     output(opts, result, () =>
@@ -542,7 +561,7 @@ admin(program.command('audit').description("print an account's audit log, newest
     async (opts: AdminOptions & { account: string; since?: string; before?: string; limit: number }) => {
       const { openStore } = await import('./db/open.js');
       const { AuditService } = await import('./audit/service.js');
-      const store = await openStore(opts.database, { poolSize: 2 });
+      const store = await openStore(opts.database, { poolSize: 2, pgPooler: opts.pgPooler });
       const entries: AuditLogV2[] = [];
       try {
         if (!(await store.tenancy.getAccount(opts.account))) {

@@ -7,6 +7,7 @@ import pino from 'pino';
 import '@sinclair/typebox/compiler';
 import type { ResetResult } from './admin/schemas.js';
 import { ADMIN_PREFIX } from './admin/plugin.js';
+import type { PgPooler } from './db/pooler.js';
 import type { ServerTimeouts } from './http/limits.js';
 import type { ClockState } from './lib/clock.js';
 import { parseRateLimit } from './rate-limit/options.js';
@@ -56,6 +57,8 @@ export interface StartOptions {
   logLevel?: string;
   role?: Role;
   poolSize?: number;
+  /** PostgreSQL behind a pooler: `transaction` or `session` (PgBouncer's pool modes); default `none`. */
+  pgPooler?: PgPooler;
   leaseMs?: number;
   pollMs?: number;
 }
@@ -132,6 +135,7 @@ export async function startRshare(options: StartOptions = {}): Promise<Rshare> {
       leaseMs: options.leaseMs,
       pollMs: options.pollMs,
       poolSize: options.poolSize,
+      pgPooler: options.pgPooler,
       adminToken,
       reconcile: options.reconcile,
       reconcileDelayMs: options.reconcileDelayMs,

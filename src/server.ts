@@ -10,6 +10,7 @@ import { adminRoutes, type AdminServices } from './admin/routes.js';
 import { CONSOLE_PATH } from './console/plugin.js';
 import { ControlService } from './control/service.js';
 import { openStore } from './db/open.js';
+import type { PgPooler } from './db/pooler.js';
 import type { Store } from './db/store.js';
 import { FaultRegistry } from './faults/service.js';
 import { withDeliveryFaults } from './faults/deliveries.js';
@@ -53,6 +54,8 @@ export interface ServeOptions {
   poolSize?: number;
   /** PostgreSQL statement timeout (default 4000; 0: none); ignored for SQLite. */
   statementTimeoutMs?: number;
+  /** `transaction` behind PgBouncer in transaction mode, `session` in session mode (default `none`). */
+  pgPooler?: PgPooler;
   /** Turns the admin API on under `/_rshare`, behind this bearer token. */
   adminToken?: string;
   /** `manual`: nothing changes status until `POST /_rshare/reconcile` (default `auto`). */
@@ -139,6 +142,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     poolSize: options.poolSize,
     timing: delayedWork(clock, delayMs),
     queryTimeoutMs: options.statementTimeoutMs,
+    pgPooler: options.pgPooler,
   });
   // Stopped if the start fails after they started, so a failed start never leaves work running.
   let reconciler: Reconciler | undefined;

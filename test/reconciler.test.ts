@@ -920,4 +920,46 @@ describe('Reconciler: a process killed between a delivery and its record', () =>
     assert.equal(r1?.association_status, 'disassociated');
     assert.deepEqual(await inventory(R1, TOKENS.r1), []);
   });
+
+  test('given a resource removed but not recorded (the process died in between), when the recipient is added back before the retry, then its account holds the resource again', async () => {
+    const drivers = buildDrivers({}, h.store.inventory, h.clock);
+    const inventoryDriver = drivers.for('custom-ruleset');
+    let dies = false;
+    const dying = newReconcilerWith({
+      name: 'inventory',
+      deliver: (d) => inventoryDriver.deliver(d),
+      async deliverMany(ds) {
+        const outcomes = await (
+          inventoryDriver.deliverMany as NonNullable<typeof inventoryDriver.deliverMany>
+        )(ds);
+        // What SIGKILL does between the delivery and settleRecipients: the outcome is never recorded.
+        if (dies) throw new Error('killed');
+        return outcomes;
+      },
+    });
+    const share = await createShare([R1], [ruleset(1)]);
+    await dying.reconcileOnce();
+    assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'delivered and recorded');
+
+    const remove = await call(h.app, 'PUT', `${base()}/${share.id}/recipients`, {
+      body: [{ recipient_account_id: R2 }],
+    });
+    assert.equal(remove.status, 204);
+    dies = true;
+    await dying.reconcileOnce();
+    assert.deepEqual(await inventory(R1, TOKENS.r1), [], 'removed before the "kill"');
+
+    const addBack = await call(h.app, 'PUT', `${base()}/${share.id}/recipients`, {
+      body: [{ recipient_account_id: R1 }, { recipient_account_id: R2 }],
+    });
+    assert.equal(addBack.status, 204);
+    dies = false;
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(10 * 60_000);
+      await dying.reconcileOnce();
+    }
+    const r1 = (await recipients(share.id)).find((r) => r.account_id === R1);
+    assert.equal(r1?.association_status, 'associated');
+    assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'the account holds the resource again');
+  });
 });

@@ -2,7 +2,7 @@ import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TenancyStore } from '../src/tenancy/store.js';
 import { openStore } from '../src/db/open.js';
-import { openTestStore, type TestStore } from './support/store.js';
+import { openTestStore, PG_POOLER, type TestStore } from './support/store.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { formatDemoBanner, seedDemo } from '../src/tenancy/demo.js';
@@ -434,5 +434,5 @@ describe('seedDemo', () => {
 
 /** A second handle on the same database, as another process would have. */
 function openStoreAt(url: string) {
-  return openStore(url, { poolSize: 2 });
+  return openStore(url, { poolSize: 2, pgPooler: PG_POOLER });
 }

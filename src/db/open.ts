@@ -1,4 +1,5 @@
 import type { WorkTiming } from '../reconciler/timing.js';
+import type { PgPooler } from './pooler.js';
 import type { Store } from './store.js';
 import { openSqliteStore } from './sqlite/index.js';
 
@@ -14,6 +15,8 @@ export interface OpenStoreOptions {
   timing?: WorkTiming;
   /** PostgreSQL statement timeout (default 4 s, see README "Store outages"); 0: none, for bulk loads. */
   queryTimeoutMs?: number;
+  /** What sits between rshare and PostgreSQL (default `none`); ignored for SQLite. */
+  pgPooler?: PgPooler;
 }
 
 /**
@@ -28,6 +31,7 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
       max: options.poolSize,
       timing: options.timing,
       queryTimeoutMs: options.queryTimeoutMs,
+      pooler: options.pgPooler,
     });
   }
   const path = database.startsWith('sqlite:') ? database.slice('sqlite:'.length) : database;

@@ -427,10 +427,12 @@ export class Reconciler {
     const steps = plans.flatMap((p) => p.steps);
     let outcomes: (DeliveryOutcome | undefined)[];
     try {
-      // Written before delivering, so a kill between delivery and settle cannot leave a delivery unrecorded.
+      // Written before delivering, so a kill between delivery and settle cannot leave a delivery unrecorded:
+      // an apply to an account that held nothing, or any removal (a removal recorded as "applied" would
+      // look settled to a later apply, which would then skip an account that no longer holds it).
       await store.reconciler.recordInDoubt(
         steps.flatMap((s) =>
-          s.action === 'apply' && !mayHold(s.ctx.delivered.get(s.resource.id))
+          s.action === 'remove' || (s.action === 'apply' && !mayHold(s.ctx.delivered.get(s.resource.id)))
             ? [{ recipientId: s.ctx.recipient.id, shareResourceId: s.resource.id }]
             : [],
         ),

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,9 @@ export interface PostgresServer {
   halt(): void;
   /** Starts the halted server again on the same data directory and port (crash recovery runs first). */
   resume(): void;
+  /** SIGKILLs the postmaster, as a machine failure would (unlike `halt`, no shutdown checkpoint at all). */
+  crash(): void;
+  dataDir: string;
 }
 
 export interface PostgresOptions {
@@ -23,6 +26,8 @@ export interface PostgresOptions {
    * for speed: with it off, the last commits before an immediate stop may be rolled back at restart).
    */
   durableCommits?: boolean;
+  /** More server settings, `name=value` each (e.g. `synchronous_standby_names=*`). */
+  settings?: string[];
 }
 
 /** `initdb`'s directory: on PATH, else the newest of Debian's /usr/lib/postgresql/<version>/bin. */
@@ -63,7 +68,21 @@ function runAs(): { user: string; uid: number; gid: number } | undefined {
   throw new Error('running as root and found no unprivileged user (postgres, nobody) to run PostgreSQL');
 }
 
-export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
+export interface StandbyServer extends PostgresServer {
+  /** `pg_ctl promote`: the standby leaves recovery and takes writes (what an HA tool does on failover). */
+  promote(): void;
+}
+
+interface Cluster {
+  bin: string;
+  dir: string;
+  data: string;
+  owner: ReturnType<typeof runAs>;
+  run(cmd: string, args: string[]): void;
+}
+
+/** A fresh temporary directory owned by whoever runs PostgreSQL, and a way to run its binaries there. */
+function newCluster(): Cluster {
   const bin = findPostgresBin();
   if (!bin) throw new Error('PostgreSQL binaries (initdb, pg_ctl) not found');
   const dir = mkdtempSync(join(tmpdir(), 'rshare-pg-'));
@@ -76,8 +95,12 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     const res = spawnSync(file, argv as string[], { encoding: 'utf8', cwd: dir });
     if (res.status !== 0) throw new Error(`${cmd} failed (${res.status}): ${res.stderr || res.stdout}`);
   };
-  const data = join(dir, 'data');
-  run('initdb', ['-D', data, '-U', 'rshare', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  return { bin, dir, data: join(dir, 'data'), owner, run };
+}
+
+/** Starts the server on `cluster`'s data directory and returns the handle on it. */
+async function serve(cluster: Cluster, options: PostgresOptions): Promise<PostgresServer> {
+  const { dir, data, run } = cluster;
   const port = await freePort();
   const settings = [
     `-p ${port}`,
@@ -88,6 +111,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     '-c fsync=off',
     `-c synchronous_commit=${options.durableCommits ? 'on' : 'off'}`,
     '-c full_page_writes=off',
+    ...(options.settings ?? []).map((s) => `-c ${s}`),
   ].join(' ');
   const start = () =>
     run('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
@@ -98,6 +122,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   return {
     url: `postgres://rshare@127.0.0.1:${port}/postgres`,
     port,
+    dataDir: data,
     stop() {
       if (stopped) return;
       stopped = true;
@@ -117,5 +142,56 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       start();
       halted = false;
     },
+    crash() {
+      if (stopped || halted) return;
+      const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      process.kill(pid, 'SIGKILL');
+      // Its backends notice the postmaster's death and exit on their own; nothing restarts it.
+      halted = true;
+    },
   };
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
+  const cluster = newCluster();
+  cluster.run('initdb', [
+    '-D',
+    cluster.data,
+    '-U',
+    'rshare',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--no-sync',
+    '--no-instructions',
+  ]);
+  return serve(cluster, options);
+}
+
+/**
+ * A streaming standby of `primary` (`pg_basebackup -R`, which writes `primary_conninfo` and
+ * `standby.signal`), started on its own port. The primary makes it synchronous with
+ * `synchronous_standby_names`, so every commit it acknowledges is on the standby too.
+ */
+export async function startStandby(
+  primary: PostgresServer,
+  options: PostgresOptions = {},
+): Promise<StandbyServer> {
+  const cluster = newCluster();
+  cluster.run('pg_basebackup', [
+    '-D',
+    cluster.data,
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(primary.port),
+    '-U',
+    'rshare',
+    '-R',
+    '-X',
+    'stream',
+    '--no-sync',
+  ]);
+  const server = await serve(cluster, options);
+  return { ...server, promote: () => cluster.run('pg_ctl', ['-D', cluster.data, '-w', 'promote']) };
 }

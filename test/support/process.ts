@@ -125,10 +125,12 @@ export async function startServer(options: ServerProcessOptions): Promise<Server
   ];
   const env = { ...process.env };
   // The command line is the whole configuration: no ambient DATABASE_URL, PORT, RSHARE_* etc. Except the
-  // PostgreSQL pool size (`--pool-size`), which a run may set for every server it starts.
+  // PostgreSQL pool size and pooler mode (`--pool-size`, `--pg-pooler`), which a run may set for every server
+  // it starts.
   for (const name of ['DATABASE_URL', 'PORT', 'HOST', 'LOG_LEVEL']) delete env[name];
   for (const name of Object.keys(env)) {
-    if (name.startsWith('RSHARE_') && name !== 'RSHARE_PG_POOL') delete env[name];
+    if (name.startsWith('RSHARE_') && name !== 'RSHARE_PG_POOL' && name !== 'RSHARE_PG_POOLER')
+      delete env[name];
   }
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PgPooler } from '../../src/db/pooler.js';
 import type { Store } from '../../src/db/store.js';
 import { openSqliteStore } from '../../src/db/sqlite/index.js';
 import type { WorkTiming } from '../../src/reconciler/timing.js';
@@ -9,6 +10,8 @@ import type { WorkTiming } from '../../src/reconciler/timing.js';
 /** Set by the PostgreSQL test run (scripts/test-postgres.ts): the superuser URL of a throwaway cluster. */
 export const PG_URL = process.env.RSHARE_TEST_PG_URL;
 export const STORE_KIND: Store['kind'] = PG_URL ? 'postgres' : 'sqlite';
+/** Set with PG_URL when the run goes through PgBouncer (`npm run test:postgres -- --pooler transaction`). */
+export const PG_POOLER = process.env.RSHARE_PG_POOLER as PgPooler | undefined;
 
 /** Raw SQL for tests that must reach below the API; `?` placeholders work on both stores. */
 export type Sql = (text: string, ...params: unknown[]) => Promise<Record<string, unknown>[]>;
@@ -110,7 +113,7 @@ export async function createPostgresDatabase(
 async function openPostgresTestStore(adminUrl: string, options: TestStoreOptions): Promise<TestStore> {
   const { openPostgresStore } = await import('../../src/db/postgres/index.js');
   const database = await createPostgresDatabase(adminUrl);
-  const store = await openPostgresStore(database.url, { timing: options.timing });
+  const store = await openPostgresStore(database.url, { timing: options.timing, pooler: PG_POOLER });
   const statements = new StatementLog(options.countStatements === true);
   // Every query, the pool's own included, goes through a checked-out connection: count there, once per client.
   const counted = new WeakSet<object>();

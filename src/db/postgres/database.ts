@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { loadMigrations, type Migration } from '../migrations.js';
 import { isStoreUnavailable } from '../outage.js';
+import type { PgPooler } from '../pooler.js';
 
 /** Any key works as long as every rshare node uses the same one: "rshare" in ASCII. */
 const MIGRATION_LOCK = 0x7273686172;
@@ -12,13 +13,23 @@ const TIMESTAMPTZ_OID = 1184;
 const INT8_OID = 20;
 
 /**
- * PostgreSQL prints `2023-09-21 18:56:32.624632+00` (session time zone UTC, trailing zeros dropped);
- * the API speaks `2023-09-21T18:56:32.624632Z`. Parsing to Date would lose the microseconds.
+ * PostgreSQL prints `2023-09-21 18:56:32.624632+00` in the session's time zone (trailing zeros dropped);
+ * the API speaks `2023-09-21T18:56:32.624632Z`. Parsing to Date would lose the microseconds. Behind a
+ * transaction pooler the session's zone is whatever the server's default is (rshare cannot set it), so
+ * any offset, `+05:30` or a historic `+00:53:28`, is converted here rather than assumed to be UTC.
  */
 export function formatTimestamptz(text: string): string {
-  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/.exec(text);
+  const m =
+    /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-])(\d{2})(?::(\d{2}))?(?::(\d{2}))?$/.exec(
+      text,
+    );
   if (!m) return new Date(text).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-  return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(6, '0')}Z`;
+  const [, y, mo, d, h, mi, sec, frac, sign, oh, om, os] = m;
+  const offsetSeconds =
+    (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om ?? 0) * 60 + Number(os ?? 0));
+  const localMs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec));
+  const iso = new Date(localMs - offsetSeconds * 1000).toISOString(); // whole seconds: .000Z
+  return `${iso.slice(0, 19)}.${(frac ?? '').padEnd(6, '0')}Z`;
 }
 
 const types = {
@@ -55,6 +66,8 @@ export interface PoolOptions {
   connectTimeoutMs?: number;
   /** Longest a statement may run (server side; the client gives up 1 s later). 0: no limit. */
   queryTimeoutMs?: number;
+  /** Default `none`. */
+  pooler?: PgPooler;
 }
 
 /**
@@ -68,23 +81,82 @@ const CLIENT_GRACE_MS = 1000;
 /** `pg` takes a falsy per-query timeout as "use the pool's": the longest timer Node has instead. */
 const NO_TIMEOUT = 2 ** 31 - 1;
 
+/**
+ * A client that never names a statement. Behind a transaction pooler the next statement may reach a
+ * server session that already holds the name (42P05) or never saw it (26000), so `named()` configs run
+ * as unnamed ones: parsed on every run, which is the price of the pooler.
+ */
+class UnpreparedClient extends pg.Client {}
+const clientQuery = pg.Client.prototype.query as (this: pg.Client, ...args: unknown[]) => unknown;
+Object.defineProperty(UnpreparedClient.prototype, 'query', {
+  value(this: pg.Client, config: unknown, ...rest: unknown[]) {
+    if (typeof config === 'object' && config !== null && 'name' in config) {
+      const { name: _name, ...unnamed } = config as Record<string, unknown>;
+      return clientQuery.call(this, unnamed, ...rest);
+    }
+    return clientQuery.call(this, config, ...rest);
+  },
+});
+
+/** How `transaction` opens one on each pool: one string, so the statement bound costs no round trip. */
+const beginStatement = new WeakMap<pg.Pool, string>();
+
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   const queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const pooler = options.pooler ?? 'none';
+  // `query_timeout` is client-side (not a startup parameter): a backstop in every mode.
+  const clientBound = queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs + CLIENT_GRACE_MS } : {};
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
     types,
-    options: '-c TimeZone=UTC',
-    application_name: 'rshare',
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    ...(queryTimeoutMs > 0
-      ? { statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + CLIENT_GRACE_MS }
+    ...clientBound,
+    ...(pooler === 'none'
+      ? {
+          options: '-c TimeZone=UTC',
+          application_name: 'rshare',
+          ...(queryTimeoutMs > 0 ? { statement_timeout: queryTimeoutMs } : {}),
+        }
+      : {}),
+    ...(pooler === 'transaction' ? { Client: UnpreparedClient } : {}),
+    // A session pooler keeps one server session per connection for its life: the bound is set on it once,
+    // before the pool hands the connection out (pg-pool's `onConnect`, which its types do not list yet).
+    ...(pooler === 'session' && queryTimeoutMs > 0
+      ? { onConnect: (client: pg.PoolClient) => client.query(`SET statement_timeout = ${queryTimeoutMs}`) }
       : {}),
   });
+  // A transaction pooler keeps nothing between transactions: each one sets its own bound, and single
+  // statements rely on the role's default, which `checkPoolerTimeout` verifies at start.
+  beginStatement.set(
+    pool,
+    pooler === 'transaction' ? `BEGIN; SET LOCAL statement_timeout = ${queryTimeoutMs}` : 'BEGIN',
+  );
   // An idle client that loses its connection must not crash the process; the pool replaces it, and
   // connects again on demand once the server is back.
   pool.on('error', () => {});
   return pool;
+}
+
+/**
+ * Behind a transaction pooler a statement outside a transaction runs under the server session's default
+ * `statement_timeout` (the role's or the database's), which rshare cannot set per session. It refuses to
+ * start when that default is unbounded or looser than `--statement-timeout-ms`, rather than let a request
+ * wait on a hung statement for ever.
+ */
+export async function checkPoolerTimeout(pool: pg.Pool, queryTimeoutMs: number): Promise<void> {
+  if (queryTimeoutMs <= 0) return;
+  const { rows } = await pool.query<{ ms: number; role: string }>(
+    "SELECT setting::integer AS ms, current_user AS role FROM pg_settings WHERE name = 'statement_timeout'",
+  );
+  const ms = rows[0]?.ms ?? 0;
+  if (ms > 0 && ms <= queryTimeoutMs) return;
+  const role = rows[0]?.role ?? 'rshare';
+  throw new Error(
+    `behind a transaction pooler the server's default statement_timeout must be between 1 and ` +
+      `${queryTimeoutMs} ms (the statement timeout), and it is ${ms === 0 ? 'unbounded' : `${ms} ms`}: ` +
+      `run ALTER ROLE "${role}" SET statement_timeout = '${queryTimeoutMs}ms' on PostgreSQL`,
+  );
 }
 
 /**
@@ -99,7 +171,7 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
   client.on('error', onError);
   let broken: unknown;
   try {
-    await client.query('BEGIN');
+    await client.query(beginStatement.get(pool) ?? 'BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

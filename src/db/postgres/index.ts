@@ -3,7 +3,14 @@ import type { Store } from '../store.js';
 import { PgAccountsStore } from './accounts.js';
 import { PgAuditStore } from './audit.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
-import { assertMigrated, createPool, migrate, type PoolOptions } from './database.js';
+import {
+  assertMigrated,
+  checkPoolerTimeout,
+  createPool,
+  DEFAULT_QUERY_TIMEOUT_MS,
+  migrate,
+  type PoolOptions,
+} from './database.js';
 import { PgExcludedRecipientsStore } from './excluded-recipients.js';
 import { PgInventoryStore } from './inventory.js';
 import { PgReconcilerStore } from './reconciler.js';
@@ -66,6 +73,10 @@ export async function openPostgresStore(
 ): Promise<PostgresStore> {
   const pool = createPool(url, options);
   try {
+    // Refused before anything is written.
+    if (options.pooler === 'transaction') {
+      await checkPoolerTimeout(pool, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS);
+    }
     await migrate(pool);
   } catch (err) {
     await pool.end();
