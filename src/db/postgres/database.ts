@@ -96,6 +96,9 @@ Object.defineProperty(UnpreparedClient.prototype, 'query', {
     }
     return clientQuery.call(this, config, ...rest);
   },
+  // As a class method would be: code that wraps a client's `query` (tracing, tests) may still assign it.
+  writable: true,
+  configurable: true,
 });
 
 /** How `transaction` opens one on each pool: one string, so the statement bound costs no round trip. */
