@@ -218,11 +218,5 @@ export interface AuditEntry {
   resource: { id: string; type: string; response: unknown; request: unknown };
 }
 
-export const RESOURCE_TYPES = [
-  'custom-ruleset',
-  'gateway-policy',
-  'gateway-destination-ip',
-  'gateway-block-page-settings',
-  'gateway-extended-email-matching',
-  'idp-federation-grant',
-] as const;
+// The one list the server validates against, bundled from its source.
+export { RESOURCE_TYPES } from '../src/lib/resource-types.js';

@@ -108,7 +108,9 @@ export function emailProblem(email: string): string | undefined {
 export function secretProblem(secret: string): string | undefined {
   if (secret.length === 0) return 'must not be empty';
   if (secret.length > MAX_SECRET_LENGTH) return `must be at most ${MAX_SECRET_LENGTH} characters`;
-  return SECRET_CHARACTERS.test(secret) ? undefined : 'must contain only visible ASCII characters (no spaces)';
+  return SECRET_CHARACTERS.test(secret)
+    ? undefined
+    : 'must contain only visible ASCII characters (no spaces)';
 }
 
 export function expiresOnProblem(value: string | null | undefined): string | undefined {
