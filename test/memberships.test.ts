@@ -7,7 +7,6 @@ import {
   hexId,
   ID,
   LONER,
-  ORG,
   OWNER,
   R1,
   R2,

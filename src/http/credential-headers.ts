@@ -10,8 +10,7 @@ import {
 
 /** The credential a request presents, read from its headers before anything is looked up. */
 export type PresentedCredential =
-  | { kind: 'token'; value: string }
-  | { kind: 'key'; email: string; key: string };
+  { kind: 'token'; value: string } | { kind: 'key'; email: string; key: string };
 
 const BEARER = /^Bearer\s+(\S*)$/i;
 
