@@ -35,7 +35,7 @@ export const session = {
   signOut(): void {
     sessionStorage.removeItem(CREDENTIALS);
     sessionStorage.removeItem(ADMIN);
-    permissions.clear();
+    forgetMemberships();
   },
 };
 
@@ -128,28 +128,63 @@ export async function admin<T>(method: string, path: string, body?: unknown) {
   return send<T>(`${ADMIN_ROOT}${path}`, method, token ? { authorization: `Bearer ${token}` } : {}, body);
 }
 
-/** An id that names no share: the permission probe's target. */
-const NO_SHARE = '0'.repeat(32);
-const permissions = new Map<string, Promise<boolean>>();
+/** Memberships per page (Cloudflare's largest) and pages read at most per sign-in, bounding the requests. */
+const MEMBERSHIPS_PER_PAGE = 50;
+const MAX_MEMBERSHIP_PAGES = 20;
+
+/** The memberships read so far, by account id, and the next page to read (none once all are read). */
+const directory = { byAccount: new Map<string, Membership>(), next: 1 as number | undefined, reads: 0 };
+let reading: Promise<void> = Promise.resolve();
 
 /**
- * Whether the credential may change shares in this account, asked without changing anything: a valid
- * rename of a share id that cannot exist. Authorization runs before any handler, so a read-only token is
- * refused with 403 (code 10000) and a token that may edit reaches the handler, which answers 404. Refused
- * requests change nothing and write no audit entry. Anything else counts as read-only (show less, not more).
+ * The credential's membership of an account, from `GET /memberships`, read a page at a time only as far
+ * as needed, in order, and kept for the session. Undefined for an account outside the scope (or past
+ * the pages read at most).
  */
-export function canEdit(accountId: string): Promise<boolean> {
-  let known = permissions.get(accountId);
-  if (!known) {
-    known = api('PUT', `/accounts/${accountId}/shares/${NO_SHARE}`, {
-      body: { name: 'permission probe' },
-    }).then(
-      () => false,
-      (err: unknown) => err instanceof ApiFailure && err.status === 404,
-    );
-    permissions.set(accountId, known);
+export function membershipOf(accountId: string): Promise<Membership | undefined> {
+  // A failed read is retried by the next caller, never left blocking the queue.
+  reading = reading
+    .catch(() => undefined)
+    .then(async () => {
+      while (!directory.byAccount.has(accountId) && directory.next !== undefined) {
+        if (directory.reads >= MAX_MEMBERSHIP_PAGES) return;
+        const page = directory.next;
+        directory.reads += 1;
+        const { result, info } = await api<Membership[]>('GET', '/memberships', {
+          query: { page, per_page: MEMBERSHIPS_PER_PAGE },
+        });
+        for (const m of result) directory.byAccount.set(m.account.id, m);
+        directory.next = info && page < info.total_pages ? page + 1 : undefined;
+      }
+    });
+  return reading.then(
+    () => directory.byAccount.get(accountId),
+    () => undefined,
+  );
+}
+
+function forgetMemberships(): void {
+  directory.byAccount.clear();
+  directory.next = 1;
+  directory.reads = 0;
+}
+
+/**
+ * Whether the credential may change shares in this account: its membership's account-wide permission
+ * (rshare grants the same on every key). Unknown counts as read-only (show less, not more).
+ */
+export async function canEdit(accountId: string): Promise<boolean> {
+  return (await membershipOf(accountId))?.permissions.organization?.write === true;
+}
+
+/** Account names the credential may see, for the ids given (ids outside its scope stay unnamed). */
+export async function accountNames(ids: readonly string[]): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (const id of new Set(ids)) {
+    const m = await membershipOf(id);
+    if (m) names.set(id, m.account.name);
   }
-  return known;
+  return names;
 }
 
 // ---- API shapes the console reads ----
@@ -160,6 +195,14 @@ export interface Account {
   type: string;
   created_on?: string;
   managed_by?: { parent_org_id?: string; parent_org_name?: string };
+}
+
+export interface Membership {
+  id: string;
+  account: Account;
+  permissions: Record<string, { read?: boolean; write?: boolean } | undefined>;
+  roles: string[];
+  status: 'accepted' | 'pending' | 'rejected';
 }
 
 export type ShareStatus = 'active' | 'deleting' | 'deleted';
@@ -218,11 +261,5 @@ export interface AuditEntry {
   resource: { id: string; type: string; response: unknown; request: unknown };
 }
 
-export const RESOURCE_TYPES = [
-  'custom-ruleset',
-  'gateway-policy',
-  'gateway-destination-ip',
-  'gateway-block-page-settings',
-  'gateway-extended-email-matching',
-  'idp-federation-grant',
-] as const;
+// The one list the server validates against, bundled from its source.
+export { RESOURCE_TYPES } from '../src/lib/resource-types.js';

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import {
+  accountNames,
   api,
   ApiFailure,
   RESOURCE_TYPES,
@@ -60,6 +61,8 @@ interface Loaded {
   share: Share;
   resources: Resource[];
   recipients?: { rows: Recipient[]; info?: ResultInfo };
+  /** Names of the recipient accounts the credential may see (from its memberships). */
+  names: Map<string, string>;
   excluded?: { rows: ExcludedRecipient[]; info?: ResultInfo };
 }
 
@@ -97,9 +100,10 @@ export function ShareView(props: { account: string; share: string }) {
       if (!(err instanceof ApiFailure && err.status === 404)) throw err;
     }
     const { result: share } = await api<Share>('GET', base, { query: { include_recipient_counts: true } });
-    const data: Loaded = { share, resources };
+    const data: Loaded = { share, resources, names: new Map() };
     if (share.kind !== 'received' && recipients) {
       data.recipients = recipients;
+      data.names = await accountNames(recipients.rows.map((r) => r.account_id));
       if (share.target_type === 'organization') {
         const e = await api<ExcludedRecipient[]>('GET', `${base}/excluded-recipients`, {
           query: { page: excludedPage, per_page: 20 },
@@ -184,6 +188,7 @@ export function ShareView(props: { account: string; share: string }) {
           <h2 id="matrix-heading">Recipients × resources</h2>
           <Matrix
             recipients={data.recipients.rows}
+            names={data.names}
             resources={resources}
             base={base}
             edit={edit && share.target_type === 'account'}
@@ -406,6 +411,7 @@ function ResourcesSection(props: {
 
 function Matrix(props: {
   recipients: Recipient[];
+  names: Map<string, string>;
   resources: Resource[];
   base: string;
   edit: boolean;
@@ -437,6 +443,7 @@ function Matrix(props: {
             {props.recipients.map((rec) => (
               <tr key={rec.id}>
                 <th scope="row">
+                  {props.names.has(rec.account_id) ? `${props.names.get(rec.account_id)} ` : null}
                   <code>{rec.account_id}</code>
                 </th>
                 <td>{rec.association_status}</td>

@@ -16,6 +16,7 @@ import { faultHooks, isFaulted } from './faults/hook.js';
 import type { FaultRegistry } from './faults/service.js';
 import { Authenticator, type Principal } from './http/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
+import { idRoutingHook } from './http/id-routing.js';
 import { httpMetricsHooks } from './http-metrics/hooks.js';
 import type { HttpMetrics } from './http-metrics/service.js';
 import { resolveLimits, type HttpLimitOptions } from './http/limits.js';
@@ -38,6 +39,8 @@ import { SharesService } from './shares/service.js';
 import { shareRoutes } from './shares/routes.js';
 import { tokenRoutes } from './tokens/routes.js';
 import { inventoryRoutes } from './inventory/routes.js';
+import { membershipRoutes } from './memberships/routes.js';
+import { MembershipsService } from './memberships/service.js';
 import { rateLimitHooks } from './rate-limit/hook.js';
 import type { RateLimitPolicy } from './rate-limit/options.js';
 import { RateLimiter } from './rate-limit/service.js';
@@ -77,7 +80,7 @@ export interface AppOptions extends HttpLimitOptions {
 export const API_ROOT = '/client/v4';
 
 /** The API's top-level path segments, also answered at the root (the SDK's own tests use a bare base URL). */
-const ROOT_ALIAS = /^\/(?:accounts|organizations|user)(?:[/?]|$)/;
+const ROOT_ALIAS = /^\/(?:accounts|memberships|organizations|user)(?:[/?]|$)/;
 
 /**
  * `/accounts/…` is answered as `/client/v4/accounts/…`: the routes are registered once, under the API
@@ -156,6 +159,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // authentication, as at Cloudflare's edge.
   if (options.faults) faultHooks(app, options.faults, bodyLimit);
 
+  if (options.api !== false) idRoutingHook(app, API_ROOT);
   // Set by the onRequest hook on every authenticated route before any handler runs.
   app.decorateRequest('principal', null as unknown as Principal);
   if (options.rateLimit && options.api !== false) {
@@ -234,7 +238,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
         tokenRoutes(typed);
         inventoryRoutes(typed, options.store.inventory);
         auditRoutes(typed, audit);
-        accountRoutes(typed, new AccountsService(options.store.accounts));
+        const accounts = new AccountsService(options.store.accounts);
+        accountRoutes(typed, accounts);
+        membershipRoutes(typed, new MembershipsService(accounts));
       },
       { prefix: API_ROOT },
     );

@@ -4,8 +4,13 @@ import type { InjectOptions } from 'fastify';
 import { hashSecret } from '../src/lib/secrets.js';
 import {
   assertError,
+  assertErrors,
+  BAD_AUTHORIZATION,
+  BAD_EMAIL,
+  BAD_KEY,
   base,
   call,
+  headerErrors,
   hexId,
   ORG,
   OWNER,
@@ -127,15 +132,66 @@ describe('authentication', () => {
     );
   });
 
-  test('given an Authorization header that is not a bearer token, when listing shares, then 400 1000', async () => {
-    for (const authorization of ['Basic b3duZXI6c2VjcmV0', 'Bearer', `Bearer ${TOKENS.owner} extra`]) {
-      assertError(
-        await call(h.app, 'GET', base(), { token: null, headers: { authorization } }),
-        400,
-        1000,
-        'Invalid API Token',
-      );
+  test('given an Authorization header that is not Bearer <token>, when listing shares, then 400 6003 with error_chain 6111', async () => {
+    const malformed = [
+      'Basic b3duZXI6c2VjcmV0',
+      'Bearer',
+      'Bearer ',
+      `Bearer ${TOKENS.owner} extra`,
+      `Token ${TOKENS.owner}`,
+      'Bearer t\u00f6ken-with-a-latin1-letter',
+      `Bearer ${'a'.repeat(513)}`,
+    ];
+    for (const authorization of malformed) {
+      const res = await call(h.app, 'GET', base(), { token: null, headers: { authorization } });
+      assertErrors(res, 400, headerErrors(BAD_AUTHORIZATION));
     }
+  });
+
+  test('given a malformed Authorization header beside a valid email and key, when listing shares, then the Authorization header decides: 400 6111', async () => {
+    const headers = { ...userHeaders, authorization: 'Basic b3duZXI6c2VjcmV0' };
+    assertErrors(
+      await call(h.app, 'GET', base(), { token: null, headers }),
+      400,
+      headerErrors(BAD_AUTHORIZATION),
+    );
+  });
+
+  test('given well-formed tokens of every shape rshare or Cloudflare issues that match nothing, when listing shares, then 400 1000 as before', async () => {
+    const shapes = [
+      'A'.repeat(40),
+      `cfut_${'a1B2_-'.repeat(8)}`,
+      `cfat_${'Z9y8-_'.repeat(8)}`,
+      'short',
+      'x'.repeat(512),
+      'sym!#$%&\'*+.^_`|~:=/?@[]{}<>"(),;\\',
+    ];
+    for (const token of shapes) {
+      assertError(await call(h.app, 'GET', base(), { token }), 400, 1000, 'Invalid API Token');
+    }
+  });
+
+  test('given tokens an operator may already have written (any visible ASCII, up to 512 characters) and a lowercase scheme, when listing shares, then they keep working', async () => {
+    const values = ['bootstrap!#$%&\'*+.^_`|~:=/?@[]{}<>"(),;\\', 'ab', 'y'.repeat(512)];
+    for (const [i, value] of values.entries()) {
+      await h.store.tenancy.upsertToken({
+        id: hexId(0x70 + i, 'c'),
+        name: `legacy-${i}`,
+        secret_hash: hashSecret(value),
+        can_edit: false,
+        status: 'active',
+        expires_on: null,
+        created: h.clock.timestamp(),
+        accounts: [OWNER],
+        organizations: [],
+      });
+      assert.equal((await call(h.app, 'GET', base(), { token: value })).status, 200, value);
+    }
+    const lower = await call(h.app, 'GET', base(), {
+      token: null,
+      headers: { authorization: `bearer ${TOKENS.owner}` },
+    });
+    assert.equal(lower.status, 200);
   });
 
   test('given a disabled token, when listing shares, then 400 1000', async () => {
@@ -190,11 +246,64 @@ describe('authentication', () => {
       { 'x-auth-email': 'nobody@acme.test', 'x-auth-key': USER.key },
       { 'x-auth-email': USER.email },
       { 'x-auth-key': USER.key },
-      { 'x-auth-email': '', 'x-auth-key': USER.key },
+      // Cloudflare's own key shape (37 hex digits): well formed, matching nothing.
+      { 'x-auth-email': USER.email, 'x-auth-key': 'c2547eb745079dac9320b638f5e225cf483cc' },
     ];
     for (const headers of cases) {
       assertError(await call(h.app, 'GET', base(), { token: null, headers }), 403, 9103, UNKNOWN_KEY);
     }
+  });
+
+  test('given an X-Auth-Email that is no address, when listing shares, then 400 6003 with error_chain 6102', async () => {
+    for (const email of [
+      '',
+      'not-an-address',
+      'owner@acme',
+      'two words@acme.test',
+      `${'a'.repeat(250)}@acme.test`,
+    ]) {
+      const headers = { 'x-auth-email': email, 'x-auth-key': USER.key };
+      assertErrors(await call(h.app, 'GET', base(), { token: null, headers }), 400, headerErrors(BAD_EMAIL));
+    }
+    const alone = { 'x-auth-email': 'not-an-address' };
+    assertErrors(
+      await call(h.app, 'GET', base(), { token: null, headers: alone }),
+      400,
+      headerErrors(BAD_EMAIL),
+    );
+  });
+
+  test('given an X-Auth-Key no key can be, when listing shares, then 400 6003 with error_chain 6103', async () => {
+    for (const key of ['', 'has a space', 'k\u00e9y-latin1', 'k'.repeat(513)]) {
+      const headers = { 'x-auth-email': USER.email, 'x-auth-key': key };
+      assertErrors(await call(h.app, 'GET', base(), { token: null, headers }), 400, headerErrors(BAD_KEY));
+    }
+    const alone = { 'x-auth-key': 'has a space' };
+    assertErrors(
+      await call(h.app, 'GET', base(), { token: null, headers: alone }),
+      400,
+      headerErrors(BAD_KEY),
+    );
+  });
+
+  test('given both X-Auth headers malformed, when listing shares, then 400 6003 naming both, email first', async () => {
+    const headers = { 'x-auth-email': 'nobody', 'x-auth-key': 'has a space' };
+    assertErrors(
+      await call(h.app, 'GET', base(), { token: null, headers }),
+      400,
+      headerErrors(BAD_EMAIL, BAD_KEY),
+    );
+  });
+
+  test('given a malformed header on a change, when creating a share, then 400 6003 and nothing is created', async () => {
+    const before = (await call(h.app, 'GET', base())).body.result_info.total_count;
+    const res = await call(h.app, 'POST', base(), {
+      token: null,
+      headers: { authorization: `Bearer ${TOKENS.owner} extra` },
+      body: seedShareBody(R2),
+    });
+    assertErrors(res, 400, headerErrors(BAD_AUTHORIZATION));
+    assert.equal((await call(h.app, 'GET', base())).body.result_info.total_count, before);
   });
 });
 
@@ -419,11 +528,19 @@ describe('tokens/verify', () => {
     }
   });
 
-  test('given a disabled or unknown token or none, when verifying, then 400 1000 / 9106', async () => {
-    const url = '/client/v4/user/tokens/verify';
-    assertError(await call(h.app, 'GET', url, { token: TOKENS.disabled }), 400, 1000, 'Invalid API Token');
-    assertError(await call(h.app, 'GET', url, { token: 'nope' }), 400, 1000, 'Invalid API Token');
-    assertError(await call(h.app, 'GET', url, { token: null }), 400, 9106, MISSING);
+  test('given a disabled, expired or unknown token, when verifying at either tokens/verify, then 401 1000; none is 400 9106', async () => {
+    for (const url of ['/client/v4/user/tokens/verify', `/client/v4/accounts/${OWNER}/tokens/verify`]) {
+      for (const token of [TOKENS.disabled, TOKENS.expired, 'nope']) {
+        assertError(await call(h.app, 'GET', url, { token }), 401, 1000, 'Invalid API Token');
+      }
+      assertError(await call(h.app, 'GET', url, { token: null }), 400, 9106, MISSING);
+      const malformed = { authorization: 'Bearer' };
+      assertErrors(
+        await call(h.app, 'GET', url, { token: null, headers: malformed }),
+        400,
+        headerErrors(BAD_AUTHORIZATION),
+      );
+    }
   });
 
   test("given a valid token, when verifying at another account's tokens/verify, then 403 10000", async () => {

@@ -5,6 +5,7 @@ import { assertError, setup, type Harness } from './helpers.js';
 import {
   addOtherUser,
   CALLERS,
+  CHAINS,
   hasBody,
   isObjectRoute,
   isWrite,
@@ -100,6 +101,8 @@ for (const row of matrix.rows) {
             expected.code,
             message,
           );
+          const chain = (body as { errors: { error_chain?: unknown }[] }).errors[0]?.error_chain;
+          assert.deepEqual(chain, CHAINS[expected.code], label);
         }
       });
     }

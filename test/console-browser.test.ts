@@ -30,6 +30,7 @@ const TOKEN = {
   owner: 'console-owner-token-0001',
   reader: 'console-read-only-token-02',
   stranger: 'console-stranger-token-03',
+  accounts: 'console-three-accounts-token-06',
 };
 const ADMIN = 'console-admin-token-0004';
 const USER = { email: 'owner@acme.test', key: 'console-global-api-key-05' };
@@ -54,6 +55,8 @@ const bootstrap = {
     { value: TOKEN.owner, name: 'owner', accounts: [OWNER], permissions: ['read', 'edit'] },
     { value: TOKEN.reader, name: 'reader', accounts: [OWNER], permissions: ['read'] },
     { value: TOKEN.stranger, name: 'stranger', accounts: [STRANGER], permissions: ['read', 'edit'] },
+    // Scoped to the owner and both recipients: its memberships name all three.
+    { value: TOKEN.accounts, name: 'three', accounts: [OWNER, R1, R2], permissions: ['read', 'edit'] },
   ],
 };
 
@@ -310,6 +313,34 @@ describe('the web console in Chromium', { skip }, () => {
     await page
       .getByRole('button', { name: 'Edit meta of policy-1' })
       .waitFor({ state: 'detached', timeout: SETTLE_MS });
+    await context.close();
+  });
+
+  test('given a token of the owner and its recipients, when signing in, opening the share and renaming it, then recipients show their names and no request fails', async () => {
+    const { context, page } = await newPage();
+    const failures: string[] = [];
+    page.on('requestfailed', (req) => failures.push(`${req.url()}: ${req.failure()?.errorText}`));
+    page.on('response', (res) => {
+      if (res.status() >= 400) failures.push(`${res.url()}: ${res.status()}`);
+    });
+    await signIn(page, TOKEN.accounts);
+    await page.getByRole('link', { name: 'Acme Owner' }).click();
+    await page.getByRole('link', { name: 'Console share renamed' }).click();
+    await page.getByRole('heading', { name: 'Console share renamed' }).waitFor();
+    // Names from the credential's memberships, ids kept beside them.
+    for (const [id, name] of [
+      [R1, 'Acme R1'],
+      [R2, 'Acme R2'],
+    ]) {
+      await page.getByRole('rowheader', { name: `${name} ${id}` }).waitFor();
+    }
+    await page.getByLabel('Name', { exact: true }).fill('Console share, renamed again');
+    await page.getByRole('button', { name: 'Save name and tags' }).click();
+    await page.getByRole('heading', { name: 'Console share, renamed again' }).waitFor();
+    // The resource types come from the server's own list, trust-grant included.
+    assert.ok((await page.getByLabel('Resource type').innerText()).includes('trust-grant'));
+    await screenshot(page, 'recipient-names');
+    assert.deepEqual(failures, []);
     await context.close();
   });
 

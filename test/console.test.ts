@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
+import { FAVICON_SVG } from '../src/console/favicon.js';
 import { CONSOLE_CSP, mountConsole } from '../src/console/plugin.js';
 import { errorHandler } from '../src/http/error-handler.js';
 import { NoRouteError } from '../src/http/errors.js';
@@ -79,6 +80,17 @@ describe('the console routes', () => {
     assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
   });
 
+  test('given the console mounted, when a browser asks for /favicon.ico or the linked /console/favicon.svg, then an SVG icon, cached for a day', async () => {
+    for (const url of ['/favicon.ico', '/console/favicon.svg']) {
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 200, url);
+      assert.equal(res.headers['content-type'], 'image/svg+xml');
+      assert.equal(res.headers['cache-control'], 'public, max-age=86400');
+      assert.equal(res.body, FAVICON_SVG);
+    }
+    assert.match(FAVICON_SVG, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  });
+
   test('given an unknown asset or a file outside assets, when asking, then the 404 envelope', async () => {
     for (const url of ['/console/assets/nope.js', '/console/assets/..%2Fplugin.js']) {
       assertError(reply(await app.inject({ method: 'GET', url })), 404, 7003, NO_ROUTE);
@@ -110,7 +122,7 @@ describe('buildApp console option', () => {
   after(() => h.close());
 
   test('given the console off (the in-process default), when asking for /console, then the usual 404 envelope', async () => {
-    for (const url of ['/console', '/console/accounts/x', '/console/assets/app.js']) {
+    for (const url of ['/console', '/console/accounts/x', '/console/assets/app.js', '/favicon.ico']) {
       assertError(reply(await h.app.inject({ method: 'GET', url })), 404, 7003, NO_ROUTE);
     }
   });

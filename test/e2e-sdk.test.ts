@@ -461,6 +461,54 @@ describe('over plain HTTP', () => {
     });
   });
 
+  test('given an unknown or disabled token, when verifying it through the SDK, then AuthenticationError (401) 1000', async () => {
+    for (const token of ['not-a-token', TOKENS.disabled]) {
+      const err = await rejection(() => client(token).user.tokens.verify());
+      assert.ok(err instanceof Cloudflare.AuthenticationError, String(err));
+      assert.deepEqual(err.errors, [{ code: 1000, message: 'Invalid API Token' }]);
+    }
+  });
+
+  test('given a malformed token or a bad account id, when calling through the SDK, then BadRequestError with the header error chain / the two routing errors', async () => {
+    const header = await rejection(() => client('two words').user.tokens.verify());
+    assert.ok(header instanceof Cloudflare.BadRequestError, String(header));
+    assert.deepEqual(header.errors, [
+      {
+        code: 6003,
+        message: 'Invalid request headers',
+        error_chain: [{ code: 6111, message: 'Invalid format for Authorization header' }],
+      },
+    ]);
+    const route = await rejection(() => client().resourceSharing.list({ account_id: 'not-an-id' }));
+    assert.ok(route instanceof Cloudflare.BadRequestError, String(route));
+    assert.deepEqual(route.errors, [
+      {
+        code: 7003,
+        message:
+          'Could not route to /client/v4/accounts/not-an-id/shares, perhaps your object identifier is invalid?',
+      },
+      { code: 7000, message: 'No route for that URI' },
+    ]);
+  });
+
+  test('given an organization token, when listing memberships through the SDK with auto-pagination, then every account of its scope, read-only', async () => {
+    const seen: { account: string | undefined; write: boolean | undefined; roles: string[] | undefined }[] =
+      [];
+    for await (const m of client(TOKENS.org).memberships.list({ per_page: 3 })) {
+      seen.push({ account: m.account?.id, write: m.permissions?.organization?.write, roles: m.roles });
+    }
+    assert.deepEqual(
+      seen.map((m) => m.account),
+      [OWNER, R1, R2, R3],
+    );
+    assert.ok(seen.every((m) => m.write === false && m.roles?.[0] === 'Administrator Read Only'));
+    const page = await client().memberships.list();
+    assert.deepEqual(
+      page.result.map((m) => [m.account?.id, m.account?.name, m.permissions?.organization, m.status]),
+      [[OWNER, 'Acme Owner', { read: true, write: true }, 'accepted']],
+    );
+  });
+
   test('given the server, when probing /healthz and an unknown route over HTTP, then 200 and 404 7003 with x-request-id', async () => {
     const health = await fetch(`${origin}/healthz`);
     assert.equal(health.status, 200);

@@ -56,9 +56,24 @@ function problemWith(req: FuzzRequest, res: LightMyRequestResponse): string | un
   if (!Array.isArray(b.messages) || b.messages.length !== 0) return 'messages must be []';
   if (!Array.isArray(b.errors) || b.errors.length === 0) return 'errors must be a non-empty array';
   for (const e of b.errors as Record<string, unknown>[]) {
-    const extra = Object.keys(e).filter((k) => !['code', 'message', 'source'].includes(k));
+    const extra = Object.keys(e).filter((k) => !['code', 'message', 'source', 'error_chain'].includes(k));
     if (!Number.isInteger(e.code) || typeof e.message !== 'string' || e.message === '' || extra.length > 0) {
       return `error item ${JSON.stringify(e)}`;
+    }
+    // Cloudflare's causes of a header refusal: each a code and a message, nothing else.
+    const chain = e.error_chain;
+    if (
+      chain !== undefined &&
+      (!Array.isArray(chain) ||
+        chain.length === 0 ||
+        chain.some(
+          (c: Record<string, unknown>) =>
+            Object.keys(c).join() !== 'code,message' ||
+            !Number.isInteger(c.code) ||
+            typeof c.message !== 'string',
+        ))
+    ) {
+      return `error chain ${JSON.stringify(chain)}`;
     }
     const source = e.source as Record<string, unknown> | undefined;
     if (

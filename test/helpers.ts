@@ -190,6 +190,34 @@ export function assertError(
   assert.deepEqual(e.source, pointer === undefined ? undefined : { pointer });
 }
 
+/**
+ * Asserts a failure whose `errors` are exactly `errors` (several entries, `error_chain`, no pointer
+ * unless given): for the answers Cloudflare sends before a request reaches an operation.
+ */
+export function assertErrors(res: Reply, status: number, errors: readonly object[]): void {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  assert.deepEqual(res.body, { success: false, errors, messages: [], result: null });
+}
+
+/** Cloudflare's refusal of a malformed credential header, with the causes (6111, 6102, 6103) it names. */
+export const headerErrors = (...causes: [number, string][]) => [
+  {
+    code: 6003,
+    message: 'Invalid request headers',
+    error_chain: causes.map(([code, message]) => ({ code, message })),
+  },
+];
+export const BAD_AUTHORIZATION: [number, string] = [6111, 'Invalid format for Authorization header'];
+export const BAD_EMAIL: [number, string] = [6102, 'Invalid format for X-Auth-Email header'];
+export const BAD_KEY: [number, string] = [6103, 'Invalid format for X-Auth-Key header'];
+
+/** Cloudflare's router refusing an id segment that is not an id: the path (no query), then 7000. */
+export const routeErrors = (path: string) => [
+  { code: 7003, message: `Could not route to ${path}, perhaps your object identifier is invalid?` },
+  { code: 7000, message: 'No route for that URI' },
+];
+
 export const base = (account = OWNER) => `/client/v4/accounts/${account}/shares`;
 
 /** The seed example body of "Create a new share". */

@@ -264,6 +264,30 @@ describe('the OpenAPI document', () => {
     );
   });
 
+  it('given the error envelope of the served document, then an error may carry error_chain, and a header refusal and a routing refusal validate against it', async () => {
+    const shares = doc.paths['/accounts/{account_id}/shares']?.get?.responses?.['4XX'];
+    const schema = shares?.content?.['application/json']?.schema as {
+      properties: { errors: { items: { properties: Record<string, { items?: { properties?: object } }> } } };
+    };
+    const item = schema.properties.errors.items.properties;
+    assert.deepEqual(Object.keys(item.error_chain?.items?.properties ?? {}), ['code', 'message']);
+    const header = asReply(
+      await app.inject({
+        method: 'GET',
+        url: `${API_ROOT}/accounts/${'b'.repeat(32)}/shares`,
+        headers: { authorization: 'Basic eA==' },
+      }),
+    );
+    assert.equal(header.body.errors[0].error_chain[0].code, 6111);
+    served.assertRouteResponse('GET', '/accounts/{account_id}/shares', header);
+    const route = asReply(await get(app, `${API_ROOT}/accounts/not-an-id/shares`));
+    assert.deepEqual(
+      route.body.errors.map((e: { code: number }) => e.code),
+      [7003, 7000],
+    );
+    served.assertRouteResponse('GET', '/accounts/{account_id}/shares', route);
+  });
+
   it('given an unknown share, when getting it, then the 404 validates against the error envelope of the served document', async () => {
     const res = asReply(await get(app, `${API_ROOT}/accounts/${'b'.repeat(32)}/shares/${'f'.repeat(32)}`));
     assertError(res, 400, 9106, 'Missing X-Auth-Key, X-Auth-Email or Authorization headers');

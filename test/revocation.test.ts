@@ -132,10 +132,10 @@ describe('revocation: a running server sees token and user changes made elsewher
     assert.equal((await within1s(shareUrl, 200)).status, 200);
   });
 
-  test('given a working token, when a bootstrap re-applied by another process disables it, then within 1 s every route answers 400 1000 "Invalid API Token"', async () => {
+  test('given a working token, when a bootstrap re-applied by another process disables it, then within 1 s every route answers 1000 "Invalid API Token" (401 on tokens/verify)', async () => {
     await reapply(file({ status: 'disabled' }));
     assertError(await within1s(shareUrl, 400), 400, 1000, 'Invalid API Token');
-    assertError(await request(server, '/user/tokens/verify'), 400, 1000, 'Invalid API Token');
+    assertError(await request(server, '/user/tokens/verify'), 401, 1000, 'Invalid API Token');
     assertError(await request(server, `/accounts/${B}/shares`), 400, 1000, 'Invalid API Token');
   });
 

@@ -566,7 +566,7 @@ describe('TenancyService.moveAccount and setEntitlements refuse bad input', () =
     [
       'setEntitlements, an unknown resource type',
       () => service.setEntitlements(R1, ['custom-ruleset', 'dns-record']),
-      'invalid account: entitlements[1]: unknown resource type "dns-record" (expected one of custom-ruleset, gateway-policy, gateway-destination-ip, gateway-block-page-settings, gateway-extended-email-matching, idp-federation-grant)',
+      'invalid account: entitlements[1]: unknown resource type "dns-record" (expected one of custom-ruleset, gateway-policy, gateway-destination-ip, gateway-block-page-settings, gateway-extended-email-matching, idp-federation-grant, trust-grant)',
     ],
     [
       'setEntitlements, an unknown account',

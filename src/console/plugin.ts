@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, NoRouteError } from '../http/errors.js';
 import type { App } from '../http/types.js';
+import { FAVICON_SVG } from './favicon.js';
 
 /** Where the console lives, beside the API (outside `/client/v4`, so it can never collide with it). */
 export const CONSOLE_PATH = '/console';
@@ -78,6 +79,9 @@ export async function mountConsole(app: App, dir: string = CONSOLE_DIST): Promis
   };
   const page = async (_req: FastifyRequest, reply: FastifyReply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(current().index);
+  const icon = async (_req: FastifyRequest, reply: FastifyReply) =>
+    reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON_SVG);
+  app.get('/favicon.ico', icon);
 
   await app.register(
     async (site) => {
@@ -89,6 +93,7 @@ export async function mountConsole(app: App, dir: string = CONSOLE_DIST): Promis
       });
       site.get('/', page);
       site.get('/*', page);
+      site.get('/favicon.svg', icon);
       site.get<{ Params: { file: string } }>('/assets/:file', async (req, reply) => {
         const asset = current().assets.get(req.params.file);
         if (!asset) throw new NoRouteError();

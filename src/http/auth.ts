@@ -3,13 +3,8 @@ import type { Clock } from '../lib/clock.js';
 import { isId } from '../lib/ids.js';
 import { digestsEqual, hashSecret } from '../lib/secrets.js';
 import type { AccountRow, ScopeTarget, TenancyStore, TokenCredential } from '../tenancy/store.js';
-import {
-  ForbiddenError,
-  InvalidTokenError,
-  MissingCredentialsError,
-  NotFoundError,
-  UnknownKeyError,
-} from './errors.js';
+import { presentedCredential } from './credential-headers.js';
+import { ForbiddenError, InvalidTokenError, NotFoundError, UnknownKeyError } from './errors.js';
 
 /**
  * Who is calling, and whether they may touch the one account or organization the route names. The
@@ -38,6 +33,8 @@ export interface Access {
   scope: 'account' | 'organization' | 'none';
   write: boolean;
   object?: boolean;
+  /** The status of an unknown, disabled or expired token (401 on `tokens/verify`, as Cloudflare). */
+  invalidTokenStatus?: 401;
 }
 
 declare module 'fastify' {
@@ -50,11 +47,6 @@ declare module 'fastify' {
 }
 
 export const OBJECT_NOT_FOUND = 'Share not found';
-
-function header(req: FastifyRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
 
 export class Authenticator {
   constructor(
@@ -72,16 +64,9 @@ export class Authenticator {
     params: Record<string, string | undefined>,
   ): Promise<Principal> {
     const target = scopeTarget(access, params);
-    const authorization = header(req, 'authorization');
-    if (authorization !== undefined) {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-      if (!match?.[1]) throw new InvalidTokenError();
-      return this.fromToken(match[1], target);
-    }
-    const email = header(req, 'x-auth-email');
-    const key = header(req, 'x-auth-key');
-    if (email === undefined && key === undefined) throw new MissingCredentialsError();
-    if (!email || !key) throw new UnknownKeyError();
+    const presented = presentedCredential(req.headers);
+    if (presented.kind === 'token') return this.fromToken(presented.value, target, access);
+    const { email, key } = presented;
     const user = await this.tenancy.findUserCredential(email.trim().toLowerCase(), target);
     // Compare against a dummy digest when the email is unknown so timing does not reveal which part failed.
     const expected = user?.api_key_hash ?? hashSecret('');
@@ -96,11 +81,11 @@ export class Authenticator {
     };
   }
 
-  private async fromToken(value: string, target: ScopeTarget): Promise<Principal> {
+  private async fromToken(value: string, target: ScopeTarget, access: Access): Promise<Principal> {
     const digest = hashSecret(value);
     const token = await this.tenancy.findTokenCredential(digest, target);
     if (!token || !digestsEqual(digest, token.secret_hash) || !this.usable(token))
-      throw new InvalidTokenError();
+      throw new InvalidTokenError(access.invalidTokenStatus);
     return {
       kind: 'token',
       id: token.id,

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { RESOURCE_TYPES } from '../lib/resource-types.js';
 
 /** Identifiers as the contract declares them: strings of at most 32 characters. */
 export const Identifier = (description: string) => Type.String({ maxLength: 32, description });
@@ -21,21 +22,19 @@ export const StringEnum = <const T extends readonly string[]>(
   options: { description?: string } = {},
 ) => Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 
-export const RESOURCE_TYPES = [
-  'custom-ruleset',
-  'gateway-policy',
-  'gateway-destination-ip',
-  'gateway-block-page-settings',
-  'gateway-extended-email-matching',
-  'idp-federation-grant',
-] as const;
 export const ResourceType = StringEnum(RESOURCE_TYPES, { description: 'Resource Type.' });
 export type ResourceType = Static<typeof ResourceType>;
+
+/** A cause under a general error code, as Cloudflare nests it (`error_chain` of a header refusal). */
+export const ErrorChainItem = Type.Object({ code: Type.Integer(), message: Type.String() });
 
 export const ErrorItem = Type.Object({
   code: Type.Integer(),
   message: Type.String(),
   source: Type.Optional(Type.Object({ pointer: Type.String() })),
+  error_chain: Type.Optional(
+    Type.Array(ErrorChainItem, { description: 'The specific causes under this code.' }),
+  ),
 });
 export type ErrorItem = Static<typeof ErrorItem>;
 

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
 import { isStoreUnavailable } from '../db/outage.js';
 import { ID_PATTERN } from '../lib/ids.js';
-import { DIGEST_PATTERN, TIMESTAMP_PATTERN, type Failure } from './common-schemas.js';
+import { DIGEST_PATTERN, TIMESTAMP_PATTERN, type ErrorItem, type Failure } from './common-schemas.js';
 import {
   ApiError,
   InternalError,
@@ -79,16 +79,10 @@ export function validationError(errors: ErrorObject[], context: SchemaContext): 
 }
 
 export function envelope(error: ApiError): Failure {
-  return {
-    success: false,
-    errors: [
-      error.source
-        ? { code: error.code, message: error.message, source: error.source }
-        : { code: error.code, message: error.message },
-    ],
-    messages: [],
-    result: null,
-  };
+  const first: ErrorItem = { code: error.code, message: error.message };
+  if (error.source) first.source = error.source;
+  if (error.chain) first.error_chain = error.chain;
+  return { success: false, errors: [first, ...error.followers], messages: [], result: null };
 }
 
 /** Maps framework errors onto our error kinds. */

@@ -6,12 +6,22 @@ export interface ErrorSource {
   pointer: string;
 }
 
+/** A code and message without a pointer: an `error_chain` entry, or a further entry of `errors`. */
+export interface ErrorDetail {
+  code: number;
+  message: string;
+}
+
 export abstract class ApiError extends Error {
   abstract readonly status: number;
   abstract readonly code: number;
   readonly source: ErrorSource | undefined;
   /** Extra response headers, e.g. `x-should-retry`. */
   readonly headers: Record<string, string> = {};
+  /** Cloudflare's `error_chain`: the specific causes under a general code (a header refusal). */
+  readonly chain: ErrorDetail[] | undefined = undefined;
+  /** Entries of `errors` after this one (a routing refusal carries two). */
+  readonly followers: ErrorDetail[] = [];
   constructor(message: string, pointer?: string) {
     super(message);
     this.source = pointer === undefined ? undefined : { pointer };
@@ -51,12 +61,45 @@ export class UnknownKeyError extends ApiError {
   }
 }
 
-/** 400: bearer token unknown, disabled or expired. */
+/**
+ * Bearer token unknown, disabled or expired: 400 on the API's routes, 401 on `tokens/verify`, as
+ * Cloudflare answers each.
+ */
 export class InvalidTokenError extends ApiError {
-  readonly status = 400;
   readonly code = 1000;
-  constructor() {
+  constructor(readonly status: 400 | 401 = 400) {
     super('Invalid API Token');
+  }
+}
+
+/** The `error_chain` causes of a header refusal, in Cloudflare's words. */
+export const HEADER_CAUSES = {
+  authorization: { code: 6111, message: 'Invalid format for Authorization header' },
+  email: { code: 6102, message: 'Invalid format for X-Auth-Email header' },
+  key: { code: 6103, message: 'Invalid format for X-Auth-Key header' },
+} as const satisfies Record<string, ErrorDetail>;
+
+/** 400: a credential header no credential can match (checked before any lookup). */
+export class InvalidHeadersError extends ApiError {
+  readonly status = 400;
+  readonly code = 6003;
+  override readonly chain: ErrorDetail[];
+  constructor(causes: ErrorDetail[]) {
+    super('Invalid request headers');
+    this.chain = causes;
+  }
+}
+
+/**
+ * 400: a path segment that must be an object id is not one. Cloudflare's router refuses it before
+ * authentication, naming the path (without the query string), then adds its generic 7000.
+ */
+export class InvalidIdRouteError extends ApiError {
+  readonly status = 400;
+  readonly code = 7003;
+  override readonly followers = [{ code: 7000, message: 'No route for that URI' }];
+  constructor(path: string) {
+    super(`Could not route to ${path}, perhaps your object identifier is invalid?`);
   }
 }
 

@@ -51,6 +51,10 @@ const TAGS: OpenAPIV3.TagObject[] = [
   { name: 'Audit Logs', description: "The account's audit logs, in Cloudflare's version 1 and 2 shapes." },
   { name: 'User API Tokens', description: 'Token verification, as Cloudflare answers it.' },
   { name: 'Account API Tokens', description: 'Token verification, as Cloudflare answers it.' },
+  {
+    name: 'User Account Memberships',
+    description: "The caller's accounts and what it may do in each, as Cloudflare lists them.",
+  },
   { name: 'rshare', description: "rshare's own endpoints under the API root." },
   {
     name: 'rshare admin',

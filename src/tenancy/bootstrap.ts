@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { TypeCheck } from '@sinclair/typebox/compiler';
 import type { Value as ValueApi, ValueError } from '@sinclair/typebox/value';
-import { RESOURCE_TYPES } from '../http/common-schemas.js';
+import { RESOURCE_TYPES } from '../lib/resource-types.js';
 import { ID_PATTERN } from '../lib/ids.js';
 import type { BatchSummary, Issue, Pending, TenancyService } from './service.js';
 import { findBadText } from '../http/validation.js';

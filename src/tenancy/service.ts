@@ -1,6 +1,7 @@
-import { RESOURCE_TYPES, type ResourceType } from '../http/common-schemas.js';
 import type { Clock } from '../lib/clock.js';
+import { isEmailAddress, MAX_SECRET_LENGTH, SECRET_CHARACTERS } from '../lib/credential-shapes.js';
 import { isId, randomIds, type IdSource, newSecret } from '../lib/ids.js';
+import { isResourceType, RESOURCE_TYPES } from '../lib/resource-types.js';
 import { hashSecret } from '../lib/secrets.js';
 import type { AuditOf } from '../audit/entry.js';
 import { tenancyAudit } from './audit.js';
@@ -69,11 +70,7 @@ export interface Put<T> {
 export type PublicUser = Omit<UserRow, 'api_key_hash'>;
 export type PublicToken = Omit<TokenRow, 'secret_hash'>;
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-/** Secrets travel in HTTP headers, so only visible ASCII without spaces is accepted. */
-const SECRET = /^[\x21-\x7e]+$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
-const MAX_SECRET_LENGTH = 512;
 /** A chosen token value shorter than this could be found by trying values against the API. */
 export const MIN_TOKEN_LENGTH = 16;
 
@@ -96,16 +93,16 @@ export function nameProblem(name: string): string | undefined {
 }
 
 export function emailProblem(email: string): string | undefined {
-  return EMAIL.test(email) && email.length <= 254
-    ? undefined
-    : `not a valid email address: ${JSON.stringify(email)}`;
+  return isEmailAddress(email) ? undefined : `not a valid email address: ${JSON.stringify(email)}`;
 }
 
 /** Never echoes the secret itself. */
 export function secretProblem(secret: string): string | undefined {
   if (secret.length === 0) return 'must not be empty';
   if (secret.length > MAX_SECRET_LENGTH) return `must be at most ${MAX_SECRET_LENGTH} characters`;
-  return SECRET.test(secret) ? undefined : 'must contain only visible ASCII characters (no spaces)';
+  return SECRET_CHARACTERS.test(secret)
+    ? undefined
+    : 'must contain only visible ASCII characters (no spaces)';
 }
 
 /** A token value someone chose (generated ones are 40 characters); never echoes it. */
@@ -130,10 +127,6 @@ export function permissionsProblem(permissions: readonly string[]): string | und
     return permissions.includes('edit') ? "'edit' requires 'read'" : "must include 'read'";
   }
   return undefined;
-}
-
-function isResourceType(value: string): value is ResourceType {
-  return (RESOURCE_TYPES as readonly string[]).includes(value);
 }
 
 function unique<T>(values: readonly T[]): T[] {

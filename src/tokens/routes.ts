@@ -20,7 +20,10 @@ function verification(principal: Principal) {
   return { success: true as const, errors: [], messages: [VALID], result };
 }
 
-/** `tokens/verify` as Cloudflare answers it: only for API tokens, which must be valid to get here. */
+/**
+ * `tokens/verify` as Cloudflare answers it: only for API tokens, which must be valid to get here (an
+ * unknown, disabled or expired one is a 401 on these routes).
+ */
 export function tokenRoutes(app: App): void {
   app.get('/user/tokens/verify', {
     schema: {
@@ -29,7 +32,7 @@ export function tokenRoutes(app: App): void {
       tags: ['User API Tokens'],
       response: { 200: Single(TokenVerification) },
     },
-    config: { access: { scope: 'none', write: false } },
+    config: { access: { scope: 'none', write: false, invalidTokenStatus: 401 } },
     handler: async (req) => verification(req.principal),
   });
   app.get('/accounts/:account_id/tokens/verify', {
@@ -40,7 +43,7 @@ export function tokenRoutes(app: App): void {
       params: AccountParams,
       response: { 200: Single(TokenVerification) },
     },
-    config: { access: { scope: 'account', write: false } },
+    config: { access: { scope: 'account', write: false, invalidTokenStatus: 401 } },
     handler: async (req) => verification(req.principal),
   });
 }

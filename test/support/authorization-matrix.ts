@@ -86,9 +86,15 @@ export function parseMatrix(readme: string): Matrix {
 export const MESSAGES: Record<number, string> = {
   1000: 'Invalid API Token',
   1404: 'Share not found',
+  6003: 'Invalid request headers',
   9103: 'Unknown X-Auth-Key or X-Auth-Email',
   9106: 'Missing X-Auth-Key, X-Auth-Email or Authorization headers',
   10000: 'Authentication error',
+};
+
+/** The `error_chain` each code of the matrix carries (the malformed column sends only `Authorization`). */
+export const CHAINS: Record<number, { code: number; message: string }[]> = {
+  6003: [{ code: 6111, message: 'Invalid format for Authorization header' }],
 };
 
 /** A second user, so a valid key sent with another user's email is one of the "wrong email" cases. */

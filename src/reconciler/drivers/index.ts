@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { readFile } from 'node:fs/promises';
-import { RESOURCE_TYPES, type ResourceType } from '../../http/common-schemas.js';
+import type { ResourceType } from '../../http/common-schemas.js';
+import { isResourceType, RESOURCE_TYPES } from '../../lib/resource-types.js';
 import type { InventoryStore } from '../../inventory/store.js';
 import type { Clock } from '../../lib/clock.js';
 import { InventoryDriver } from './inventory.js';
@@ -32,7 +33,7 @@ export async function parseDrivers(file: unknown, source: string): Promise<Drive
     throw new Error(`drivers ${source}: ${first?.path || '/'}: ${first?.message ?? 'invalid'}`);
   }
   for (const type of Object.keys(file)) {
-    if (!(RESOURCE_TYPES as readonly string[]).includes(type)) {
+    if (!isResourceType(type)) {
       throw new Error(
         `drivers ${source}: /${type}: unknown resource type (expected one of ${RESOURCE_TYPES.join(', ')})`,
       );

@@ -3,7 +3,7 @@ import {
   ExcludedRecipientRequest,
   ReplaceExcludedRecipientsBody,
 } from '../../../src/excluded-recipients/schemas.js';
-import { RESOURCE_TYPES } from '../../../src/http/common-schemas.js';
+import { RESOURCE_TYPES } from '../../../src/lib/resource-types.js';
 import { RecipientRequest, ReplaceRecipientsBody } from '../../../src/recipients/schemas.js';
 import { CreateResourceBody, UpdateResourceBody } from '../../../src/resources/schemas.js';
 import { CreateShareBody, UpdateShareBody } from '../../../src/shares/schemas.js';
