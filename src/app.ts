@@ -125,7 +125,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     rewriteUrl: (req) => rewriteRootAlias(req.url ?? '/'),
     logController: new RequestLog(),
     // Malformed percent-encoding or an over-long path segment fail before routing: same envelope.
-    frameworkErrors: frameworkErrorHandler(bodyLimit, limits.urlLimit),
+    frameworkErrors: frameworkErrorHandler(bodyLimit, limits.urlLimit, API_ROOT),
     schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
 import { isStoreUnavailable } from '../db/outage.js';
+import { requestPath } from '../faults/paths.js';
 import { ID_PATTERN } from '../lib/ids.js';
 import { DIGEST_PATTERN, TIMESTAMP_PATTERN, type ErrorItem, type Failure } from './common-schemas.js';
 import {
@@ -10,6 +11,7 @@ import {
   PayloadTooLargeError,
   StoreUnavailableError,
   UnsupportedMediaTypeError,
+  InvalidIdRouteError,
   UriTooLongError,
   ValidationError,
 } from './errors.js';
@@ -147,7 +149,7 @@ function send(api: ApiError, reply: FastifyReply): void {
  * segment over the router's length limit), answered in the same envelope, with the request id. A URL
  * over the limit is a 414 whatever else is wrong with it, as it is once routed.
  */
-export function frameworkErrorHandler(bodyLimit: number, urlLimit: number) {
+export function frameworkErrorHandler(bodyLimit: number, urlLimit: number, apiRoot: string) {
   const handle = errorHandler(bodyLimit);
   return function onFrameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
     if (req.originalUrl.length > urlLimit) return handle(new UriTooLongError(urlLimit), req, reply);
@@ -155,6 +157,9 @@ export function frameworkErrorHandler(bodyLimit: number, urlLimit: number) {
       case 'FST_ERR_BAD_URL':
         return handle(new ValidationError('The URL is not valid (malformed percent-encoding)'), req, reply);
       case 'FST_ERR_MAX_PARAM_LENGTH':
+        // Every parameter of Cloudflare's API is an id, so its router cannot route this either.
+        if (req.originalUrl.startsWith(`${apiRoot}/`))
+          return handle(new InvalidIdRouteError(requestPath(req.originalUrl)), req, reply);
         return handle(new ValidationError('A path parameter is too long'), req, reply);
       default:
         return handle(err, req, reply);
