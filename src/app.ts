@@ -23,7 +23,7 @@ import { resolveLimits, type HttpLimitOptions } from './http/limits.js';
 import { RequestLog } from './http/request-log.js';
 import { installServerLimits, serverLimitOptions } from './http/server-limits.js';
 import { lazySerializers } from './http/serialization.js';
-import { findNul, findTooDeep, MAX_BODY_DEPTH, validatorCompiler } from './http/validation.js';
+import { findBadText, findTooDeep, MAX_BODY_DEPTH, validatorCompiler } from './http/validation.js';
 import { journalHooks } from './journal/hook.js';
 import type { Journal } from './journal/service.js';
 import { MalformedJsonError, NoRouteError, ValidationError } from './http/errors.js';
@@ -155,9 +155,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   const services = createServices(options.store, clock, options.ids);
 
-  // Test-suite controls on the public API, registered before authentication and validation: the journal
-  // keeps each body as sent; faults are decided before authentication, as at Cloudflare's edge.
-  if (options.journal) journalHooks(app, options.journal);
+  // Test-suite control on the public API, registered before authentication: faults are decided before
+  // authentication, as at Cloudflare's edge.
   if (options.faults) faultHooks(app, options.faults, bodyLimit);
 
   if (options.api !== false) idRoutingHook(app, API_ROOT);
@@ -186,15 +185,20 @@ export async function buildApp(options: AppOptions): Promise<App> {
     });
   }
 
-  // Nesting first (it bounds the recursion of the NUL check). Path and query parameters reach the stores
-  // as well as bodies do (`/shares/%00` is a lookup by id), so none may hold a NUL either.
+  // Nesting first (it bounds the recursion of the journal's copy and of the text check).
   app.addHook('preValidation', async (req) => {
     const depth = req.routeOptions.config.bodyDepth ?? MAX_BODY_DEPTH;
     const deep = findTooDeep(req.body, depth);
     if (deep !== undefined)
       throw new ValidationError(`The body is nested more than ${depth} levels deep`, deep);
-    const at = findNul(req.params, '/path') ?? findNul(req.query, '/query') ?? findNul(req.body);
-    if (at !== undefined) throw new ValidationError('Text must not contain the NUL character (\\u0000)', at);
+  });
+  // The journal keeps each body as sent, once it passed the parsing limits, before validation changes it.
+  if (options.journal) journalHooks(app, options.journal);
+  // Path and query parameters reach the stores as well as bodies do (`/shares/%00` is a lookup by id), so
+  // none may hold a NUL or a lone surrogate.
+  app.addHook('preValidation', async (req) => {
+    const bad = findBadText(req.params, '/path') ?? findBadText(req.query, '/query') ?? findBadText(req.body);
+    if (bad !== undefined) throw new ValidationError(bad.message, bad.pointer);
   });
 
   app.setErrorHandler(errorHandler(bodyLimit));

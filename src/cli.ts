@@ -227,6 +227,24 @@ program
   )
   .addOption(
     new Option(
+      '--journal-bytes <n>',
+      'bytes the admin request journal keeps in all (oldest entries go first)',
+    )
+      .env('RSHARE_JOURNAL_BYTES')
+      .default(16 * 1024 * 1024)
+      .argParser(positiveInt),
+  )
+  .addOption(
+    new Option(
+      '--journal-body-bytes <n>',
+      "bytes of a journaled body's JSON; a longer body is kept truncated",
+    )
+      .env('RSHARE_JOURNAL_BODY_BYTES')
+      .default(64 * 1024)
+      .argParser(positiveInt),
+  )
+  .addOption(
+    new Option(
       '--statement-timeout-ms <ms>',
       'PostgreSQL statement timeout, 0 for none (requests answer 503 past it)',
     )
@@ -281,6 +299,8 @@ program
       reconcileDelayMs: number;
       idSeed?: number;
       journalSize: number;
+      journalBytes: number;
+      journalBodyBytes: number;
       auditReads?: boolean;
       auditRetentionDays: number;
       statementTimeoutMs: number;
@@ -311,6 +331,8 @@ program
         reconcileDelayMs: opts.reconcileDelayMs,
         idSeed: opts.idSeed,
         journalSize: opts.journalSize,
+        journalBytes: opts.journalBytes,
+        journalBodyBytes: opts.journalBodyBytes,
         auditReads: opts.auditReads === true,
         statementTimeoutMs: opts.statementTimeoutMs,
         auditRetentionDays: opts.auditRetentionDays,
@@ -343,7 +365,10 @@ program
 admin(program.command('seed').description('fill an empty store with load-test data and print a token for it'))
   .requiredOption('--accounts <n>', 'accounts of the one organization (at least 2)', intAtLeast(2))
   .requiredOption('--shares <n>', 'shares, spread evenly over the accounts', intAtLeast(0))
-  .option('--token <value>', 'value of the read+edit API token to create; generated when omitted')
+  .option(
+    '--token <value>',
+    'value of the read+edit API token to create (at least 16 characters); generated when omitted',
+  )
   .action(async (opts: AdminOptions & { accounts: number; shares: number; token?: string }) => {
     const { seedStore } = await import('./seed/service.js');
     const { openStore } = await import('./db/open.js');
@@ -472,7 +497,7 @@ admin(token.command('create').description('create an API token; prints its value
   .option('--org <id...>', 'organizations the token may act on')
   .option('--permissions <list>', "'read' or 'read,edit'", commaList, ['read'])
   .option('--expires-on <date-time>', 'RFC 3339 expiry (default: never)')
-  .option('--value <secret>', 'token value to use; generated when omitted')
+  .option('--value <secret>', 'token value to use (at least 16 characters); generated when omitted')
   .action(
     async (
       opts: AdminOptions & {

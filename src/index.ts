@@ -40,6 +40,10 @@ export interface StartOptions {
   adminToken?: string;
   /** Requests kept in the journal (default 1,000). */
   journalSize?: number;
+  /** Bytes the journal keeps in all, counted as its entries' JSON (default 16 MiB). */
+  journalBytes?: number;
+  /** Bytes of one journaled body's JSON; a longer body is kept cut there, marked truncated (default 64 KiB). */
+  journalBodyBytes?: number;
   /** Cloudflare's rate limit: `off` (default), `cloudflare` (1200/300s) or `<requests>/<seconds>s`. */
   rateLimit?: string;
   /** HTTP server timeouts (default: headers 10 s, request 30 s, keep-alive 5 s; see the README). */
@@ -133,6 +137,8 @@ export async function startRshare(options: StartOptions = {}): Promise<Rshare> {
       reconcileDelayMs: options.reconcileDelayMs,
       idSeed: options.idSeed,
       journalSize: options.journalSize,
+      journalBytes: options.journalBytes,
+      journalBodyBytes: options.journalBodyBytes,
       rateLimit: options.rateLimit === undefined ? undefined : parseRateLimit(options.rateLimit),
       timeouts: options.timeouts,
     },

@@ -13,7 +13,6 @@ import { openStore } from './db/open.js';
 import type { Store } from './db/store.js';
 import { FaultRegistry } from './faults/service.js';
 import { withDeliveryFaults } from './faults/deliveries.js';
-import { DEFAULT_JOURNAL_SIZE } from './journal/schemas.js';
 import { Journal } from './journal/service.js';
 import { ControlledClock } from './lib/clock.js';
 import { randomIds, seededIds } from './lib/ids.js';
@@ -64,6 +63,10 @@ export interface ServeOptions {
   idSeed?: number;
   /** Requests kept in the admin API's journal (default 1,000). */
   journalSize?: number;
+  /** Bytes the journal keeps in all, counted as its entries' JSON (default 16 MiB). */
+  journalBytes?: number;
+  /** Bytes of one journaled body's JSON; a longer body is kept cut there, marked truncated (default 64 KiB). */
+  journalBodyBytes?: number;
   /** Record successful reads as `view` audit entries (default off, so reads stay cheap). */
   auditReads?: boolean;
   /** Audit entries older than this are pruned by worker nodes (default 548: Cloudflare's 18 months). */
@@ -120,6 +123,18 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   const ids = options.idSeed === undefined ? randomIds : seededIds(options.idSeed);
   const tenancyIds = options.idSeed === undefined ? randomIds : seededIds(options.idSeed, 'tenancy');
   const delayMs = mode === 'auto' ? (options.reconcileDelayMs ?? 0) : 0;
+  // The test-suite controls exist only with the admin API: without it, no hook or driver wrapper runs.
+  // The journal is made first, so bad journal options are refused before anything opens.
+  const adminToken = options.adminToken;
+  const admin = adminToken !== undefined;
+  const journal = admin
+    ? new Journal({
+        clock,
+        size: options.journalSize,
+        maxBytes: options.journalBytes,
+        maxBodyBytes: options.journalBodyBytes,
+      })
+    : undefined;
   const store = await openStore(options.database, {
     poolSize: options.poolSize,
     timing: delayedWork(clock, delayMs),
@@ -143,13 +158,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     }
     const demo = options.demo ? await seedDemo(tenancy, store.tenancy) : undefined;
 
-    // The test-suite controls exist only with the admin API: without it, no hook or driver wrapper runs.
-    const adminToken = options.adminToken;
-    const admin = adminToken !== undefined;
     const faults = admin ? new FaultRegistry() : undefined;
-    const journal = admin
-      ? new Journal({ size: options.journalSize ?? DEFAULT_JOURNAL_SIZE, clock })
-      : undefined;
 
     // An API node with the admin API on keeps an idle reconciler, so `POST /_rshare/reconcile` works.
     if (role !== 'api' || admin) {

@@ -7,7 +7,7 @@ import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { applyBootstrap } from '../src/tenancy/bootstrap.js';
 import { seedDemo } from '../src/tenancy/demo.js';
-import { TenancyService, tokenIdForValue } from '../src/tenancy/service.js';
+import { TenancyService } from '../src/tenancy/service.js';
 import { call, hexId } from './helpers.js';
 import { openTestStore, type TestStore } from './support/store.js';
 
@@ -247,16 +247,14 @@ describe('audit entries of user and token changes', () => {
   });
 
   test('putToken: given a token created and then disabled, given edit and an expiry, when written, then its account logs hold a create and an update with old and new values', async () => {
-    const id = tokenIdForValue(VALUE);
     const token = {
-      id,
       value: VALUE,
       name: 'ci',
       accounts: [A1],
       organizations: [ORG, ORG2],
       permissions: ['read'],
     };
-    await service.putToken(token);
+    const { id } = (await service.putToken(token)).row;
     clock.advance(1000);
     await service.putToken(token);
     await service.putToken({
@@ -381,7 +379,8 @@ describe('audit entries of bootstrap files and the demo seed', () => {
       const last = (await log(account)).at(-1);
       assert.ok(last, `no entry in ${account}`);
       assert.equal(last.action.type, 'update');
-      assert.equal(last.resource.id, tokenIdForValue('bootstrap-token-audit-0001'));
+      const token = await db.store.tenancy.findTokenByHash(hashSecret('bootstrap-token-audit-0001'));
+      assert.equal(last.resource.id, token?.id);
       assert.deepEqual(last.resource.response, {
         name: 'deploy',
         status: 'disabled',

@@ -1,5 +1,6 @@
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +8,10 @@ import type { TenancyStore } from '../src/tenancy/store.js';
 import { openTestStore, type TestStore } from './support/store.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
+import { buildApp } from '../src/app.js';
 import { applyBootstrap, loadBootstrapFile } from '../src/tenancy/bootstrap.js';
-import { TenancyService, tokenIdForValue } from '../src/tenancy/service.js';
+import { TenancyService } from '../src/tenancy/service.js';
+import { call } from './helpers.js';
 
 const id = (n: number, prefix = ''): string => (prefix + n.toString(16)).padStart(32, '0');
 const ORG = id(1, 'a');
@@ -17,6 +20,10 @@ const STAGING = id(2, 'b');
 const CI_TOKEN = 'ci-token-value-0123456789abcdef';
 const READ_TOKEN = 'read-token-value-0123456789abcd';
 const SOURCE = '/etc/rshare/bootstrap.json';
+
+/** The id rshare derived from a token's value before ids were random; stores made then still hold it. */
+const legacyTokenId = (value: string): string =>
+  createHash('sha256').update(`rshare token id\0${value}`, 'utf8').digest('hex').slice(0, 32);
 
 let dir: string;
 let db: TestStore;
@@ -134,16 +141,71 @@ describe('applyBootstrap', () => {
     assert.equal(read?.expires_on, null);
   });
 
-  test('applyBootstrap: given tokens, when applied, then their ids derive from the value and never expose its hash', async () => {
-    await applyBootstrap(service, validFile(), SOURCE);
+  test('applyBootstrap: given the same token value in two fresh stores, when applied, then the ids differ and none derives from the value', async () => {
+    const other = await openTestStore();
+    try {
+      await applyBootstrap(service, validFile(), SOURCE);
+      await applyBootstrap(new TenancyService(other.store.tenancy, clock), validFile(), SOURCE);
+      const here = await store.findTokenByHash(hashSecret(CI_TOKEN));
+      const there = await other.store.tenancy.findTokenByHash(hashSecret(CI_TOKEN));
+      assert.match(here?.id ?? '', /^[0-9a-f]{32}$/);
+      assert.match(there?.id ?? '', /^[0-9a-f]{32}$/);
+      assert.notEqual(here?.id, there?.id);
+      for (const id of [here?.id, there?.id]) {
+        assert.notEqual(id, legacyTokenId(CI_TOKEN));
+        assert.ok(!hashSecret(CI_TOKEN).includes(id ?? ''));
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('applyBootstrap: given a token written before ids were random (id derived from its value), when the file is re-applied, then that row is updated in place and the token still authenticates', async () => {
+    const legacy = validFile();
+    const { tokens: _t, ...tenancy } = legacy;
+    await applyBootstrap(service, tenancy, SOURCE);
+    const oldId = legacyTokenId(CI_TOKEN);
+    // As the earlier bootstrap wrote it: same fields as the file, the id derived from the value.
+    await store.upsertToken({
+      id: oldId,
+      name: 'ci',
+      secret_hash: hashSecret(CI_TOKEN),
+      can_edit: true,
+      status: 'active',
+      expires_on: null,
+      created: clock.timestamp(),
+      accounts: [PROD, STAGING],
+      organizations: [ORG],
+    });
+    clock.advance(1000);
+    assert.deepEqual((await applyBootstrap(service, validFile(), SOURCE)).tokens, {
+      created: 1,
+      updated: 0,
+      unchanged: 1,
+    });
+    const file = validFile();
+    file.tokens[0] = { ...file.tokens[0]!, permissions: ['read'] };
+    assert.deepEqual((await applyBootstrap(service, file, SOURCE)).tokens, {
+      created: 0,
+      updated: 1,
+      unchanged: 1,
+    });
+    assert.equal((await store.listTokens()).length, 2);
     const ci = await store.findTokenByHash(hashSecret(CI_TOKEN));
-    assert.equal(ci?.id, tokenIdForValue(CI_TOKEN));
-    assert.match(ci?.id ?? '', /^[0-9a-f]{32}$/);
-    assert.ok(!hashSecret(CI_TOKEN).startsWith(ci?.id ?? ''));
+    assert.equal(ci?.id, oldId);
+    assert.equal(ci?.can_edit, false);
+    const app = await buildApp({ store: db.store, clock });
+    try {
+      const res = await call(app, 'GET', `/client/v4/accounts/${PROD}/shares`, { token: CI_TOKEN });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    } finally {
+      await app.close();
+    }
   });
 
   test('applyBootstrap: given an edited file, when re-applied, then the same ids are updated in place', async () => {
     await applyBootstrap(service, validFile(), SOURCE);
+    const ciId = (await store.findTokenByHash(hashSecret(CI_TOKEN)))?.id ?? '';
     const file = validFile();
     file.organizations[0] = { id: ORG, name: 'Acme Inc' };
     file.accounts[0] = {
@@ -160,7 +222,7 @@ describe('applyBootstrap', () => {
     assert.deepEqual(summary.accounts, { created: 0, updated: 1, unchanged: 1 });
     assert.deepEqual(summary.users, { created: 0, updated: 1, unchanged: 0 });
     assert.deepEqual(summary.tokens, { created: 0, updated: 1, unchanged: 1 });
-    const ci = await store.getToken(tokenIdForValue(CI_TOKEN));
+    const ci = await store.getToken(ciId);
     assert.equal(ci?.can_edit, false);
     assert.equal(ci?.status, 'disabled');
     assert.equal((await store.listTokens()).length, 2);
@@ -277,7 +339,7 @@ describe('applyBootstrap rejects bad entries and writes nothing', () => {
     await assertRejected(f, 'tokens[1].permissions', 'accounts[0].organization_id');
   });
 
-  test('applyBootstrap: given a token value already used by a CLI-created token, when applied, then it is rejected', async () => {
+  test('applyBootstrap: given a token value already used by a CLI-created token, when applied, then the file updates that token (tokens are keyed by value)', async () => {
     const { token } = await service.createToken({
       name: 'manual',
       value: CI_TOKEN,
@@ -285,8 +347,50 @@ describe('applyBootstrap rejects bad entries and writes nothing', () => {
       organizations: [],
       permissions: ['read'],
     });
-    await assertRejected(validFile(), `tokens[0].value: already used by token ${token.id}`);
-    assert.equal((await store.listOrganizations()).length, 0);
+    const summary = await applyBootstrap(service, validFile(), SOURCE);
+    assert.deepEqual(summary.tokens, { created: 1, updated: 1, unchanged: 0 });
+    const ci = await store.findTokenByHash(hashSecret(CI_TOKEN));
+    assert.equal(ci?.id, token.id);
+    assert.equal(ci?.name, 'ci');
+    assert.deepEqual(ci?.accounts, [PROD, STAGING]);
+  });
+
+  for (const [given, value] of [
+    ['a token of 15 characters', 'x'.repeat(15)],
+    ['a token of 1 character', 'x'],
+  ] as const) {
+    test(`applyBootstrap: given ${given}, when applied, then it is refused because it could be guessed, and nothing is written`, async () => {
+      const f = validFile();
+      f.tokens[1]!.value = value;
+      await assert.rejects(applyBootstrap(service, f, SOURCE), {
+        message: `bootstrap ${SOURCE}: tokens[1].value: must be at least 16 characters: shorter tokens can be guessed`,
+      });
+      await assertEmpty();
+    });
+  }
+
+  for (const [given, text, message] of [
+    ['a lone surrogate', 'Prod \udfff', 'Text is not valid Unicode (lone surrogate)'],
+    ['a NUL', 'Prod \u0000', 'Text must not contain the NUL character (\\u0000)'],
+  ] as const) {
+    test(`applyBootstrap: given an account name holding ${given}, when applied, then it is refused at its place, and nothing is written`, async () => {
+      const f = validFile();
+      f.accounts[1]!.name = text;
+      await assert.rejects(applyBootstrap(service, f, SOURCE), {
+        message: `bootstrap ${SOURCE}: accounts[1].name: ${message}`,
+      });
+      await assertEmpty();
+    });
+  }
+
+  test('applyBootstrap: given a token of exactly 16 characters, when applied, then it is accepted', async () => {
+    const f = validFile();
+    f.tokens[1]!.value = 'x'.repeat(16);
+    assert.deepEqual((await applyBootstrap(service, f, SOURCE)).tokens, {
+      created: 2,
+      updated: 0,
+      unchanged: 0,
+    });
   });
 
   test('applyBootstrap: given a rejected file, when the error is read, then no secret appears in it', async () => {

@@ -149,6 +149,33 @@ describe('rshare CLI', () => {
     assert.match(res.stderr, /^rshare: invalid token: permissions: 'edit' requires 'read'\n$/);
   });
 
+  test('token create: given a --value shorter than 16 characters, when run, then it exits 1 saying why and creates nothing', () => {
+    const res = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        CLI,
+        'token',
+        'create',
+        '--name',
+        'x',
+        '--value',
+        'fifteen-chars-x',
+        '--database',
+        database,
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    assert.equal(res.status, 1);
+    assert.equal(res.stdout, '');
+    assert.equal(
+      res.stderr,
+      'rshare: invalid token: value: must be at least 16 characters: shorter tokens can be guessed\n',
+    );
+    assert.equal(rshareJson<unknown[]>('token', 'list').length, 1);
+  });
+
   test('account create: given an unknown organization, when run, then it fails naming the organization', () => {
     const unknown = 'f'.repeat(32);
     const res = spawnSync(

@@ -2,11 +2,13 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import Cloudflare from 'cloudflare';
+import pino from 'pino';
 import { Registry } from 'prom-client';
 import { faultRoutes } from '../src/faults/routes.js';
 import { FaultRegistry } from '../src/faults/service.js';
 import { journalRoutes } from '../src/journal/routes.js';
-import { epochMicros, Journal } from '../src/journal/service.js';
+import { epochMicros, Journal, type JournalOptions, type JournalRecord } from '../src/journal/service.js';
+import { heldBytes } from './support/gc.js';
 import type { JournalEntry } from '../src/journal/schemas.js';
 import { ManualClock } from '../src/lib/clock.js';
 import {
@@ -33,9 +35,9 @@ interface Controls {
   faults: FaultRegistry;
 }
 
-async function start(size?: number): Promise<{ h: Harness; c: Controls }> {
+async function start(options: Omit<JournalOptions, 'clock'> = {}): Promise<{ h: Harness; c: Controls }> {
   const clock = new ManualClock();
-  const journal = new Journal({ clock, ...(size === undefined ? {} : { size }) });
+  const journal = new Journal({ clock, ...options });
   const faults = new FaultRegistry();
   const h = await setup({
     clock,
@@ -92,6 +94,7 @@ describe('request journal', () => {
       status: 201,
       request_id: created.headers['x-request-id'],
       caller: { type: 'token', id: OWNER_TOKEN_ID },
+      body_truncated: false,
       body,
     });
   });
@@ -195,6 +198,45 @@ describe('request journal', () => {
     assert.deepEqual(await ops(`since=${since.slice(0, 10)}T23:59:59Z`), []);
   });
 
+  test('given a body nested 300,000 levels deep to an unknown route, when posted, then 400 pointing at the 65th level, and the journal lists it without its body', async () => {
+    const res = await call(h.app, 'POST', '/client/v4/nope', {
+      token: null,
+      body: `${'['.repeat(300_000)}${']'.repeat(300_000)}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    assertError(res, 400, 1400, 'The body is nested more than 64 levels deep', '/0'.repeat(64));
+    const [entry, ...rest] = await journaled(h);
+    assert.deepEqual(rest, []);
+    assert.deepEqual(
+      [entry?.method, entry?.path, entry?.status, entry?.body_truncated, entry?.body],
+      ['POST', '/client/v4/nope', 400, false, null],
+    );
+  });
+
+  test('given a fault on every POST, when a body nested 300,000 levels deep is posted, then the fault answers and the journal lists it without its body', async () => {
+    const { h: faulted, c } = await start();
+    try {
+      c.faults.add({ method: 'POST', path: '/**', status: 503 });
+      const res = await call(faulted.app, 'POST', '/client/v4/nope', {
+        token: null,
+        body: `${'['.repeat(300_000)}${']'.repeat(300_000)}`,
+        headers: { 'content-type': 'application/json' },
+      });
+      assertError(res, 503, 1503, 'Service temporarily unavailable');
+      const shallow = await call(faulted.app, 'POST', '/client/v4/nope', { token: null, body: [[1]] });
+      assertError(shallow, 503, 1503, 'Service temporarily unavailable');
+      assert.deepEqual(
+        (await journaled(faulted)).map((e) => [e.status, e.body]),
+        [
+          [503, [[1]]],
+          [503, null],
+        ],
+      );
+    } finally {
+      await faulted.close();
+    }
+  });
+
   test('given bad filters, when the journal is read, then each is a 400 naming the parameter', async () => {
     const bad: [string, string, string][] = [
       ['status=abc', 'status must be an integer', '/query/status'],
@@ -228,7 +270,7 @@ describe('request journal', () => {
 
 describe('request journal size', () => {
   test('given a journal of 3, when 5 requests are answered, then the 3 newest are kept', async () => {
-    const { h } = await start(3);
+    const { h } = await start({ size: 3 });
     try {
       for (let page = 1; page <= 5; page++) await call(h.app, 'GET', `${base()}?page=${page}`);
       assert.deepEqual(
@@ -246,12 +288,159 @@ describe('request journal size', () => {
     }
   });
 
+  test('given bad byte bounds, when a journal is made, then each is refused with the reason', () => {
+    const clock = new ManualClock();
+    for (const maxBytes of [0, -1, 1.5]) {
+      assert.throws(() => new Journal({ maxBytes, clock }), {
+        name: 'RangeError',
+        message: 'journal bytes must be a positive integer',
+      });
+    }
+    assert.throws(() => new Journal({ maxBodyBytes: 0, clock }), {
+      name: 'RangeError',
+      message: 'journal body bytes must be a positive integer',
+    });
+    assert.throws(() => new Journal({ maxBytes: 1000, maxBodyBytes: 1001, clock }), {
+      name: 'RangeError',
+      message: 'journal body bytes must not exceed journal bytes',
+    });
+  });
+
   test('given timestamps, when converted to epoch microseconds, then fractions and offsets count', () => {
     const base = Date.UTC(2026, 0, 1) * 1000;
     assert.equal(epochMicros('2026-01-01T00:00:00Z'), base);
     assert.equal(epochMicros('2026-01-01T00:00:00.000001Z'), base + 1);
     assert.equal(epochMicros('2026-01-01T00:00:00.5Z'), base + 500_000);
     assert.equal(epochMicros('2026-01-01T01:00:00.123456789+01:00'), base + 123_456);
+  });
+});
+
+const nowhere = (body: string | null, requestId = 'r'): JournalRecord => ({
+  method: 'POST',
+  path: '/client/v4/nope',
+  query: {},
+  operation_id: null,
+  status: 404,
+  request_id: requestId,
+  caller: null,
+  body,
+});
+
+/** What an entry costs: its JSON as listed. */
+const entryBytes = (e: JournalEntry) => Buffer.byteLength(JSON.stringify(e));
+
+describe('request journal bytes', () => {
+  test('given a byte bound, when entries go over it, then the oldest go and the bytes held stay within it', () => {
+    const journal = new Journal({ clock: new ManualClock(), maxBytes: 1000, maxBodyBytes: 500 });
+    const body = JSON.stringify({ pad: 'x'.repeat(200) });
+    for (let i = 0; i < 10; i++) assert.equal(journal.record(nowhere(body, `r${i}`)), true);
+    const kept = journal.list();
+    const size = entryBytes(kept[0] as JournalEntry);
+    assert.equal(kept.length, Math.floor(1000 / size));
+    assert.deepEqual(
+      kept.map((e) => e.request_id),
+      Array.from({ length: kept.length }, (_, i) => `r${9 - i}`),
+    );
+    assert.equal(
+      journal.bytes,
+      kept.map(entryBytes).reduce((a, b) => a + b),
+    );
+    assert.ok(journal.bytes <= 1000);
+    journal.clear();
+    assert.equal(journal.bytes, 0);
+  });
+
+  test('given an entry over the whole bound, when recorded, then it is kept without its body, marked truncated; one that cannot fit at all is not kept', () => {
+    const clock = new ManualClock();
+    const journal = new Journal({ clock, maxBytes: 400, maxBodyBytes: 400 });
+    assert.equal(journal.record(nowhere(JSON.stringify('y'.repeat(380)))), true);
+    const [entry] = journal.list();
+    assert.deepEqual([entry?.body_truncated, entry?.body], [true, '']);
+    assert.ok(journal.bytes <= 400);
+    const tiny = new Journal({ clock, maxBytes: 50, maxBodyBytes: 10 });
+    assert.equal(tiny.record(nowhere('1')), false);
+    assert.deepEqual([tiny.list(), tiny.bytes], [[], 0]);
+  });
+
+  test('given a per-body cap, when bodies are posted, then one over it is kept as the start of its JSON text, cut between characters, and marked truncated', async () => {
+    const { h } = await start({ maxBodyBytes: 100 });
+    try {
+      // {"name":" is 9 bytes and each € 3: 30 of them end at byte 99, the 31st would cross 100.
+      const over = { name: '€'.repeat(40) };
+      const exact = { name: 'a'.repeat(100 - '{"name":""}'.length) };
+      assert.equal(Buffer.byteLength(JSON.stringify(exact)), 100);
+      for (const body of [over, exact]) {
+        assertError(
+          await call(h.app, 'POST', '/client/v4/nope', { body }),
+          404,
+          7003,
+          'No route for the URI',
+        );
+      }
+      const [atCap, cut] = await journaled(h);
+      assert.deepEqual([cut?.body_truncated, cut?.body], [true, `{"name":"${'€'.repeat(30)}`]);
+      assert.deepEqual([atCap?.body_truncated, atCap?.body], [false, exact]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('given a journal that fails to record, when requests are answered, then their answers are unchanged and the failure is logged as a warning', async () => {
+    class BrokenJournal extends Journal {
+      override record(): boolean {
+        throw new Error('journal broken');
+      }
+    }
+    const lines: { level: number; reqId?: string; msg: string; err?: { message: string } }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const h = await setup({
+      app: { journal: new BrokenJournal({ clock: new ManualClock() }), logger },
+    });
+    try {
+      const created = await call(h.app, 'POST', base(), {
+        body: seedShareBody(),
+        headers: { 'x-request-id': 'broken-1' },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assertError(await call(h.app, 'GET', '/client/v4/nope'), 404, 7003, 'No route for the URI');
+      const mine = lines.find((l) => l.reqId === 'broken-1');
+      assert.deepEqual(
+        [mine?.level, mine?.msg, mine?.err?.message],
+        [40, 'request not journaled', 'journal broken'],
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('given 40 POSTs of a 1 MB body to an unknown route over HTTP, when a 1 MiB journal keeps them, then the heap grows by less than 8 MiB and the journal holds at most 1 MiB, every body marked truncated', async () => {
+    const { h, c } = await start({ maxBytes: 1024 * 1024, maxBodyBytes: 64 * 1024 });
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}/client/v4/nope`;
+    // One long string: 1 MB to keep, little to parse (an array of objects costs a second of CPU a body).
+    const body = JSON.stringify({ pad: 'x'.repeat(1_000_000 - '{"pad":""}'.length) });
+    const post = async () => {
+      const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      assert.equal(res.status, 404);
+      await res.arrayBuffer();
+    };
+    try {
+      for (let i = 0; i < 3; i++) await post();
+      c.journal.clear();
+      const before = await heldBytes();
+      for (let i = 0; i < 40; i++) await post();
+      const grown = (await heldBytes()) - before;
+      assert.ok(grown < 8 * 1024 * 1024, `grew ${grown} bytes`);
+      assert.ok(c.journal.bytes <= 1024 * 1024, `journal holds ${c.journal.bytes} bytes`);
+      const entries = await journaled(h);
+      assert.ok(entries.length >= 10 && entries.length < 40, `${entries.length} entries`);
+      for (const e of entries) {
+        assert.equal(e.body_truncated, true);
+        assert.equal(e.body, body.slice(0, 64 * 1024));
+      }
+    } finally {
+      await h.close();
+    }
   });
 });
 
@@ -295,6 +484,7 @@ describe('request journal through the official SDK', () => {
         status: 201,
         request_id: undefined,
         caller: { type: 'token', id: OWNER_TOKEN_ID },
+        body_truncated: false,
         body: {
           name: 'From the SDK',
           recipients: [{ recipient_account_id: R1 }],

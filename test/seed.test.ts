@@ -240,6 +240,13 @@ describe('rshare seed refusals', () => {
     assert.equal((await db.sql('SELECT id FROM organizations')).length, 0);
   });
 
+  test('given a --token shorter than 16 characters, when seeding, then it is refused saying why and nothing is written', async () => {
+    await assert.rejects(seedStore(db.store, { accounts: 2, shares: 1, token: 'fifteen-chars-x' }), {
+      message: '--token must be at least 16 characters: shorter tokens can be guessed',
+    });
+    assert.equal((await db.sql('SELECT id FROM tokens')).length, 0);
+  });
+
   test('given a store holding only an organization, when seeding, then it refuses naming what it holds', async () => {
     const now = systemClock.timestamp();
     const id = 'f'.repeat(32);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,65 @@ describe('rshare serve --database :memory:', () => {
       assert.equal(refused.status, 403);
       assert.equal(refused.body.errors[0]?.code, 10000);
     });
+  });
+
+  describe('given --journal-bytes 4096 and --journal-body-bytes 100', () => {
+    let server: ServerProcess;
+    before(async () => {
+      server = await startServer({
+        database: ':memory:',
+        serveArgs: ['--admin-token', ADMIN, '--journal-bytes', '4096', '--journal-body-bytes', '100'],
+      });
+    });
+    after(() => server.stop());
+
+    it('when 20 bodies of 500 bytes are posted, then each is kept truncated and the journal holds at most 4096 bytes', async () => {
+      const body = JSON.stringify({ pad: 'p'.repeat(490) });
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(`${server.url}/client/v4/nope`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+        });
+        assert.equal(res.status, 404);
+      }
+      const res = await fetch(`${server.url}/_rshare/requests`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      assert.equal(res.status, 200);
+      const entries = ((await res.json()) as { result: { body_truncated: boolean; body: unknown }[] }).result;
+      assert.ok(entries.length > 1 && entries.length < 20, `${entries.length} entries`);
+      assert.ok(entries.map((e) => Buffer.byteLength(JSON.stringify(e))).reduce((a, b) => a + b) <= 4096);
+      assert.deepEqual(
+        new Set(entries.map((e) => [e.body_truncated, e.body].join())),
+        new Set([`true,${body.slice(0, 100)}`]),
+      );
+    });
+  });
+
+  it('given --journal-body-bytes over --journal-bytes, when serve starts, then it exits 1 saying why', () => {
+    const res = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli.ts',
+        'serve',
+        '--database',
+        ':memory:',
+        '--port',
+        '0',
+        '--admin-token',
+        ADMIN,
+        '--journal-bytes',
+        '1000',
+        '--journal-body-bytes',
+        '5000',
+      ],
+      { cwd: ROOT, encoding: 'utf8', timeout: 20_000 },
+    );
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /^rshare: journal body bytes must not exceed journal bytes\n$/);
   });
 
   describe('given a server started without an admin token', () => {

@@ -254,4 +254,25 @@ describe('startRshare', () => {
       );
     });
   });
+
+  describe('given journalBytes and journalBodyBytes', () => {
+    it('when a share is created with a name over the body cap, then the journal keeps its body truncated', async () => {
+      const r = await startRshare({ bootstrap: BOOTSTRAP, journalBytes: 2048, journalBodyBytes: 64 });
+      try {
+        await sdk(r).resourceSharing.create({ ...shareParams(), name: 'n'.repeat(100) });
+        const [entry] = await r.requests({ operation_id: 'share-create' });
+        assert.deepEqual([entry?.body_truncated, typeof entry?.body], [true, 'string']);
+        assert.equal(Buffer.byteLength(entry?.body as string), 64);
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('when journalBodyBytes exceeds journalBytes, then startRshare is refused before anything starts', async () => {
+      await assert.rejects(startRshare({ journalBytes: 100, journalBodyBytes: 200 }), {
+        name: 'RangeError',
+        message: 'journal body bytes must not exceed journal bytes',
+      });
+    });
+  });
 });

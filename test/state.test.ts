@@ -793,6 +793,12 @@ describe('invalid documents', () => {
       'Text must not contain the NUL character (\\u0000)',
     ],
     [
+      'a lone surrogate',
+      (d) => Object.assign(first(d.shares), { name: 'a\udfffb' }),
+      '/shares/0/name',
+      'Text is not valid Unicode (lone surrogate)',
+    ],
+    [
       'an unknown format version',
       (d) => Object.assign(d, { format_version: 3 }),
       '/format_version',

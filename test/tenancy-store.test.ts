@@ -338,6 +338,20 @@ describe('TenancyService', () => {
     );
   });
 
+  test('createToken: given a value shorter than 16 characters, when created, then it fails saying why and nothing is stored', async () => {
+    await assert.rejects(
+      service.createToken({
+        name: 'x',
+        value: 'fifteen-chars-x',
+        accounts: [],
+        organizations: [],
+        permissions: ['read'],
+      }),
+      { message: 'invalid token: value: must be at least 16 characters: shorter tokens can be guessed' },
+    );
+    assert.deepEqual(await store.listTokens(), []);
+  });
+
   test('createToken: given edit without read, when created, then it fails', async () => {
     await assert.rejects(
       service.createToken({ name: 'x', accounts: [], organizations: [], permissions: ['edit'] }),

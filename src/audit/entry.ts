@@ -1,4 +1,5 @@
 import { v7 as timeOrderedId } from 'uuid';
+import { boundedValue } from './bound.js';
 
 /**
  * One audit log row: a change (or, with `--audit-reads`, a read) as one account sees it. Services build
@@ -66,7 +67,7 @@ export interface AuditActor {
     userAgent: string | null;
     rayId: string;
   } | null;
-  /** The request body, as v2's `resource.request`. */
+  /** The request body, as v2's `resource.request` (kept up to AUDIT_VALUE_MAX_BYTES, then truncated). */
   request?: unknown;
 }
 
@@ -129,10 +130,11 @@ export function auditEntry(actor: AuditActor, time: string, change: AuditChange)
     raw_status_code: actor.raw?.statusCode ?? null,
     raw_user_agent: actor.raw?.userAgent ?? null,
     raw_ray_id: actor.raw?.rayId ?? null,
-    old_value: change.old ?? null,
-    new_value: change.new ?? null,
-    metadata: change.metadata ?? null,
-    request: actor.request ?? null,
+    // Every entry is built here, so this bounds them all (AUDIT_VALUE_MAX_BYTES each).
+    old_value: boundedValue(change.old),
+    new_value: boundedValue(change.new),
+    metadata: boundedValue(change.metadata),
+    request: boundedValue(actor.request),
   };
 }
 

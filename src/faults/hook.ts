@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimitedError, ServerFaultError, type ApiError } from '../http/errors.js';
 import type { App } from '../http/types.js';
+import { findTooDeep, MAX_BODY_DEPTH } from '../http/validation.js';
 import { apiPath, isPublicRequest, requestPath } from './paths.js';
 import { DEFAULT_RETRY_AFTER_S, type HttpFaultRule } from './schemas.js';
 import type { FaultRegistry } from './service.js';
@@ -19,7 +20,12 @@ function faultError(rule: HttpFaultRule): ApiError {
   return new ServerFaultError(rule.status as 500 | 502 | 503 | 504);
 }
 
-/** The body as JSON if it parses, else null; read to the end (so the answer is not a reset connection). */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The body as JSON if it passes the limits every body passes (size, UTF-8, nesting), else null; read to
+ * the end (so the answer is not a reset connection).
+ */
 async function readJson(payload: AsyncIterable<Buffer | string>, limit: number): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -30,7 +36,8 @@ async function readJson(payload: AsyncIterable<Buffer | string>, limit: number):
   }
   if (size === 0 || size > limit) return null;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    const body = JSON.parse(utf8.decode(Buffer.concat(chunks))) as unknown;
+    return findTooDeep(body, MAX_BODY_DEPTH) === undefined ? body : null;
   } catch {
     return null;
   }

@@ -73,38 +73,89 @@ declare module 'fastify' {
   }
 }
 
-/** The pointer of the first array or object nested deeper than `limit`; recurses at most `limit` levels. */
-export function findTooDeep(value: unknown, limit: number, pointer = '', depth = 1): string | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  if (depth > limit) return pointer;
-  const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
-  for (const [key, item] of entries) {
-    const found = findTooDeep(item, limit, `${pointer}/${pointerSegment(key)}`, depth + 1);
-    if (found !== undefined) return found;
-  }
+type Path = (string | number)[];
+
+/**
+ * Walks the arrays and objects below `value` (at most `limit` levels) and the strings in them, keeping
+ * the current path in one stack: the pointer is built only for what is found. Building a pointer string
+ * for every element made a 1 MB body of small objects cost most of a second of CPU before any credential
+ * was checked. `visit` sees each container and string (with its key, for object members).
+ */
+function walk(
+  value: unknown,
+  limit: number,
+  visit: (value: unknown, key: string | undefined, depth: number) => boolean,
+): Path | undefined {
+  const path: Path = [];
+  const go = (item: unknown, key: string | undefined, depth: number): boolean => {
+    if (visit(item, key, depth)) return true;
+    if (item === null || typeof item !== 'object' || depth >= limit) return false;
+    if (Array.isArray(item)) {
+      for (let i = 0; i < item.length; i++) {
+        const child: unknown = item[i];
+        if (typeof child !== 'string' && (child === null || typeof child !== 'object')) continue;
+        path.push(i);
+        if (go(child, undefined, depth + 1)) return true;
+        path.pop();
+      }
+      return false;
+    }
+    for (const k in item) {
+      if (!Object.hasOwn(item, k)) continue;
+      path.push(k);
+      if (go((item as Record<string, unknown>)[k], k, depth + 1)) return true;
+      path.pop();
+    }
+    return false;
+  };
+  return go(value, undefined, 1) ? path : undefined;
+}
+
+function toPointer(base: string, path: Path): string {
+  let pointer = base;
+  for (const key of path) pointer += `/${typeof key === 'number' ? key : pointerSegment(key)}`;
+  return pointer;
+}
+
+/** The pointer of the first array or object nested deeper than `limit` (the root is level 1). */
+export function findTooDeep(value: unknown, limit: number): string | undefined {
+  const found = walk(
+    value,
+    limit + 1,
+    (item, _key, depth) => depth > limit && item !== null && typeof item === 'object',
+  );
+  return found && toPointer('', found);
+}
+
+/** Why `findBadText` refused a string. */
+const NUL_TEXT = 'Text must not contain the NUL character (\\u0000)';
+const LONE_SURROGATE_TEXT = 'Text is not valid Unicode (lone surrogate)';
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one. Without the `u`
+// flag the pattern sees UTF-16 code units, which is what a lone surrogate is (Node 20 has no
+// String.prototype.isWellFormed).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function textProblem(text: string): string | undefined {
+  if (text.includes('\u0000')) return NUL_TEXT;
+  if (LONE_SURROGATE.test(text)) return LONE_SURROGATE_TEXT;
   return undefined;
 }
 
 /**
- * The pointer of the first string (key or value) holding U+0000, which PostgreSQL cannot store; checked
- * for every body, path and query parameter so both stores accept exactly the same input.
+ * The first string (key or value) neither store can keep as sent, with its pointer and what is wrong:
+ * U+0000 (PostgreSQL cannot store it) or a lone surrogate, which a JSON body can carry as `"\udfff"` but
+ * which is not Unicode (PostgreSQL's jsonb refuses it, SQLite would store invalid UTF-8). Checked for every
+ * body, path and query parameter so both stores accept exactly the same input.
  */
-export function findNul(value: unknown, pointer = ''): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? pointer : undefined;
-  if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) {
-      const found = findNul(item, `${pointer}/${i}`);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      const at = `${pointer}/${pointerSegment(key)}`;
-      if (key.includes('\u0000')) return at;
-      const found = findNul(item, at);
-      if (found !== undefined) return found;
-    }
-  }
-  return undefined;
+export function findBadText(value: unknown, pointer = ''): { pointer: string; message: string } | undefined {
+  let message: string | undefined;
+  // Recursion is bounded: bodies passed the nesting check, and path, query and state documents are shallow.
+  const found = walk(value, Number.POSITIVE_INFINITY, (item, key) => {
+    message =
+      (key === undefined ? undefined : textProblem(key)) ??
+      (typeof item === 'string' ? textProblem(item) : undefined);
+    return message !== undefined;
+  });
+  return found && message !== undefined ? { pointer: toPointer(pointer, found), message } : undefined;
 }

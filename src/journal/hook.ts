@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { isFaulted } from '../faults/hook.js';
 import { isPublicRequest, requestPath } from '../faults/paths.js';
 import type { Principal } from '../http/auth.js';
 import type { App } from '../http/types.js';
@@ -32,31 +33,47 @@ function callerOf(req: FastifyRequest): Caller {
   return { type: 'user', email: (Array.isArray(email) ? email[0] : email)?.trim().toLowerCase() ?? '' };
 }
 
+/** The JSON text of the body to journal: kept at preValidation, or a faulted request's (read by the fault hook). */
+function bodyOf(req: FastifyRequest, kept: WeakMap<FastifyRequest, string>): string | null {
+  const body = kept.get(req);
+  if (body !== undefined) return body;
+  return isFaulted(req) && req.body !== undefined && req.body !== null ? JSON.stringify(req.body) : null;
+}
+
 /**
  * Journals every public API request (unknown routes included; never /_rshare, health, readiness or
- * metrics) once answered. The body is kept as it arrived, before validation strips or defaults anything;
- * a request refused before its body is read (authentication) is journaled with body null. No headers are
- * kept, so no credential reaches the journal.
+ * metrics) once answered. The body is kept as it arrived, before validation strips or defaults anything,
+ * but only once it has passed the parsing limits every body passes (size, UTF-8, nesting): register this
+ * after the nesting check. A request refused before its body is read (authentication) or by a parsing
+ * limit is journaled with body null. No headers are kept, so no credential reaches the journal.
+ * Journaling never fails a request: a failure to record is logged and the entry skipped.
  */
 export function journalHooks(app: App, journal: Journal): void {
-  const bodies = new WeakMap<FastifyRequest, unknown>();
+  const kept = new WeakMap<FastifyRequest, string>();
   app.addHook('preValidation', async (req) => {
-    if (req.body !== undefined && req.body !== null && isPublicRequest(req))
-      bodies.set(req, structuredClone(req.body));
+    if (req.body === undefined || req.body === null || !isPublicRequest(req)) return;
+    try {
+      kept.set(req, JSON.stringify(req.body));
+    } catch (err) {
+      req.log.warn({ err }, 'request body not journaled');
+    }
   });
   app.addHook('onResponse', async (req, reply) => {
     if (!isPublicRequest(req)) return;
-    // A faulted request's body was read by the fault hook and never validated: it is as sent.
-    const body = bodies.has(req) ? bodies.get(req) : req.body;
-    journal.record({
-      method: req.method,
-      path: requestPath(req.originalUrl),
-      query: queryOf(req.originalUrl),
-      operation_id: operationOf(req),
-      status: reply.statusCode,
-      request_id: req.id,
-      caller: callerOf(req),
-      body: body ?? null,
-    });
+    try {
+      const recorded = journal.record({
+        method: req.method,
+        path: requestPath(req.originalUrl),
+        query: queryOf(req.originalUrl),
+        operation_id: operationOf(req),
+        status: reply.statusCode,
+        request_id: req.id,
+        caller: callerOf(req),
+        body: bodyOf(req, kept),
+      });
+      if (!recorded) req.log.warn('request not journaled: larger than the whole journal');
+    } catch (err) {
+      req.log.warn({ err }, 'request not journaled');
+    }
   });
 }

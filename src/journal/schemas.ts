@@ -2,6 +2,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AnyKey, Timestamp } from '../http/common-schemas.js';
 
 export const DEFAULT_JOURNAL_SIZE = 1000;
+/** Bytes the journal keeps in all (its entries as listed): 16 MiB. */
+export const DEFAULT_JOURNAL_BYTES = 16 * 1024 * 1024;
+/** Bytes of one body's JSON kept before it is truncated: 64 KiB. */
+export const DEFAULT_JOURNAL_BODY_BYTES = 64 * 1024;
 
 const Caller = Type.Union([
   Type.Object({ type: Type.Literal('token'), id: Type.String({ description: 'API token identifier.' }) }),
@@ -21,7 +25,14 @@ export const JournalEntry = Type.Object({
   status: Type.Integer(),
   request_id: Type.String(),
   caller: Caller,
-  body: Type.Unknown({ description: 'The JSON body as sent, or null (none, not JSON, or unread).' }),
+  body_truncated: Type.Boolean({
+    description:
+      'True when the body was over the per-entry cap: `body` is then a string, its JSON text cut there.',
+  }),
+  body: Type.Unknown({
+    description:
+      'The JSON body as sent, or null (none, not JSON, unread, or refused by a parsing limit such as nesting).',
+  }),
 });
 export type JournalEntry = Static<typeof JournalEntry>;
 

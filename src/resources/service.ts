@@ -1,3 +1,4 @@
+import { metaDiff } from '../audit/bound.js';
 import { auditEntry, type AuditActor } from '../audit/entry.js';
 import type { Store } from '../db/store.js';
 import type { Page } from '../http/envelope.js';
@@ -107,8 +108,7 @@ export class ResourcesService {
         action: 'update',
         description: 'Update share resource',
         resource: { type: 'share_resource', id },
-        old: auditedResource(current),
-        new: auditedResource(row),
+        ...auditedChange(current, row),
         metadata: { share_id: shareId },
       }),
     ]);
@@ -127,8 +127,7 @@ export class ResourcesService {
         action: 'delete',
         description: 'Delete share resource',
         resource: { type: 'share_resource', id },
-        old: auditedResource(current),
-        new: auditedResource(row),
+        ...auditedChange(current, row),
         metadata: { share_id: shareId },
       }),
     ]);
@@ -145,6 +144,18 @@ export class ResourcesService {
 
 function resourceNotActive(status: string): ConflictError {
   return new ConflictError(`The resource is ${status} and can no longer be changed`);
+}
+
+/**
+ * The old and new values of a change to a resource: its identity and state, and of its meta only the
+ * top-level keys that changed (a meta of up to 1 MB is not kept twice for a one-key edit).
+ */
+function auditedChange(before: ResourceRow, after: ResourceRow) {
+  const meta = metaDiff(before.meta, after.meta);
+  return {
+    old: { ...auditedResource(before), meta: meta.old },
+    new: { ...auditedResource(after), meta: meta.new },
+  };
 }
 
 /** What an audit entry keeps of a resource: what a change can alter, and what identifies it. */

@@ -1,9 +1,9 @@
 import { seedWriterFor } from '../db/seed.js';
 import type { Store } from '../db/store.js';
 import { formatMicros, systemClock, type Clock } from '../lib/clock.js';
-import { newSecret } from '../lib/ids.js';
+import { newId, newSecret } from '../lib/ids.js';
 import { hashSecret } from '../lib/secrets.js';
-import { tokenIdForValue } from '../tenancy/service.js';
+import { tokenValueProblem } from '../tenancy/service.js';
 import { seedIds, type SeedPlan } from './store.js';
 import { randomBytes } from 'node:crypto';
 
@@ -26,7 +26,11 @@ export function seedOptionsProblem(options: SeedOptions): string | undefined {
     return `--accounts must be an integer of at least 2 (every share needs a recipient other than its owner), not ${options.accounts}`;
   if (!Number.isSafeInteger(options.shares) || options.shares < 0)
     return `--shares must be a non-negative integer, not ${options.shares}`;
-  if (options.token !== undefined && options.token.trim() === '') return '--token must not be empty';
+  if (options.token !== undefined) {
+    if (options.token.trim() === '') return '--token must not be empty';
+    const problem = tokenValueProblem(options.token);
+    if (problem) return `--token ${problem}`;
+  }
   return undefined;
 }
 
@@ -57,7 +61,7 @@ export function planSeed(
       created: formatMicros(start + 1 + j),
     })),
     token: {
-      id: tokenIdForValue(token),
+      id: newId(),
       name: 'seed',
       secret_hash: hashSecret(token),
       created: formatMicros(start + n + 1),

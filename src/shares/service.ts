@@ -218,10 +218,16 @@ export class SharesService {
   ): Promise<ShareObject[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
+    // Recipients are the owner's to see, counts included (the disassociated count would tell a recipient
+    // about exclusions): a received share gets none however it asks. The contract makes the counts
+    // optional and not nullable ("only included when requested"), so they are absent rather than null.
+    const counted = includes.include_recipient_counts
+      ? rows.filter((r) => kindOf(r) === 'sent').map((r) => r.id)
+      : [];
     const [tags, resources, counts] = await Promise.all([
       this.store.shares.tagsOf(ids),
       includes.include_resources ? this.store.shares.resourcesOf(ids) : undefined,
-      includes.include_recipient_counts ? this.store.shares.recipientCountsOf(ids) : undefined,
+      counted.length > 0 ? this.store.shares.recipientCountsOf(counted) : undefined,
     ]);
     return rows.map((s) => {
       const obj: ShareObject = {

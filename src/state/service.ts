@@ -1,7 +1,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { validationError } from '../http/error-handler.js';
 import { NotFoundError, ValidationError } from '../http/errors.js';
-import { findNul, pointerSegment } from '../http/validation.js';
+import { findBadText, pointerSegment } from '../http/validation.js';
 import { compileStrict } from '../lib/strict-validator.js';
 import { groupBy } from '../db/rows.js';
 import { isId } from '../lib/ids.js';
@@ -72,11 +72,9 @@ export function parseState(doc: unknown): StateDocument {
       '/format_version',
     );
   }
-  // PostgreSQL cannot store U+0000, so neither store takes it (the HTTP layer checks this too).
-  const nul = findNul(doc);
-  if (nul !== undefined) {
-    throw new ValidationError('Text must not contain the NUL character (\\u0000)', nul);
-  }
+  // Neither store takes U+0000 or a lone surrogate (the HTTP layer checks this too).
+  const bad = findBadText(doc);
+  if (bad !== undefined) throw new ValidationError(bad.message, bad.pointer);
   const validate = validatorFor(version);
   if (!validate(doc)) throw schemaError(validate.errors ?? []);
   const current = upgradeState(doc as StateDocumentV1 | StateDocument);

@@ -15,6 +15,7 @@ export interface Existing {
   accounts: ReadonlyMap<string, AccountRow>;
   /** By email. */
   users: ReadonlyMap<string, UserRow>;
+  /** By secret digest: a token's id says nothing about its value, so the value is the only key. */
   tokens: ReadonlyMap<string, TokenRow>;
 }
 
@@ -161,13 +162,12 @@ export function planBatch(batch: TenancyBatch, existing: Existing): BatchPlan {
   }
 
   for (const t of batch.tokens) {
-    const before = existing.tokens.get(t.id);
-    const row: TokenRow = { ...t, created: before?.created ?? now };
+    const before = existing.tokens.get(t.secret_hash);
+    const row: TokenRow = { ...t, id: before?.id ?? t.id, created: before?.created ?? now };
     const diff = scopeDiff(before, row);
     const writeRow =
       !before ||
       before.name !== row.name ||
-      before.secret_hash !== row.secret_hash ||
       before.can_edit !== row.can_edit ||
       before.status !== row.status ||
       before.expires_on !== row.expires_on;

@@ -4,13 +4,8 @@ import type { TypeCheck } from '@sinclair/typebox/compiler';
 import type { Value as ValueApi, ValueError } from '@sinclair/typebox/value';
 import { RESOURCE_TYPES } from '../lib/resource-types.js';
 import { ID_PATTERN } from '../lib/ids.js';
-import {
-  tokenIdForValue,
-  type BatchSummary,
-  type Issue,
-  type Pending,
-  type TenancyService,
-} from './service.js';
+import type { BatchSummary, Issue, Pending, TenancyService } from './service.js';
+import { findBadText } from '../http/validation.js';
 
 const Id = Type.String({ pattern: ID_PATTERN });
 const Name = Type.String({ pattern: '\\S' });
@@ -89,7 +84,8 @@ export async function loadBootstrapFile(path: string): Promise<unknown> {
 /**
  * Validates the whole file (shape, duplicates, references to ids in the file or the store, token values
  * owned by other tokens) and only then upserts organizations, accounts, users and tokens in one
- * transaction, so a bad file writes nothing. Tokens are keyed by a digest of their value, keeping ids stable across runs.
+ * transaction, so a bad file writes nothing. Tokens are found by the digest of their value, so a token keeps
+ * its id across runs (ids created before ids were random included) while the id says nothing of the value.
  */
 export async function applyBootstrap(
   service: TenancyService,
@@ -106,6 +102,9 @@ export async function applyBootstrap(
     Value = (await import('@sinclair/typebox/value')).Value;
     fail(schemaIssues(BootstrapFile, file));
   }
+  // The API refuses these too: PostgreSQL cannot keep a NUL, and a lone surrogate is not text either store keeps.
+  const bad = findBadText(file);
+  if (bad) fail([{ path: pointerToPath(bad.pointer), message: bad.message }]);
   const doc = file as BootstrapFile;
   const organizations = doc.organizations ?? [];
   const accounts = (doc.accounts ?? []).map((a) => ({ ...a, organization_id: a.organization_id ?? null }));
@@ -116,7 +115,6 @@ export async function applyBootstrap(
   }));
   const tokens = (doc.tokens ?? []).map((t) => ({
     ...t,
-    id: tokenIdForValue(t.value),
     accounts: t.accounts ?? [],
     organizations: t.organizations ?? [],
   }));
@@ -143,7 +141,7 @@ export async function applyBootstrap(
     issues.push(...within(`users[${i}]`, await service.userIssues(u, 'put', pending)));
   }
   for (const [i, t] of tokens.entries()) {
-    issues.push(...within(`tokens[${i}]`, await service.tokenIssues(t, pending)));
+    issues.push(...within(`tokens[${i}]`, await service.tokenIssues(t, 'put', pending)));
   }
   if (issues.length > 0) fail(issues);
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
 import { isEmailAddress, MAX_SECRET_LENGTH, SECRET_CHARACTERS } from '../lib/credential-shapes.js';
 import { isId, randomIds, type IdSource, newSecret } from '../lib/ids.js';
@@ -73,14 +72,8 @@ export type PublicToken = Omit<TokenRow, 'secret_hash'>;
 
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
-/**
- * Stable token id for an operator-supplied value, so re-applying a bootstrap file updates the token
- * instead of minting a new one. Domain-separated from `hashSecret` so the public id never reveals part of
- * the stored digest.
- */
-export function tokenIdForValue(value: string): string {
-  return createHash('sha256').update(`rshare token id\0${value}`, 'utf8').digest('hex').slice(0, 32);
-}
+/** A chosen token value shorter than this could be found by trying values against the API. */
+export const MIN_TOKEN_LENGTH = 16;
 
 export function toPublicUser({ api_key_hash: _hash, ...rest }: UserRow): PublicUser {
   return rest;
@@ -111,6 +104,14 @@ export function secretProblem(secret: string): string | undefined {
   return SECRET_CHARACTERS.test(secret)
     ? undefined
     : 'must contain only visible ASCII characters (no spaces)';
+}
+
+/** A token value someone chose (generated ones are 40 characters); never echoes it. */
+export function tokenValueProblem(value: string): string | undefined {
+  if (value.length > 0 && value.length < MIN_TOKEN_LENGTH) {
+    return `must be at least ${MIN_TOKEN_LENGTH} characters: shorter tokens can be guessed`;
+  }
+  return secretProblem(value);
 }
 
 export function expiresOnProblem(value: string | null | undefined): string | undefined {
@@ -380,22 +381,22 @@ export class TenancyService {
 
   // Tokens
 
-  /** With `id` (bootstrap), the token's value may already belong to that token but to no other. */
-  async tokenIssues(input: TokenInput & { id?: string }, pending: Pending = {}): Promise<Issue[]> {
+  /**
+   * `create` refuses a value another token holds; `put` upserts by value (bootstrap files), so the token
+   * holding it is the one it updates.
+   */
+  async tokenIssues(input: TokenInput, mode: 'create' | 'put', pending: Pending = {}): Promise<Issue[]> {
     const issues: Issue[] = [];
     const nameIssue = nameProblem(input.name);
     if (nameIssue) issues.push({ path: 'name', message: nameIssue });
-    if (input.id !== undefined && !isId(input.id)) issues.push({ path: 'id', message: idMessage(input.id) });
     if (input.value !== undefined) {
-      const valueIssue = secretProblem(input.value);
+      const valueIssue = tokenValueProblem(input.value);
       if (valueIssue) issues.push({ path: 'value', message: valueIssue });
-      else {
+      else if (mode === 'create') {
         const holder = await this.store.findTokenCredential(hashSecret(input.value), null);
-        if (holder && holder.id !== input.id) {
-          issues.push({ path: 'value', message: `already used by token ${holder.id}` });
-        }
+        if (holder) issues.push({ path: 'value', message: `already used by token ${holder.id}` });
       }
-    } else if (input.id !== undefined) issues.push({ path: 'value', message: 'required' });
+    } else if (mode === 'put') issues.push({ path: 'value', message: 'required' });
     const permIssue = permissionsProblem(input.permissions);
     if (permIssue) issues.push({ path: 'permissions', message: permIssue });
     if (input.status !== undefined && input.status !== 'active' && input.status !== 'disabled') {
@@ -412,7 +413,7 @@ export class TenancyService {
 
   /** Creates an API token; the value is returned once and only its digest is stored. */
   async createToken(input: TokenInput): Promise<{ token: TokenRow; value: string }> {
-    const issues = await this.tokenIssues(input);
+    const issues = await this.tokenIssues(input, 'create');
     if (issues.length > 0) fail('invalid token', issues);
     const value = input.value ?? newSecret();
     const token: TokenRow = {
@@ -424,20 +425,25 @@ export class TenancyService {
     return { token, value };
   }
 
-  /** Upserts by id; bootstrap derives the id from the value with `tokenIdForValue`. */
-  async putToken(input: TokenInput & { id: string; value: string }): Promise<Put<TokenRow>> {
-    const issues = await this.tokenIssues(input);
+  /**
+   * Upserts by value: the token holding it keeps its id, a new one gets a random id. Ids are never derived
+   * from the value, since they are public (audit entries) and would let anyone test guesses offline; and
+   * random rather than keyed by a per-store secret, which every store copy and state export would have to
+   * carry or leave out.
+   */
+  async putToken(input: TokenInput & { value: string }): Promise<Put<TokenRow>> {
+    const issues = await this.tokenIssues(input, 'put');
     if (issues.length > 0) fail('invalid token', issues);
-    const existing = await this.store.getToken(input.id);
+    const fields = tokenFields(input, input.value);
+    const existing = await this.store.findTokenByHash(fields.secret_hash);
     const row: TokenRow = {
-      ...tokenFields(input, input.value),
-      id: input.id,
+      ...fields,
+      id: existing?.id ?? this.ids.next(),
       created: existing?.created ?? this.clock.timestamp(),
     };
     if (
       existing &&
       existing.name === row.name &&
-      existing.secret_hash === row.secret_hash &&
       existing.can_edit === row.can_edit &&
       existing.status === row.status &&
       existing.expires_on === row.expires_on &&
@@ -458,7 +464,7 @@ export class TenancyService {
     organizations: readonly (OrganizationInput & { id: string })[];
     accounts: readonly (AccountInput & { id: string })[];
     users: readonly (UserInput & { api_key: string })[];
-    tokens: readonly (TokenInput & { id: string; value: string })[];
+    tokens: readonly (TokenInput & { value: string })[];
   }): Promise<BatchSummary> {
     const now = this.clock.timestamp();
     return this.store.applyBatch(
@@ -472,7 +478,8 @@ export class TenancyService {
           accounts: unique(u.accounts),
           organizations: unique(u.organizations),
         })),
-        tokens: input.tokens.map((t) => ({ ...tokenFields(t, t.value), id: t.id })),
+        // Used only for values the store does not hold yet (see `TenancyBatch`).
+        tokens: input.tokens.map((t) => ({ ...tokenFields(t, t.value), id: this.ids.next() })),
         now,
       },
       // Organizations are written too, without entries (see ./audit.ts).

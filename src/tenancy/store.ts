@@ -59,6 +59,7 @@ export interface TenancyBatch {
   accounts: Omit<AccountRow, 'created' | 'modified'>[];
   /** `id` is used only when the email is new. */
   users: Omit<UserRow, 'created'>[];
+  /** Keyed on `secret_hash`: `id` is used only when no stored token has that digest. */
   tokens: Omit<TokenRow, 'created'>[];
   /** `created`/`modified` of new and changed rows. */
   now: string;

@@ -125,7 +125,7 @@ const ACCOUNTS_BY_IDS = `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(
 const ACCOUNTS_LOCK_BY_IDS = `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1::char(32)[])
   ORDER BY id FOR UPDATE`;
 const USERS_BY_EMAILS = `${USER_SELECT} WHERE u.email = ANY($1::text[])`;
-const TOKENS_BY_IDS = `${TOKEN_SELECT} WHERE t.id = ANY($1::char(32)[])`;
+const TOKENS_BY_HASHES = `${TOKEN_SELECT} WHERE t.secret_hash = ANY($1::char(64)[])`;
 const ORGS_UPSERT = `INSERT INTO organizations (id, name, created, modified)
   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
   ON CONFLICT (id) DO UPDATE SET name = excluded.name, modified = excluded.modified`;
@@ -307,8 +307,10 @@ export class PgTenancyStore implements TenancyStore {
             (u) => [u.email, u],
           ),
         ),
-        tokens: byId(
-          (await client.query<TokenRow>(named(TOKENS_BY_IDS, [batch.tokens.map((t) => t.id)]))).rows,
+        tokens: new Map(
+          (
+            await client.query<TokenRow>(named(TOKENS_BY_HASHES, [batch.tokens.map((t) => t.secret_hash)]))
+          ).rows.map((t) => [t.secret_hash, t]),
         ),
       };
       let plan = planBatch(batch, existing);

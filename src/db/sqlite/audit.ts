@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { AuditEntry } from '../../audit/entry.js';
 import type { AuditListQuery, AuditRow, AuditStore } from '../../audit/store.js';
 import { auditFilterSql, parseAuditRow, storedAuditEntry, type StoredAuditRow } from '../audit-rows.js';
-import { placeholders, prepared } from './database.js';
+import { prepared } from './database.js';
 
 type Db = Database.Database;
 
@@ -24,9 +24,13 @@ export function insertAudit(db: Db, entries: readonly AuditEntry[]): void {
   }
 }
 
-// IN applies the column's affinity to its list (201 matches '201'), so SQLite casts nothing and the
-// indexes on id and share_id serve.
+// IN applies the column's affinity to the list's values (201 matches '201'), so SQLite casts nothing and
+// the indexes on id and share_id serve. The list is one JSON parameter: the text does not vary with its
+// length, so one compiled statement serves every length.
 const FILTER_SQL = auditFilterSql((sql) => sql);
+
+/** The index of `id TEXT NOT NULL UNIQUE` (SQLite names a constraint's index after its table). */
+const ID_INDEX = 'sqlite_autoindex_audit_logs_1';
 
 export class SqliteAuditStore implements AuditStore {
   constructor(private readonly db: Db) {}
@@ -48,18 +52,22 @@ export class SqliteAuditStore implements AuditStore {
       args.push(q.after.time, q.after.seq);
     }
     for (const f of q.filters) {
-      const test = `${FILTER_SQL[f.column]} IN (${placeholders(f.values.length)})`;
+      const test = `${FILTER_SQL[f.column]} IN (SELECT value FROM json_each(?))`;
       // NOT over a NULL column is NULL: an entry without the field is not one the caller filtered out.
       where.push(f.not ? `NOT coalesce(${test}, 0)` : test);
-      args.push(...f.values);
+      args.push(JSON.stringify(f.values));
     }
-    // A share's history reads its own index: without statistics (SQLite gathers none by itself) the planner
-    // would walk the whole account's log in time order instead.
-    const history = q.filters.some((f) => f.column === 'share_id' && !f.not);
+    // Entries by id, or a share's history, read their own index: without statistics (SQLite gathers none by
+    // itself, and guesses a JSON list long) the planner would walk the whole account's log in time order.
+    const index = q.filters.some((f) => f.column === 'id' && !f.not)
+      ? ID_INDEX
+      : q.filters.some((f) => f.column === 'share_id' && !f.not)
+        ? 'audit_logs_share_time'
+        : undefined;
     const rows = prepared(
       this.db,
       `SELECT l.*, a.name AS account_name
-       FROM audit_logs l ${history ? 'INDEXED BY audit_logs_share_time ' : ''}LEFT JOIN accounts a ON a.id = l.account_id
+       FROM audit_logs l ${index ? `INDEXED BY ${index} ` : ''}LEFT JOIN accounts a ON a.id = l.account_id
        WHERE ${where.join(' AND ')} ORDER BY l.time ${dir}, l.seq ${dir} LIMIT ? OFFSET ?`,
     ).all(...args, q.limit, q.offset ?? 0) as StoredAuditRow[];
     return rows.map(parseAuditRow);

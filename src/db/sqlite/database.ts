@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadMigrations, type Migration } from '../migrations.js';
@@ -47,28 +48,44 @@ export function assertMigrated(db: Db, migrations: Migration[] = loadMigrations(
   if ((row?.v ?? 0) < latest) throw new Error(`database schema is at ${row?.v ?? 0}, expected ${latest}`);
 }
 
-/** Placeholders for an IN list: `?, ?, ?`. */
-export function placeholders(n: number): string {
-  return Array.from({ length: n }, () => '?').join(', ');
-}
-
-/** Runs `fn` over chunks small enough for SQLite's bound-parameter limit. */
-export function chunked<T, R>(items: T[], fn: (chunk: T[]) => R[], size = 500): R[] {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += size) out.push(...fn(items.slice(i, i + size)));
-  return out;
-}
-
-const statementCaches = new WeakMap<Db, Map<string, Database.Statement>>();
-
 /**
- * The prepared statement for `sql` on `db`, compiled once. Queries that vary only by which filters are
- * present (lists) have few distinct texts, so caching by text keeps every query prepared.
+ * Prepared statements kept per database. Query texts vary only by which filters are present (lists are
+ * bound as one JSON parameter), so a few hundred hold every hot query; the bound stops a caller who
+ * combines filters in ever new ways from growing the process, one compiled statement per combination.
  */
-export function prepared(db: Db, sql: string): Database.Statement {
+export const STATEMENT_CACHE_SIZE = 256;
+
+interface StatementCache {
+  statements: LRUCache<string, Database.Statement>;
+  /** Statements compiled since the database was opened (cache misses). */
+  compiled: number;
+}
+
+const statementCaches = new WeakMap<Db, StatementCache>();
+
+function cacheOf(db: Db): StatementCache {
   let cache = statementCaches.get(db);
-  if (!cache) statementCaches.set(db, (cache = new Map()));
-  let stmt = cache.get(sql);
-  if (!stmt) cache.set(sql, (stmt = db.prepare(sql)));
+  if (!cache) {
+    cache = { statements: new LRUCache({ max: STATEMENT_CACHE_SIZE }), compiled: 0 };
+    statementCaches.set(db, cache);
+  }
+  return cache;
+}
+
+/** The prepared statement for `sql` on `db`, compiled on first use and kept while recently used. */
+export function prepared(db: Db, sql: string): Database.Statement {
+  const cache = cacheOf(db);
+  let stmt = cache.statements.get(sql);
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    cache.statements.set(sql, stmt);
+    cache.compiled++;
+  }
   return stmt;
+}
+
+/** How many statements `db`'s cache holds and how many it has compiled (for tests and diagnostics). */
+export function statementCacheStats(db: Db): { size: number; compiled: number } {
+  const cache = cacheOf(db);
+  return { size: cache.statements.size, compiled: cache.compiled };
 }

@@ -8,7 +8,7 @@ import type {
   RecipientsStore,
 } from '../../recipients/store.js';
 import { groupBy } from '../rows.js';
-import { chunked, placeholders, prepared } from './database.js';
+import { prepared } from './database.js';
 import { enqueue, enqueueRecipientOf } from './work.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
 
@@ -113,17 +113,13 @@ export class SqliteRecipientsStore implements RecipientsStore {
   }
 
   async resourcesOf(recipientIds: string[]): Promise<Map<string, RecipientResourceRow[]>> {
-    const rows = chunked(
-      recipientIds,
-      (ids) =>
-        prepared(
-          this.db,
-          `SELECT rr.recipient_id, sr.resource_id, COALESCE(rr.applied_version, 0) AS resource_version, rr.error, rr.terminal
-           FROM recipient_resources rr JOIN share_resources sr ON sr.id = rr.share_resource_id
-           WHERE rr.recipient_id IN (${placeholders(ids.length)})
-           ORDER BY sr.created, sr.id`,
-        ).all(...ids) as (Omit<RecipientResourceRow, 'terminal'> & { terminal: number })[],
-    );
+    const rows = prepared(
+      this.db,
+      `SELECT rr.recipient_id, sr.resource_id, COALESCE(rr.applied_version, 0) AS resource_version, rr.error, rr.terminal
+       FROM recipient_resources rr JOIN share_resources sr ON sr.id = rr.share_resource_id
+       WHERE rr.recipient_id IN (SELECT value FROM json_each(?))
+       ORDER BY sr.created, sr.id`,
+    ).all(JSON.stringify(recipientIds)) as (Omit<RecipientResourceRow, 'terminal'> & { terminal: number })[];
     return groupBy(
       rows.map((r) => ({ ...r, terminal: r.terminal === 1 })),
       (r) => r.recipient_id,

@@ -11,7 +11,7 @@ import type {
   Tags,
 } from '../../shares/store.js';
 import { groupBy, groupTags, recipientCounts } from '../rows.js';
-import { chunked, placeholders, prepared } from './database.js';
+import { prepared } from './database.js';
 import { insertRecipient } from './recipients.js';
 import { enqueue, enqueueShareRecipients } from './work.js';
 import { dueNow, type WorkTiming } from '../../reconciler/timing.js';
@@ -42,13 +42,10 @@ function shareFilters(
     args.target = q.targetType;
   }
   if (q.resourceTypes?.length) {
-    const names = q.resourceTypes.map((t, i) => {
-      args[`rt${i}`] = t;
-      return `@rt${i}`;
-    });
+    args.types = JSON.stringify(q.resourceTypes);
     // Shares holding a live resource of one of the types.
     where.push(`EXISTS (SELECT 1 FROM share_resources sr WHERE sr.share_id = ${alias}.${idColumn}
-      AND sr.status <> 'deleted' AND sr.resource_type IN (${names.join(', ')}))`);
+      AND sr.status <> 'deleted' AND sr.resource_type IN (SELECT value FROM json_each(@types)))`);
   }
   return where;
 }
@@ -132,16 +129,15 @@ export class SqliteSharesStore implements SharesStore {
       args.kind = q.kind;
     }
     where.push(...shareFilters('v', 'share_id', q, args));
-    q.tags?.forEach((t, i) => {
+    if (q.tags?.length) {
       // tags holds SQLite's own JSON text: a pair matches right after "{" or ",", never inside a string.
-      args[`tk${i}`] = t.key;
-      let needle = `json_quote(@tk${i}) || ':'`;
-      if (t.value !== undefined) {
-        args[`tv${i}`] = t.value;
-        needle += ` || json_quote(@tv${i})`;
-      }
-      where.push(`(instr(v.tags, '{' || ${needle}) > 0 OR instr(v.tags, ',' || ${needle}) > 0)`);
-    });
+      // Every asked tag must match, so no asked tag may be missing.
+      args.tags = JSON.stringify(q.tags.map((t) => [t.key, t.value ?? null]));
+      where.push(`NOT EXISTS (SELECT 1 FROM (SELECT json_quote(t.value ->> 0) || ':' ||
+          CASE WHEN t.value ->> 1 IS NULL THEN '' ELSE json_quote(t.value ->> 1) END AS needle
+        FROM json_each(@tags) t) n
+        WHERE instr(v.tags, '{' || n.needle) = 0 AND instr(v.tags, ',' || n.needle) = 0)`);
+    }
     const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
     const order = (t: string) =>
       q.order === 'name'
@@ -198,36 +194,24 @@ export class SqliteSharesStore implements SharesStore {
   }
 
   async tagsOf(shareIds: string[]): Promise<Map<string, Tags>> {
-    const rows = chunked(
-      shareIds,
-      (ids) =>
-        this.statement(
-          `SELECT share_id, key, value FROM share_tags WHERE share_id IN (${placeholders(ids.length)})`,
-        ).all(...ids) as { share_id: string; key: string; value: string }[],
-    );
+    const rows = this.statement(
+      'SELECT share_id, key, value FROM share_tags WHERE share_id IN (SELECT value FROM json_each(?))',
+    ).all(JSON.stringify(shareIds)) as { share_id: string; key: string; value: string }[];
     return groupTags(rows);
   }
 
   async resourcesOf(shareIds: string[]): Promise<Map<string, ResourceRow[]>> {
-    const rows = chunked(
-      shareIds,
-      (ids) =>
-        this.statement(
-          `SELECT * FROM share_resources WHERE share_id IN (${placeholders(ids.length)}) ORDER BY created, id`,
-        ).all(...ids) as ResourceRecord[],
-    );
+    const rows = this.statement(
+      'SELECT * FROM share_resources WHERE share_id IN (SELECT value FROM json_each(?)) ORDER BY created, id',
+    ).all(JSON.stringify(shareIds)) as ResourceRecord[];
     return groupBy(rows.map(toResourceRow), (r) => r.share_id);
   }
 
   async recipientCountsOf(shareIds: string[]): Promise<Map<string, RecipientCounts>> {
-    const rows = chunked(
-      shareIds,
-      (ids) =>
-        this.statement(
-          `SELECT share_id, status, COUNT(*) AS n FROM share_recipients
-           WHERE share_id IN (${placeholders(ids.length)}) GROUP BY share_id, status`,
-        ).all(...ids) as { share_id: string; status: keyof RecipientCounts; n: number }[],
-    );
+    const rows = this.statement(
+      `SELECT share_id, status, COUNT(*) AS n FROM share_recipients
+       WHERE share_id IN (SELECT value FROM json_each(?)) GROUP BY share_id, status`,
+    ).all(JSON.stringify(shareIds)) as { share_id: string; status: keyof RecipientCounts; n: number }[];
     return recipientCounts(shareIds, rows);
   }
 

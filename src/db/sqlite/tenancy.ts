@@ -472,8 +472,8 @@ export class SqliteTenancyStore implements TenancyStore {
       }
       const tokens = new Map<string, TokenRow>();
       for (const t of batch.tokens) {
-        const r = this.readTokenTx({ id: t.id });
-        if (r) tokens.set(r.id, r);
+        const r = this.readTokenTx({ hash: t.secret_hash });
+        if (r) tokens.set(r.secret_hash, r);
       }
       const plan = planBatch(batch, { organizations, accounts, users, tokens });
       for (const o of plan.organizations) this.orgUpsert.run(o);
