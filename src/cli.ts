@@ -176,6 +176,12 @@ program
     new Option('--drivers <file>', 'delivery drivers per resource type (JSON)').env('RSHARE_DRIVERS'),
   )
   .addOption(
+    new Option(
+      '--resource-types <file>',
+      "this platform's resource types, with meta schema, entitlement and driver (JSON)",
+    ).env('RSHARE_RESOURCE_TYPES'),
+  )
+  .addOption(
     new Option('--lease-ms <ms>', 'reconciler lease; claimed work of a dead worker is retried after it')
       .env('RSHARE_LEASE_MS')
       .default(30_000)
@@ -291,6 +297,7 @@ program
       logFormat?: LogFormat;
       role: Role;
       drivers?: string;
+      resourceTypes?: string;
       leaseMs: number;
       pollMs: number;
       poolSize: number;
@@ -322,6 +329,7 @@ program
         logFormat: opts.logFormat,
         role: opts.role,
         drivers: opts.drivers,
+        resourceTypes: opts.resourceTypes,
         leaseMs: opts.leaseMs,
         pollMs: opts.pollMs,
         poolSize: opts.poolSize,
