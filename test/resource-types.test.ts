@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import Cloudflare from 'cloudflare';
 import { startRshare, type BootstrapFile, type Rshare, type ResourceTypesFile } from '../src/index.js';
 import { ENTITLEMENT_ERROR } from '../src/reconciler/reconciler.js';
 import { assertError, type Reply } from './helpers.js';
+import { ROOT } from './support/process.js';
 import { openTestStore, type TestStore } from './support/store.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -283,5 +289,141 @@ describe('resource types declared in configuration', () => {
       got.resources?.map((x) => [x.resource_type, x.meta]),
       [['custom-ruleset', { any: 1 }]],
     );
+  });
+});
+
+/** `rshare serve` as a child process that is expected to refuse to start: its exit code and stderr. */
+async function refusedServe(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const env = { ...process.env };
+  for (const name of Object.keys(env))
+    if (name.startsWith('RSHARE_') && name !== 'RSHARE_PG_POOL') delete env[name];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--port', '0', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, stderr };
+}
+
+describe('changing the resource types of a store in use', () => {
+  let db: TestStore;
+  let receiver: WebhookReceiver;
+  let hookUrl: string;
+  let dir: string;
+  let shareId: string;
+  const lenient = { type: 'object', required: ['region'], properties: { region: { enum: ['eu', 'us'] } } };
+  before(async () => {
+    db = await openTestStore();
+    receiver = new WebhookReceiver(SECRET);
+    hookUrl = await receiver.start();
+    dir = mkdtempSync(join(tmpdir(), 'rshare-types-'));
+    const r = await startRshare({
+      database: db.url,
+      bootstrap: BOOTSTRAP,
+      reconcile: 'manual',
+      resourceTypes: platformTypes(hookUrl, lenient),
+    });
+    try {
+      const created = await api(
+        r,
+        'POST',
+        '/shares',
+        shareBody(
+          PEER,
+          resource('acme-dataset', 'set', {}),
+          resource('acme-dashboard', 'board', { region: 'eu', note: 'kept' }),
+        ),
+      );
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      shareId = created.body.result.id as string;
+      await r.reconcile();
+    } finally {
+      await r.close();
+    }
+  });
+  after(async () => {
+    await receiver.close();
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const withoutDataset = (): ResourceTypesFile => {
+    const file = platformTypes(hookUrl);
+    delete file.types['acme-dataset'];
+    return file;
+  };
+  const REFUSAL =
+    'the store holds live shares of types it does not declare: "acme-dataset" (1 live share, 1 resource); ' +
+    'declare them again, or delete those shares while they are declared (nothing was deleted)';
+
+  it('given a type in use removed from the file, when startRshare starts, then it rejects naming the type and its count', async () => {
+    await assert.rejects(
+      startRshare({ database: db.url, reconcile: 'manual', resourceTypes: withoutDataset() }),
+      {
+        message: `resource types object: ${REFUSAL}`,
+      },
+    );
+    await assert.rejects(startRshare({ database: db.url, reconcile: 'manual' }), {
+      message:
+        'resource types (built-in only): the store holds live shares of types it does not declare: ' +
+        '"acme-dashboard" (1 live share, 1 resource), "acme-dataset" (1 live share, 1 resource); ' +
+        'declare them again, or delete those shares while they are declared (nothing was deleted)',
+    });
+  });
+
+  it('given a type in use removed from the file, when `rshare serve` starts, then it exits 1 naming the type on stderr', async () => {
+    const path = join(dir, 'types.json');
+    writeFileSync(path, JSON.stringify(withoutDataset()));
+    const { code, stderr } = await refusedServe(['--database', db.url, '--resource-types', path]);
+    assert.equal(code, 1);
+    assert.equal(stderr, `rshare: resource types ${path}: ${REFUSAL}\n`);
+  });
+
+  it('given an invalid file, when `rshare serve` starts, then it exits 1 naming the place in the file', async () => {
+    const path = join(dir, 'invalid.json');
+    writeFileSync(path, JSON.stringify({ types: { 'acme-dataset': { meta_schema: { type: 'objekt' } } } }));
+    const { code, stderr } = await refusedServe(['--database', db.url, '--resource-types', path]);
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      new RegExp(`^rshare: resource types ${path}: types\\.acme-dataset\\.meta_schema: schema is invalid: `),
+    );
+  });
+
+  it('given a stricter meta schema, when the server starts again, then stored resources keep their meta and are still delivered, and only new writes are checked', async () => {
+    const r = await startRshare({
+      database: db.url,
+      reconcile: 'manual',
+      resourceTypes: platformTypes(hookUrl),
+    });
+    try {
+      const res = await api(r, 'GET', `/shares/${shareId}/resources?resource_type=acme-dashboard`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const [board] = res.body.result as { id: string; meta: unknown }[];
+      assert.deepEqual(board!.meta, { region: 'eu', note: 'kept' });
+      const added = await api(r, 'POST', `/shares/${shareId}/recipients`, { account_id: NARROW });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+      await r.reconcile();
+      const narrow = (await recipients(r, shareId)).find((x) => x.account_id === NARROW);
+      assert.equal(narrow?.association_status, 'associated');
+      assert.deepEqual(
+        narrow.resources.map((x) => [x.resource_id, x.error, x.terminal]),
+        [
+          ['set', ENTITLEMENT_ERROR, true],
+          ['board', '', false],
+        ],
+      );
+      const rewritten = await api(r, 'PUT', `/shares/${shareId}/resources/${board!.id}`, {
+        meta: { region: 'eu', note: 'kept' },
+      });
+      assertError(rewritten, 400, 1400, 'meta must NOT have additional properties', '/meta');
+    } finally {
+      await r.close();
+    }
   });
 });

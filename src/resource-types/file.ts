@@ -51,7 +51,15 @@ async function checkShape(schema: TSchema, value: unknown, base: string): Promis
   const { Value } = await import('@sinclair/typebox/value');
   if (Value.Check(schema, value)) return;
   const first = Value.Errors(schema, value).First();
-  const message = first?.message === 'Unexpected property' ? 'unknown field' : (first?.message ?? 'invalid');
+  const variants = (first?.schema as { anyOf?: { const?: unknown }[] } | undefined)?.anyOf;
+  const message =
+    first?.message === 'Unexpected property'
+      ? 'unknown field'
+      : variants?.every((v) => typeof v.const === 'string')
+        ? `must be one of ${variants.map((v) => String(v.const)).join(', ')}`
+        : variants
+          ? 'must be a JSON Schema (an object or a boolean)'
+          : (first?.message ?? 'invalid');
   throw new FileProblem(
     dotted(base + (first?.path ?? '')),
     message.charAt(0).toLowerCase() + message.slice(1),

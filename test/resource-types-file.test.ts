@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { loadResourceTypesFile, parseResourceTypes } from '../src/resource-types/file.js';
+import { RESOURCE_TYPES } from '../src/lib/resource-types.js';
+
+const hook = { driver: 'webhook', url: 'https://datasets.internal/hook', secret: 'at-least-16-chars' };
+
+/** The issue's own example file. */
+const EXAMPLE = {
+  builtin_types: true,
+  types: {
+    'acme-dashboard': {
+      description: 'A dashboard, shown read-only in the recipient account',
+      meta_schema: {
+        type: 'object',
+        required: ['region'],
+        additionalProperties: false,
+        properties: { region: { enum: ['eu', 'us'] } },
+      },
+      entitlement: 'acme-dashboard',
+      driver: 'inventory',
+    },
+    'acme-dataset': { meta_schema: { type: 'object' }, ...hook, timeout_ms: 10000 },
+  },
+};
+
+const withType = (entry: unknown, name = 'acme-dataset') => ({ types: { [name]: entry } });
+
+describe('parseResourceTypes', () => {
+  it("given the issue's example, when parsed, then built-in and declared types, entitlements and drivers are registered", async () => {
+    const types = await parseResourceTypes(EXAMPLE, 'types.json');
+    assert.deepEqual(types.names, [...RESOURCE_TYPES, 'acme-dashboard', 'acme-dataset']);
+    assert.equal(types.entitlementOf('acme-dataset'), 'acme-dataset');
+    assert.deepEqual(types.get('acme-dataset')?.driver, { ...hook, timeout_ms: 10000 });
+    assert.deepEqual(types.get('acme-dashboard')?.driver, { driver: 'inventory' });
+    assert.equal(types.metaProblem('acme-dashboard', { region: 'eu' }), undefined);
+    assert.equal(types.metaProblem('acme-dashboard', { region: 'mars' })?.instancePath, '/region');
+    assert.equal(types.metaProblem('custom-ruleset', { anything: 1 }), undefined);
+  });
+
+  it('given builtin_types false, when parsed, then only the declared types remain', async () => {
+    const types = await parseResourceTypes({ builtin_types: false, ...withType({}, 'dns-view') }, 'f');
+    assert.deepEqual(types.names, ['dns-view']);
+    assert.equal(types.has('custom-ruleset'), false);
+  });
+
+  it('given a declared entitlement, when parsed, then the type needs it and accounts may hold it', async () => {
+    const types = await parseResourceTypes(withType({ entitlement: 'datasets' }), 'f');
+    assert.equal(types.entitlementOf('acme-dataset'), 'datasets');
+    assert.equal(types.isEntitlement('datasets'), true);
+    assert.equal(types.isEntitlement('acme-dataset'), false);
+  });
+
+  const refused: [string, unknown, string][] = [
+    [
+      'a name with capitals',
+      withType({}, 'Acme-Dataset'),
+      'types.Acme-Dataset: type names are lowercase words joined by hyphens, at most 64 characters',
+    ],
+    [
+      'a name with an underscore',
+      withType({}, 'acme_dataset'),
+      'types.acme_dataset: type names are lowercase words joined by hyphens, at most 64 characters',
+    ],
+    [
+      'a built-in name',
+      withType({}, 'custom-ruleset'),
+      'types.custom-ruleset: is a built-in type (set builtin_types to false to declare it yourself)',
+    ],
+    [
+      'a meta schema with a bad type',
+      withType({ meta_schema: { type: 'objekt' } }),
+      'types.acme-dataset.meta_schema: schema is invalid: data/type must be equal to one of the allowed values, data/type must be array, data/type must match a schema in anyOf',
+    ],
+    [
+      'a misspelt keyword',
+      withType({ meta_schema: { type: 'object', requried: ['a'] } }),
+      'types.acme-dataset.meta_schema: strict mode: unknown keyword: "requried"',
+    ],
+    [
+      'an unresolvable $ref',
+      withType({ meta_schema: { $ref: 'https://example.test/s.json' } }),
+      "types.acme-dataset.meta_schema: can't resolve reference https://example.test/s.json from id #",
+    ],
+    [
+      'a meta schema that is not a schema',
+      withType({ meta_schema: 'object' }),
+      'types.acme-dataset.meta_schema: must be a JSON Schema (an object or a boolean)',
+    ],
+    [
+      'an unknown driver',
+      withType({ driver: 'ftp' }),
+      'types.acme-dataset.driver: must be one of inventory, webhook',
+    ],
+    [
+      'a webhook without a secret',
+      withType({ driver: 'webhook', url: 'https://h.test/' }),
+      'types.acme-dataset.secret: expected string length greater or equal to 16',
+    ],
+    [
+      'a webhook with a short secret',
+      withType({ ...hook, secret: 'short' }),
+      'types.acme-dataset.secret: expected string length greater or equal to 16',
+    ],
+    [
+      'a webhook url that is not http',
+      withType({ ...hook, url: 'ftp://h.test/' }),
+      "types.acme-dataset.url: expected string to match '^https?://'",
+    ],
+    [
+      'a url without the webhook driver',
+      withType({ url: 'https://h.test/' }),
+      'types.acme-dataset.url: only a webhook driver takes it',
+    ],
+    ['an unknown field', withType({ colour: 'red' }), 'types.acme-dataset.colour: unknown field'],
+    [
+      'a bad entitlement',
+      withType({ entitlement: 'Data Sets' }),
+      'types.acme-dataset.entitlement: entitlements are lowercase words joined by hyphens',
+    ],
+    [
+      'no types at all',
+      { builtin_types: false, types: {} },
+      'types: declare at least one type when builtin_types is false',
+    ],
+    ['no types object', { builtin_types: true }, 'types: expected required property'],
+    ['an unknown top-level field', { types: {}, builtins: true }, 'builtins: unknown field'],
+  ];
+  for (const [what, file, message] of refused) {
+    it(`given ${what}, when parsed, then it is refused naming the place in the file`, async () => {
+      await assert.rejects(parseResourceTypes(file, 'types.json'), {
+        message: `resource types types.json: ${message}`,
+      });
+    });
+  }
+});
+
+describe('loadResourceTypesFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rshare-types-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('given a file that is not JSON, when loaded, then the error names the file', async () => {
+    const path = join(dir, 'bad.json');
+    writeFileSync(path, '{ "types": ');
+    await assert.rejects(loadResourceTypesFile(path), {
+      message: new RegExp(`^resource types ${path}: not valid JSON: `),
+    });
+  });
+
+  it('given a missing file, when loaded, then the error names the file', async () => {
+    const path = join(dir, 'missing.json');
+    await assert.rejects(loadResourceTypesFile(path), {
+      message: new RegExp(`^resource types ${path}: cannot read: ENOENT`),
+    });
+  });
+});
