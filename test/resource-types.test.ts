@@ -292,23 +292,28 @@ describe('resource types declared in configuration', () => {
   });
 });
 
-/** `rshare serve` as a child process that is expected to refuse to start: its exit code and stderr. */
-async function refusedServe(args: string[]): Promise<{ code: number | null; stderr: string }> {
+/** The CLI as a child process, bounded in time: its exit code, stdout and stderr. */
+async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = { ...process.env };
   for (const name of Object.keys(env))
     if (name.startsWith('RSHARE_') && name !== 'RSHARE_PG_POOL') delete env[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--port', '0', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
     cwd: ROOT,
     env,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
   let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   const [code] = (await once(child, 'exit')) as [number | null];
   clearTimeout(timer);
-  return { code, stderr };
+  return { code, stdout, stderr };
 }
+
+/** `rshare serve` expected to refuse to start. */
+const refusedServe = (args: string[]) => cli(['serve', '--port', '0', ...args]);
 
 describe('changing the resource types of a store in use', () => {
   let db: TestStore;
@@ -425,5 +430,41 @@ describe('changing the resource types of a store in use', () => {
     } finally {
       await r.close();
     }
+  });
+
+  it('given a declared entitlement, when the admin CLI creates an account with it, then it is accepted with the file and refused without', async () => {
+    const path = join(dir, 'all-types.json');
+    writeFileSync(path, JSON.stringify(platformTypes(hookUrl)));
+    const args = ['account', 'create', '--name', 'Boards only', '--org', ORG, '--entitlements', 'dashboards'];
+    const refused = await cli([...args, '--database', db.url]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /entitlements\[0\]: unknown resource type "dashboards" \(expected one of custom-ruleset, /,
+    );
+    const created = await cli([...args, '--database', db.url, '--resource-types', path, '--json']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.deepEqual((JSON.parse(created.stdout) as { entitlements: string[] }).entitlements, ['dashboards']);
+  });
+
+  it('given a file without custom-ruleset, when `rshare seed` runs, then it refuses before writing', async () => {
+    const path = join(dir, 'declared-only.json');
+    writeFileSync(path, JSON.stringify({ ...platformTypes(hookUrl), builtin_types: false }));
+    const seeded = await cli([
+      'seed',
+      '--accounts',
+      '2',
+      '--shares',
+      '1',
+      '--database',
+      db.url,
+      '--resource-types',
+      path,
+    ]);
+    assert.equal(seeded.code, 1);
+    assert.equal(
+      seeded.stderr,
+      'rshare: seed: it creates custom-ruleset resources, which the resource types file does not declare\n',
+    );
   });
 });

@@ -1,5 +1,11 @@
 import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
-import { DIGEST_PATTERN, Entitlement, ResourceType, StringEnum, TIMESTAMP_PATTERN } from '../http/common-schemas.js';
+import {
+  DIGEST_PATTERN,
+  Entitlement,
+  ResourceType,
+  StringEnum,
+  TIMESTAMP_PATTERN,
+} from '../http/common-schemas.js';
 import { ID_PATTERN } from '../lib/ids.js';
 import { ResourceMeta, ResourceStatus } from '../resources/schemas.js';
 import { ShareName, ShareStatus, Tags, TargetType } from '../shares/schemas.js';

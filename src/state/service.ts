@@ -71,7 +71,10 @@ export function upgradeState(doc: StateDocumentV1 | StateDocument): StateDocumen
  * Validates a state document of any accepted format and returns it as the current format. Throws a
  * ValidationError whose pointer names the first bad field: its type or shape, then its references.
  */
-export function parseState(doc: unknown, types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES): StateDocument {
+export function parseState(
+  doc: unknown,
+  types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
+): StateDocument {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ValidationError('The state document must be a JSON object', '');
   }

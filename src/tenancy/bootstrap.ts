@@ -63,7 +63,10 @@ export type BootstrapFile = Static<BootstrapSchema>;
 export type BootstrapSummary = BatchSummary;
 
 /** One schema and compiled check per registry (a server has one). */
-const compiled = new WeakMap<ResourceTypeRegistry, { schema: BootstrapSchema; check: TypeCheck<BootstrapSchema> }>();
+const compiled = new WeakMap<
+  ResourceTypeRegistry,
+  { schema: BootstrapSchema; check: TypeCheck<BootstrapSchema> }
+>();
 /**
  * TypeBox's compiler and value modules (tens of milliseconds to load) are loaded when a bootstrap is
  * first applied, and the value module only to describe a bad file: `rshare serve` without a bootstrap
@@ -107,7 +110,10 @@ export async function applyBootstrap(
   let bootstrapCheck = compiled.get(types);
   if (!bootstrapCheck) {
     const schema = bootstrapFile(types.entitlements);
-    bootstrapCheck = { schema, check: (await import('@sinclair/typebox/compiler')).TypeCompiler.Compile(schema) };
+    bootstrapCheck = {
+      schema,
+      check: (await import('@sinclair/typebox/compiler')).TypeCompiler.Compile(schema),
+    };
     compiled.set(types, bootstrapCheck);
   }
   if (!bootstrapCheck.check.Check(file)) {

@@ -305,7 +305,10 @@ export class TenancyService {
     const issues = [...accountIdIssues(id), ...entitlementIssues(this.resourceTypes, types)];
     if (issues.length > 0) fail('invalid account', issues);
     const existing = await this.existingAccount(id);
-    const entitlements = accountFields(this.resourceTypes, { name: existing.name, entitlements: types }).entitlements;
+    const entitlements = accountFields(this.resourceTypes, {
+      name: existing.name,
+      entitlements: types,
+    }).entitlements;
     if (sameList(existing.entitlements, entitlements)) return { row: existing, change: 'unchanged' };
     return this.updateAccount({ ...existing, entitlements });
   }
@@ -545,7 +548,8 @@ function accountFields(
   return {
     name: input.name,
     organization_id: input.organization_id ?? null,
-    entitlements: input.entitlements == null ? null : unique(input.entitlements.filter((e) => types.isEntitlement(e))),
+    entitlements:
+      input.entitlements == null ? null : unique(input.entitlements.filter((e) => types.isEntitlement(e))),
   };
 }
 
