@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -136,6 +136,24 @@ describe('parseResourceTypes', () => {
       });
     });
   }
+});
+
+describe('the README example', () => {
+  it('given the example file of "rshare for your own platform", when parsed, then it declares two types, one delivered by webhook', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## rshare for your own platform'));
+    const example = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(example, 'the section has a JSON example');
+    const types = await parseResourceTypes(JSON.parse(example), 'README');
+    const declared = types.definitions.filter((t) => !(RESOURCE_TYPES as readonly string[]).includes(t.name));
+    assert.deepEqual(
+      declared.map((t) => [t.name, t.driver?.driver, t.entitlement]),
+      [
+        ['acme-dashboard', 'inventory', 'dashboards'],
+        ['acme-dataset', 'webhook', 'acme-dataset'],
+      ],
+    );
+  });
 });
 
 describe('loadResourceTypesFile', () => {

@@ -262,6 +262,12 @@ describe('resource types declared in configuration', () => {
       'acme-dashboard',
       'acme-dataset',
     ]);
+    const shares = doc.paths['/accounts/{account_id}/shares']!.post!.requestBody!.content['application/json']!
+      .schema as unknown as { properties: { resources: { items: Described } } };
+    assert.deepEqual(
+      shares.properties.resources.items.properties.meta['x-rshare-meta-schemas'],
+      body.properties.meta['x-rshare-meta-schemas'],
+    );
     assert.deepEqual(body.properties.meta['x-rshare-meta-schemas'], {
       'acme-dashboard': DASHBOARD_SCHEMA,
       'acme-dataset': { type: 'object' },
