@@ -159,6 +159,13 @@ describe('resource types declared in configuration', () => {
       ],
       ['acme-dataset', 'sales-2026', { rows: 12 }],
     );
+    const audit = await api(r, 'GET', '/logs/audit?since=2000-01-01&before=2999-01-01');
+    assert.equal(audit.status, 200, JSON.stringify(audit.body));
+    const shareEntries = (
+      audit.body.result as { action: { type: string }; resource: { id: string } }[]
+    ).filter((e) => e.action.type === 'create' && e.resource.id === shareId);
+    assert.equal(shareEntries.length, 1, 'the share of a declared type is in the audit log');
+    assert.match(JSON.stringify(shareEntries[0]), /"resource_type":"acme-dataset"/);
   });
 
   it('given a meta schema, when a share is created with a meta it refuses, then 400 1400 points into the meta and nothing is created', async () => {
