@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadResourceTypesFile, parseResourceTypes } from '../src/resource-types/file.js';
 import { RESOURCE_TYPES } from '../src/lib/resource-types.js';
+import { BUILTIN_RESOURCE_TYPES } from '../src/resource-types/registry.js';
+import { bindResourceTypes, META_SCHEMAS_EXTENSION } from '../src/resource-types/schemas.js';
+import { CreateShareBody } from '../src/shares/schemas.js';
 
 const hook = { driver: 'webhook', url: 'https://datasets.internal/hook', secret: 'at-least-16-chars' };
 
@@ -136,6 +139,45 @@ describe('parseResourceTypes', () => {
       });
     });
   }
+});
+
+describe('bindResourceTypes', () => {
+  type Bound = {
+    properties: {
+      resources: {
+        items: { properties: { resource_type: { enum: string[] }; meta: Record<string, unknown> } };
+      };
+    };
+  };
+  const resourceOf = (schema: unknown) => (schema as Bound).properties.resources.items.properties;
+
+  it('given only the built-in types, when a schema is bound, then it is the same object, unchanged', () => {
+    assert.equal(bindResourceTypes(CreateShareBody, BUILTIN_RESOURCE_TYPES), CreateShareBody);
+  });
+
+  it('given declared types, when a schema is bound, then the enum and the meta carry them and the original is untouched', async () => {
+    const bound = bindResourceTypes(CreateShareBody, await parseResourceTypes(EXAMPLE, 'f'));
+    assert.deepEqual(resourceOf(bound).resource_type.enum, [
+      ...RESOURCE_TYPES,
+      'acme-dashboard',
+      'acme-dataset',
+    ]);
+    assert.deepEqual(Object.keys(resourceOf(bound).meta[META_SCHEMAS_EXTENSION] as object), [
+      'acme-dashboard',
+      'acme-dataset',
+    ]);
+    assert.deepEqual(resourceOf(CreateShareBody).resource_type.enum, [...RESOURCE_TYPES]);
+    assert.equal(resourceOf(CreateShareBody).meta[META_SCHEMAS_EXTENSION], undefined);
+  });
+
+  it('given servers started with the same file, when their schemas are bound, then they share one copy (one compiled validator), and another file gets its own', async () => {
+    const first = bindResourceTypes(CreateShareBody, await parseResourceTypes(EXAMPLE, 'f'));
+    const again = bindResourceTypes(CreateShareBody, await parseResourceTypes(structuredClone(EXAMPLE), 'f'));
+    assert.equal(again, first);
+    const other = bindResourceTypes(CreateShareBody, await parseResourceTypes(withType({}), 'f'));
+    assert.notEqual(other, first);
+    assert.deepEqual(resourceOf(other).resource_type.enum, [...RESOURCE_TYPES, 'acme-dataset']);
+  });
 });
 
 describe('the README example', () => {

@@ -25,15 +25,41 @@ function metaSchemas(registry: ResourceTypeRegistry): Record<string, unknown> {
  */
 export function bindResourceTypes<T>(schema: T, registry: ResourceTypeRegistry): T {
   if (registry.builtinOnly) return schema;
+  const key = fingerprint(registry);
+  let copies = copiesBy.get(key);
+  if (!copies) {
+    if (copiesBy.size >= MAX_CONFIGURATIONS) copiesBy.delete(copiesBy.keys().next().value as string);
+    copiesBy.set(key, (copies = new WeakMap()));
+  }
+  return bindCopy(schema, registry, copies) as T;
+}
+
+/**
+ * The copies made for each configuration, by original node: request validators are compiled once per
+ * process and cached by schema object (see `validatorCompiler`), so servers started with the same
+ * resource types (a test suite starts many) share one copy of each schema, and one compiled validator.
+ * Configurations are bounded; past the bound the oldest one's copies are made again when needed.
+ */
+const MAX_CONFIGURATIONS = 16;
+const copiesBy = new Map<string, WeakMap<object, unknown>>();
+
+function fingerprint(registry: ResourceTypeRegistry): string {
+  return JSON.stringify([registry.names, registry.entitlements, metaSchemas(registry)]);
+}
+
+function bindCopy(
+  schema: unknown,
+  registry: ResourceTypeRegistry,
+  copies: WeakMap<object, unknown>,
+): unknown {
   const schemas = metaSchemas(registry);
   const declared = Object.keys(schemas);
-  const seen = new Map<object, unknown>();
   const copy = (value: unknown): unknown => {
     if (!isNode(value)) return value;
-    const done = seen.get(value);
+    const done = copies.get(value);
     if (done !== undefined) return done;
     const out: Node = Array.isArray(value) ? ([] as unknown as Node) : {};
-    seen.set(value, out);
+    copies.set(value, out);
     for (const key of Reflect.ownKeys(value)) out[key] = copy(value[key]);
     if (value[RESOURCE_TYPE_SLOT] === true) out.enum = [...registry.names];
     if (value[ENTITLEMENT_SLOT] === true) out.enum = [...registry.entitlements];
@@ -44,5 +70,5 @@ export function bindResourceTypes<T>(schema: T, registry: ResourceTypeRegistry):
     }
     return out;
   };
-  return copy(schema) as T;
+  return copy(schema);
 }
