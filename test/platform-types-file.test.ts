@@ -50,6 +50,15 @@ describe('parseResourceTypes', () => {
     assert.equal(types.has('custom-ruleset'), false);
   });
 
+  it('given boolean meta schemas, when parsed, then true takes any meta and false refuses every one', async () => {
+    const types = await parseResourceTypes(
+      { types: { open: { meta_schema: true }, closed: { meta_schema: false } } },
+      'f',
+    );
+    assert.equal(types.metaProblem('open', { any: 1 }), undefined);
+    assert.equal(types.metaProblem('closed', {})?.keyword, 'false');
+  });
+
   it('given a declared entitlement, when parsed, then the type needs it and accounts may hold it', async () => {
     const types = await parseResourceTypes(withType({ entitlement: 'datasets' }), 'f');
     assert.equal(types.entitlementOf('acme-dataset'), 'datasets');

@@ -124,7 +124,7 @@ async function build(file: unknown): Promise<ResourceTypeRegistry> {
     if (entry.description !== undefined) definition.description = entry.description;
     if (driver) definition.driver = driver;
     if (entry.meta_schema !== undefined) {
-      const schema = entry.meta_schema as Record<string, unknown>;
+      const schema = entry.meta_schema as Record<string, unknown> | boolean;
       try {
         definition.validateMeta = ajv.compile(schema);
       } catch (err) {

@@ -9,7 +9,7 @@ export interface ResourceTypeDefinition {
   /** The account entitlement a recipient needs to receive it (the type's name unless declared). */
   entitlement: string;
   /** The declared JSON Schema of `meta` (draft 2020-12); absent: any object, as for built-in types. */
-  metaSchema?: Record<string, unknown>;
+  metaSchema?: Record<string, unknown> | boolean;
   /** Compiled `metaSchema`. */
   validateMeta?: ValidateFunction;
   /** Delivery settings declared with the type (`--drivers` still configures built-in types). */
