@@ -56,7 +56,7 @@ describe('parseResourceTypes', () => {
       'f',
     );
     assert.equal(types.metaProblem('open', { any: 1 }), undefined);
-    assert.equal(types.metaProblem('closed', {})?.keyword, 'false');
+    assert.equal(types.metaProblem('closed', {})?.keyword, 'false schema');
   });
 
   it('given a declared entitlement, when parsed, then the type needs it and accounts may hold it', async () => {

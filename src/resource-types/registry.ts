@@ -66,7 +66,7 @@ export class ResourceTypeRegistry {
   metaProblem(type: string, meta: unknown): MetaProblem | undefined {
     const validate = this.byName.get(type)?.validateMeta;
     if (!validate || validate(meta)) return undefined;
-    return validate.errors?.[0] ?? { instancePath: '', schemaPath: '#', keyword: 'false', params: {} };
+    return validate.errors?.[0] ?? { instancePath: '', schemaPath: '#', keyword: 'false schema', params: {} };
   }
 }
 
