@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
-import { api, RESOURCE_TYPES, type Account, type Share } from './api.js';
+import { api, type Account, type Share } from './api.js';
+import { metaSchemaProblem, useResourceTypes } from './resource-types.js';
 import { navigate, paths } from './route.js';
 import { ErrorBox, Link, MetaEditor, parseMeta, parseTags, useAction, useLoad } from './ui.js';
 
@@ -9,7 +10,8 @@ interface ResourceDraft {
   meta: string;
 }
 
-const emptyResource = (): ResourceDraft => ({ type: RESOURCE_TYPES[0], id: '', meta: '{}' });
+// No type yet: the picker shows the server's first type until one is chosen.
+const emptyResource = (): ResourceDraft => ({ type: '', id: '', meta: '{}' });
 
 /** The create form: recipients (accounts, or the whole organization), resources and tags. */
 export function CreateShareView(props: { account: string }) {
@@ -21,6 +23,9 @@ export function CreateShareView(props: { account: string }) {
   const [tags, setTags] = useState('');
   const [problem, setProblem] = useState<string | undefined>(undefined);
   const action = useAction();
+  const types = useResourceTypes();
+  const typeOf = (r: ResourceDraft): string =>
+    types.names.includes(r.type) ? r.type : (types.names[0] ?? '');
   // The account's organization, for "the whole organization" (GET /accounts shows it as managed_by).
   const self = useLoad(account, async () => {
     // A few pages at most: past them (a huge organization) the id is typed instead.
@@ -45,6 +50,8 @@ export function CreateShareView(props: { account: string }) {
       const metas = resources.map((r, i) => {
         const parsed = parseMeta(r.meta);
         if (!parsed.meta) throw new Error(`Resource ${i + 1}: ${parsed.problem}`);
+        const refused = metaSchemaProblem(types, typeOf(r), parsed.meta);
+        if (refused) throw new Error(`Resource ${i + 1}: ${refused}`);
         return parsed.meta;
       });
       const ids = recipients
@@ -58,7 +65,7 @@ export function CreateShareView(props: { account: string }) {
             ? [{ organization_id: organization.trim() }]
             : ids.map((id) => ({ recipient_account_id: id })),
         resources: resources.map((r, i) => ({
-          resource_type: r.type,
+          resource_type: typeOf(r),
           resource_id: r.id.trim(),
           resource_account_id: account,
           meta: metas[i],
@@ -139,10 +146,10 @@ export function CreateShareView(props: { account: string }) {
               <label for={`create-type-${i}`}>Resource type</label>
               <select
                 id={`create-type-${i}`}
-                value={r.type}
+                value={typeOf(r)}
                 onChange={(e) => setResource(i, { type: e.currentTarget.value })}
               >
-                {RESOURCE_TYPES.map((t) => (
+                {types.names.map((t) => (
                   <option key={t} value={t}>
                     {t}
                   </option>
@@ -164,6 +171,7 @@ export function CreateShareView(props: { account: string }) {
               label={`Resource ${i + 1} meta (JSON object)`}
               value={r.meta}
               onInput={(meta) => setResource(i, { meta })}
+              check={(meta) => metaSchemaProblem(types, typeOf(r), meta)}
             />
             {resources.length > 1 ? (
               <button type="button" onClick={() => setResources(resources.filter((_, j) => j !== i))}>

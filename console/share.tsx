@@ -4,13 +4,13 @@ import {
   accountNames,
   api,
   ApiFailure,
-  RESOURCE_TYPES,
   type ExcludedRecipient,
   type Recipient,
   type Resource,
   type ResultInfo,
   type Share,
 } from './api.js';
+import { metaSchemaProblem, useResourceTypes } from './resource-types.js';
 import { paths } from './route.js';
 import { useCanEdit } from './shares.js';
 import {
@@ -254,6 +254,9 @@ function ResourceRow(props: { base: string; resource: Resource; edit: boolean; o
   const [editing, setEditing] = useState(false);
   const [meta, setMeta] = useState(json(r.meta));
   const action = useAction();
+  const types = useResourceTypes();
+  const check = (m: Record<string, unknown>) => metaSchemaProblem(types, r.resource_type, m);
+  const parsedMeta = parseMeta(meta).meta;
   const url = `${props.base}/resources/${r.id}`;
   return (
     <tr>
@@ -269,7 +272,7 @@ function ResourceRow(props: { base: string; resource: Resource; edit: boolean; o
             onSubmit={(e) => {
               e.preventDefault();
               const parsed = parseMeta(meta);
-              if (!parsed.meta) return;
+              if (!parsed.meta || check(parsed.meta)) return;
               void action.run(
                 async () => api('PUT', url, { body: { meta: parsed.meta } }),
                 () => {
@@ -284,8 +287,12 @@ function ResourceRow(props: { base: string; resource: Resource; edit: boolean; o
               label={`Meta of ${r.resource_id}`}
               value={meta}
               onInput={setMeta}
+              check={check}
             />
-            <button type="submit" disabled={action.busy || parseMeta(meta).meta === undefined}>
+            <button
+              type="submit"
+              disabled={action.busy || parsedMeta === undefined || check(parsedMeta) !== undefined}
+            >
               Save meta
             </button>{' '}
             <button type="button" onClick={() => setEditing(false)}>
@@ -332,10 +339,13 @@ function ResourcesSection(props: {
   edit: boolean;
   onDone: () => void;
 }) {
-  const [type, setType] = useState<string>(RESOURCE_TYPES[0]);
+  const types = useResourceTypes();
+  const [chosen, setType] = useState('');
+  const type = types.names.includes(chosen) ? chosen : (types.names[0] ?? '');
   const [id, setId] = useState('');
   const [meta, setMeta] = useState('{}');
   const action = useAction();
+  const check = (m: Record<string, unknown>) => metaSchemaProblem(types, type, m);
   return (
     <section aria-labelledby="resources-heading">
       <h2 id="resources-heading">Resources</h2>
@@ -364,7 +374,7 @@ function ResourcesSection(props: {
           onSubmit={(e) => {
             e.preventDefault();
             const parsed = parseMeta(meta);
-            if (!parsed.meta) return;
+            if (!parsed.meta || check(parsed.meta)) return;
             void action.run(
               async () =>
                 api('POST', `${props.base}/resources`, {
@@ -387,7 +397,7 @@ function ResourcesSection(props: {
           <div class="field">
             <label for="add-resource-type">Resource type</label>
             <select id="add-resource-type" value={type} onChange={(e) => setType(e.currentTarget.value)}>
-              {RESOURCE_TYPES.map((t) => (
+              {types.names.map((t) => (
                 <option key={t} value={t}>
                   {t}
                 </option>
@@ -398,7 +408,13 @@ function ResourcesSection(props: {
             <label for="add-resource-id">Resource id</label>
             <input id="add-resource-id" required value={id} onInput={(e) => setId(e.currentTarget.value)} />
           </div>
-          <MetaEditor id="add-resource-meta" label="Meta (JSON object)" value={meta} onInput={setMeta} />
+          <MetaEditor
+            id="add-resource-meta"
+            label="Meta (JSON object)"
+            value={meta}
+            onInput={setMeta}
+            check={check}
+          />
           <button type="submit" disabled={action.busy}>
             Add resource
           </button>

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, canEdit, RESOURCE_TYPES, type Share } from './api.js';
+import { api, canEdit, type Share } from './api.js';
+import { useResourceTypes } from './resource-types.js';
 import { navigate, paths, useLocation } from './route.js';
 import { ErrorBox, Link, Pager, formatTime, useLoad } from './ui.js';
 
@@ -44,6 +45,7 @@ function Select(props: {
  * million shares cost what ten do.
  */
 export function SharesView(props: { account: string }) {
+  const types = useResourceTypes();
   const { account } = props;
   const { search } = useLocation();
   const get = (f: Filter) => search.get(f) ?? '';
@@ -139,7 +141,7 @@ export function SharesView(props: { account: string }) {
           id="f-type"
           label="Resource type"
           value={get('resource_type')}
-          options={[['', 'Any resource type'], ...RESOURCE_TYPES.map((t): [string, string] => [t, t])]}
+          options={[['', 'Any resource type'], ...types.names.map((t): [string, string] => [t, t])]}
           onChange={(v) => set({ resource_type: v })}
         />
         <div class="field">

@@ -151,14 +151,16 @@ export function parseMeta(text: string): { meta?: Record<string, unknown>; probl
   return { meta: value as Record<string, unknown> };
 }
 
-/** A labelled JSON editor that checks the text as it is typed. */
+/** A labelled JSON editor that checks the text as it is typed (and, given `check`, against a schema). */
 export function MetaEditor(props: {
   id: string;
   label: string;
   value: string;
   onInput: (text: string) => void;
+  check?: (meta: Record<string, unknown>) => string | undefined;
 }) {
-  const problem = parseMeta(props.value).problem;
+  const parsed = parseMeta(props.value);
+  const problem = parsed.problem ?? (parsed.meta && props.check?.(parsed.meta));
   return (
     <div class="field">
       <label for={props.id}>{props.label}</label>

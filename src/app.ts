@@ -32,6 +32,8 @@ import type { App, Services } from './http/types.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomIds, type IdSource } from './lib/ids.js';
 import { RecipientsService } from './recipients/service.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './resource-types/registry.js';
+import { bindResourceTypes } from './resource-types/schemas.js';
 import { recipientRoutes } from './recipients/routes.js';
 import { ResourcesService } from './resources/service.js';
 import { resourceRoutes } from './resources/routes.js';
@@ -74,6 +76,8 @@ export interface AppOptions extends HttpLimitOptions {
   console?: boolean;
   /** Cloudflare's rate limit on the public API (`--rate-limit`); absent, no limiter runs at all. */
   rateLimit?: RateLimitPolicy;
+  /** The server's resource types (built-in and declared); default: Cloudflare's. */
+  resourceTypes?: ResourceTypeRegistry;
 }
 
 /** Cloudflare's API lives under /client/v4. */
@@ -95,12 +99,17 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-export function createServices(store: Store, clock: Clock, ids: IdSource = randomIds): Services {
-  const shares = new SharesService(store, clock, ids);
+export function createServices(
+  store: Store,
+  clock: Clock,
+  ids: IdSource = randomIds,
+  types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
+): Services {
+  const shares = new SharesService(store, clock, ids, types);
   return {
     shares,
     recipients: new RecipientsService(store, shares, clock, ids),
-    resources: new ResourcesService(store, shares, clock, ids),
+    resources: new ResourcesService(store, shares, clock, ids, types),
     excludedRecipients: new ExcludedRecipientsService(store, shares, clock, ids),
     authenticator: new Authenticator(store.tenancy, clock),
   };
@@ -153,7 +162,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     return parseJson(req, body, done);
   });
 
-  const services = createServices(options.store, clock, options.ids);
+  const types = options.resourceTypes ?? BUILTIN_RESOURCE_TYPES;
+  const services = createServices(options.store, clock, options.ids, types);
 
   // Test-suite control on the public API, registered before authentication: faults are decided before
   // authentication, as at Cloudflare's edge.
@@ -205,6 +215,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.setNotFoundHandler(() => {
     throw new NoRouteError();
   });
+  // Before every route (and before the OpenAPI document collects them): each schema gets this server's
+  // resource types.
+  if (!types.builtinOnly) {
+    app.addHook('onRoute', (route) => {
+      if (route.schema) route.schema = bindResourceTypes(route.schema, types);
+    });
+  }
   // Before every route: the OpenAPI document is generated from the routes as they are added.
   if (options.api !== false) registerOpenApi(app, API_ROOT);
 

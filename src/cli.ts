@@ -9,6 +9,8 @@ import { systemClock } from './lib/clock.js';
 import { parseRateLimit, RateLimitOptionError, type RateLimitPolicy } from './rate-limit/options.js';
 import { openAdminTenancyStore } from './tenancy/admin-store.js';
 import { TenancyService, toPublicToken, toPublicUser } from './tenancy/service.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './resource-types/registry.js';
+import { SEEDED_TYPE } from './seed/store.js';
 import type { AccountRow, OrganizationRow, TokenRow, UserRow } from './tenancy/store.js';
 
 const DEFAULT_DATABASE = './data/rshare.db';
@@ -22,6 +24,7 @@ interface AdminOptions {
   /** Absent for commands that take no pooler (`migrate-store`: point it at PostgreSQL itself). */
   pgPooler?: PgPooler;
   json?: boolean;
+  resourceTypes?: string;
 }
 
 function parsePort(value: string): number {
@@ -82,12 +85,27 @@ function pgPoolerOption(): Option {
     .default('none');
 }
 
+function resourceTypesOption(): Option {
+  return new Option(
+    '--resource-types <file>',
+    "this platform's resource types, with meta schema, entitlement and driver (JSON)",
+  ).env('RSHARE_RESOURCE_TYPES');
+}
+
 /** Adds the options every admin command shares. */
 function admin(command: Command): Command {
   return command
     .addOption(databaseOption())
     .addOption(pgPoolerOption())
+    .addOption(resourceTypesOption())
     .option('--json', 'print JSON instead of text');
+}
+
+/** The server's resource types, as `serve` reads them (entitlements and seeded types are checked against them). */
+async function resourceTypes(options: AdminOptions): Promise<ResourceTypeRegistry> {
+  if (options.resourceTypes === undefined) return BUILTIN_RESOURCE_TYPES;
+  const { loadResourceTypesFile } = await import('./resource-types/file.js');
+  return loadResourceTypesFile(options.resourceTypes);
 }
 
 /** Runs `fn` against the tenancy store and always closes it, so the process can exit promptly. */
@@ -95,9 +113,10 @@ async function withService<T>(
   options: AdminOptions,
   fn: (service: TenancyService) => Promise<T>,
 ): Promise<T> {
+  const types = await resourceTypes(options);
   const { store, close } = await openAdminTenancyStore(options.database, options.pgPooler);
   try {
-    return await fn(new TenancyService(store, systemClock));
+    return await fn(new TenancyService(store, systemClock, undefined, types));
   } finally {
     await close();
   }
@@ -191,6 +210,7 @@ program
   .addOption(
     new Option('--drivers <file>', 'delivery drivers per resource type (JSON)').env('RSHARE_DRIVERS'),
   )
+  .addOption(resourceTypesOption())
   .addOption(
     new Option('--lease-ms <ms>', 'reconciler lease; claimed work of a dead worker is retried after it')
       .env('RSHARE_LEASE_MS')
@@ -308,6 +328,7 @@ program
       logFormat?: LogFormat;
       role: Role;
       drivers?: string;
+      resourceTypes?: string;
       leaseMs: number;
       pollMs: number;
       poolSize: number;
@@ -340,6 +361,7 @@ program
         logFormat: opts.logFormat,
         role: opts.role,
         drivers: opts.drivers,
+        resourceTypes: opts.resourceTypes,
         leaseMs: opts.leaseMs,
         pollMs: opts.pollMs,
         poolSize: opts.poolSize,
@@ -389,6 +411,12 @@ admin(program.command('seed').description('fill an empty store with load-test da
     'value of the read+edit API token to create (at least 16 characters); generated when omitted',
   )
   .action(async (opts: AdminOptions & { accounts: number; shares: number; token?: string }) => {
+    // Seeded shares hold custom-ruleset resources: a server without that type would refuse the store.
+    if (!(await resourceTypes(opts)).has(SEEDED_TYPE)) {
+      throw new Error(
+        `seed: it creates ${SEEDED_TYPE} resources, which the resource types file does not declare`,
+      );
+    }
     const { seedStore } = await import('./seed/service.js');
     const { openStore } = await import('./db/open.js');
     const started = performance.now();

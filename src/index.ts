@@ -13,6 +13,7 @@ import type { ClockState } from './lib/clock.js';
 import { parseRateLimit } from './rate-limit/options.js';
 import { newAdminToken, REDACT, startServer, type ReconcileMode, type Role } from './server.js';
 import type { BootstrapFile } from './tenancy/bootstrap.js';
+import type { ResourceTypesFile } from './resource-types/file.js';
 import type { DemoSeed } from './tenancy/demo.js';
 import type { StateDocument } from './state/schemas.js';
 import type { ReconcileResult, WaitResult } from './control/schemas.js';
@@ -20,7 +21,7 @@ import type { FaultRule, FaultRuleBody as FaultRuleInput } from './faults/schema
 import type { JournalEntry, JournalQuery as JournalFilter } from './journal/schemas.js';
 
 export type { ResetResult, ClockState, StateDocument, ReconcileResult, WaitResult, BootstrapFile };
-export type { FaultRule, FaultRuleInput, JournalEntry, JournalFilter };
+export type { FaultRule, FaultRuleInput, JournalEntry, JournalFilter, ResourceTypesFile };
 
 export interface StartOptions {
   /** SQLite file, `:memory:` (default: nothing on disk) or a postgres:// URL. */
@@ -51,6 +52,8 @@ export interface StartOptions {
   timeouts?: Partial<ServerTimeouts>;
   /** Delivery drivers file (see the README); default: the built-in inventory. */
   drivers?: string;
+  /** Resource types declared by this platform: the document, or the path of a resource-types JSON file. */
+  resourceTypes?: ResourceTypesFile | string;
   /** Seed the demo tenancy (as `rshare serve --demo`); its credentials are in `demo`. */
   demo?: boolean;
   /** pino log level (default `silent`). */
@@ -132,6 +135,7 @@ export async function startRshare(options: StartOptions = {}): Promise<Rshare> {
       logLevel: options.logLevel ?? 'silent',
       role: options.role,
       drivers: options.drivers,
+      resourceTypes: options.resourceTypes,
       leaseMs: options.leaseMs,
       pollMs: options.pollMs,
       poolSize: options.poolSize,

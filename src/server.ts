@@ -19,6 +19,8 @@ import { ControlledClock } from './lib/clock.js';
 import { randomIds, seededIds } from './lib/ids.js';
 import type { RateLimitPolicy } from './rate-limit/options.js';
 import { buildDrivers, loadDriversFile } from './reconciler/drivers/index.js';
+import { assertTypesInUseDeclared } from './resource-types/in-use.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './resource-types/registry.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { delayedWork } from './reconciler/timing.js';
 import { StateService } from './state/service.js';
@@ -46,6 +48,8 @@ export interface ServeOptions {
   role?: Role;
   /** Delivery drivers per resource type (JSON file); every type uses the inventory driver by default. */
   drivers?: string;
+  /** Resource types beyond (or instead of) Cloudflare's: a JSON file path, or (in process) the document. */
+  resourceTypes?: string | object;
   /** Reconciler lease duration; a worker that dies loses its claimed work after this. */
   leaseMs?: number;
   /** Reconciler poll interval when idle. */
@@ -122,6 +126,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   const role = options.role ?? 'all';
   const mode = options.reconcile ?? 'auto';
   resolveLimits({ timeouts: options.timeouts }); // refused before anything opens or starts
+  const { types, source: typesSource } = await resourceTypesOf(options.resourceTypes);
   const clock = new ControlledClock();
   const ids = options.idSeed === undefined ? randomIds : seededIds(options.idSeed);
   const tenancyIds = options.idSeed === undefined ? randomIds : seededIds(options.idSeed, 'tenancy');
@@ -148,7 +153,8 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   let reconciler: Reconciler | undefined;
   let pruner: AuditPruner | undefined;
   try {
-    const tenancy = new TenancyService(store.tenancy, clock, tenancyIds);
+    await assertTypesInUseDeclared(store.resources, types, typesSource);
+    const tenancy = new TenancyService(store.tenancy, clock, tenancyIds, types);
     const bootstrap = options.bootstrap;
     const applyFile = async () => {
       if (bootstrap === undefined) return;
@@ -166,13 +172,14 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
 
     // An API node with the admin API on keeps an idle reconciler, so `POST /_rshare/reconcile` works.
     if (role !== 'api' || admin) {
-      const config = options.drivers ? await loadDriversFile(options.drivers) : {};
-      const drivers = buildDrivers(config, store.inventory, clock);
+      const config = options.drivers ? await loadDriversFile(options.drivers, types) : {};
+      const drivers = buildDrivers(config, store.inventory, clock, types);
       reconciler = new Reconciler({
         store,
         clock,
         ids,
         drivers: faults ? withDeliveryFaults(drivers, faults) : drivers,
+        resourceTypes: types,
         logger: logger.child({ component: 'reconciler' }),
         leaseMs: options.leaseMs,
       });
@@ -193,7 +200,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     let services: AdminServices | undefined;
     if (faults && journal && reconciler) {
       const paused = reconciler;
-      const state = new StateService(store.state, (change) => paused.whilePaused(change));
+      const state = new StateService(store.state, (change) => paused.whilePaused(change), types);
       services = {
         state,
         control: new ControlService(store, reconciler, clock),
@@ -230,6 +237,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       journal,
       timeouts: options.timeouts,
       rateLimit: options.rateLimit,
+      resourceTypes: types,
       admin:
         services && adminToken !== undefined
           ? { token: adminToken, routes: (a) => adminRoutes(a, services) }
@@ -258,6 +266,17 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     await store.close();
     throw err;
   }
+}
+
+/** The server's resource types, and how errors name where they came from. */
+async function resourceTypesOf(
+  given: string | object | undefined,
+): Promise<{ types: ResourceTypeRegistry; source: string }> {
+  if (given === undefined) return { types: BUILTIN_RESOURCE_TYPES, source: '(built-in only)' };
+  // Loaded only for a file: Ajv's 2020-12 dialect is not needed otherwise.
+  const { loadResourceTypesFile, parseResourceTypes } = await import('./resource-types/file.js');
+  if (typeof given === 'string') return { types: await loadResourceTypesFile(given), source: given };
+  return { types: await parseResourceTypes(given, 'object'), source: 'object' };
 }
 
 /**

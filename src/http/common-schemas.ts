@@ -22,8 +22,33 @@ export const StringEnum = <const T extends readonly string[]>(
   options: { description?: string } = {},
 ) => Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 
-export const ResourceType = StringEnum(RESOURCE_TYPES, { description: 'Resource Type.' });
+/**
+ * Marks the schemas whose content depends on the server's resource types: the app replaces them, at build
+ * time, with its registry's (see `bindResourceTypes`). Symbols: never part of the served schemas.
+ */
+export const RESOURCE_TYPE_SLOT = Symbol('rshare.resource-type');
+export const RESOURCE_META_SLOT = Symbol('rshare.resource-meta');
+export const ENTITLEMENT_SLOT = Symbol('rshare.entitlement');
+
+/**
+ * A resource type: the built-in list as written; a server with a resource-types file gets its own enum.
+ * Any string statically, since declared types are only known at start.
+ */
+export const ResourceType = Type.Unsafe<string>({
+  type: 'string',
+  enum: [...RESOURCE_TYPES],
+  description: 'Resource Type.',
+  [RESOURCE_TYPE_SLOT]: true,
+});
 export type ResourceType = Static<typeof ResourceType>;
+
+/** An account entitlement: a resource type's name, or what the resource-types file declares for it. */
+export const Entitlement = Type.Unsafe<string>({
+  type: 'string',
+  enum: [...RESOURCE_TYPES],
+  description: 'Resource Type.',
+  [ENTITLEMENT_SLOT]: true,
+});
 
 /** A cause under a general error code, as Cloudflare nests it (`error_chain` of a header refusal). */
 export const ErrorChainItem = Type.Object({ code: Type.Integer(), message: Type.String() });

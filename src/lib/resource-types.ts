@@ -1,8 +1,8 @@
 /**
- * The resource types a share can hold: the official SDK's `ResourceType` (cloudflare 7.3.0). The one
- * list request validation, the OpenAPI document, drivers configuration, account entitlements and the
- * web console all read, so a type is added here and nowhere else. No imports: the console's browser
- * bundle includes this module as it is.
+ * Cloudflare's resource types: the official SDK's `ResourceType` (cloudflare 7.3.0), so a built-in type is
+ * added here and nowhere else. A server's own list is its registry (`src/resource-types/registry.ts`):
+ * these, unless its resource-types file turns them off, and the types the file declares. No imports: the
+ * console's browser bundle includes this module as it is (its pickers' list until the server's arrives).
  */
 export const RESOURCE_TYPES = [
   'custom-ruleset',
@@ -13,9 +13,3 @@ export const RESOURCE_TYPES = [
   'idp-federation-grant',
   'trust-grant',
 ] as const;
-
-export type ResourceTypeName = (typeof RESOURCE_TYPES)[number];
-
-export function isResourceType(value: string): value is ResourceTypeName {
-  return (RESOURCE_TYPES as readonly string[]).includes(value);
-}

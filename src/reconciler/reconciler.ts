@@ -17,6 +17,7 @@ import {
   type WorkItem,
 } from './store.js';
 import type { ResourceRow } from '../resources/store.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../resource-types/registry.js';
 import { assertTransition, recipientStatus } from './transitions.js';
 
 export const ENTITLEMENT_ERROR = 'Recipient is missing necessary entitlement';
@@ -31,6 +32,8 @@ export interface ReconcilerOptions {
   store: Store;
   clock: Clock;
   drivers: DriverRegistry;
+  /** The server's resource types: which entitlement each needs (default: Cloudflare's, each itself). */
+  resourceTypes?: ResourceTypeRegistry;
   /** Source of ids for recipients the reconciler creates (organization-targeted shares). */
   ids?: IdSource;
   metrics?: ReconcilerMetrics;
@@ -149,6 +152,8 @@ export class Reconciler {
   /** Set while the store is unavailable to the loop: since when (by the clock), and passes failed. */
   private outage: { since: number; passes: number } | undefined;
 
+  private readonly types: ResourceTypeRegistry;
+
   constructor(private readonly options: ReconcilerOptions) {
     this.metrics = options.metrics ?? new ReconcilerMetrics(options.store.reconciler);
     this.workerId = options.workerId ?? randomUUID();
@@ -162,6 +167,7 @@ export class Reconciler {
     this.random = options.random ?? Math.random;
     this.log = options.logger ?? silent;
     this.ids = options.ids ?? randomIds;
+    this.types = options.resourceTypes ?? BUILTIN_RESOURCE_TYPES;
   }
 
   /** Exponential backoff with jitter: half the delay fixed, half random, capped. */
@@ -539,7 +545,7 @@ export class Reconciler {
   private planApply(ctx: RecipientContext, resource: ResourceRow): Step | undefined {
     const state = ctx.delivered.get(resource.id);
     const version = resource.resource_version;
-    const allowed = entitled(ctx.account, resource.resource_type);
+    const allowed = entitled(ctx.account, this.types.entitlementOf(resource.resource_type));
     if (allowed && state?.applied_version === version && state.error === '') return undefined;
     // A terminal failure at this version stays settled until the resource or the entitlements change.
     if (state?.terminal && state.error_version === version) return undefined;
@@ -718,8 +724,8 @@ function newReport(): ReconcileReport {
   return { processed: 0, retried: 0, transitions: [] };
 }
 
-function entitled(account: AccountRow, type: string): boolean {
-  return account.entitlements === null || (account.entitlements as string[]).includes(type);
+function entitled(account: AccountRow, entitlement: string): boolean {
+  return account.entitlements === null || (account.entitlements as string[]).includes(entitlement);
 }
 
 function retryable(state: Omit<DeliveryState, 'share_resource_id'>): Settled {

@@ -3,6 +3,7 @@ import {
   AnyKey,
   Identifier,
   PageQuery,
+  RESOURCE_META_SLOT,
   ResourceType,
   StringEnum,
   Timestamp,
@@ -12,7 +13,10 @@ export const ResourceStatus = StringEnum(['active', 'deleting', 'deleted'] as co
   description: 'Resource Status.',
 });
 
-export const ResourceMeta = Type.Record(AnyKey, Type.Unknown(), { description: 'Resource Metadata.' });
+export const ResourceMeta = Type.Record(AnyKey, Type.Unknown(), {
+  description: 'Resource Metadata.',
+  [RESOURCE_META_SLOT]: true,
+});
 
 export const ResourceObject = Type.Object({
   id: Identifier('Share Resource identifier.'),

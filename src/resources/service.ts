@@ -5,6 +5,8 @@ import type { Page } from '../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { randomIds, type IdSource } from '../lib/ids.js';
+import { checkMeta } from '../resource-types/meta.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../resource-types/registry.js';
 import { ownerOf, shareNotActive, type SharesService } from '../shares/service.js';
 import type {
   CreateResourceBody,
@@ -23,6 +25,7 @@ export class ResourcesService {
     private readonly shares: SharesService,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,
+    private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
   ) {}
 
   async list(
@@ -59,6 +62,7 @@ export class ResourcesService {
         '/resource_account_id',
       );
     }
+    checkMeta(this.types, body.resource_type, body.meta, '/meta');
     const now = this.clock.timestamp();
     const row: ResourceRow = {
       id: this.ids.next(),
@@ -101,6 +105,8 @@ export class ResourcesService {
     const share = await this.shares.ownedActive(accountId, shareId);
     const current = await this.find(shareId, id);
     if (current.status !== 'active') throw resourceNotActive(current.status);
+    // Only new writes meet a schema made stricter since the resource was stored.
+    checkMeta(this.types, current.resource_type, body.meta, '/meta');
     const now = this.clock.timestamp();
     const updated = await this.store.resources.updateMeta(shareId, id, body.meta, now, (row) => [
       auditEntry(actor, now, {

@@ -23,7 +23,19 @@ export interface ResourceListQuery {
   offset: number;
 }
 
+/** How many live shares (not deleted) hold live resources of one type, and how many such resources. */
+export interface TypeInUse {
+  resource_type: string;
+  shares: number;
+  resources: number;
+}
+
 export interface ResourcesStore {
+  /**
+   * Every resource type live shares hold, across the whole store: the start-up check that a type is not
+   * dropped from the resource-types file while in use (an operator's check, so not scoped to one organization).
+   */
+  typesInUse(): Promise<TypeInUse[]>;
   list(shareId: string, query: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }>;
   get(shareId: string, id: string): Promise<ResourceRow | undefined>;
   /** The live (not deleted) resource with this type and id in the share, if any. */

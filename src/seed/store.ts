@@ -66,6 +66,8 @@ export const envTag = (share: number): 'prod' | 'dev' => (share % 2 === 0 ? 'pro
  * (recipient, then resource) and then the inventory driver and reconciler would have written them.
  */
 export const STAMP = { recipient: 1, resource: 2, delivered: 3, recorded: 4, associated: 5 } as const;
+/** The type of every seeded resource (written as a literal in both stores' bulk statements). */
+export const SEEDED_TYPE = 'custom-ruleset';
 /** The small meta object of each share's ruleset. */
 export const rulesetMeta = (number: string): { name: string } => ({ name: `ruleset ${number}` });
 

@@ -6,6 +6,8 @@ import type { Page } from '../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { randomIds, type IdSource } from '../lib/ids.js';
+import { checkMeta } from '../resource-types/meta.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../resource-types/registry.js';
 import type { RecipientRow } from '../recipients/store.js';
 import { toResourceObject } from '../resources/present.js';
 import type { ResourceRow } from '../resources/store.js';
@@ -32,6 +34,7 @@ export class SharesService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,
+    private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
   ) {}
 
   /** The share, if `accountId` owns it; otherwise the same 404 as an unknown id. */
@@ -82,7 +85,7 @@ export class SharesService {
       status: 'associating',
       ...stamp(this.clock),
     }));
-    const resources: ResourceRow[] = checkResources(ownerId, body.resources).map((r) => ({
+    const resources: ResourceRow[] = checkResources(ownerId, body.resources, this.types).map((r) => ({
       id: this.ids.next(),
       share_id: shareId,
       resource_id: r.resource_id,
@@ -378,10 +381,11 @@ function mixed(pointer: string): ValidationError {
   );
 }
 
-/** Every resource must belong to the owner, and each (type, id) may appear once. */
+/** Every resource must belong to the owner, each (type, id) may appear once, and each meta fit its type. */
 function checkResources(
   ownerId: string,
   resources: CreateShareBody['resources'],
+  types: ResourceTypeRegistry,
 ): CreateShareBody['resources'] {
   const seen = new Set<string>();
   resources.forEach((r, i) => {
@@ -399,6 +403,7 @@ function checkResources(
       );
     }
     seen.add(key);
+    checkMeta(types, r.resource_type, r.meta, `/resources/${i}/meta`);
   });
   return resources;
 }

@@ -1,5 +1,11 @@
 import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
-import { DIGEST_PATTERN, ResourceType, StringEnum, TIMESTAMP_PATTERN } from '../http/common-schemas.js';
+import {
+  DIGEST_PATTERN,
+  Entitlement,
+  ResourceType,
+  StringEnum,
+  TIMESTAMP_PATTERN,
+} from '../http/common-schemas.js';
 import { ID_PATTERN } from '../lib/ids.js';
 import { ResourceMeta, ResourceStatus } from '../resources/schemas.js';
 import { ShareName, ShareStatus, Tags, TargetType } from '../shares/schemas.js';
@@ -45,7 +51,7 @@ export const StateAccount = Type.Object(
     name: Name,
     organization_id: Nullable(Id),
     /** Resource types the account may receive; null means every type. */
-    entitlements: Nullable(Type.Array(ResourceType)),
+    entitlements: Nullable(Type.Array(Entitlement)),
     ...Stamps,
   },
   Strict,

@@ -3,6 +3,8 @@ import { validationError } from '../http/error-handler.js';
 import { NotFoundError, ValidationError } from '../http/errors.js';
 import { findBadText, pointerSegment } from '../http/validation.js';
 import { compileStrict } from '../lib/strict-validator.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../resource-types/registry.js';
+import { bindResourceTypes } from '../resource-types/schemas.js';
 import { groupBy } from '../db/rows.js';
 import { isId } from '../lib/ids.js';
 import { MAX_TAG_KEY_LENGTH } from '../shares/schemas.js';
@@ -19,11 +21,20 @@ import type { StateRows, StateStore } from './store.js';
 const ORGANIZATION_NOT_FOUND = 'Organization not found';
 
 /** Body validation as the HTTP layer does it (same messages), but strict: unknown fields are errors. */
-const validators = new Map<number, ValidateFunction>();
+/** Per registry (a server has one), per format version: resource types and entitlements are the server's. */
+const validators = new WeakMap<ResourceTypeRegistry, Map<number, ValidateFunction>>();
 
-function validatorFor(version: (typeof STATE_FORMAT_VERSIONS)[number]): ValidateFunction {
-  let validate = validators.get(version);
-  if (!validate) validators.set(version, (validate = compileStrict(STATE_SCHEMAS[version])));
+function validatorFor(
+  version: (typeof STATE_FORMAT_VERSIONS)[number],
+  types: ResourceTypeRegistry,
+): ValidateFunction {
+  let byVersion = validators.get(types);
+  if (!byVersion) validators.set(types, (byVersion = new Map()));
+  let validate = byVersion.get(version);
+  if (!validate) {
+    validate = compileStrict(bindResourceTypes(STATE_SCHEMAS[version], types));
+    byVersion.set(version, validate);
+  }
   return validate;
 }
 
@@ -60,7 +71,10 @@ export function upgradeState(doc: StateDocumentV1 | StateDocument): StateDocumen
  * Validates a state document of any accepted format and returns it as the current format. Throws a
  * ValidationError whose pointer names the first bad field: its type or shape, then its references.
  */
-export function parseState(doc: unknown): StateDocument {
+export function parseState(
+  doc: unknown,
+  types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
+): StateDocument {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ValidationError('The state document must be a JSON object', '');
   }
@@ -75,7 +89,7 @@ export function parseState(doc: unknown): StateDocument {
   // Neither store takes U+0000 or a lone surrogate (the HTTP layer checks this too).
   const bad = findBadText(doc);
   if (bad !== undefined) throw new ValidationError(bad.message, bad.pointer);
-  const validate = validatorFor(version);
+  const validate = validatorFor(version, types);
   if (!validate(doc)) throw schemaError(validate.errors ?? []);
   const current = upgradeState(doc as StateDocumentV1 | StateDocument);
   checkReferences(current);
@@ -114,6 +128,7 @@ export class StateService {
   constructor(
     private readonly store: StateStore,
     private readonly exclusive: <T>(change: () => Promise<T>) => Promise<T> = (change) => change(),
+    private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
   ) {}
 
   /** The whole store as a current-format document. */
@@ -131,7 +146,7 @@ export class StateService {
 
   /** Replaces the whole store with `doc` (any accepted format) in one transaction; unchanged on any error. */
   async importState(doc: unknown): Promise<void> {
-    const rows = toRows(parseState(doc));
+    const rows = toRows(parseState(doc, this.types));
     await this.exclusive(() => this.store.importRows(rows));
   }
 

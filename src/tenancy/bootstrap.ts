@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { TypeCheck } from '@sinclair/typebox/compiler';
 import type { Value as ValueApi, ValueError } from '@sinclair/typebox/value';
-import { RESOURCE_TYPES } from '../lib/resource-types.js';
+import type { ResourceTypeRegistry } from '../resource-types/registry.js';
 import { ID_PATTERN } from '../lib/ids.js';
 import type { BatchSummary, Issue, Pending, TenancyService } from './service.js';
 import { findBadText } from '../http/validation.js';
@@ -13,19 +13,19 @@ const Secret = Type.String({ minLength: 1 });
 const Ids = Type.Optional(Type.Array(Id));
 const Nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 const Strict = { additionalProperties: false } as const;
-// Literals rather than the HTTP schema, which the value checker may not understand (it targets Ajv).
-const ResourceTypeLiteral = Type.Union(RESOURCE_TYPES.map((t) => Type.Literal(t)));
 
 const BootstrapOrganization = Type.Object({ id: Id, name: Name }, Strict);
-const BootstrapAccount = Type.Object(
-  {
-    id: Id,
-    name: Name,
-    organization_id: Nullable(Id),
-    entitlements: Nullable(Type.Array(ResourceTypeLiteral)),
-  },
-  Strict,
-);
+// Literals rather than the HTTP schema, which the value checker may not understand (it targets Ajv).
+const bootstrapAccount = (entitlements: readonly string[]) =>
+  Type.Object(
+    {
+      id: Id,
+      name: Name,
+      organization_id: Nullable(Id),
+      entitlements: Nullable(Type.Array(Type.Union(entitlements.map((t) => Type.Literal(t))))),
+    },
+    Strict,
+  );
 const BootstrapUser = Type.Object(
   { email: Type.String(), api_key: Secret, accounts: Ids, organizations: Ids },
   Strict,
@@ -43,21 +43,30 @@ const BootstrapToken = Type.Object(
   Strict,
 );
 
-/** Declarative tenancy for a self-hosted deployment; applying it twice changes nothing. */
-export const BootstrapFile = Type.Object(
-  {
-    organizations: Type.Optional(Type.Array(BootstrapOrganization)),
-    accounts: Type.Optional(Type.Array(BootstrapAccount)),
-    users: Type.Optional(Type.Array(BootstrapUser)),
-    tokens: Type.Optional(Type.Array(BootstrapToken)),
-  },
-  Strict,
-);
-export type BootstrapFile = Static<typeof BootstrapFile>;
+/**
+ * Declarative tenancy for a self-hosted deployment; applying it twice changes nothing. Entitlements are
+ * the server's resource types' (Cloudflare's types, and any the resource-types file declares).
+ */
+const bootstrapFile = (entitlements: readonly string[]) =>
+  Type.Object(
+    {
+      organizations: Type.Optional(Type.Array(BootstrapOrganization)),
+      accounts: Type.Optional(Type.Array(bootstrapAccount(entitlements))),
+      users: Type.Optional(Type.Array(BootstrapUser)),
+      tokens: Type.Optional(Type.Array(BootstrapToken)),
+    },
+    Strict,
+  );
+type BootstrapSchema = ReturnType<typeof bootstrapFile>;
+export type BootstrapFile = Static<BootstrapSchema>;
 
 export type BootstrapSummary = BatchSummary;
 
-let compiledFile: TypeCheck<typeof BootstrapFile> | undefined;
+/** One schema and compiled check per registry (a server has one). */
+const compiled = new WeakMap<
+  ResourceTypeRegistry,
+  { schema: BootstrapSchema; check: TypeCheck<BootstrapSchema> }
+>();
 /**
  * TypeBox's compiler and value modules (tens of milliseconds to load) are loaded when a bootstrap is
  * first applied, and the value module only to describe a bad file: `rshare serve` without a bootstrap
@@ -97,10 +106,19 @@ export async function applyBootstrap(
   };
 
   // The compiled check costs little even for 20,000 accounts; only a bad file is walked for its errors.
-  compiledFile ??= (await import('@sinclair/typebox/compiler')).TypeCompiler.Compile(BootstrapFile);
-  if (!compiledFile.Check(file)) {
+  const types = service.resourceTypes;
+  let bootstrapCheck = compiled.get(types);
+  if (!bootstrapCheck) {
+    const schema = bootstrapFile(types.entitlements);
+    bootstrapCheck = {
+      schema,
+      check: (await import('@sinclair/typebox/compiler')).TypeCompiler.Compile(schema),
+    };
+    compiled.set(types, bootstrapCheck);
+  }
+  if (!bootstrapCheck.check.Check(file)) {
     Value = (await import('@sinclair/typebox/value')).Value;
-    fail(schemaIssues(BootstrapFile, file));
+    fail(schemaIssues(bootstrapCheck.schema, file));
   }
   // The API refuses these too: PostgreSQL cannot keep a NUL, and a lone surrogate is not text either store keeps.
   const bad = findBadText(file);

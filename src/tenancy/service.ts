@@ -1,7 +1,7 @@
 import type { Clock } from '../lib/clock.js';
 import { isEmailAddress, MAX_SECRET_LENGTH, SECRET_CHARACTERS } from '../lib/credential-shapes.js';
 import { isId, randomIds, type IdSource, newSecret } from '../lib/ids.js';
-import { isResourceType, RESOURCE_TYPES } from '../lib/resource-types.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../resource-types/registry.js';
 import { hashSecret } from '../lib/secrets.js';
 import type { AuditOf } from '../audit/entry.js';
 import { tenancyAudit } from './audit.js';
@@ -156,6 +156,8 @@ export class TenancyService {
     private readonly store: TenancyStore,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,
+    /** The entitlements an account may hold are the server's resource types' (bootstrap reads it too). */
+    readonly resourceTypes: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
   ) {}
 
   listOrganizations(): Promise<OrganizationRow[]> {
@@ -238,7 +240,7 @@ export class TenancyService {
       }
     } else if (mode === 'put') issues.push({ path: 'id', message: 'required' });
     issues.push(...(await this.organizationIdIssues(input.organization_id, pending)));
-    issues.push(...entitlementIssues(input.entitlements));
+    issues.push(...entitlementIssues(this.resourceTypes, input.entitlements));
     return issues;
   }
 
@@ -253,7 +255,7 @@ export class TenancyService {
     if (issues.length > 0) fail('invalid account', issues);
     const now = this.clock.timestamp();
     const row: AccountRow = {
-      ...accountFields(input),
+      ...accountFields(this.resourceTypes, input),
       id: input.id ?? this.ids.next(),
       created: now,
       modified: now,
@@ -265,7 +267,7 @@ export class TenancyService {
   async putAccount(input: AccountInput & { id: string }): Promise<Put<AccountRow>> {
     const issues = await this.accountIssues(input, 'put');
     if (issues.length > 0) fail('invalid account', issues);
-    const fields = accountFields(input);
+    const fields = accountFields(this.resourceTypes, input);
     const existing = await this.store.getAccount(input.id);
     if (
       existing &&
@@ -299,10 +301,13 @@ export class TenancyService {
    * again: resources it lost the entitlement for are removed, and ones it gained are applied.
    */
   async setEntitlements(id: string, types: readonly string[] | null): Promise<Put<AccountRow>> {
-    const issues = [...accountIdIssues(id), ...entitlementIssues(types)];
+    const issues = [...accountIdIssues(id), ...entitlementIssues(this.resourceTypes, types)];
     if (issues.length > 0) fail('invalid account', issues);
     const existing = await this.existingAccount(id);
-    const entitlements = accountFields({ name: existing.name, entitlements: types }).entitlements;
+    const entitlements = accountFields(this.resourceTypes, {
+      name: existing.name,
+      entitlements: types,
+    }).entitlements;
     if (sameList(existing.entitlements, entitlements)) return { row: existing, change: 'unchanged' };
     return this.updateAccount({ ...existing, entitlements });
   }
@@ -469,7 +474,7 @@ export class TenancyService {
     return this.store.applyBatch(
       {
         organizations: input.organizations.map((o) => ({ id: o.id, name: o.name })),
-        accounts: input.accounts.map((a) => ({ ...accountFields(a), id: a.id })),
+        accounts: input.accounts.map((a) => ({ ...accountFields(this.resourceTypes, a), id: a.id })),
         users: input.users.map((u) => ({
           id: this.ids.next(),
           email: u.email,
@@ -519,24 +524,31 @@ function accountIdIssues(id: string): Issue[] {
   return isId(id) ? [] : [{ path: 'id', message: idMessage(id) }];
 }
 
-function entitlementIssues(entitlements: readonly string[] | null | undefined): Issue[] {
+function entitlementIssues(
+  types: ResourceTypeRegistry,
+  entitlements: readonly string[] | null | undefined,
+): Issue[] {
   const issues: Issue[] = [];
   entitlements?.forEach((e, i) => {
-    if (!isResourceType(e)) {
+    if (!types.isEntitlement(e)) {
       issues.push({
         path: `entitlements[${i}]`,
-        message: `unknown resource type ${JSON.stringify(e)} (expected one of ${RESOURCE_TYPES.join(', ')})`,
+        message: `unknown resource type ${JSON.stringify(e)} (expected one of ${types.entitlements.join(', ')})`,
       });
     }
   });
   return issues;
 }
 
-function accountFields(input: AccountInput): Pick<AccountRow, 'name' | 'organization_id' | 'entitlements'> {
+function accountFields(
+  types: ResourceTypeRegistry,
+  input: AccountInput,
+): Pick<AccountRow, 'name' | 'organization_id' | 'entitlements'> {
   return {
     name: input.name,
     organization_id: input.organization_id ?? null,
-    entitlements: input.entitlements == null ? null : unique(input.entitlements.filter(isResourceType)),
+    entitlements:
+      input.entitlements == null ? null : unique(input.entitlements.filter((e) => types.isEntitlement(e))),
   };
 }
 

@@ -2,7 +2,7 @@ import { noAudit, type AuditEntry, type AuditOf } from '../../audit/entry.js';
 import { insertAudit } from './audit.js';
 import type pg from 'pg';
 import type { ResourceType } from '../../http/common-schemas.js';
-import type { ResourceListQuery, ResourceRow, ResourcesStore } from '../../resources/store.js';
+import type { ResourceListQuery, ResourceRow, ResourcesStore, TypeInUse } from '../../resources/store.js';
 import { isUniqueViolation, named, transaction, type Queryable } from './database.js';
 import { shareIsActive } from './recipients.js';
 import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
@@ -37,6 +37,12 @@ export async function insertResource(client: Queryable, row: ResourceRow): Promi
   );
 }
 
+const TYPES_IN_USE = `SELECT r.resource_type, COUNT(DISTINCT r.share_id)::int AS shares,
+  COUNT(*)::int AS resources
+  FROM share_resources r JOIN shares s ON s.id = r.share_id
+  WHERE r.status <> 'deleted' AND s.status <> 'deleted'
+  GROUP BY r.resource_type ORDER BY r.resource_type`;
+
 const BY_ID = `SELECT ${RESOURCE_COLUMNS} FROM share_resources WHERE share_id = $1 AND id = $2`;
 const FIND_LIVE = `SELECT ${RESOURCE_COLUMNS} FROM share_resources
   WHERE share_id = $1 AND resource_type = $2 AND resource_id = $3 AND status <> 'deleted'`;
@@ -52,6 +58,10 @@ export class PgResourcesStore implements ResourcesStore {
     private readonly pool: pg.Pool,
     private readonly timing: WorkTiming = dueNow,
   ) {}
+
+  async typesInUse(): Promise<TypeInUse[]> {
+    return (await this.pool.query<TypeInUse>(named(TYPES_IN_USE))).rows;
+  }
 
   async list(shareId: string, q: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }> {
     const where = ['share_id = $1'];

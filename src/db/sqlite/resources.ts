@@ -2,7 +2,7 @@ import { noAudit, type AuditEntry, type AuditOf } from '../../audit/entry.js';
 import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type { ResourceType } from '../../http/common-schemas.js';
-import type { ResourceListQuery, ResourceRow, ResourcesStore } from '../../resources/store.js';
+import type { ResourceListQuery, ResourceRow, ResourcesStore, TypeInUse } from '../../resources/store.js';
 import { prepared } from './database.js';
 import { shareIsActive } from './recipients.js';
 import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
@@ -27,6 +27,11 @@ export function insertResource(db: Db, row: ResourceRow): void {
 }
 
 const BY_ID = 'SELECT * FROM share_resources WHERE share_id = ? AND id = ?';
+
+const TYPES_IN_USE = `SELECT r.resource_type, COUNT(DISTINCT r.share_id) AS shares, COUNT(*) AS resources
+  FROM share_resources r JOIN shares s ON s.id = r.share_id
+  WHERE r.status <> 'deleted' AND s.status <> 'deleted'
+  GROUP BY r.resource_type ORDER BY r.resource_type`;
 
 export class SqliteResourcesStore implements ResourcesStore {
   constructor(
@@ -54,6 +59,10 @@ export class SqliteResourcesStore implements ResourcesStore {
       offset: q.offset,
     }) as ResourceRecord[];
     return { rows: rows.map(toResourceRow), total };
+  }
+
+  async typesInUse(): Promise<TypeInUse[]> {
+    return prepared(this.db, TYPES_IN_USE).all() as TypeInUse[];
   }
 
   async get(shareId: string, id: string): Promise<ResourceRow | undefined> {

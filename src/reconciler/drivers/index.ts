@@ -1,14 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { readFile } from 'node:fs/promises';
 import type { ResourceType } from '../../http/common-schemas.js';
-import { isResourceType, RESOURCE_TYPES } from '../../lib/resource-types.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../resource-types/registry.js';
 import type { InventoryStore } from '../../inventory/store.js';
 import type { Clock } from '../../lib/clock.js';
 import { InventoryDriver } from './inventory.js';
 import type { DeliveryDriver, DriverRegistry } from './types.js';
 import { WebhookDriver } from './webhook.js';
 
-const WebhookEntry = Type.Object(
+export const WebhookEntry = Type.Object(
   {
     driver: Type.Literal('webhook'),
     url: Type.String({ pattern: '^https?://' }),
@@ -17,32 +17,47 @@ const WebhookEntry = Type.Object(
   },
   { additionalProperties: false },
 );
-const InventoryEntry = Type.Object({ driver: Type.Literal('inventory') }, { additionalProperties: false });
+export const InventoryEntry = Type.Object(
+  { driver: Type.Literal('inventory') },
+  { additionalProperties: false },
+);
+export const DriverEntry = Type.Union([InventoryEntry, WebhookEntry]);
+export type DriverEntry = Static<typeof DriverEntry>;
 
 /** `{ "<resource type>": { "driver": "webhook", "url": ..., "secret": ..., "timeout_ms": 10000 } }`. */
-export const DriversFile = Type.Record(Type.String(), Type.Union([InventoryEntry, WebhookEntry]));
+export const DriversFile = Type.Record(Type.String(), DriverEntry);
 export type DriversFile = Static<typeof DriversFile>;
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 
 /** Checks a drivers file; throws naming the offending entry. TypeBox's value module loads only here. */
-export async function parseDrivers(file: unknown, source: string): Promise<DriversFile> {
+export async function parseDrivers(
+  file: unknown,
+  source: string,
+  types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
+): Promise<DriversFile> {
   const { Value } = await import('@sinclair/typebox/value');
   if (!Value.Check(DriversFile, file)) {
     const first = Value.Errors(DriversFile, file).First();
     throw new Error(`drivers ${source}: ${first?.path || '/'}: ${first?.message ?? 'invalid'}`);
   }
   for (const type of Object.keys(file)) {
-    if (!isResourceType(type)) {
+    if (!types.has(type)) {
       throw new Error(
-        `drivers ${source}: /${type}: unknown resource type (expected one of ${RESOURCE_TYPES.join(', ')})`,
+        `drivers ${source}: /${type}: unknown resource type (expected one of ${types.names.join(', ')})`,
       );
+    }
+    if (types.get(type)?.driver) {
+      throw new Error(`drivers ${source}: /${type}: its driver is set in the resource types file`);
     }
   }
   return file;
 }
 
-export async function loadDriversFile(path: string): Promise<DriversFile> {
+export async function loadDriversFile(
+  path: string,
+  types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
+): Promise<DriversFile> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -55,14 +70,23 @@ export async function loadDriversFile(path: string): Promise<DriversFile> {
   } catch (err) {
     throw new Error(`drivers ${path}: not valid JSON: ${(err as Error).message}`);
   }
-  return parseDrivers(json, path);
+  return parseDrivers(json, path, types);
 }
 
-/** Every resource type goes to the inventory driver unless the configuration names another. */
-export function buildDrivers(config: DriversFile, inventory: InventoryStore, clock: Clock): DriverRegistry {
+/**
+ * Every resource type goes to the inventory driver unless the drivers file, or the resource types file
+ * for a declared type, names another.
+ */
+export function buildDrivers(
+  config: DriversFile,
+  inventory: InventoryStore,
+  clock: Clock,
+  types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
+): DriverRegistry {
   const fallback = new InventoryDriver(inventory, clock);
   const byType = new Map<string, DeliveryDriver>();
-  for (const [type, entry] of Object.entries(config)) {
+  const declared = types.definitions.flatMap((t) => (t.driver ? [[t.name, t.driver] as const] : []));
+  for (const [type, entry] of [...Object.entries(config), ...declared]) {
     byType.set(
       type,
       entry.driver === 'webhook'
