@@ -886,23 +886,27 @@ describe('Reconciler: idempotency, leases and metrics', () => {
   });
 });
 
+/** A reconciler whose inventory deliveries reach the accounts but, while `dies()`, are never recorded. */
+function dyingReconciler(dies: () => boolean) {
+  const inventoryDriver = buildDrivers({}, h.store.inventory, h.clock).for('custom-ruleset');
+  return newReconcilerWith({
+    name: 'inventory',
+    deliver: (d) => inventoryDriver.deliver(d),
+    async deliverMany(ds) {
+      const outcomes = await (inventoryDriver.deliverMany as NonNullable<typeof inventoryDriver.deliverMany>)(
+        ds,
+      );
+      // What SIGKILL does between the delivery and settleRecipients: the outcome is never recorded.
+      if (dies()) throw new Error('killed');
+      return outcomes;
+    },
+  });
+}
+
 describe('Reconciler: a process killed between a delivery and its record', () => {
   test('given a resource delivered but not recorded (the process died in between), when the recipient is removed before the retry, then the resource is removed from its account', async () => {
-    const drivers = buildDrivers({}, h.store.inventory, h.clock);
-    const inventoryDriver = drivers.for('custom-ruleset');
     let dies = true;
-    const dying = newReconcilerWith({
-      name: 'inventory',
-      deliver: (d) => inventoryDriver.deliver(d),
-      async deliverMany(ds) {
-        const outcomes = await (
-          inventoryDriver.deliverMany as NonNullable<typeof inventoryDriver.deliverMany>
-        )(ds);
-        // What SIGKILL does between the delivery and settleRecipients: the outcome is never recorded.
-        if (dies) throw new Error('killed');
-        return outcomes;
-      },
-    });
+    const dying = dyingReconciler(() => dies);
     const share = await createShare([R1], [ruleset(1)]);
     await dying.reconcileOnce();
     assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'delivered before the "kill"');
@@ -922,21 +926,8 @@ describe('Reconciler: a process killed between a delivery and its record', () =>
   });
 
   test('given a resource removed but not recorded (the process died in between), when the recipient is added back before the retry, then its account holds the resource again', async () => {
-    const drivers = buildDrivers({}, h.store.inventory, h.clock);
-    const inventoryDriver = drivers.for('custom-ruleset');
     let dies = false;
-    const dying = newReconcilerWith({
-      name: 'inventory',
-      deliver: (d) => inventoryDriver.deliver(d),
-      async deliverMany(ds) {
-        const outcomes = await (
-          inventoryDriver.deliverMany as NonNullable<typeof inventoryDriver.deliverMany>
-        )(ds);
-        // What SIGKILL does between the delivery and settleRecipients: the outcome is never recorded.
-        if (dies) throw new Error('killed');
-        return outcomes;
-      },
-    });
+    const dying = dyingReconciler(() => dies);
     const share = await createShare([R1], [ruleset(1)]);
     await dying.reconcileOnce();
     assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'delivered and recorded');
