@@ -33,6 +33,14 @@ function rshare(...args: string[]): string {
   });
 }
 
+/** The same, for a run expected to fail: its status and both streams. */
+function rshareRun(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args, '--database', database], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+}
+
 function rshareJson<T>(...args: string[]): T {
   return JSON.parse(rshare(...args, '--json')) as T;
 }
@@ -127,46 +135,14 @@ describe('rshare CLI', () => {
   });
 
   test('token create: given edit without read, when run, then it prints rshare: <message> and exits 1', () => {
-    const res = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        CLI,
-        'token',
-        'create',
-        '--name',
-        'x',
-        '--permissions',
-        'edit',
-        '--database',
-        database,
-      ],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
+    const res = rshareRun('token', 'create', '--name', 'x', '--permissions', 'edit');
     assert.equal(res.status, 1);
     assert.equal(res.stdout, '');
     assert.match(res.stderr, /^rshare: invalid token: permissions: 'edit' requires 'read'\n$/);
   });
 
   test('token create: given a --value shorter than 16 characters, when run, then it exits 1 saying why and creates nothing', () => {
-    const res = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        CLI,
-        'token',
-        'create',
-        '--name',
-        'x',
-        '--value',
-        'fifteen-chars-x',
-        '--database',
-        database,
-      ],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
+    const res = rshareRun('token', 'create', '--name', 'x', '--value', 'fifteen-chars-x');
     assert.equal(res.status, 1);
     assert.equal(res.stdout, '');
     assert.equal(
@@ -178,11 +154,7 @@ describe('rshare CLI', () => {
 
   test('account create: given an unknown organization, when run, then it fails naming the organization', () => {
     const unknown = 'f'.repeat(32);
-    const res = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', CLI, 'account', 'create', '--name', 'X', '--org', unknown, '--database', database],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
+    const res = rshareRun('account', 'create', '--name', 'X', '--org', unknown);
     assert.equal(res.status, 1);
     assert.match(
       res.stderr,
@@ -261,11 +233,7 @@ describe('rshare CLI', () => {
 
   test('audit: given an unknown account or a bad --since, when run, then it prints rshare: <message> and exits 1', () => {
     const unknown = 'f'.repeat(32);
-    const run = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', CLI, 'audit', ...args, '--database', database], {
-        cwd: ROOT,
-        encoding: 'utf8',
-      });
+    const run = (...args: string[]) => rshareRun('audit', ...args);
     const res = run('--account', unknown);
     assert.equal(res.status, 1);
     assert.equal(res.stdout, '');

@@ -40,3 +40,17 @@ export function recipientCounts(
   }
   return out;
 }
+
+/**
+ * Rows of `SELECT c.total, p.* FROM (count) c LEFT JOIN (page) p`: the exact total and the page in one
+ * statement; an empty page is one row with a NULL id and only the total.
+ */
+export function toPage<R extends { id: unknown }, D>(
+  rows: (R & { total: number })[],
+  detail: (row: R) => D,
+): { rows: D[]; total: number } {
+  const total = rows[0]?.total ?? 0;
+  const page: D[] = [];
+  for (const { total: _total, ...r } of rows) if (r.id !== null) page.push(detail(r as unknown as R));
+  return { rows: page, total };
+}

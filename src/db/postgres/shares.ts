@@ -1,6 +1,6 @@
 import type { AuditEntry } from '../../audit/entry.js';
 import { auditInsertSql, auditJson, insertAudit } from './audit.js';
-import { groupTags, recipientCounts } from '../rows.js';
+import { groupTags, recipientCounts, toPage } from '../rows.js';
 import type pg from 'pg';
 import type { ResourceRow } from '../../resources/store.js';
 import type {
@@ -58,13 +58,6 @@ function toDetail(r: DetailRecord): ShareDetail {
   return detail;
 }
 
-/** Rows of `SELECT c.total, p.* FROM (count) c LEFT JOIN (page) p`: one row with a NULL id when the page is empty. */
-function toPage(rows: (DetailRecord & { total: number })[]): { rows: ShareDetail[]; total: number } {
-  const total = rows[0]?.total ?? 0;
-  const page: ShareDetail[] = [];
-  for (const { total: _total, ...r } of rows) if (r.id !== null) page.push(toDetail(r));
-  return { rows: page, total };
-}
 /**
  * A whole create in one statement, so one round trip and its own transaction: the share takes the
  * organization's next number (the row lock it holds until commit serialises creates within one
@@ -225,7 +218,7 @@ export class PgSharesStore implements SharesStore {
        ORDER BY ${order('p', 'id')}`,
       [...params, q.limit, q.offset],
     );
-    return toPage(rows);
+    return toPage(rows, toDetail);
   }
 
   private async listForOrganization(
@@ -239,7 +232,7 @@ export class PgSharesStore implements SharesStore {
       const { rows } = await this.pool.query<DetailRecord & { total: number }>(
         named(dir === 'ASC' ? BY_SEQ_ASC : BY_SEQ_DESC, [organizationId, q.offset, q.limit]),
       );
-      return toPage(rows);
+      return toPage(rows, toDetail);
     }
     const params: unknown[] = [];
     const param = (value: unknown): string => `$${params.push(value)}`;
@@ -256,7 +249,10 @@ export class PgSharesStore implements SharesStore {
        ORDER BY ${orderBy('p')}`,
       [...params, q.limit, q.offset],
     );
-    return toPage(rows.map(({ org_seq: _seq, ...r }) => r));
+    return toPage(
+      rows.map(({ org_seq: _seq, ...r }) => r),
+      toDetail,
+    );
   }
 
   async tagsOf(shareIds: string[]): Promise<Map<string, Tags>> {

@@ -11,7 +11,7 @@ import type {
   SharesStore,
   Tags,
 } from '../../shares/store.js';
-import { groupTags, recipientCounts } from '../rows.js';
+import { groupTags, recipientCounts, toPage } from '../rows.js';
 import { prepared } from './database.js';
 import { insertRecipient } from './recipients.js';
 import { enqueue, enqueueShareRecipients } from './work.js';
@@ -44,14 +44,6 @@ function toDetail(r: DetailRecord): ShareDetail {
   if (resources !== undefined)
     detail.resources = resources === null ? [] : (JSON.parse(resources) as ResourceRow[]);
   return detail;
-}
-
-/** Rows of `SELECT c.total, p.* FROM (count) c LEFT JOIN (page) p`: one row with a NULL id when the page is empty. */
-function toPage(rows: (DetailRecord & { total: number })[]): { rows: ShareDetail[]; total: number } {
-  const total = rows[0]?.total ?? 0;
-  const page: ShareDetail[] = [];
-  for (const { total: _total, ...r } of rows) if (r.id !== null) page.push(toDetail(r));
-  return { rows: page, total };
 }
 
 /**
@@ -195,7 +187,7 @@ export class SqliteSharesStore implements SharesStore {
          JOIN shares s ON s.id = pv.share_id JOIN accounts a ON a.id = s.account_id) p ON 1
        ORDER BY ${order('p', 'id')}`,
     ).all({ ...args, limit: q.limit, offset: q.offset }) as (DetailRecord & { total: number })[];
-    return toPage(rows);
+    return toPage(rows, toDetail);
   }
 
   private listForOrganization(
@@ -221,7 +213,7 @@ export class SqliteSharesStore implements SharesStore {
       ).all({ org: organizationId, limit: q.limit, offset: q.offset }) as (DetailRecord & {
         total: number;
       })[];
-      return toPage(rows);
+      return toPage(rows, toDetail);
     }
     const args: Record<string, unknown> = { org: organizationId };
     const where = ['s.organization_id = @org', ...shareFilters('s', 'id', q, args)];
@@ -238,7 +230,10 @@ export class SqliteSharesStore implements SharesStore {
       total: number;
       org_seq?: number;
     })[];
-    return toPage(rows.map(({ org_seq: _seq, ...r }) => r));
+    return toPage(
+      rows.map(({ org_seq: _seq, ...r }) => r),
+      toDetail,
+    );
   }
 
   private statement(sql: string): Database.Statement {
