@@ -16,9 +16,9 @@ import { startServer, writeOrganizationBootstrap, type ServerProcess } from '../
 import { JsonClient } from './client.js';
 import { benchId } from './fixtures.js';
 import type { FloorConfig } from './floor-server.js';
-import type { LoadConfig, LoadResult } from './loadgen.js';
+import type { LoadResult } from './loadgen.js';
 import { startBenchPostgres, type BenchPostgres } from './postgres.js';
-import { ask, cpuMsOf, end, forkTs } from './proc.js';
+import { ask, cpuMsOf, end, forkTs, runLoad } from './proc.js';
 
 type StoreKind = 'sqlite' | 'postgres';
 type Request = 'get' | 'list' | 'create' | 'create-api';
@@ -78,27 +78,15 @@ function createBody(account: string, name: string): string {
 }
 
 async function load(t: Target): Promise<LoadResult> {
-  const child = forkTs('./loadgen.ts');
-  try {
-    const config: LoadConfig = {
-      url: t.url,
-      headers: { authorization: `Bearer ${TOKEN}` },
-      client: 'raw',
-      method: t.method,
-      ...(t.body === undefined ? {} : { body: t.body }),
-      expectStatus: t.status,
-      ...LOAD,
-    };
-    const answer = await ask<{ ok: boolean; result?: LoadResult; error?: string }>(
-      child,
-      config,
-      LOAD.warmupMs + LOAD.durationMs + 30_000,
-    );
-    if (!answer.ok || !answer.result) throw new Error(`load generator failed: ${answer.error}`);
-    return answer.result;
-  } finally {
-    await end(child);
-  }
+  return runLoad({
+    url: t.url,
+    headers: { authorization: `Bearer ${TOKEN}` },
+    client: 'raw',
+    method: t.method,
+    ...(t.body === undefined ? {} : { body: t.body }),
+    expectStatus: t.status,
+    ...LOAD,
+  });
 }
 
 /** Alternating rounds over the servers for each request; each load's server CPU per response. */

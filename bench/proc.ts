@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import type { LoadConfig, LoadResult } from './loadgen.js';
 
 /** Resident set size of a process in MiB, current and peak (Linux /proc; `ps` elsewhere, no peak). */
 export function rssOf(pid: number): { rssMiB: number; peakMiB: number | null } {
@@ -104,4 +105,20 @@ export async function end(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await gone;
   clearTimeout(timer);
+}
+
+/** One load run in a load-generator process of its own, so the generator never shares the bench's CPU. */
+export async function runLoad(config: LoadConfig): Promise<LoadResult> {
+  const child = forkTs('./loadgen.ts');
+  try {
+    const answer = await ask<{ ok: boolean; result?: LoadResult; error?: string }>(
+      child,
+      config,
+      config.warmupMs + config.durationMs + 30_000,
+    );
+    if (!answer.ok || !answer.result) throw new Error(`load generator failed: ${answer.error}`);
+    return answer.result;
+  } finally {
+    await end(child);
+  }
 }

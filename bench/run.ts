@@ -34,7 +34,7 @@ import { JsonClient, percentile } from './client.js';
 import { benchOrg, shareBody, TOKEN, writeBootstrap, type BenchOrg } from './fixtures.js';
 import type { LoadConfig, LoadResult } from './loadgen.js';
 import { startBenchPostgres, type BenchPostgres } from './postgres.js';
-import { ask, cpuMsOf, end, forkTs, rssOf } from './proc.js';
+import { ask, cpuMsOf, end, forkTs, rssOf, runLoad } from './proc.js';
 import { srcTime, summarizeProfile } from './profile.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -185,19 +185,7 @@ async function load(
   headers: Record<string, string>,
   client: LoadConfig['client'],
 ): Promise<LoadResult> {
-  const child = forkTs('./loadgen.ts');
-  try {
-    const config: LoadConfig = { url, headers, client, ...LOAD };
-    const answer = await ask<{ ok: boolean; result?: LoadResult; error?: string }>(
-      child,
-      config,
-      LOAD.warmupMs + LOAD.durationMs + 30_000,
-    );
-    if (!answer.ok || !answer.result) throw new Error(`load generator failed: ${answer.error}`);
-    return answer.result;
-  } finally {
-    await end(child);
-  }
+  return runLoad({ url, headers, client, ...LOAD });
 }
 
 async function phaseGet(run: Run, org: BenchOrg): Promise<void> {
