@@ -1,9 +1,9 @@
 /**
  * The total_count every list of the seeded store must answer, derived from the seed's layout rather
- * than assumed: `rshare seed` places share i by formulas of its index (src/seed/store.ts), so counting
+ * than assumed: `rshare seed` places share i by formulas of its index (src/emulator/seed/store.ts), so counting
  * them here gives exact figures for any store size, including the per-account split of the env tag.
  */
-import { envTag, ownerOf, recipientOf } from '../src/seed/store.js';
+import { envTag, ownerOf, recipientOf } from '../src/emulator/seed/store.js';
 
 /** Where share i went: its owner's and its recipient's account index, and whether it is tagged env=prod. */
 export interface SeedLayout {

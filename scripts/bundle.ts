@@ -25,7 +25,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  // The docs plugins load only when the docs are first asked for (src/openapi/docs-instance.ts), and
+  // The docs plugins load only when the docs are first asked for (src/http/openapi/docs-instance.ts), and
   // @fastify/swagger-ui reads Swagger UI's files from beside its own modules (through __dirname).
   external: ['better-sqlite3', 'pg', 'pg-native', '@fastify/swagger', '@fastify/swagger-ui'],
   // CommonJS dependencies call require() for Node's own modules; an ES module has none of its own.

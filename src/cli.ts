@@ -2,16 +2,20 @@
 import module from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogFormat, Role, ServeOptions } from './server.js';
-import { PG_POOLERS, type PgPooler } from './db/pooler.js';
-import type { AuditLogV2 } from './audit/schemas.js';
+import { PG_POOLERS, type PgPooler } from './adapters/pooler.js';
+import type { AuditLogV2 } from './cloudflare/audit/schemas.js';
 import { timeoutOption, timeoutsFrom } from './http/timeout-options.js';
 import { systemClock } from './lib/clock.js';
-import { parseRateLimit, RateLimitOptionError, type RateLimitPolicy } from './rate-limit/options.js';
-import { openAdminTenancyStore } from './tenancy/admin-store.js';
-import { TenancyService, toPublicToken, toPublicUser } from './tenancy/service.js';
-import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './resource-types/registry.js';
-import { SEEDED_TYPE } from './seed/store.js';
-import type { AccountRow, OrganizationRow, TokenRow, UserRow } from './tenancy/store.js';
+import {
+  parseRateLimit,
+  RateLimitOptionError,
+  type RateLimitPolicy,
+} from './cloudflare/rate-limit/options.js';
+import { openAdminTenancyStore } from './platform/tenancy/admin-store.js';
+import { TenancyService, toPublicToken, toPublicUser } from './platform/tenancy/service.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './platform/resource-types/registry.js';
+import { SEEDED_TYPE } from './emulator/seed/store.js';
+import type { AccountRow, OrganizationRow, TokenRow, UserRow } from './platform/tenancy/store.js';
 
 const DEFAULT_DATABASE = './data/rshare.db';
 
@@ -104,7 +108,7 @@ function admin(command: Command): Command {
 /** The server's resource types, as `serve` reads them (entitlements and seeded types are checked against them). */
 async function resourceTypes(options: AdminOptions): Promise<ResourceTypeRegistry> {
   if (options.resourceTypes === undefined) return BUILTIN_RESOURCE_TYPES;
-  const { loadResourceTypesFile } = await import('./resource-types/file.js');
+  const { loadResourceTypesFile } = await import('./platform/resource-types/file.js');
   return loadResourceTypesFile(options.resourceTypes);
 }
 
@@ -392,7 +396,7 @@ program
   .requiredOption('--to <url>', 'postgres:// URL of the target database (migrated, must hold no data)')
   .option('--json', 'print JSON instead of text')
   .action(async (opts: { from: string; to: string; json?: boolean }) => {
-    const { copyStore } = await import('./db/copy.js');
+    const { copyStore } = await import('./adapters/copy.js');
     const counts = await copyStore(opts.from, opts.to);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     output({ database: opts.to, json: opts.json }, counts, () =>
@@ -417,8 +421,8 @@ admin(program.command('seed').description('fill an empty store with load-test da
         `seed: it creates ${SEEDED_TYPE} resources, which the resource types file does not declare`,
       );
     }
-    const { seedStore } = await import('./seed/service.js');
-    const { openStore } = await import('./db/open.js');
+    const { seedStore } = await import('./emulator/seed/service.js');
+    const { openStore } = await import('./adapters/open.js');
     const started = performance.now();
     // Bulk statements of a large seed run far longer than a request may.
     const store = await openStore(opts.database, { poolSize: 2, queryTimeoutMs: 0, pgPooler: opts.pgPooler });
@@ -587,8 +591,8 @@ admin(program.command('audit').description("print an account's audit log, newest
   .option('--limit <n>', 'at most this many entries', positiveInt, 100)
   .action(
     async (opts: AdminOptions & { account: string; since?: string; before?: string; limit: number }) => {
-      const { openStore } = await import('./db/open.js');
-      const { AuditService } = await import('./audit/service.js');
+      const { openStore } = await import('./adapters/open.js');
+      const { AuditService } = await import('./cloudflare/audit/service.js');
       const store = await openStore(opts.database, { poolSize: 2, pgPooler: opts.pgPooler });
       const entries: AuditLogV2[] = [];
       try {

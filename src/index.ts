@@ -5,20 +5,20 @@
 import pino from 'pino';
 // Loaded with the package rather than at the first start (bootstraps are checked with it).
 import '@sinclair/typebox/compiler';
-import type { ResetResult } from './admin/schemas.js';
-import { ADMIN_PREFIX } from './admin/plugin.js';
-import type { PgPooler } from './db/pooler.js';
+import type { ResetResult } from './emulator/admin/schemas.js';
+import { ADMIN_PREFIX } from './emulator/admin/plugin.js';
+import type { PgPooler } from './adapters/pooler.js';
 import type { ServerTimeouts } from './http/limits.js';
 import type { ClockState } from './lib/clock.js';
-import { parseRateLimit } from './rate-limit/options.js';
+import { parseRateLimit } from './cloudflare/rate-limit/options.js';
 import { newAdminToken, REDACT, startServer, type ReconcileMode, type Role } from './server.js';
-import type { BootstrapFile } from './tenancy/bootstrap.js';
-import type { ResourceTypesFile } from './resource-types/file.js';
-import type { DemoSeed } from './tenancy/demo.js';
-import type { StateDocument } from './state/schemas.js';
-import type { ReconcileResult, WaitResult } from './control/schemas.js';
-import type { FaultRule, FaultRuleBody as FaultRuleInput } from './faults/schemas.js';
-import type { JournalEntry, JournalQuery as JournalFilter } from './journal/schemas.js';
+import type { BootstrapFile } from './platform/tenancy/bootstrap.js';
+import type { ResourceTypesFile } from './platform/resource-types/file.js';
+import type { DemoSeed } from './platform/tenancy/demo.js';
+import type { StateDocument } from './emulator/state/schemas.js';
+import type { ReconcileResult, WaitResult } from './emulator/control/schemas.js';
+import type { FaultRule, FaultRuleBody as FaultRuleInput } from './emulator/faults/schemas.js';
+import type { JournalEntry, JournalQuery as JournalFilter } from './emulator/journal/schemas.js';
 
 export type { ResetResult, ClockState, StateDocument, ReconcileResult, WaitResult, BootstrapFile };
 export type { FaultRule, FaultRuleInput, JournalEntry, JournalFilter, ResourceTypesFile };

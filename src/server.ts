@@ -1,32 +1,32 @@
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { HttpMetrics } from './http-metrics/service.js';
+import { HttpMetrics } from './http/metrics/service.js';
 import { resolveLimits, type ServerTimeouts } from './http/limits.js';
 import { randomBytes } from 'node:crypto';
 import { buildApp } from './app.js';
-import { AdminService } from './admin/service.js';
-import { AuditPruner, DEFAULT_AUDIT_RETENTION_DAYS } from './audit/retention.js';
-import { adminRoutes, type AdminServices } from './admin/routes.js';
-import { CONSOLE_PATH } from './console/plugin.js';
-import { ControlService } from './control/service.js';
-import { openStore } from './db/open.js';
-import type { PgPooler } from './db/pooler.js';
-import type { Store } from './db/store.js';
-import { FaultRegistry } from './faults/service.js';
-import { withDeliveryFaults } from './faults/deliveries.js';
-import { Journal } from './journal/service.js';
+import { AdminService } from './emulator/admin/service.js';
+import { AuditPruner, DEFAULT_AUDIT_RETENTION_DAYS } from './cloudflare/audit/retention.js';
+import { adminRoutes, type AdminServices } from './emulator/admin/routes.js';
+import { CONSOLE_PATH } from './http/console/plugin.js';
+import { ControlService } from './emulator/control/service.js';
+import { openStore } from './adapters/open.js';
+import type { PgPooler } from './adapters/pooler.js';
+import type { Store } from './adapters/store.js';
+import { FaultRegistry } from './emulator/faults/service.js';
+import { withDeliveryFaults } from './emulator/faults/deliveries.js';
+import { Journal } from './emulator/journal/service.js';
 import { ControlledClock } from './lib/clock.js';
 import { randomIds, seededIds } from './lib/ids.js';
-import type { RateLimitPolicy } from './rate-limit/options.js';
-import { buildDrivers, loadDriversFile } from './reconciler/drivers/index.js';
-import { assertTypesInUseDeclared } from './resource-types/in-use.js';
-import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './resource-types/registry.js';
-import { Reconciler } from './reconciler/reconciler.js';
-import { delayedWork } from './reconciler/timing.js';
-import { StateService } from './state/service.js';
-import { applyBootstrap, loadBootstrapFile } from './tenancy/bootstrap.js';
-import { formatAdminTokenLine, formatDemoBanner, seedDemo, type DemoSeed } from './tenancy/demo.js';
-import { TenancyService } from './tenancy/service.js';
+import type { RateLimitPolicy } from './cloudflare/rate-limit/options.js';
+import { buildDrivers, loadDriversFile } from './engine/reconciler/drivers/index.js';
+import { assertTypesInUseDeclared } from './platform/resource-types/in-use.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './platform/resource-types/registry.js';
+import { Reconciler } from './engine/reconciler/reconciler.js';
+import { delayedWork } from './engine/reconciler/timing.js';
+import { StateService } from './emulator/state/service.js';
+import { applyBootstrap, loadBootstrapFile } from './platform/tenancy/bootstrap.js';
+import { formatAdminTokenLine, formatDemoBanner, seedDemo, type DemoSeed } from './platform/tenancy/demo.js';
+import { TenancyService } from './platform/tenancy/service.js';
 
 export type Role = 'api' | 'worker' | 'all';
 export const ROLES: readonly Role[] = ['api', 'worker', 'all'];
@@ -274,7 +274,7 @@ async function resourceTypesOf(
 ): Promise<{ types: ResourceTypeRegistry; source: string }> {
   if (given === undefined) return { types: BUILTIN_RESOURCE_TYPES, source: '(built-in only)' };
   // Loaded only for a file: Ajv's 2020-12 dialect is not needed otherwise.
-  const { loadResourceTypesFile, parseResourceTypes } = await import('./resource-types/file.js');
+  const { loadResourceTypesFile, parseResourceTypes } = await import('./platform/resource-types/file.js');
   if (typeof given === 'string') return { types: await loadResourceTypesFile(given), source: given };
   return { types: await parseResourceTypes(given, 'object'), source: 'object' };
 }

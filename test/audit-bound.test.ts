@@ -1,8 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AUDIT_VALUE_MAX_BYTES, boundedValue, metaDiff, type TruncatedValue } from '../src/audit/bound.js';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import { Reconciler } from '../src/reconciler/reconciler.js';
+import {
+  AUDIT_VALUE_MAX_BYTES,
+  boundedValue,
+  metaDiff,
+  type TruncatedValue,
+} from '../src/cloudflare/audit/bound.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { base, call, OWNER, R1, seedShareBody, setup, TOKENS, type Harness } from './helpers.js';
 
 /**

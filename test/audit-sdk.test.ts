@@ -2,9 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import Cloudflare from 'cloudflare';
-import type { AuditLogV1, AuditLogV2 } from '../src/audit/schemas.js';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import { Reconciler } from '../src/reconciler/reconciler.js';
+import type { AuditLogV1, AuditLogV2 } from '../src/cloudflare/audit/schemas.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { OWNER, R1, R2, seedShareBody, setup, TOKENS, type Harness } from './helpers.js';
 
 /**

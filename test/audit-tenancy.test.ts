@@ -1,13 +1,13 @@
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildApp } from '../src/app.js';
-import type { AuditLogV1, AuditLogV2 } from '../src/audit/schemas.js';
-import { AuditService } from '../src/audit/service.js';
+import type { AuditLogV1, AuditLogV2 } from '../src/cloudflare/audit/schemas.js';
+import { AuditService } from '../src/cloudflare/audit/service.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
-import { applyBootstrap } from '../src/tenancy/bootstrap.js';
-import { seedDemo } from '../src/tenancy/demo.js';
-import { TenancyService } from '../src/tenancy/service.js';
+import { applyBootstrap } from '../src/platform/tenancy/bootstrap.js';
+import { seedDemo } from '../src/platform/tenancy/demo.js';
+import { TenancyService } from '../src/platform/tenancy/service.js';
 import { call, hexId } from './helpers.js';
 import { openTestStore, type TestStore } from './support/store.js';
 

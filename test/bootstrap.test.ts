@@ -4,13 +4,13 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TenancyStore } from '../src/tenancy/store.js';
+import type { TenancyStore } from '../src/platform/tenancy/store.js';
 import { openTestStore, type TestStore } from './support/store.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { buildApp } from '../src/app.js';
-import { applyBootstrap, loadBootstrapFile } from '../src/tenancy/bootstrap.js';
-import { TenancyService } from '../src/tenancy/service.js';
+import { applyBootstrap, loadBootstrapFile } from '../src/platform/tenancy/bootstrap.js';
+import { TenancyService } from '../src/platform/tenancy/service.js';
 import { call } from './helpers.js';
 
 const id = (n: number, prefix = ''): string => (prefix + n.toString(16)).padStart(32, '0');

@@ -1,8 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { API_ROOT } from '../src/app.js';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import { Reconciler } from '../src/reconciler/reconciler.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import {
   assertError,
   base,

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { buildApp } from '../src/app.js';
-import { controlRoutes } from '../src/control/routes.js';
-import { ControlService } from '../src/control/service.js';
+import { controlRoutes } from '../src/emulator/control/routes.js';
+import { ControlService } from '../src/emulator/control/service.js';
 import type { App } from '../src/http/types.js';
 import { ControlledClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import type { DeliveryOutcome, DriverRegistry } from '../src/reconciler/drivers/types.js';
-import { Reconciler, type ReconcilerOptions } from '../src/reconciler/reconciler.js';
-import { delayedWork } from '../src/reconciler/timing.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import type { DeliveryOutcome, DriverRegistry } from '../src/engine/reconciler/drivers/types.js';
+import { Reconciler, type ReconcilerOptions } from '../src/engine/reconciler/reconciler.js';
+import { delayedWork } from '../src/engine/reconciler/timing.js';
 import {
   assertError,
   base,

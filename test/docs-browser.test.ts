@@ -51,7 +51,7 @@ describe('the docs page in a browser', { skip }, () => {
     page.on('pageerror', (err) => errors.push(err.message));
 
     const res = await page.goto(`${server.url}/docs`, { waitUntil: 'networkidle', timeout: TIMEOUT_MS });
-    assert.equal(res?.status(), 200, 'the page (run npm run build if dist/ predates src/openapi)');
+    assert.equal(res?.status(), 200, 'the page (run npm run build if dist/ predates src/http/openapi)');
     await page.getByText('List account shares', { exact: true }).first().waitFor();
 
     const doc = (await (await fetch(`${server.url}/client/v4/openapi.json`)).json()) as {

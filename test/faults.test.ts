@@ -2,19 +2,19 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import Cloudflare from 'cloudflare';
-import { withDeliveryFaults } from '../src/faults/deliveries.js';
-import { compileGlob } from '../src/faults/paths.js';
-import { faultRoutes } from '../src/faults/routes.js';
-import { FaultRegistry } from '../src/faults/service.js';
+import { withDeliveryFaults } from '../src/emulator/faults/deliveries.js';
+import { compileGlob } from '../src/emulator/faults/paths.js';
+import { faultRoutes } from '../src/emulator/faults/routes.js';
+import { FaultRegistry } from '../src/emulator/faults/service.js';
 import type { AppOptions } from '../src/app.js';
-import { journalRoutes } from '../src/journal/routes.js';
-import { Journal } from '../src/journal/service.js';
+import { journalRoutes } from '../src/emulator/journal/routes.js';
+import { Journal } from '../src/emulator/journal/service.js';
 import type { ResourceType } from '../src/http/common-schemas.js';
 import { ManualClock } from '../src/lib/clock.js';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import type { Delivery, DeliveryDriver, DeliveryOutcome } from '../src/reconciler/drivers/types.js';
-import { Reconciler } from '../src/reconciler/reconciler.js';
-import type { ResourceRow } from '../src/resources/store.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import type { Delivery, DeliveryDriver, DeliveryOutcome } from '../src/engine/reconciler/drivers/types.js';
+import { Reconciler } from '../src/engine/reconciler/reconciler.js';
+import type { ResourceRow } from '../src/cloudflare/resources/store.js';
 import {
   assertError,
   base,

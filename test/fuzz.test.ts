@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import { seededIds } from '../src/lib/ids.js';
-import { StateService } from '../src/state/service.js';
+import { StateService } from '../src/emulator/state/service.js';
 import { setup, type Harness } from './helpers.js';
 import { createFixture, operations, type Fixture } from './support/fuzz/operations.js';
 import { EXPECTED, hostileRequests, type Category, type FuzzRequest } from './support/fuzz/requests.js';

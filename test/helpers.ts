@@ -1,7 +1,7 @@
 import type { InjectOptions } from 'fastify';
 import assert from 'node:assert/strict';
 import { buildApp, type AppOptions } from '../src/app.js';
-import type { Store } from '../src/db/store.js';
+import type { Store } from '../src/adapters/store.js';
 import type { App } from '../src/http/types.js';
 import { ManualClock, type Clock } from '../src/lib/clock.js';
 import { newId } from '../src/lib/ids.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HttpMetrics } from '../src/http-metrics/service.js';
+import { HttpMetrics } from '../src/http/metrics/service.js';
 import { base, call, OWNER, setup, type Harness } from './helpers.js';
 import { startServer, type ServerProcess } from './support/process.js';
 

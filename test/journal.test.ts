@@ -4,12 +4,17 @@ import type { AddressInfo } from 'node:net';
 import Cloudflare from 'cloudflare';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { faultRoutes } from '../src/faults/routes.js';
-import { FaultRegistry } from '../src/faults/service.js';
-import { journalRoutes } from '../src/journal/routes.js';
-import { epochMicros, Journal, type JournalOptions, type JournalRecord } from '../src/journal/service.js';
+import { faultRoutes } from '../src/emulator/faults/routes.js';
+import { FaultRegistry } from '../src/emulator/faults/service.js';
+import { journalRoutes } from '../src/emulator/journal/routes.js';
+import {
+  epochMicros,
+  Journal,
+  type JournalOptions,
+  type JournalRecord,
+} from '../src/emulator/journal/service.js';
 import { heldBytes } from './support/gc.js';
-import type { JournalEntry } from '../src/journal/schemas.js';
+import type { JournalEntry } from '../src/emulator/journal/schemas.js';
 import { ManualClock } from '../src/lib/clock.js';
 import {
   assertError,

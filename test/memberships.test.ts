@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { membershipId } from '../src/memberships/service.js';
+import { membershipId } from '../src/cloudflare/memberships/service.js';
 import {
   assertError,
   call,

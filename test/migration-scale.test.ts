@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Store } from '../src/db/store.js';
-import { loadMigrations } from '../src/db/migrations.js';
-import type { ShareListQuery } from '../src/shares/store.js';
+import type { Store } from '../src/adapters/store.js';
+import { loadMigrations } from '../src/adapters/migrations.js';
+import type { ShareListQuery } from '../src/cloudflare/shares/store.js';
 import { hexId } from './helpers.js';
 import { createPostgresDatabase, PG_URL } from './support/store.js';
 
@@ -59,8 +59,8 @@ const query = (scope: ShareListQuery['scope'], extra: Partial<ShareListQuery> = 
 async function upgradedStore(): Promise<{ store: Store; close(): Promise<void> }> {
   const v2 = (kind: 'sqlite' | 'postgres') => loadMigrations(kind).filter((m) => m.version <= 2);
   if (PG_URL) {
-    const { createPool, migrate } = await import('../src/db/postgres/database.js');
-    const { openPostgresStore } = await import('../src/db/postgres/index.js');
+    const { createPool, migrate } = await import('../src/adapters/postgres/database.js');
+    const { openPostgresStore } = await import('../src/adapters/postgres/index.js');
     const database = await createPostgresDatabase(PG_URL);
     const pool = createPool(database.url);
     await migrate(pool, v2('postgres'));
@@ -81,8 +81,8 @@ async function upgradedStore(): Promise<{ store: Store; close(): Promise<void> }
       },
     };
   }
-  const { migrate, openDatabase } = await import('../src/db/sqlite/database.js');
-  const { openSqliteStore } = await import('../src/db/sqlite/index.js');
+  const { migrate, openDatabase } = await import('../src/adapters/sqlite/database.js');
+  const { openSqliteStore } = await import('../src/adapters/sqlite/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'rshare-migration-'));
   const path = join(dir, 'rshare.db');
   const db = openDatabase(path);

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openPostgresStore } from '../src/db/postgres/index.js';
-import type { WorkItem } from '../src/reconciler/store.js';
+import { openPostgresStore } from '../src/adapters/postgres/index.js';
+import type { WorkItem } from '../src/engine/reconciler/store.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
 import {
   heldView,

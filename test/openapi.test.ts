@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { adminRoutes, type AdminServices } from '../src/admin/routes.js';
+import { adminRoutes, type AdminServices } from '../src/emulator/admin/routes.js';
 import { API_ROOT, buildApp } from '../src/app.js';
-import { openSqliteStore } from '../src/db/sqlite/index.js';
-import type { Store } from '../src/db/store.js';
-import { FaultRegistry } from '../src/faults/service.js';
+import { openSqliteStore } from '../src/adapters/sqlite/index.js';
+import type { Store } from '../src/adapters/store.js';
+import { FaultRegistry } from '../src/emulator/faults/service.js';
 import type { App } from '../src/http/types.js';
-import { Journal } from '../src/journal/service.js';
+import { Journal } from '../src/emulator/journal/service.js';
 import { systemClock } from '../src/lib/clock.js';
-import { ShareObject } from '../src/shares/schemas.js';
+import { ShareObject } from '../src/cloudflare/shares/schemas.js';
 import { assertError, type Reply } from './helpers.js';
 import {
   Contract,

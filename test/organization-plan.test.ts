@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planOrganizationShare } from '../src/reconciler/organization.js';
-import { groupBy, groupTags, recipientCounts } from '../src/db/rows.js';
+import { planOrganizationShare } from '../src/engine/reconciler/organization.js';
+import { groupBy, groupTags, recipientCounts } from '../src/adapters/rows.js';
 
 describe('planOrganizationShare', () => {
   const members = new Set(['owner', 'a', 'b', 'c']);

@@ -8,11 +8,11 @@ import {
   named,
   transaction,
   type PoolOptions,
-} from '../src/db/postgres/database.js';
-import { openPostgresStore } from '../src/db/postgres/index.js';
+} from '../src/adapters/postgres/database.js';
+import { openPostgresStore } from '../src/adapters/postgres/index.js';
 import { startRshare } from '../src/index.js';
 import { TIMESTAMP } from './helpers.js';
-import { isStoreUnavailable } from '../src/db/outage.js';
+import { isStoreUnavailable } from '../src/adapters/outage.js';
 import { findPgBouncer, startPgBouncer, type PgBouncer } from './support/pgbouncer.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
 import { ROOT } from './support/process.js';

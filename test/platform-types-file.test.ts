@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadResourceTypesFile, parseResourceTypes } from '../src/resource-types/file.js';
+import { loadResourceTypesFile, parseResourceTypes } from '../src/platform/resource-types/file.js';
 import { RESOURCE_TYPES } from '../src/lib/resource-types.js';
-import { BUILTIN_RESOURCE_TYPES } from '../src/resource-types/registry.js';
-import { bindResourceTypes, META_SCHEMAS_EXTENSION } from '../src/resource-types/schemas.js';
-import { CreateShareBody } from '../src/shares/schemas.js';
+import { BUILTIN_RESOURCE_TYPES } from '../src/platform/resource-types/registry.js';
+import { bindResourceTypes, META_SCHEMAS_EXTENSION } from '../src/platform/resource-types/schemas.js';
+import { CreateShareBody } from '../src/cloudflare/shares/schemas.js';
 
 const hook = { driver: 'webhook', url: 'https://datasets.internal/hook', secret: 'at-least-16-chars' };
 

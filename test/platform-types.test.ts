@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import Cloudflare from 'cloudflare';
 import { startRshare, type BootstrapFile, type Rshare, type ResourceTypesFile } from '../src/index.js';
-import { ENTITLEMENT_ERROR } from '../src/reconciler/reconciler.js';
+import { ENTITLEMENT_ERROR } from '../src/engine/reconciler/reconciler.js';
 import { assertError, type Reply } from './helpers.js';
 import { ROOT } from './support/process.js';
 import { openTestStore, type TestStore } from './support/store.js';

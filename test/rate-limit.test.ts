@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { faultRoutes } from '../src/faults/routes.js';
+import { faultRoutes } from '../src/emulator/faults/routes.js';
 import { startRshare } from '../src/index.js';
-import { FaultRegistry } from '../src/faults/service.js';
+import { FaultRegistry } from '../src/emulator/faults/service.js';
 import { ControlledClock } from '../src/lib/clock.js';
 import {
   CLOUDFLARE_POLICY,
@@ -15,9 +15,9 @@ import {
   parseRateLimit,
   RateLimitOptionError,
   type RateLimitPolicy,
-} from '../src/rate-limit/options.js';
-import { PRUNE_BATCH, RateLimiter } from '../src/rate-limit/service.js';
-import type { StateRows } from '../src/state/store.js';
+} from '../src/cloudflare/rate-limit/options.js';
+import { PRUNE_BATCH, RateLimiter } from '../src/cloudflare/rate-limit/service.js';
+import type { StateRows } from '../src/emulator/state/store.js';
 import {
   assertError,
   base,

@@ -1,8 +1,12 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import type { DeliveryDriver } from '../src/reconciler/drivers/types.js';
-import { Reconciler, type ReconcileReport, type TransitionRecord } from '../src/reconciler/reconciler.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import type { DeliveryDriver } from '../src/engine/reconciler/drivers/types.js';
+import {
+  Reconciler,
+  type ReconcileReport,
+  type TransitionRecord,
+} from '../src/engine/reconciler/reconciler.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { newId } from '../src/lib/ids.js';
 import {

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { adminRoutes } from '../src/admin/routes.js';
-import { AdminService } from '../src/admin/service.js';
+import { adminRoutes } from '../src/emulator/admin/routes.js';
+import { AdminService } from '../src/emulator/admin/service.js';
 import { buildApp } from '../src/app.js';
-import { ControlService } from '../src/control/service.js';
-import { FaultRegistry } from '../src/faults/service.js';
-import { withDeliveryFaults } from '../src/faults/deliveries.js';
+import { ControlService } from '../src/emulator/control/service.js';
+import { FaultRegistry } from '../src/emulator/faults/service.js';
+import { withDeliveryFaults } from '../src/emulator/faults/deliveries.js';
 import type { App } from '../src/http/types.js';
-import { Journal } from '../src/journal/service.js';
+import { Journal } from '../src/emulator/journal/service.js';
 import { ControlledClock } from '../src/lib/clock.js';
 import { seededIds } from '../src/lib/ids.js';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import { Reconciler } from '../src/reconciler/reconciler.js';
-import { StateService } from '../src/state/service.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import { Reconciler } from '../src/engine/reconciler/reconciler.js';
+import { StateService } from '../src/emulator/state/service.js';
 import {
   assertError,
   base,

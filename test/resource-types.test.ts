@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseDrivers } from '../src/reconciler/drivers/index.js';
+import { parseDrivers } from '../src/engine/reconciler/drivers/index.js';
 import { RESOURCE_TYPES } from '../src/lib/resource-types.js';
-import { TenancyService } from '../src/tenancy/service.js';
+import { TenancyService } from '../src/platform/tenancy/service.js';
 import { base, call, OWNER, R1, seedShareBody, setup, type Harness } from './helpers.js';
 
 /** The official SDK's `ResourceType` union, read from its published typings. */

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { buildApp } from '../src/app.js';
 import type { App } from '../src/http/types.js';
 import { systemClock } from '../src/lib/clock.js';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import { Reconciler } from '../src/reconciler/reconciler.js';
-import { seedStore, type SeedOutput } from '../src/seed/service.js';
-import { ownerOf, recipientOf, StoreNotEmptyError } from '../src/seed/store.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import { Reconciler } from '../src/engine/reconciler/reconciler.js';
+import { seedStore, type SeedOutput } from '../src/emulator/seed/service.js';
+import { ownerOf, recipientOf, StoreNotEmptyError } from '../src/emulator/seed/store.js';
 import { call, TIMESTAMP } from './helpers.js';
 import { openTestStore, STORE_KIND, type TestStore } from './support/store.js';
 

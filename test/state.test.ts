@@ -4,17 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildApp } from '../src/app.js';
-import { openSqliteStore, type SqliteStore } from '../src/db/sqlite/index.js';
-import { DERIVED_STATE_COLUMNS, DERIVED_STATE_TABLES, STATE_TABLES } from '../src/db/state-tables.js';
+import { openSqliteStore, type SqliteStore } from '../src/adapters/sqlite/index.js';
+import { DERIVED_STATE_COLUMNS, DERIVED_STATE_TABLES, STATE_TABLES } from '../src/adapters/state-tables.js';
 import type { ApiError } from '../src/http/errors.js';
 import type { App } from '../src/http/types.js';
 import { hashSecret } from '../src/lib/secrets.js';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import { Reconciler } from '../src/reconciler/reconciler.js';
-import { stateRoutes } from '../src/state/routes.js';
-import type { StateDocument } from '../src/state/schemas.js';
-import { StateService } from '../src/state/service.js';
-import type { StateRows } from '../src/state/store.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import { Reconciler } from '../src/engine/reconciler/reconciler.js';
+import { stateRoutes } from '../src/emulator/state/routes.js';
+import type { StateDocument } from '../src/emulator/state/schemas.js';
+import { StateService } from '../src/emulator/state/service.js';
+import type { StateRows } from '../src/emulator/state/store.js';
 import {
   assertError,
   base,

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STATEMENT_CACHE_SIZE, statementCacheStats } from '../src/db/sqlite/database.js';
-import { SqliteStore } from '../src/db/sqlite/index.js';
+import { STATEMENT_CACHE_SIZE, statementCacheStats } from '../src/adapters/sqlite/database.js';
+import { SqliteStore } from '../src/adapters/sqlite/index.js';
 import {
   base,
   call,

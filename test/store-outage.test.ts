@@ -9,11 +9,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
-import { isStoreUnavailable } from '../src/db/outage.js';
-import { createPool, transaction } from '../src/db/postgres/database.js';
-import { SqliteStore } from '../src/db/sqlite/index.js';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import { Reconciler, type ReconcilerLogger, type ReconcilerOptions } from '../src/reconciler/reconciler.js';
+import { isStoreUnavailable } from '../src/adapters/outage.js';
+import { createPool, transaction } from '../src/adapters/postgres/database.js';
+import { SqliteStore } from '../src/adapters/sqlite/index.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import {
+  Reconciler,
+  type ReconcilerLogger,
+  type ReconcilerOptions,
+} from '../src/engine/reconciler/reconciler.js';
 import { assertError, base, call, R1, seedShareBody, setup, type Harness, type Reply } from './helpers.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
 import {

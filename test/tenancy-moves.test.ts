@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashSecret } from '../src/lib/secrets.js';
-import { buildDrivers } from '../src/reconciler/drivers/index.js';
-import { OWNER_LEFT } from '../src/reconciler/audit.js';
-import { ENTITLEMENT_ERROR, Reconciler } from '../src/reconciler/reconciler.js';
-import { applyBootstrap } from '../src/tenancy/bootstrap.js';
-import { TenancyService } from '../src/tenancy/service.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import { OWNER_LEFT } from '../src/engine/reconciler/audit.js';
+import { ENTITLEMENT_ERROR, Reconciler } from '../src/engine/reconciler/reconciler.js';
+import { applyBootstrap } from '../src/platform/tenancy/bootstrap.js';
+import { TenancyService } from '../src/platform/tenancy/service.js';
 import {
   assertError,
   base,

@@ -1,13 +1,13 @@
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TenancyStore } from '../src/tenancy/store.js';
-import { openStore } from '../src/db/open.js';
+import type { TenancyStore } from '../src/platform/tenancy/store.js';
+import { openStore } from '../src/adapters/open.js';
 import { openTestStore, PG_POOLER, type TestStore } from './support/store.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
-import { formatDemoBanner, seedDemo } from '../src/tenancy/demo.js';
-import { TenancyService } from '../src/tenancy/service.js';
-import type { TokenRow, UserRow } from '../src/tenancy/store.js';
+import { formatDemoBanner, seedDemo } from '../src/platform/tenancy/demo.js';
+import { TenancyService } from '../src/platform/tenancy/service.js';
+import type { TokenRow, UserRow } from '../src/platform/tenancy/store.js';
 
 const id = (n: number, prefix = ''): string => (prefix + n.toString(16)).padStart(32, '0');
 const ORG = id(1, 'a');

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildDrivers, type DriversFile } from '../src/reconciler/drivers/index.js';
-import { Reconciler, type ReconcileReport } from '../src/reconciler/reconciler.js';
+import { buildDrivers, type DriversFile } from '../src/engine/reconciler/drivers/index.js';
+import { Reconciler, type ReconcileReport } from '../src/engine/reconciler/reconciler.js';
 import { base, call, hexId, OWNER, R1, R2, setup, TOKENS, type Harness, type Reply } from './helpers.js';
 import {
   closedPortUrl,

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Clock } from '../lib/clock.js';
 import { isId } from '../lib/ids.js';
 import { digestsEqual, hashSecret } from '../lib/secrets.js';
-import type { AccountRow, ScopeTarget, TenancyStore, TokenCredential } from '../tenancy/store.js';
+import type { AccountRow, ScopeTarget, TenancyStore, TokenCredential } from '../platform/tenancy/store.js';
 import { presentedCredential } from './credential-headers.js';
 import { ForbiddenError, InvalidTokenError, NotFoundError, UnknownKeyError } from './errors.js';
 

@@ -1,5 +1,5 @@
-import { isFaulted } from '../faults/hook.js';
-import { requestPath } from '../faults/paths.js';
+import { isFaulted } from '../emulator/faults/hook.js';
+import { requestPath } from '../emulator/faults/paths.js';
 import { isId } from '../lib/ids.js';
 import { InvalidIdRouteError } from './errors.js';
 import type { App } from './types.js';

@@ -6,10 +6,10 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify';
-import type { ExcludedRecipientsService } from '../excluded-recipients/service.js';
-import type { RecipientsService } from '../recipients/service.js';
-import type { ResourcesService } from '../resources/service.js';
-import type { SharesService } from '../shares/service.js';
+import type { ExcludedRecipientsService } from '../cloudflare/excluded-recipients/service.js';
+import type { RecipientsService } from '../cloudflare/recipients/service.js';
+import type { ResourcesService } from '../cloudflare/resources/service.js';
+import type { SharesService } from '../cloudflare/shares/service.js';
 import type { Authenticator } from './auth.js';
 
 /** The Fastify instance with TypeBox typing, as route modules receive it. */

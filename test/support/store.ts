@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PgPooler } from '../../src/db/pooler.js';
-import type { Store } from '../../src/db/store.js';
-import { openSqliteStore } from '../../src/db/sqlite/index.js';
-import type { WorkTiming } from '../../src/reconciler/timing.js';
+import type { PgPooler } from '../../src/adapters/pooler.js';
+import type { Store } from '../../src/adapters/store.js';
+import { openSqliteStore } from '../../src/adapters/sqlite/index.js';
+import type { WorkTiming } from '../../src/engine/reconciler/timing.js';
 
 /** Set by the PostgreSQL test run (scripts/test-postgres.ts): the superuser URL of a throwaway cluster. */
 export const PG_URL = process.env.RSHARE_TEST_PG_URL;
@@ -111,7 +111,7 @@ export async function createPostgresDatabase(
 }
 
 async function openPostgresTestStore(adminUrl: string, options: TestStoreOptions): Promise<TestStore> {
-  const { openPostgresStore } = await import('../../src/db/postgres/index.js');
+  const { openPostgresStore } = await import('../../src/adapters/postgres/index.js');
   const database = await createPostgresDatabase(adminUrl);
   const store = await openPostgresStore(database.url, { timing: options.timing, pooler: PG_POOLER });
   const statements = new StatementLog(options.countStatements === true);

@@ -2,11 +2,11 @@ import fc from 'fast-check';
 import {
   ExcludedRecipientRequest,
   ReplaceExcludedRecipientsBody,
-} from '../../../src/excluded-recipients/schemas.js';
+} from '../../../src/cloudflare/excluded-recipients/schemas.js';
 import { RESOURCE_TYPES } from '../../../src/lib/resource-types.js';
-import { RecipientRequest, ReplaceRecipientsBody } from '../../../src/recipients/schemas.js';
-import { CreateResourceBody, UpdateResourceBody } from '../../../src/resources/schemas.js';
-import { CreateShareBody, UpdateShareBody } from '../../../src/shares/schemas.js';
+import { RecipientRequest, ReplaceRecipientsBody } from '../../../src/cloudflare/recipients/schemas.js';
+import { CreateResourceBody, UpdateResourceBody } from '../../../src/cloudflare/resources/schemas.js';
+import { CreateShareBody, UpdateShareBody } from '../../../src/cloudflare/shares/schemas.js';
 import {
   base,
   call,

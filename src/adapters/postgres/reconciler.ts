@@ -1,0 +1,502 @@
+import { noAudit, type AuditOf } from '../../cloudflare/audit/entry.js';
+import { insertAudit } from './audit.js';
+import { planOrganizationShare } from '../../engine/reconciler/organization.js';
+import type pg from 'pg';
+import { DELIVERY_IN_DOUBT, type RecipientRow } from '../../cloudflare/recipients/store.js';
+import type {
+  AbandonedShare,
+  ClaimOptions,
+  PendingDelivery,
+  DeliveryState,
+  RecipientContext,
+  RecipientResult,
+  ReconcilerStore,
+  ShareFinalization,
+  WorkItem,
+  WorkKind,
+} from '../../engine/reconciler/store.js';
+import type { ResourceRow } from '../../cloudflare/resources/store.js';
+import type { ShareRow } from '../../cloudflare/shares/store.js';
+import type { AccountRow } from '../../platform/tenancy/store.js';
+import { groupBy } from '../rows.js';
+import { named, transaction } from './database.js';
+import { insertRecipients, setDesired } from './recipients.js';
+import { startShareDelete } from './shares.js';
+import { enqueue } from './work.js';
+
+/**
+ * Due, unleased items, locked with SKIP LOCKED: workers on several nodes claiming at once each get a
+ * disjoint batch instead of queueing behind (or double-claiming) the same rows.
+ */
+const CLAIM = `UPDATE reconcile_work w SET lease_owner = $1, lease_expires = $2
+  FROM (
+    SELECT kind, id FROM reconcile_work
+    WHERE due_at <= $3 AND (lease_expires IS NULL OR lease_expires <= $3)
+    ORDER BY due_at LIMIT $4
+    FOR UPDATE SKIP LOCKED) due
+  WHERE w.kind = due.kind AND w.id = due.id
+  RETURNING w.kind, w.id, w.generation, w.attempts`;
+
+/**
+ * The claim for options (reconcile-now calls): the same shape, with the candidates narrowed as asked. A
+ * handful of texts, each a named statement. Parameters: $1 owner, $2 lease expiry, $3 now, $4 limit, then
+ * the share id and the skipped keys when present.
+ */
+function claimWith(options: ClaimOptions): string {
+  let n = 4;
+  const where = ['(lease_expires IS NULL OR lease_expires <= $3)'];
+  if (!options.ignoreDelays) where.push('due_at <= $3');
+  if (options.shareId !== undefined) {
+    const share = `$${++n}`;
+    // As one key list, so the share's items are found through the primary key, not by a scan.
+    where.push(`(kind, id) IN (SELECT 'share'::text, ${share}::char(32)
+      UNION ALL SELECT 'recipient', id FROM share_recipients WHERE share_id = ${share}::char(32))`);
+  }
+  if (options.skip?.length) where.push(`NOT (kind || ':' || id = ANY($${++n}::text[]))`);
+  return `UPDATE reconcile_work w SET lease_owner = $1, lease_expires = $2
+  FROM (
+    SELECT kind, id FROM reconcile_work
+    WHERE ${where.join(' AND ')}
+    ORDER BY due_at LIMIT $4
+    FOR UPDATE SKIP LOCKED) due
+  WHERE w.kind = due.kind AND w.id = due.id
+  RETURNING w.kind, w.id, w.generation, w.attempts`;
+}
+
+/** Work the reconciler queues itself follows a change whose delay is already served: due at once. */
+const DUE_NOW = 0;
+
+const COMPLETE = `DELETE FROM reconcile_work
+  WHERE kind = $1 AND id = $2 AND generation = $3 AND lease_owner = $4`;
+
+const RELEASE = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL
+  WHERE kind = $1 AND id = $2 AND lease_owner = $3`;
+
+// A newer request (generation moved) keeps its own due time and must not wait for this item's backoff.
+const RETRY = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL, last_error = $1,
+    attempts = CASE WHEN generation = $2 THEN attempts + 1 ELSE attempts END,
+    due_at = CASE WHEN generation = $2 THEN $3::bigint ELSE due_at END
+  WHERE kind = $4 AND id = $5 AND lease_owner = $6`;
+
+const PENDING_COUNT = 'SELECT COUNT(*) AS n FROM reconcile_work';
+const SHARE_PENDING_COUNT = `SELECT (SELECT COUNT(*) FROM reconcile_work WHERE kind = 'share' AND id = $1)
+  + (SELECT COUNT(*) FROM share_recipients r JOIN reconcile_work w ON w.kind = 'recipient' AND w.id = r.id
+     WHERE r.share_id = $1) AS n`;
+
+// Columns in table order, so the rows built from them look like `SELECT *` rows.
+const RECIPIENT_COLUMNS = ['id', 'share_id', 'account_id', 'desired_status', 'status', 'created', 'modified'];
+const SHARE_COLUMNS = [
+  'id',
+  'account_id',
+  'organization_id',
+  'name',
+  'target_type',
+  'status',
+  'created',
+  'modified',
+];
+const ACCOUNT_COLUMNS = ['id', 'name', 'organization_id', 'entitlements', 'created', 'modified'];
+const SHARE_RESOURCE_COLUMNS = [
+  'id',
+  'share_id',
+  'resource_id',
+  'resource_type',
+  'resource_account_id',
+  'meta',
+  'status',
+  'resource_version',
+  'created',
+  'modified',
+];
+
+const prefixed = (table: string, columns: string[]): string =>
+  columns.map((c) => `${table}.${c} AS ${table}_${c}`).join(', ');
+
+/**
+ * Everything a recipient pass needs, for a whole batch of recipients in one statement, hence one snapshot
+ * (as SQLite's synchronous reads are): each recipient with its share and account (columns prefixed r_, s_, a_) and its deliveries
+ * (json, no timestamps in them), repeated on one row per resource of the share (unprefixed columns, all
+ * null when the share has none), in resource order.
+ */
+const CONTEXT = `WITH h AS MATERIALIZED (
+    SELECT ${prefixed('r', RECIPIENT_COLUMNS)}, ${prefixed('s', SHARE_COLUMNS)}, ${prefixed('a', ACCOUNT_COLUMNS)},
+      (SELECT json_agg(json_build_object('share_resource_id', d.share_resource_id,
+          'applied_version', d.applied_version, 'error', d.error, 'terminal', d.terminal,
+          'error_version', d.error_version))
+        FROM recipient_resources d WHERE d.recipient_id = r.id) AS deliveries
+    FROM share_recipients r JOIN shares s ON s.id = r.share_id JOIN accounts a ON a.id = r.account_id
+    WHERE r.id = ANY($1::char(32)[]))
+  SELECT h.*, ${SHARE_RESOURCE_COLUMNS.map((c) => `sr.${c}`).join(', ')}
+  FROM h LEFT JOIN share_resources sr ON sr.share_id = h.r_share_id
+  ORDER BY h.r_id, sr.created, sr.id`;
+
+type Row = Record<string, unknown>;
+
+function pick<T>(row: Row, prefix: string, columns: string[]): T {
+  const out: Row = {};
+  for (const c of columns) out[c] = row[prefix + c];
+  return out as T;
+}
+
+// Settling a batch of recipient items: a handful of statements whatever the batch size.
+/** Shares of the batch, in id order: API writes lock their share FOR UPDATE before its recipients. */
+const SHARE_LOCKS = 'SELECT id FROM shares WHERE id = ANY($1::char(32)[]) ORDER BY id FOR SHARE';
+const CLEAR_DELIVERIES = `DELETE FROM recipient_resources rr
+  USING unnest($1::char(32)[], $2::char(32)[]) AS k (recipient_id, share_resource_id)
+  WHERE rr.recipient_id = k.recipient_id AND rr.share_resource_id = k.share_resource_id`;
+const RECORD_DELIVERIES = `INSERT INTO recipient_resources
+    (recipient_id, share_resource_id, applied_version, error, terminal, error_version, modified)
+  SELECT k.*, $7::timestamptz FROM unnest($1::char(32)[], $2::char(32)[], $3::integer[], $4::text[],
+    $5::boolean[], $6::integer[]) AS k
+  ON CONFLICT (recipient_id, share_resource_id) DO UPDATE SET applied_version = excluded.applied_version,
+    error = excluded.error, terminal = excluded.terminal, error_version = excluded.error_version,
+    modified = excluded.modified`;
+const RECORD_IN_DOUBT = `INSERT INTO recipient_resources
+    (recipient_id, share_resource_id, applied_version, error, terminal, error_version, modified)
+  SELECT k.recipient_id, k.share_resource_id, NULL, $3, false, NULL, $4::timestamptz
+  FROM unnest($1::char(32)[], $2::char(32)[]) AS k (recipient_id, share_resource_id)
+  ON CONFLICT (recipient_id, share_resource_id) DO UPDATE SET applied_version = NULL, error = excluded.error,
+    terminal = false, error_version = NULL, modified = excluded.modified`;
+const SET_RECIPIENT_STATUSES = `UPDATE share_recipients r SET status = k.status, modified = $5
+  FROM unnest($1::char(32)[], $2::text[], $3::text[], $4::text[]) AS k (id, status, was, desired)
+  WHERE r.id = k.id AND r.status = k.was AND r.desired_status = k.desired
+  RETURNING r.id`;
+const COMPLETE_RECIPIENTS = `DELETE FROM reconcile_work w
+  USING unnest($1::char(32)[], $2::integer[]) AS k (id, generation)
+  WHERE w.kind = 'recipient' AND w.id = k.id AND w.generation = k.generation AND w.lease_owner = $3
+  RETURNING w.id`;
+const RELEASE_RECIPIENTS = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL
+  WHERE kind = 'recipient' AND id = ANY($1::char(32)[]) AND lease_owner = $2`;
+
+const DEADLOCK = '40P01';
+
+const LOCK_SHARE = 'SELECT status FROM shares WHERE id = $1 FOR UPDATE';
+const RECIPIENT_WORK_PENDING = `SELECT 1 FROM reconcile_work w JOIN share_recipients r
+    ON w.kind = 'recipient' AND w.id = r.id
+  WHERE r.share_id = $1 LIMIT 1`;
+const DELETE_UNHELD_RESOURCES = `UPDATE share_resources SET status = 'deleted', modified = $1
+  WHERE share_id = $2 AND status = 'deleting' AND NOT EXISTS (
+    SELECT 1 FROM recipient_resources rr
+    WHERE rr.share_resource_id = share_resources.id AND rr.applied_version IS NOT NULL)
+  RETURNING id`;
+const DELETE_SHARE = `UPDATE shares SET status = 'deleted', modified = $1
+  WHERE id = $2 AND status = 'deleting'
+    AND NOT EXISTS (SELECT 1 FROM share_recipients WHERE share_id = $2 AND status <> 'disassociated')
+    AND NOT EXISTS (SELECT 1 FROM share_resources WHERE share_id = $2 AND status <> 'deleted')`;
+
+const MEMBERS = 'SELECT id FROM accounts WHERE organization_id = $1';
+/** Departures since the last sync, consumed: a move committed after this read queues another sync. */
+const TAKE_DEPARTURES = `DELETE FROM organization_departures WHERE organization_id = $1 RETURNING account_id`;
+/** The leavers' recipients of the organization's account-targeted shares, from the account side. */
+const DEPARTED = `SELECT r.share_id, r.account_id FROM share_recipients r JOIN shares s ON s.id = r.share_id
+  WHERE r.account_id = ANY($1::char(32)[]) AND r.status IN ('associating', 'associated')
+    AND r.desired_status = 'associated'
+    AND s.organization_id = $2 AND s.target_type = 'account' AND s.status = 'active'`;
+/** The active shares of the organization that accounts which left it own. */
+const ABANDONED = `SELECT id, account_id, organization_id FROM shares
+  WHERE account_id = ANY($1::char(32)[]) AND organization_id = $2 AND status = 'active'`;
+/** The shares a sync changes: the leavers' and the active organization-targeted ones, locked in id order. */
+const LOCK_SYNCED_SHARES = `SELECT id, account_id, target_type FROM shares
+  WHERE id IN (
+    SELECT unnest($1::char(32)[])
+    UNION
+    SELECT id FROM shares WHERE organization_id = $2 AND target_type = 'organization' AND status = 'active')
+  AND status = 'active'
+  ORDER BY id FOR UPDATE`;
+const EXCLUDED = 'SELECT account_id FROM share_excluded_recipients WHERE share_id = $1';
+const LOCK_ORGANIZATION_SHARE = `SELECT account_id, organization_id FROM shares
+  WHERE id = $1 AND target_type = 'organization' AND status = 'active' FOR UPDATE`;
+const CURRENT_RECIPIENTS = 'SELECT account_id, desired_status FROM share_recipients WHERE share_id = $1';
+
+export class PgReconcilerStore implements ReconcilerStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async claim(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    options?: ClaimOptions,
+  ): Promise<WorkItem[]> {
+    const params: unknown[] = [owner, now + leaseMs, now, limit];
+    if (!options) return (await this.pool.query<WorkItem>(named(CLAIM, params))).rows;
+    if (options.shareId !== undefined) params.push(options.shareId);
+    if (options.skip?.length) params.push(options.skip);
+    return (await this.pool.query<WorkItem>(named(claimWith(options), params))).rows;
+  }
+
+  async complete(owner: string, item: WorkItem): Promise<void> {
+    const { rowCount } = await this.pool.query(named(COMPLETE, [item.kind, item.id, item.generation, owner]));
+    if (rowCount === 0) await this.pool.query(named(RELEASE, [item.kind, item.id, owner]));
+  }
+
+  async retry(owner: string, item: WorkItem, dueAt: number, error: string): Promise<void> {
+    await this.pool.query(named(RETRY, [error, item.generation, dueAt, item.kind, item.id, owner]));
+  }
+
+  async enqueue(kind: WorkKind, id: string): Promise<void> {
+    await transaction(this.pool, (client) => enqueue(client, kind, id, DUE_NOW));
+  }
+
+  async recordInDoubt(deliveries: PendingDelivery[], modified: string): Promise<void> {
+    if (deliveries.length === 0) return;
+    await this.pool.query(
+      named(RECORD_IN_DOUBT, [
+        deliveries.map((d) => d.recipientId),
+        deliveries.map((d) => d.shareResourceId),
+        DELIVERY_IN_DOUBT,
+        modified,
+      ]),
+    );
+  }
+
+  async pendingCount(shareId?: string): Promise<number> {
+    const { rows } =
+      shareId === undefined
+        ? await this.pool.query<{ n: number }>(named(PENDING_COUNT))
+        : await this.pool.query<{ n: number }>(named(SHARE_PENDING_COUNT, [shareId]));
+    return rows[0]?.n ?? 0;
+  }
+
+  async recipientContexts(recipientIds: string[]): Promise<Map<string, RecipientContext>> {
+    const out = new Map<string, RecipientContext>();
+    if (recipientIds.length === 0) return out;
+    const { rows } = await this.pool.query<Row>(named(CONTEXT, [recipientIds]));
+    for (const [id, group] of groupBy(rows, (r) => r.r_id as string)) {
+      const head = group[0] as Row;
+      const delivered = new Map<string, DeliveryState>();
+      for (const d of (head.deliveries as DeliveryState[] | null) ?? [])
+        delivered.set(d.share_resource_id, d);
+      const resources = group
+        .filter((r) => r.id !== null)
+        .map((r) => pick<ResourceRow>(r, '', SHARE_RESOURCE_COLUMNS))
+        .filter((r) => r.status !== 'deleted' || delivered.has(r.id));
+      out.set(id, {
+        recipient: pick<RecipientRow>(head, 'r_', RECIPIENT_COLUMNS),
+        share: pick<ShareRow>(head, 's_', SHARE_COLUMNS),
+        account: pick<AccountRow>(head, 'a_', ACCOUNT_COLUMNS),
+        resources,
+        delivered,
+      });
+    }
+    return out;
+  }
+
+  async settleRecipients(owner: string, results: RecipientResult[], modified: string): Promise<Set<string>> {
+    if (results.length === 0) return new Set();
+    const shareIds = [...new Set(results.flatMap((r) => (r.recipient ? [r.recipient.share_id] : [])))].sort();
+    const clears = results.flatMap((r) =>
+      r.writes.filter((w) => w.state === null).map((w) => [r.item.id, w.shareResourceId] as const),
+    );
+    const records = results.flatMap((r) =>
+      r.writes.flatMap((w) =>
+        w.state ? [{ recipient: r.item.id, resource: w.shareResourceId, ...w.state }] : [],
+      ),
+    );
+    const moves = results.flatMap((r) => (r.recipient && r.status ? [{ ...r.recipient, to: r.status }] : []));
+    const done = results.filter((r) => !r.retry).map((r) => r.item);
+    const retries = results.filter((r) => r.retry);
+    const settle = (client: pg.PoolClient) => async () => {
+      if (shareIds.length > 0) await client.query(named(SHARE_LOCKS, [shareIds]));
+      if (clears.length > 0)
+        await client.query(named(CLEAR_DELIVERIES, [clears.map((c) => c[0]), clears.map((c) => c[1])]));
+      if (records.length > 0) {
+        await client.query(
+          named(RECORD_DELIVERIES, [
+            records.map((r) => r.recipient),
+            records.map((r) => r.resource),
+            records.map((r) => r.applied_version),
+            records.map((r) => r.error),
+            records.map((r) => r.terminal),
+            records.map((r) => r.error_version),
+            modified,
+          ]),
+        );
+      }
+      const moved = new Set<string>();
+      if (moves.length > 0) {
+        const { rows } = await client.query<{ id: string }>(
+          named(SET_RECIPIENT_STATUSES, [
+            moves.map((m) => m.id),
+            moves.map((m) => m.to),
+            moves.map((m) => m.status),
+            moves.map((m) => m.desired_status),
+            modified,
+          ]),
+        );
+        for (const r of rows) moved.add(r.id);
+      }
+      await insertAudit(
+        client,
+        results.flatMap((r) => [
+          ...(r.audit ?? []),
+          ...(r.recipient && moved.has(r.recipient.id) ? (r.moveAudit ?? []) : []),
+        ]),
+      );
+      if (done.length > 0) {
+        const { rows } = await client.query<{ id: string }>(
+          named(COMPLETE_RECIPIENTS, [done.map((i) => i.id), done.map((i) => i.generation), owner]),
+        );
+        const gone = new Set(rows.map((r) => r.id));
+        // Asked for again meanwhile (generation moved): left due for another pass.
+        const again = done.filter((i) => !gone.has(i.id)).map((i) => i.id);
+        if (again.length > 0) await client.query(named(RELEASE_RECIPIENTS, [again, owner]));
+      }
+      for (const r of retries) {
+        const { item, retry } = r as Required<Pick<RecipientResult, 'retry'>> & RecipientResult;
+        await client.query(
+          named(RETRY, [retry.error, item.generation, retry.dueAt, item.kind, item.id, owner]),
+        );
+      }
+      return moved;
+    };
+    // The share locks order this against API writes; a deadlock with anything else is retried.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await transaction(this.pool, (client) => settle(client)());
+      } catch (err) {
+        if (attempt >= 3 || (err as { code?: string }).code !== DEADLOCK) throw err;
+      }
+    }
+  }
+
+  async deriveShareRecipients(
+    shareId: string,
+    modified: string,
+    newId: () => string,
+    limit: number,
+  ): Promise<{ changed: number; more: boolean }> {
+    return transaction(this.pool, async (client) => {
+      const share = (
+        await client.query<{ account_id: string; organization_id: string }>(
+          named(LOCK_ORGANIZATION_SHARE, [shareId]),
+        )
+      ).rows[0];
+      if (!share) return { changed: 0, more: false };
+      const members = new Set(
+        (await client.query<{ id: string }>(named(MEMBERS, [share.organization_id]))).rows.map((a) => a.id),
+      );
+      return this.deriveOne(
+        client,
+        { id: shareId, account_id: share.account_id },
+        members,
+        modified,
+        newId,
+        limit,
+      );
+    });
+  }
+
+  /** Applies `planOrganizationShare` to one share (locked by the caller), adding at most `limit` recipients. */
+  private async deriveOne(
+    client: pg.PoolClient,
+    share: { id: string; account_id: string },
+    members: ReadonlySet<string>,
+    modified: string,
+    newId: () => string,
+    limit = Infinity,
+  ): Promise<{ changed: number; more: boolean }> {
+    const excluded = new Set(
+      (await client.query<{ account_id: string }>(named(EXCLUDED, [share.id]))).rows.map((e) => e.account_id),
+    );
+    const current = (
+      await client.query<{ account_id: string; desired_status: string }>(
+        named(CURRENT_RECIPIENTS, [share.id]),
+      )
+    ).rows;
+    const plan = planOrganizationShare(members, share.account_id, excluded, current);
+    for (const { accountId, to } of plan.change)
+      await setDesired(client, share.id, accountId, to, modified, DUE_NOW);
+    const add = plan.add.slice(0, limit);
+    await insertRecipients(
+      client,
+      add.map((accountId) => ({
+        id: newId(),
+        share_id: share.id,
+        account_id: accountId,
+        desired_status: 'associated' as const,
+        status: 'associating' as const,
+        created: modified,
+        modified,
+      })),
+      DUE_NOW,
+    );
+    return { changed: plan.change.length + add.length, more: add.length < plan.add.length };
+  }
+
+  async finalizeShare(
+    shareId: string,
+    modified: string,
+    audit: AuditOf<ShareFinalization> = noAudit,
+  ): Promise<ShareFinalization> {
+    return transaction(this.pool, async (client) => {
+      // Serialises with API changes on the share, which lock it before queueing recipient work.
+      await client.query(named(LOCK_SHARE, [shareId]));
+      if ((await client.query(named(RECIPIENT_WORK_PENDING, [shareId]))).rows.length > 0) {
+        return { deletedResources: [], shareDeleted: false };
+      }
+      const deletedResources = (
+        await client.query<{ id: string }>(named(DELETE_UNHELD_RESOURCES, [modified, shareId]))
+      ).rows.map((r) => r.id);
+      const shareDeleted = ((await client.query(named(DELETE_SHARE, [modified, shareId]))).rowCount ?? 0) > 0;
+      await insertAudit(client, audit({ deletedResources, shareDeleted }));
+      return { deletedResources, shareDeleted };
+    });
+  }
+
+  async syncOrganization(
+    organizationId: string,
+    modified: string,
+    newId: () => string,
+    ownersLeft: AuditOf<AbandonedShare[]> = noAudit,
+  ): Promise<number> {
+    return transaction(this.pool, async (client) => {
+      const members = new Set(
+        (await client.query<{ id: string }>(named(MEMBERS, [organizationId]))).rows.map((a) => a.id),
+      );
+      // Recipients of account-targeted shares must stay members too; they are never added back on their own.
+      // Found from the side of the accounts that left (recorded with each move), not by scanning the shares.
+      const departures = (
+        await client.query<{ account_id: string }>(named(TAKE_DEPARTURES, [organizationId]))
+      ).rows.map((d) => d.account_id);
+      const leavers = departures.filter((id) => !members.has(id));
+      const departed =
+        leavers.length === 0
+          ? []
+          : (
+              await client.query<{ share_id: string; account_id: string }>(
+                named(DEPARTED, [leavers, organizationId]),
+              )
+            ).rows;
+      const abandoned =
+        leavers.length === 0
+          ? []
+          : (await client.query<AbandonedShare>(named(ABANDONED, [leavers, organizationId]))).rows;
+      const changedShares = [...departed.map((r) => r.share_id), ...abandoned.map((s) => s.id)];
+      // Every share this changes, in id order so concurrent lockers never deadlock.
+      const shares = (
+        await client.query<{ id: string; account_id: string; target_type: string }>(
+          named(LOCK_SYNCED_SHARES, [[...new Set(changedShares)], organizationId]),
+        )
+      ).rows;
+      const locked = new Set(shares.map((s) => s.id));
+      // Locked still active: deleting them is this sync's, and what they shared leaves every recipient.
+      const leaving = abandoned.filter((s) => locked.has(s.id));
+      for (const share of leaving) await startShareDelete(client, share.id, modified, DUE_NOW);
+      await insertAudit(client, leaving.length > 0 ? ownersLeft(leaving) : []);
+      const gone = new Set(leaving.map((s) => s.id));
+      let changed = 0;
+      changed += leaving.length;
+      for (const r of departed) {
+        if (gone.has(r.share_id)) continue;
+        await setDesired(client, r.share_id, r.account_id, 'disassociated', modified, DUE_NOW);
+        changed++;
+      }
+      for (const share of shares) {
+        if (share.target_type !== 'organization' || gone.has(share.id)) continue;
+        changed += (await this.deriveOne(client, share, members, modified, newId)).changed;
+      }
+      return changed;
+    });
+  }
+}

@@ -1,0 +1,158 @@
+import { noAudit, type AuditEntry, type AuditOf } from '../../cloudflare/audit/entry.js';
+import { insertAudit } from './audit.js';
+import type pg from 'pg';
+import type { ResourceType } from '../../http/common-schemas.js';
+import type {
+  ResourceListQuery,
+  ResourceRow,
+  ResourcesStore,
+  TypeInUse,
+} from '../../cloudflare/resources/store.js';
+import { isUniqueViolation, named, transaction, type Queryable } from './database.js';
+import { shareIsActive } from './recipients.js';
+import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
+import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
+
+/** Columns of a share_resources row, in ResourceRow order; `meta` is jsonb, parsed by the driver. */
+export const RESOURCE_COLUMNS = `id, share_id, resource_id, resource_type, resource_account_id, meta, status,
+  resource_version, created, modified`;
+
+/** PostgreSQL returns rows already shaped as ResourceRow; kept as the SQLite module's counterpart. */
+export function toResourceRow(r: ResourceRow): ResourceRow {
+  return r;
+}
+
+const INSERT = `INSERT INTO share_resources (${RESOURCE_COLUMNS})
+  VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)`;
+
+export async function insertResource(client: Queryable, row: ResourceRow): Promise<void> {
+  await client.query(
+    named(INSERT, [
+      row.id,
+      row.share_id,
+      row.resource_id,
+      row.resource_type,
+      row.resource_account_id,
+      JSON.stringify(row.meta),
+      row.status,
+      row.resource_version,
+      row.created,
+      row.modified,
+    ]),
+  );
+}
+
+const TYPES_IN_USE = `SELECT r.resource_type, COUNT(DISTINCT r.share_id)::int AS shares,
+  COUNT(*)::int AS resources
+  FROM share_resources r JOIN shares s ON s.id = r.share_id
+  WHERE r.status <> 'deleted' AND s.status <> 'deleted'
+  GROUP BY r.resource_type ORDER BY r.resource_type`;
+
+const BY_ID = `SELECT ${RESOURCE_COLUMNS} FROM share_resources WHERE share_id = $1 AND id = $2`;
+const FIND_LIVE = `SELECT ${RESOURCE_COLUMNS} FROM share_resources
+  WHERE share_id = $1 AND resource_type = $2 AND resource_id = $3 AND status <> 'deleted'`;
+const UPDATE_META = `UPDATE share_resources SET meta = $1::jsonb, resource_version = resource_version + 1, modified = $2
+  WHERE share_id = $3 AND id = $4 AND status = 'active'
+  RETURNING ${RESOURCE_COLUMNS}`;
+const MARK_DELETING = `UPDATE share_resources SET status = 'deleting', modified = $1
+  WHERE share_id = $2 AND id = $3 AND status = 'active'
+  RETURNING ${RESOURCE_COLUMNS}`;
+
+export class PgResourcesStore implements ResourcesStore {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
+
+  async typesInUse(): Promise<TypeInUse[]> {
+    return (await this.pool.query<TypeInUse>(named(TYPES_IN_USE))).rows;
+  }
+
+  async list(shareId: string, q: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }> {
+    const where = ['share_id = $1'];
+    const params: unknown[] = [shareId];
+    if (q.status) {
+      params.push(q.status);
+      where.push(`status = $${params.length}`);
+    }
+    if (q.resourceType) {
+      params.push(q.resourceType);
+      where.push(`resource_type = $${params.length}`);
+    }
+    const from = `FROM share_resources WHERE ${where.join(' AND ')}`;
+    const total =
+      (await this.pool.query<{ n: number }>(`SELECT COUNT(*) AS n ${from}`, params)).rows[0]?.n ?? 0;
+    if (q.offset >= total) return { rows: [], total };
+    const n = params.length;
+    const { rows } = await this.pool.query<ResourceRow>(
+      `SELECT ${RESOURCE_COLUMNS} ${from} ORDER BY created, id LIMIT $${n + 1} OFFSET $${n + 2}`,
+      [...params, q.limit, q.offset],
+    );
+    return { rows, total };
+  }
+
+  async get(shareId: string, id: string): Promise<ResourceRow | undefined> {
+    return (await this.pool.query<ResourceRow>(named(BY_ID, [shareId, id]))).rows[0];
+  }
+
+  async findLive(shareId: string, type: ResourceType, resourceId: string): Promise<ResourceRow | undefined> {
+    return (await this.pool.query<ResourceRow>(named(FIND_LIVE, [shareId, type, resourceId]))).rows[0];
+  }
+
+  async add(row: ResourceRow, audit: readonly AuditEntry[] = []): Promise<'ok' | 'inactive' | 'duplicate'> {
+    try {
+      return await transaction(this.pool, async (client) => {
+        if (!(await shareIsActive(client, row.share_id))) return 'inactive' as const;
+        const live = await client.query(named(FIND_LIVE, [row.share_id, row.resource_type, row.resource_id]));
+        if (live.rows.length > 0) return 'duplicate' as const;
+        await insertResource(client, row);
+        await resourceChanged(client, row.share_id, row.modified, this.timing.dueAt());
+        await insertAudit(client, audit);
+        return 'ok' as const;
+      });
+    } catch (err) {
+      // Only reachable if a writer added the same resource without holding the share lock.
+      if (isUniqueViolation(err)) return 'duplicate';
+      throw err;
+    }
+  }
+
+  async updateMeta(
+    shareId: string,
+    id: string,
+    meta: Record<string, unknown>,
+    modified: string,
+    audit: AuditOf<ResourceRow> = noAudit,
+  ): Promise<ResourceRow | 'inactive'> {
+    return transaction(this.pool, async (client) => {
+      if (!(await shareIsActive(client, shareId))) return 'inactive' as const;
+      const { rows } = await client.query<ResourceRow>(
+        named(UPDATE_META, [JSON.stringify(meta), modified, shareId, id]),
+      );
+      const updated = rows[0];
+      if (!updated) return 'inactive' as const;
+      await resourceChanged(client, shareId, modified, this.timing.dueAt());
+      await insertAudit(client, audit(updated));
+      return updated;
+    });
+  }
+
+  async markDeleting(
+    shareId: string,
+    id: string,
+    modified: string,
+    audit: AuditOf<ResourceRow> = noAudit,
+  ): Promise<ResourceRow | 'inactive'> {
+    return transaction(this.pool, async (client) => {
+      if (!(await shareIsActive(client, shareId))) return 'inactive' as const;
+      const { rows } = await client.query<ResourceRow>(named(MARK_DELETING, [modified, shareId, id]));
+      const updated = rows[0];
+      if (!updated) return 'inactive' as const;
+      const due = this.timing.dueAt();
+      await enqueueShareRecipients(client, shareId, due);
+      await enqueue(client, 'share', shareId, due);
+      await insertAudit(client, audit(updated));
+      return updated;
+    });
+  }
+}

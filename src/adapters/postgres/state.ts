@@ -1,0 +1,104 @@
+import type pg from 'pg';
+import type { StateRows, StateStore } from '../../emulator/state/store.js';
+import {
+  clearOrganizationSql,
+  derivedColumns,
+  DERIVED_STATE_TABLES,
+  STATE_TABLES,
+  type ColumnType,
+  type StateTable,
+} from '../state-tables.js';
+import { named, transaction } from './database.js';
+
+type Values = Record<string, unknown>;
+
+const CLEAR_ORGANIZATION = clearOrganizationSql('$1');
+const DELETE_ORG_SHARES = 'DELETE FROM shares WHERE organization_id = $1';
+/**
+ * Numbering restarts at 1. Run first: it takes the organization row's lock (as share creates do), so no
+ * share of the organization is created while it is cleared, and it tells whether the organization exists.
+ */
+const RESET_SHARE_COUNT = 'UPDATE organizations SET share_count = 0 WHERE id = $1';
+
+/** One statement for every table: no row triggers fire, and foreign keys among them are no obstacle. */
+const TRUNCATE_ALL = `TRUNCATE ${[...STATE_TABLES.map((t) => t.name), ...DERIVED_STATE_TABLES].join(', ')}`;
+
+const ARRAY_TYPE: Record<ColumnType, string> = {
+  text: 'text[]',
+  integer: 'integer[]',
+  bigint: 'bigint[]',
+  boolean: 'boolean[]',
+  json: 'jsonb[]',
+  timestamp: 'timestamptz[]',
+  expiry: 'timestamptz[]',
+};
+
+function selectSql(table: StateTable): string {
+  const columns = table.columns.map(([c, type]) =>
+    // Expiries are whole seconds, as the tenancy store returns them: 2030-01-01T00:00:00Z.
+    type === 'expiry' ? `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS ${c}` : c,
+  );
+  // Ids are lowercase hex and other keys compare in the service, so the collation does not matter here.
+  const order = [...table.orderBy, ...(table.writeOrder ? ['ctid'] : [])];
+  return `SELECT ${columns.join(', ')} FROM ${table.name} ORDER BY ${order.join(', ')}`;
+}
+
+/** One statement per table whatever the row count: a column per array parameter. */
+function insertSql(table: string, columns: readonly (readonly [string, ColumnType])[]): string {
+  const names = columns.map(([c]) => c).join(', ');
+  const arrays = columns.map(([, type], i) => `$${i + 1}::${ARRAY_TYPE[type]}`).join(', ');
+  return `INSERT INTO ${table} (${names}) SELECT * FROM unnest(${arrays})`;
+}
+
+function toPg(type: ColumnType, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  return type === 'json' ? JSON.stringify(value) : value;
+}
+
+export class PgStateStore implements StateStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async clear(): Promise<void> {
+    await this.pool.query(TRUNCATE_ALL);
+  }
+
+  async clearOrganization(organizationId: string): Promise<{ shares: number } | undefined> {
+    return transaction(this.pool, async (c) => {
+      if ((await c.query(named(RESET_SHARE_COUNT, [organizationId]))).rowCount === 0) return undefined;
+      for (const sql of CLEAR_ORGANIZATION) await c.query(named(sql, [organizationId]));
+      return { shares: (await c.query(named(DELETE_ORG_SHARES, [organizationId]))).rowCount ?? 0 };
+    });
+  }
+
+  async exportRows(only?: ReadonlySet<keyof StateRows>): Promise<StateRows> {
+    return transaction(this.pool, async (c) => {
+      // Every table from the same snapshot.
+      await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const out: Record<string, Values[]> = {};
+      for (const table of STATE_TABLES) {
+        out[table.name] =
+          only && !only.has(table.name) ? [] : (await c.query<Values>(named(selectSql(table)))).rows;
+      }
+      return out as unknown as StateRows;
+    });
+  }
+
+  async importRows(rows: StateRows): Promise<void> {
+    const derived = derivedColumns(rows);
+    await transaction(this.pool, async (c) => {
+      await c.query(TRUNCATE_ALL);
+      for (const table of STATE_TABLES) {
+        const list = rows[table.name] as unknown as Values[];
+        if (list.length === 0) continue;
+        const extra = derived[table.name] ?? [];
+        const columns = [...table.columns, ...extra.map((d) => [d.name, d.type] as const)];
+        const values = [
+          ...table.columns.map(([name, type]) => list.map((r) => toPg(type, r[name]))),
+          ...extra.map((d) => list.map((r) => toPg(d.type, d.value(r)))),
+        ];
+        // The share_visibility triggers fill the derived table as shares, tags and recipients go in.
+        await c.query(named(insertSql(table.name, columns), values));
+      }
+    });
+  }
+}

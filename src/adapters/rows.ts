@@ -1,0 +1,56 @@
+import type { RecipientCounts, Tags } from '../cloudflare/shares/store.js';
+
+/** Row shaping shared by the SQLite and PostgreSQL stores: the SQL differs, the assembly does not. */
+
+export function groupTags(
+  rows: readonly { share_id: string; key: string; value: string }[],
+): Map<string, Tags> {
+  const out = new Map<string, Tags>();
+  for (const r of rows) {
+    let tags = out.get(r.share_id);
+    if (!tags) out.set(r.share_id, (tags = {}));
+    tags[r.key] = r.value;
+  }
+  return out;
+}
+
+/** Groups rows under a key, keeping their order within each group. */
+export function groupBy<T, K>(rows: readonly T[], key: (row: T) => K): Map<K, T[]> {
+  const out = new Map<K, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    const list = out.get(k);
+    if (list) list.push(r);
+    else out.set(k, [r]);
+  }
+  return out;
+}
+
+/** Per-share recipient counts, with zeros for shares (and statuses) that have no recipients. */
+export function recipientCounts(
+  shareIds: readonly string[],
+  rows: readonly { share_id: string; status: keyof RecipientCounts; n: number }[],
+): Map<string, RecipientCounts> {
+  const out = new Map<string, RecipientCounts>();
+  for (const id of shareIds)
+    out.set(id, { associating: 0, associated: 0, disassociating: 0, disassociated: 0 });
+  for (const r of rows) {
+    const counts = out.get(r.share_id);
+    if (counts) counts[r.status] = r.n;
+  }
+  return out;
+}
+
+/**
+ * Rows of `SELECT c.total, p.* FROM (count) c LEFT JOIN (page) p`: the exact total and the page in one
+ * statement; an empty page is one row with a NULL id and only the total.
+ */
+export function toPage<R extends { id: unknown }, D>(
+  rows: (R & { total: number })[],
+  detail: (row: R) => D,
+): { rows: D[]; total: number } {
+  const total = rows[0]?.total ?? 0;
+  const page: D[] = [];
+  for (const { total: _total, ...r } of rows) if (r.id !== null) page.push(detail(r as unknown as R));
+  return { rows: page, total };
+}

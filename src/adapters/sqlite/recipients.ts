@@ -1,0 +1,128 @@
+import type { AuditEntry } from '../../cloudflare/audit/entry.js';
+import { insertAudit } from './audit.js';
+import type Database from 'better-sqlite3';
+import type {
+  RecipientChanges,
+  RecipientResourceRow,
+  RecipientRow,
+  RecipientsStore,
+} from '../../cloudflare/recipients/store.js';
+import { groupBy } from '../rows.js';
+import { prepared } from './database.js';
+import { enqueue, enqueueRecipientOf } from './work.js';
+import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
+
+type Db = Database.Database;
+
+const INSERT = `INSERT INTO share_recipients (id, share_id, account_id, desired_status, status, created, modified)
+  VALUES (@id, @share_id, @account_id, @desired_status, @status, @created, @modified)`;
+
+/** Inserts a recipient and queues the reconciler work to associate it (due at `due`), in the caller's transaction. */
+export function insertRecipient(db: Db, row: RecipientRow, due: number): void {
+  prepared(db, INSERT).run(row);
+  enqueue(db, 'recipient', row.id, due);
+}
+
+const ASSOCIATE = `UPDATE share_recipients SET desired_status = 'associated', status = 'associating', modified = ?
+  WHERE share_id = ? AND account_id = ? AND desired_status = 'disassociated'`;
+const DISASSOCIATE = `UPDATE share_recipients SET desired_status = 'disassociated', status = 'disassociating', modified = ?
+  WHERE share_id = ? AND account_id = ? AND desired_status = 'associated'`;
+
+/** Moves one account's recipient toward associated or disassociated; a no-op when already heading there. */
+export function setDesired(
+  db: Db,
+  shareId: string,
+  accountId: string,
+  to: 'associated' | 'disassociated',
+  modified: string,
+  due: number,
+): void {
+  if (
+    prepared(db, to === 'associated' ? ASSOCIATE : DISASSOCIATE).run(modified, shareId, accountId).changes > 0
+  ) {
+    enqueueRecipientOf(db, shareId, accountId, due);
+  }
+}
+
+export function shareIsActive(db: Db, shareId: string): boolean {
+  const row = prepared(db, 'SELECT status FROM shares WHERE id = ?').get(shareId) as
+    { status: string } | undefined;
+  return row?.status === 'active';
+}
+
+export class SqliteRecipientsStore implements RecipientsStore {
+  constructor(
+    private readonly db: Db,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
+
+  async list(
+    shareId: string,
+    limit: number,
+    offset: number,
+  ): Promise<{ rows: RecipientRow[]; total: number }> {
+    const { n: total } = prepared(
+      this.db,
+      'SELECT COUNT(*) AS n FROM share_recipients WHERE share_id = ?',
+    ).get(shareId) as { n: number };
+    if (offset >= total) return { rows: [], total };
+    const rows = prepared(
+      this.db,
+      'SELECT * FROM share_recipients WHERE share_id = ? ORDER BY created, id LIMIT ? OFFSET ?',
+    ).all(shareId, limit, offset) as RecipientRow[];
+    return { rows, total };
+  }
+
+  async get(shareId: string, id: string): Promise<RecipientRow | undefined> {
+    return prepared(this.db, 'SELECT * FROM share_recipients WHERE share_id = ? AND id = ?').get(
+      shareId,
+      id,
+    ) as RecipientRow | undefined;
+  }
+
+  async getByAccount(shareId: string, accountId: string): Promise<RecipientRow | undefined> {
+    return prepared(this.db, 'SELECT * FROM share_recipients WHERE share_id = ? AND account_id = ?').get(
+      shareId,
+      accountId,
+    ) as RecipientRow | undefined;
+  }
+
+  async all(shareId: string): Promise<RecipientRow[]> {
+    return prepared(this.db, 'SELECT * FROM share_recipients WHERE share_id = ? ORDER BY created, id').all(
+      shareId,
+    ) as RecipientRow[];
+  }
+
+  async apply(
+    shareId: string,
+    changes: RecipientChanges,
+    modified: string,
+    audit: readonly AuditEntry[] = [],
+  ): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (!shareIsActive(this.db, shareId)) return false;
+      const due = this.timing.dueAt();
+      for (const row of changes.add) insertRecipient(this.db, row, due);
+      for (const accountId of changes.associate)
+        setDesired(this.db, shareId, accountId, 'associated', modified, due);
+      for (const accountId of changes.disassociate)
+        setDesired(this.db, shareId, accountId, 'disassociated', modified, due);
+      insertAudit(this.db, audit);
+      return true;
+    })();
+  }
+
+  async resourcesOf(recipientIds: string[]): Promise<Map<string, RecipientResourceRow[]>> {
+    const rows = prepared(
+      this.db,
+      `SELECT rr.recipient_id, sr.resource_id, COALESCE(rr.applied_version, 0) AS resource_version, rr.error, rr.terminal
+       FROM recipient_resources rr JOIN share_resources sr ON sr.id = rr.share_resource_id
+       WHERE rr.recipient_id IN (SELECT value FROM json_each(?))
+       ORDER BY sr.created, sr.id`,
+    ).all(JSON.stringify(recipientIds)) as (Omit<RecipientResourceRow, 'terminal'> & { terminal: number })[];
+    return groupBy(
+      rows.map((r) => ({ ...r, terminal: r.terminal === 1 })),
+      (r) => r.recipient_id,
+    );
+  }
+}

@@ -1,0 +1,147 @@
+import { noAudit, type AuditEntry, type AuditOf } from '../../cloudflare/audit/entry.js';
+import { insertAudit } from './audit.js';
+import type Database from 'better-sqlite3';
+import type { ResourceType } from '../../http/common-schemas.js';
+import type {
+  ResourceListQuery,
+  ResourceRow,
+  ResourcesStore,
+  TypeInUse,
+} from '../../cloudflare/resources/store.js';
+import { prepared } from './database.js';
+import { shareIsActive } from './recipients.js';
+import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
+import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
+
+type Db = Database.Database;
+
+/** A share_resources row as SQLite returns it: meta is JSON text. */
+export type ResourceRecord = Omit<ResourceRow, 'meta'> & { meta: string };
+
+export function toResourceRow(r: ResourceRecord): ResourceRow {
+  return { ...r, meta: JSON.parse(r.meta) as Record<string, unknown> };
+}
+
+const INSERT = `INSERT INTO share_resources
+  (id, share_id, resource_id, resource_type, resource_account_id, meta, status, resource_version, created, modified)
+  VALUES (@id, @share_id, @resource_id, @resource_type, @resource_account_id, @meta, @status, @resource_version,
+  @created, @modified)`;
+
+export function insertResource(db: Db, row: ResourceRow): void {
+  prepared(db, INSERT).run({ ...row, meta: JSON.stringify(row.meta) });
+}
+
+const BY_ID = 'SELECT * FROM share_resources WHERE share_id = ? AND id = ?';
+
+const TYPES_IN_USE = `SELECT r.resource_type, COUNT(DISTINCT r.share_id) AS shares, COUNT(*) AS resources
+  FROM share_resources r JOIN shares s ON s.id = r.share_id
+  WHERE r.status <> 'deleted' AND s.status <> 'deleted'
+  GROUP BY r.resource_type ORDER BY r.resource_type`;
+
+export class SqliteResourcesStore implements ResourcesStore {
+  constructor(
+    private readonly db: Db,
+    private readonly timing: WorkTiming = dueNow,
+  ) {}
+
+  async list(shareId: string, q: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }> {
+    const where = ['share_id = @share'];
+    const args: Record<string, unknown> = { share: shareId };
+    if (q.status) {
+      where.push('status = @status');
+      args.status = q.status;
+    }
+    if (q.resourceType) {
+      where.push('resource_type = @type');
+      args.type = q.resourceType;
+    }
+    const from = `FROM share_resources WHERE ${where.join(' AND ')}`;
+    const { n: total } = prepared(this.db, `SELECT COUNT(*) AS n ${from}`).get(args) as { n: number };
+    if (q.offset >= total) return { rows: [], total };
+    const rows = prepared(this.db, `SELECT * ${from} ORDER BY created, id LIMIT @limit OFFSET @offset`).all({
+      ...args,
+      limit: q.limit,
+      offset: q.offset,
+    }) as ResourceRecord[];
+    return { rows: rows.map(toResourceRow), total };
+  }
+
+  async typesInUse(): Promise<TypeInUse[]> {
+    return prepared(this.db, TYPES_IN_USE).all() as TypeInUse[];
+  }
+
+  async get(shareId: string, id: string): Promise<ResourceRow | undefined> {
+    const r = prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord | undefined;
+    return r && toResourceRow(r);
+  }
+
+  async findLive(shareId: string, type: ResourceType, resourceId: string): Promise<ResourceRow | undefined> {
+    const r = prepared(
+      this.db,
+      `SELECT * FROM share_resources WHERE share_id = ? AND resource_type = ? AND resource_id = ? AND status <> 'deleted'`,
+    ).get(shareId, type, resourceId) as ResourceRecord | undefined;
+    return r && toResourceRow(r);
+  }
+
+  async add(row: ResourceRow, audit: readonly AuditEntry[] = []): Promise<'ok' | 'inactive' | 'duplicate'> {
+    return this.db.transaction(() => {
+      if (!shareIsActive(this.db, row.share_id)) return 'inactive' as const;
+      if (
+        prepared(
+          this.db,
+          `SELECT 1 FROM share_resources WHERE share_id = ? AND resource_type = ? AND resource_id = ? AND status <> 'deleted'`,
+        ).get(row.share_id, row.resource_type, row.resource_id)
+      ) {
+        return 'duplicate' as const;
+      }
+      insertResource(this.db, row);
+      resourceChanged(this.db, row.share_id, row.modified, this.timing.dueAt());
+      insertAudit(this.db, audit);
+      return 'ok' as const;
+    })();
+  }
+
+  async updateMeta(
+    shareId: string,
+    id: string,
+    meta: Record<string, unknown>,
+    modified: string,
+    audit: AuditOf<ResourceRow> = noAudit,
+  ): Promise<ResourceRow | 'inactive'> {
+    return this.db.transaction(() => {
+      if (!shareIsActive(this.db, shareId)) return 'inactive' as const;
+      const changed = prepared(
+        this.db,
+        `UPDATE share_resources SET meta = ?, resource_version = resource_version + 1, modified = ?
+         WHERE share_id = ? AND id = ? AND status = 'active'`,
+      ).run(JSON.stringify(meta), modified, shareId, id).changes;
+      if (changed === 0) return 'inactive' as const;
+      resourceChanged(this.db, shareId, modified, this.timing.dueAt());
+      const updated = toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
+      insertAudit(this.db, audit(updated));
+      return updated;
+    })();
+  }
+
+  async markDeleting(
+    shareId: string,
+    id: string,
+    modified: string,
+    audit: AuditOf<ResourceRow> = noAudit,
+  ): Promise<ResourceRow | 'inactive'> {
+    return this.db.transaction(() => {
+      if (!shareIsActive(this.db, shareId)) return 'inactive' as const;
+      const changed = prepared(
+        this.db,
+        `UPDATE share_resources SET status = 'deleting', modified = ? WHERE share_id = ? AND id = ? AND status = 'active'`,
+      ).run(modified, shareId, id).changes;
+      if (changed === 0) return 'inactive' as const;
+      const due = this.timing.dueAt();
+      enqueueShareRecipients(this.db, shareId, due);
+      enqueue(this.db, 'share', shareId, due);
+      const updated = toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
+      insertAudit(this.db, audit(updated));
+      return updated;
+    })();
+  }
+}

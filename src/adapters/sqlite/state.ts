@@ -1,0 +1,110 @@
+import type Database from 'better-sqlite3';
+import type { StateRows, StateStore } from '../../emulator/state/store.js';
+import {
+  clearOrganizationSql,
+  canonicalTimestamp,
+  derivedColumns,
+  DERIVED_STATE_TABLES,
+  STATE_TABLES,
+  type ColumnType,
+  type StateTable,
+} from '../state-tables.js';
+import { prepared } from './database.js';
+
+type Db = Database.Database;
+type Values = Record<string, unknown>;
+
+/** The organization's shares, for the deletes below (`?` is the organization id). */
+const CLEAR_ORGANIZATION = clearOrganizationSql('?');
+const DELETE_ORG_SHARES = 'DELETE FROM shares WHERE organization_id = ?';
+/** Numbering restarts: the organization's next share is its first. */
+const RESET_SHARE_COUNT = 'UPDATE organizations SET share_count = 0 WHERE id = ?';
+
+const CLEAR_ALL = [...DERIVED_STATE_TABLES, ...STATE_TABLES.map((t) => t.name).reverse()].map(
+  (name) => `DELETE FROM ${name}`,
+);
+
+function selectSql(table: StateTable): string {
+  const order = [...table.orderBy, ...(table.writeOrder ? ['rowid'] : [])];
+  return `SELECT ${table.columns.map(([c]) => c).join(', ')} FROM ${table.name} ORDER BY ${order.join(', ')}`;
+}
+
+/** SQLite keeps booleans as 0/1 and JSON as text. */
+function fromSqlite(type: ColumnType, value: unknown): unknown {
+  if (value === null) return null;
+  if (type === 'timestamp') return canonicalTimestamp(value as string);
+  if (type === 'boolean') return value === 1;
+  if (type === 'json') return JSON.parse(value as string) as unknown;
+  return value;
+}
+
+function toSqlite(type: ColumnType, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (type === 'boolean') return value ? 1 : 0;
+  if (type === 'json') return JSON.stringify(value);
+  return value;
+}
+
+export class SqliteStateStore implements StateStore {
+  constructor(private readonly db: Db) {}
+
+  async clear(): Promise<void> {
+    this.db.transaction(() => this.deleteAll()).immediate();
+  }
+
+  async clearOrganization(organizationId: string): Promise<{ shares: number } | undefined> {
+    const { db } = this;
+    return db
+      .transaction(() => {
+        if (prepared(db, RESET_SHARE_COUNT).run(organizationId).changes === 0) return undefined;
+        for (const sql of CLEAR_ORGANIZATION) prepared(db, sql).run(organizationId);
+        return { shares: prepared(db, DELETE_ORG_SHARES).run(organizationId).changes };
+      })
+      .immediate();
+  }
+
+  async exportRows(only?: ReadonlySet<keyof StateRows>): Promise<StateRows> {
+    const { db } = this;
+    // One read transaction: every table from the same snapshot.
+    return db.transaction(() => {
+      const out: Record<string, Values[]> = {};
+      for (const table of STATE_TABLES) {
+        if (only && !only.has(table.name)) {
+          out[table.name] = [];
+          continue;
+        }
+        const rows = prepared(db, selectSql(table)).all() as Values[];
+        for (const row of rows) for (const [c, type] of table.columns) row[c] = fromSqlite(type, row[c]);
+        out[table.name] = rows;
+      }
+      return out as unknown as StateRows;
+    })();
+  }
+
+  async importRows(rows: StateRows): Promise<void> {
+    const { db } = this;
+    const derived = derivedColumns(rows);
+    db.transaction(() => {
+      this.deleteAll();
+      for (const table of STATE_TABLES) {
+        const extra = derived[table.name] ?? [];
+        const names = [...table.columns.map(([c]) => c), ...extra.map((d) => d.name)];
+        const insert = prepared(
+          db,
+          `INSERT INTO ${table.name} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`,
+        );
+        // The share_visibility triggers fill the derived table as shares, tags and recipients go in.
+        for (const row of rows[table.name] as unknown as Values[]) {
+          insert.run(
+            ...table.columns.map(([c, type]) => toSqlite(type, row[c])),
+            ...extra.map((d) => toSqlite(d.type, d.value(row))),
+          );
+        }
+      }
+    }).immediate();
+  }
+
+  private deleteAll(): void {
+    for (const sql of CLEAR_ALL) prepared(this.db, sql).run();
+  }
+}

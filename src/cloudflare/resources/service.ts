@@ -1,0 +1,176 @@
+import { metaDiff } from '../audit/bound.js';
+import { auditEntry, type AuditActor } from '../audit/entry.js';
+import type { Store } from '../../adapters/store.js';
+import type { Page } from '../../http/envelope.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
+import type { Clock } from '../../lib/clock.js';
+import { randomIds, type IdSource } from '../../lib/ids.js';
+import { checkMeta } from '../../platform/resource-types/meta.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
+import { ownerOf, shareNotActive, type SharesService } from '../shares/service.js';
+import type {
+  CreateResourceBody,
+  ListResourcesQuery,
+  ResourceObject,
+  UpdateResourceBody,
+} from './schemas.js';
+import { toResourceObject } from './present.js';
+import type { ResourceRow } from './store.js';
+
+const RESOURCE_NOT_FOUND = 'Share resource not found';
+
+export class ResourcesService {
+  constructor(
+    private readonly store: Store,
+    private readonly shares: SharesService,
+    private readonly clock: Clock,
+    private readonly ids: IdSource = randomIds,
+    private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
+  ) {}
+
+  async list(
+    accountId: string,
+    shareId: string,
+    q: ListResourcesQuery,
+    page: Page,
+  ): Promise<{ items: ResourceObject[]; total: number }> {
+    await this.shares.visible(accountId, shareId);
+    const { rows, total } = await this.store.resources.list(shareId, {
+      status: q.status,
+      resourceType: q.resource_type,
+      limit: page.limit,
+      offset: page.offset,
+    });
+    return { items: rows.map(toResourceObject), total };
+  }
+
+  async get(accountId: string, shareId: string, id: string): Promise<ResourceObject> {
+    await this.shares.visible(accountId, shareId);
+    return toResourceObject(await this.find(shareId, id));
+  }
+
+  async create(
+    accountId: string,
+    shareId: string,
+    body: CreateResourceBody,
+    actor: AuditActor,
+  ): Promise<ResourceObject> {
+    const share = await this.shares.ownedActive(accountId, shareId);
+    if (body.resource_account_id !== accountId) {
+      throw new ValidationError(
+        "resource_account_id must be the share owner's account",
+        '/resource_account_id',
+      );
+    }
+    checkMeta(this.types, body.resource_type, body.meta, '/meta');
+    const now = this.clock.timestamp();
+    const row: ResourceRow = {
+      id: this.ids.next(),
+      share_id: shareId,
+      resource_id: body.resource_id,
+      resource_type: body.resource_type,
+      resource_account_id: body.resource_account_id,
+      meta: body.meta,
+      status: 'active',
+      resource_version: 1,
+      created: now,
+      modified: now,
+    };
+    const outcome = await this.store.resources.add(row, [
+      auditEntry(actor, now, {
+        account: ownerOf(share),
+        action: 'create',
+        description: 'Add share resource',
+        resource: { type: 'share_resource', id: row.id },
+        new: auditedResource(row),
+        metadata: { share_id: shareId },
+      }),
+    ]);
+    if (outcome === 'inactive') throw shareNotActive('deleting');
+    if (outcome === 'duplicate') {
+      throw new ConflictError(
+        `Resource ${body.resource_type} ${body.resource_id} is already part of the share`,
+      );
+    }
+    return toResourceObject(row);
+  }
+
+  async update(
+    accountId: string,
+    shareId: string,
+    id: string,
+    body: UpdateResourceBody,
+    actor: AuditActor,
+  ): Promise<ResourceObject> {
+    const share = await this.shares.ownedActive(accountId, shareId);
+    const current = await this.find(shareId, id);
+    if (current.status !== 'active') throw resourceNotActive(current.status);
+    // Only new writes meet a schema made stricter since the resource was stored.
+    checkMeta(this.types, current.resource_type, body.meta, '/meta');
+    const now = this.clock.timestamp();
+    const updated = await this.store.resources.updateMeta(shareId, id, body.meta, now, (row) => [
+      auditEntry(actor, now, {
+        account: ownerOf(share),
+        action: 'update',
+        description: 'Update share resource',
+        resource: { type: 'share_resource', id },
+        ...auditedChange(current, row),
+        metadata: { share_id: shareId },
+      }),
+    ]);
+    if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
+    return toResourceObject(updated);
+  }
+
+  async delete(accountId: string, shareId: string, id: string, actor: AuditActor): Promise<ResourceObject> {
+    const share = await this.shares.ownedActive(accountId, shareId);
+    const current = await this.find(shareId, id);
+    if (current.status !== 'active') throw resourceNotActive(current.status);
+    const now = this.clock.timestamp();
+    const updated = await this.store.resources.markDeleting(shareId, id, now, (row) => [
+      auditEntry(actor, now, {
+        account: ownerOf(share),
+        action: 'delete',
+        description: 'Delete share resource',
+        resource: { type: 'share_resource', id },
+        ...auditedChange(current, row),
+        metadata: { share_id: shareId },
+      }),
+    ]);
+    if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
+    return toResourceObject(updated);
+  }
+
+  private async find(shareId: string, id: string): Promise<ResourceRow> {
+    const row = await this.store.resources.get(shareId, id);
+    if (!row) throw new NotFoundError(RESOURCE_NOT_FOUND);
+    return row;
+  }
+}
+
+function resourceNotActive(status: string): ConflictError {
+  return new ConflictError(`The resource is ${status} and can no longer be changed`);
+}
+
+/**
+ * The old and new values of a change to a resource: its identity and state, and of its meta only the
+ * top-level keys that changed (a meta of up to 1 MB is not kept twice for a one-key edit).
+ */
+function auditedChange(before: ResourceRow, after: ResourceRow) {
+  const meta = metaDiff(before.meta, after.meta);
+  return {
+    old: { ...auditedResource(before), meta: meta.old },
+    new: { ...auditedResource(after), meta: meta.new },
+  };
+}
+
+/** What an audit entry keeps of a resource: what a change can alter, and what identifies it. */
+function auditedResource(r: ResourceRow) {
+  return {
+    resource_id: r.resource_id,
+    resource_type: r.resource_type,
+    meta: r.meta,
+    status: r.status,
+    resource_version: r.resource_version,
+  };
+}

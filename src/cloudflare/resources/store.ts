@@ -1,0 +1,60 @@
+import type { AuditEntry, AuditOf } from '../audit/entry.js';
+import type { ResourceType } from '../../http/common-schemas.js';
+
+export type ResourceStatus = 'active' | 'deleting' | 'deleted';
+
+export interface ResourceRow {
+  id: string;
+  share_id: string;
+  resource_id: string;
+  resource_type: ResourceType;
+  resource_account_id: string;
+  meta: Record<string, unknown>;
+  status: ResourceStatus;
+  resource_version: number;
+  created: string;
+  modified: string;
+}
+
+export interface ResourceListQuery {
+  status?: ResourceStatus;
+  resourceType?: ResourceType;
+  limit: number;
+  offset: number;
+}
+
+/** How many live shares (not deleted) hold live resources of one type, and how many such resources. */
+export interface TypeInUse {
+  resource_type: string;
+  shares: number;
+  resources: number;
+}
+
+export interface ResourcesStore {
+  /**
+   * Every resource type live shares hold, across the whole store: the start-up check that a type is not
+   * dropped from the resource-types file while in use (an operator's check, so not scoped to one organization).
+   */
+  typesInUse(): Promise<TypeInUse[]>;
+  list(shareId: string, query: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }>;
+  get(shareId: string, id: string): Promise<ResourceRow | undefined>;
+  /** The live (not deleted) resource with this type and id in the share, if any. */
+  findLive(shareId: string, type: ResourceType, resourceId: string): Promise<ResourceRow | undefined>;
+  /** Adds a resource to an active share; 'inactive' or 'duplicate' when it cannot. */
+  add(row: ResourceRow, audit?: readonly AuditEntry[]): Promise<'ok' | 'inactive' | 'duplicate'>;
+  /** Replaces meta and bumps the version of an active resource of an active share. */
+  updateMeta(
+    shareId: string,
+    id: string,
+    meta: Record<string, unknown>,
+    modified: string,
+    audit?: AuditOf<ResourceRow>,
+  ): Promise<ResourceRow | 'inactive'>;
+  /** Marks an active resource of an active share `deleting`. */
+  markDeleting(
+    shareId: string,
+    id: string,
+    modified: string,
+    audit?: AuditOf<ResourceRow>,
+  ): Promise<ResourceRow | 'inactive'>;
+}

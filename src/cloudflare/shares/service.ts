@@ -1,0 +1,440 @@
+import { auditEntry, type AuditActor } from '../audit/entry.js';
+import { pointerSegment } from '../../http/validation.js';
+import type { Store } from '../../adapters/store.js';
+import { OBJECT_NOT_FOUND } from '../../http/auth.js';
+import type { Page } from '../../http/envelope.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
+import type { Clock } from '../../lib/clock.js';
+import { randomIds, type IdSource } from '../../lib/ids.js';
+import { checkMeta } from '../../platform/resource-types/meta.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
+import type { RecipientRow } from '../recipients/store.js';
+import { toResourceObject } from '../resources/present.js';
+import type { ResourceRow } from '../resources/store.js';
+import type { AccountRow } from '../../platform/tenancy/store.js';
+import {
+  MAX_TAG_KEY_LENGTH,
+  type CreateShareBody,
+  type ListSharesQuery,
+  type ShareObject,
+  type UpdateShareBody,
+} from './schemas.js';
+import type { ShareDetail, ShareListQuery, ShareRow, ShareView, TagFilter, Tags } from './store.js';
+
+export interface Includes {
+  include_resources?: boolean;
+  include_recipient_counts?: boolean;
+}
+
+type Kind = 'sent' | 'received';
+
+/** Shares, and the access rules every sub-object of a share goes through. */
+export class SharesService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly ids: IdSource = randomIds,
+    private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
+  ) {}
+
+  /** The share, if `accountId` owns it; otherwise the same 404 as an unknown id. */
+  async owned(accountId: string, shareId: string): Promise<ShareView> {
+    const share = await this.store.shares.get(shareId);
+    if (!share || share.account_id !== accountId) throw new NotFoundError(OBJECT_NOT_FOUND);
+    return share;
+  }
+
+  /** The share, if `accountId` owns it or currently receives it (one statement). */
+  async visible(accountId: string, shareId: string, includeResources = false): Promise<ShareDetail> {
+    const share = await this.store.shares.visibleTo(accountId, shareId, includeResources);
+    if (!share) throw new NotFoundError(OBJECT_NOT_FOUND);
+    return share;
+  }
+
+  /** The owned share, refusing changes once it is being deleted. */
+  async ownedActive(accountId: string, shareId: string): Promise<ShareView> {
+    const share = await this.owned(accountId, shareId);
+    if (share.status !== 'active') throw shareNotActive(share.status);
+    return share;
+  }
+
+  /** `owner` is the path's account as authentication read it; the answer is built from what is written. */
+  async create(owner: AccountRow, body: CreateShareBody, actor: AuditActor): Promise<ShareObject> {
+    checkTags(body.tags);
+    const ownerId = owner.id;
+    if (!owner.organization_id) {
+      throw new ValidationError(
+        'The account does not belong to an organization, so it cannot share',
+        '/recipients',
+      );
+    }
+    const now = this.clock.timestamp();
+    const shareId = this.ids.next();
+    // Only the accounts the body names are checked; an organization-wide share's members are the
+    // reconciler's to find.
+    const orgAccounts = await this.store.tenancy.organizationMembers(
+      owner.organization_id,
+      namedAccounts(body.recipients),
+    );
+    const { targetType, accountIds } = resolveRecipients(owner, body.recipients, orgAccounts);
+    const recipients: RecipientRow[] = accountIds.map((account_id) => ({
+      id: this.ids.next(),
+      share_id: shareId,
+      account_id,
+      desired_status: 'associated',
+      status: 'associating',
+      ...stamp(this.clock),
+    }));
+    const resources: ResourceRow[] = checkResources(ownerId, body.resources, this.types).map((r) => ({
+      id: this.ids.next(),
+      share_id: shareId,
+      resource_id: r.resource_id,
+      resource_type: r.resource_type,
+      resource_account_id: r.resource_account_id,
+      meta: r.meta,
+      status: 'active',
+      resource_version: 1,
+      ...stamp(this.clock),
+    }));
+    const audit = auditEntry(actor, now, {
+      account: owner,
+      action: 'create',
+      description: 'Create share',
+      resource: { type: 'share', id: shareId },
+      new: {
+        name: body.name,
+        target_type: targetType,
+        tags: body.tags ?? {},
+        recipients: accountIds,
+        resources: resources.map(({ resource_id, resource_type }) => ({ resource_id, resource_type })),
+      },
+      metadata: { share_id: shareId },
+    });
+    const share: ShareRow = {
+      id: shareId,
+      account_id: ownerId,
+      organization_id: owner.organization_id,
+      name: body.name,
+      target_type: targetType,
+      status: 'active',
+      created: now,
+      modified: now,
+    };
+    const tags = byKey(body.tags ?? {});
+    await this.store.shares.create({ share, tags, recipients, resources }, [audit]);
+    return toShareObject({ ...share, account_name: owner.name, tags }, 'sent');
+  }
+
+  async get(accountId: string, shareId: string, includes: Includes): Promise<ShareObject> {
+    const share = await this.visible(accountId, shareId, includes.include_resources === true);
+    const [obj] = await this.decorate([share], kindFor(accountId), includes);
+    return obj as ShareObject;
+  }
+
+  async list(
+    accountId: string,
+    q: ListSharesQuery,
+    page: Page,
+  ): Promise<{ items: ShareObject[]; total: number }> {
+    const { rows, total } = await this.store.shares.list({
+      ...filters(q, page),
+      scope: { accountId },
+      tags: parseTagFilters(q.tag ?? []),
+      includeResources: q.include_resources === true,
+    });
+    const items = await this.decorate(rows, kindFor(accountId), q);
+    return { items, total };
+  }
+
+  async listForOrganization(
+    organizationId: string,
+    q: Omit<ListSharesQuery, 'tag' | 'include_resources' | 'include_recipient_counts'>,
+    page: Page,
+  ): Promise<{ items: ShareObject[]; total: number }> {
+    const { rows, total } = await this.store.shares.list({ ...filters(q, page), scope: { organizationId } });
+    return { items: await this.decorate(rows, () => 'sent', {}), total };
+  }
+
+  async update(
+    accountId: string,
+    shareId: string,
+    body: UpdateShareBody,
+    actor: AuditActor,
+  ): Promise<ShareObject> {
+    checkTags(body.tags);
+    const share = await this.ownedActive(accountId, shareId);
+    const now = this.clock.timestamp();
+    const tags = (await this.store.shares.tagsOf([shareId])).get(shareId) ?? {};
+    const audit = auditEntry(actor, now, {
+      account: ownerOf(share),
+      action: 'update',
+      description: 'Update share',
+      resource: { type: 'share', id: shareId },
+      old: { name: share.name, tags },
+      new: { name: body.name, tags: body.tags ?? tags },
+      metadata: { share_id: shareId },
+    });
+    if (!(await this.store.shares.update(shareId, body.name, body.tags, now, [audit]))) {
+      throw shareNotActive('deleting');
+    }
+    return this.present(accountId, shareId);
+  }
+
+  async delete(accountId: string, shareId: string, actor: AuditActor): Promise<ShareObject> {
+    const share = await this.ownedActive(accountId, shareId);
+    const now = this.clock.timestamp();
+    const audit = auditEntry(actor, now, {
+      account: ownerOf(share),
+      action: 'delete',
+      description: 'Delete share',
+      resource: { type: 'share', id: shareId },
+      old: { name: share.name, status: share.status },
+      new: { status: 'deleting' },
+      metadata: { share_id: shareId },
+    });
+    if (!(await this.store.shares.markDeleting(shareId, now, [audit]))) throw shareNotActive('deleting');
+    return this.present(accountId, shareId);
+  }
+
+  private async present(accountId: string, shareId: string): Promise<ShareObject> {
+    const [obj] = await this.decorate([await this.visible(accountId, shareId)], kindFor(accountId), {});
+    return obj as ShareObject;
+  }
+
+  /**
+   * Adds kind and the recipient counts when asked (one query for the whole page); tags and resources
+   * came with the rows.
+   */
+  private async decorate(
+    rows: ShareDetail[],
+    kindOf: (s: ShareView) => Kind,
+    includes: Includes,
+  ): Promise<ShareObject[]> {
+    if (rows.length === 0) return [];
+    // Recipients are the owner's to see, counts included (the disassociated count would tell a recipient
+    // about exclusions): a received share gets none however it asks. The contract makes the counts
+    // optional and not nullable ("only included when requested"), so they are absent rather than null.
+    const counted = includes.include_recipient_counts
+      ? rows.filter((r) => kindOf(r) === 'sent').map((r) => r.id)
+      : [];
+    const counts = counted.length > 0 ? await this.store.shares.recipientCountsOf(counted) : undefined;
+    return rows.map((s) => {
+      const obj = toShareObject(s, kindOf(s));
+      if (includes.include_resources) obj.resources = (s.resources ?? []).map(toResourceObject);
+      const c = counts?.get(s.id);
+      if (c) {
+        obj.associating_recipient_count = c.associating;
+        obj.associated_recipient_count = c.associated;
+        obj.disassociating_recipient_count = c.disassociating;
+        obj.disassociated_recipient_count = c.disassociated;
+      }
+      return obj;
+    });
+  }
+}
+
+/** Each row gets its own (strictly increasing) timestamp, so lists keep request order. */
+function stamp(clock: Clock): { created: string; modified: string } {
+  const t = clock.timestamp();
+  return { created: t, modified: t };
+}
+
+export function shareNotActive(status: string): ConflictError {
+  return new ConflictError(`The share is ${status} and can no longer be changed`);
+}
+
+function filters(
+  q: Omit<ListSharesQuery, 'tag' | 'include_resources' | 'include_recipient_counts'>,
+  page: Page,
+): Omit<ShareListQuery, 'scope'> {
+  return {
+    kind: q.kind,
+    status: q.status,
+    targetType: q.target_type,
+    resourceTypes: q.resource_types,
+    order: q.order ?? 'created',
+    direction: q.direction ?? 'asc',
+    limit: page.limit,
+    offset: page.offset,
+  };
+}
+
+/** Tag keys are 1-256 characters without "=" (a `tag=key=value` filter splits at the first "="). */
+function checkTags(tags: Record<string, string> | undefined): void {
+  for (const key of Object.keys(tags ?? {})) {
+    const pointer = `/tags/${pointerSegment(key)}`;
+    if (key === '') throw new ValidationError('Tag keys must not be empty', pointer);
+    if (key.length > MAX_TAG_KEY_LENGTH) {
+      throw new ValidationError(`Tag keys must be at most ${MAX_TAG_KEY_LENGTH} characters`, pointer);
+    }
+    if (key.includes('=')) throw new ValidationError(`Tag key "${key}" must not contain "="`, pointer);
+  }
+}
+
+/** `key` matches any value of the tag; `key=value` (split at the first "=") matches that pair. */
+export function parseTagFilters(tags: string[]): TagFilter[] {
+  return tags.map((t, i) => {
+    const eq = t.indexOf('=');
+    const key = eq === -1 ? t : t.slice(0, eq);
+    if (key === '') throw new ValidationError(`tag[${i}] must start with a key`, `/query/tag/${i}`);
+    return eq === -1 ? { key } : { key, value: t.slice(eq + 1) };
+  });
+}
+
+/** Names a recipient account may arrive under, preferred first: the contract's, its deprecated alias, the SDK's. */
+const ACCOUNT_FIELDS = ['recipient_account_id', 'account_id', 'body_account_id'] as const;
+
+/** The account a recipient item names, through any of its field names; undefined for an organization item. */
+export function recipientAccount(
+  item: Partial<Record<(typeof ACCOUNT_FIELDS)[number], string>>,
+  pointer: string,
+): { id: string; pointer: string } | undefined {
+  const given = ACCOUNT_FIELDS.filter((f) => item[f] !== undefined);
+  const [first, ...others] = given;
+  if (first === undefined) return undefined;
+  const id = item[first] as string;
+  const conflicting = others.find((f) => item[f] !== id);
+  if (conflicting) {
+    throw new ValidationError(
+      `${first} and ${conflicting} name different accounts; send only recipient_account_id`,
+      `${pointer}/${conflicting}`,
+    );
+  }
+  return { id, pointer: `${pointer}/${first}` };
+}
+
+/**
+ * Every account id the items name under any of the account fields, without validating them: that happens
+ * item by item, in order, against the membership of just these ids.
+ */
+export function namedAccounts(
+  items: readonly Partial<Record<(typeof ACCOUNT_FIELDS)[number], string>>[],
+): string[] {
+  const ids = new Set<string>();
+  for (const item of items) {
+    for (const f of ACCOUNT_FIELDS) {
+      const id = item[f];
+      if (id !== undefined) ids.add(id);
+    }
+  }
+  return [...ids];
+}
+
+/** Checks that an account may receive shares from `owner`, throwing with the field's pointer if not. */
+export function checkRecipientAccount(
+  owner: AccountRow,
+  orgAccounts: ReadonlySet<string>,
+  id: string,
+  pointer: string,
+) {
+  if (id === owner.id) throw new ValidationError('A share cannot be shared with its owner account', pointer);
+  if (!orgAccounts.has(id)) {
+    throw new ValidationError(`Account ${id} is not a member of the share owner's organization`, pointer);
+  }
+}
+
+/**
+ * Decides the target of a new share from its `recipients` items and lists the accounts it names (none for
+ * an organization-targeted share: the reconciler derives those recipients from the members).
+ */
+function resolveRecipients(
+  owner: AccountRow,
+  items: CreateShareBody['recipients'],
+  orgAccounts: ReadonlySet<string>,
+): { targetType: 'account' | 'organization'; accountIds: string[] } {
+  const accounts: string[] = [];
+  const seen = new Set<string>();
+  let organization = false;
+  items.forEach((item, i) => {
+    const pointer = `/recipients/${i}`;
+    const account = recipientAccount(item, pointer);
+    if (account && item.organization_id !== undefined) {
+      throw new ValidationError('A recipient names either an account or an organization, not both', pointer);
+    }
+    if (account) {
+      if (organization) throw mixed(pointer);
+      checkRecipientAccount(owner, orgAccounts, account.id, account.pointer);
+      if (seen.has(account.id))
+        throw new ValidationError(`Account ${account.id} is listed twice`, account.pointer);
+      seen.add(account.id);
+      accounts.push(account.id);
+      return;
+    }
+    if (accounts.length > 0) throw mixed(pointer);
+    if (item.organization_id !== undefined && item.organization_id !== owner.organization_id) {
+      throw new ValidationError(
+        "organization_id must be the share owner's organization",
+        `${pointer}/organization_id`,
+      );
+    }
+    organization = true;
+  });
+  if (!organization) return { targetType: 'account', accountIds: accounts };
+  // The members' recipients are derived by the reconciler (the share's 'share' work, queued with it).
+  return { targetType: 'organization', accountIds: [] };
+}
+
+function mixed(pointer: string): ValidationError {
+  return new ValidationError(
+    'A share targets either specific accounts or the whole organization; do not mix the two',
+    pointer,
+  );
+}
+
+/** Every resource must belong to the owner, each (type, id) may appear once, and each meta fit its type. */
+function checkResources(
+  ownerId: string,
+  resources: CreateShareBody['resources'],
+  types: ResourceTypeRegistry,
+): CreateShareBody['resources'] {
+  const seen = new Set<string>();
+  resources.forEach((r, i) => {
+    if (r.resource_account_id !== ownerId) {
+      throw new ValidationError(
+        "resource_account_id must be the share owner's account",
+        `/resources/${i}/resource_account_id`,
+      );
+    }
+    const key = `${r.resource_type}\u0000${r.resource_id}`;
+    if (seen.has(key)) {
+      throw new ValidationError(
+        `Resource ${r.resource_type} ${r.resource_id} is listed twice`,
+        `/resources/${i}/resource_id`,
+      );
+    }
+    seen.add(key);
+    checkMeta(types, r.resource_type, r.meta, `/resources/${i}/meta`);
+  });
+  return resources;
+}
+
+/** Tags in key order, as a share read back from either store lists them. */
+function byKey(tags: Tags): Tags {
+  return Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Sent when the account owns the share, received otherwise (it is then a current recipient). */
+function kindFor(accountId: string): (s: ShareView) => Kind {
+  return (s) => (s.account_id === accountId ? 'sent' : 'received');
+}
+
+function toShareObject(s: ShareView & { tags: Tags }, kind: Kind): ShareObject {
+  return {
+    id: s.id,
+    name: s.name,
+    account_id: s.account_id,
+    account_name: s.account_name,
+    organization_id: s.organization_id,
+    created: s.created,
+    modified: s.modified,
+    status: s.status,
+    target_type: s.target_type,
+    kind,
+    tags: s.tags,
+  };
+}
+
+/** The account whose log records a change to the share: its owner. */
+export function ownerOf(share: ShareView): { id: string; organization_id: string } {
+  return { id: share.account_id, organization_id: share.organization_id };
+}
