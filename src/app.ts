@@ -12,9 +12,11 @@ import { AuditService } from './cloudflare/audit/service.js';
 import type { Store } from './adapters/store.js';
 import { ExcludedRecipientsService } from './cloudflare/excluded-recipients/service.js';
 import { excludedRecipientRoutes } from './cloudflare/excluded-recipients/routes.js';
-import { faultHooks, isFaulted } from './emulator/faults/hook.js';
+import { faultHooks } from './emulator/faults/hook.js';
+import { API_ROOT } from './http/paths.js';
+import { isPreempted } from './http/preempted.js';
 import type { FaultRegistry } from './emulator/faults/service.js';
-import { Authenticator, type Principal } from './http/auth.js';
+import { Authenticator, type Principal } from './platform/tenancy/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
 import { idRoutingHook } from './http/id-routing.js';
 import { httpMetricsHooks } from './http/metrics/hooks.js';
@@ -28,7 +30,7 @@ import { journalHooks } from './emulator/journal/hook.js';
 import type { Journal } from './emulator/journal/service.js';
 import { MalformedJsonError, NoRouteError, ValidationError } from './http/errors.js';
 import { registerOpenApi } from './http/openapi/plugin.js';
-import type { App, Services } from './http/types.js';
+import type { App } from './http/types.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomIds, type IdSource } from './lib/ids.js';
 import { RecipientsService } from './cloudflare/recipients/service.js';
@@ -81,7 +83,7 @@ export interface AppOptions extends HttpLimitOptions {
 }
 
 /** Cloudflare's API lives under /client/v4. */
-export const API_ROOT = '/client/v4';
+export { API_ROOT };
 
 /** The API's top-level path segments, also answered at the root (the SDK's own tests use a bare base URL). */
 const ROOT_ALIAS = /^\/(?:accounts|memberships|organizations|user)(?:[/?]|$)/;
@@ -98,6 +100,15 @@ export function rewriteRootAlias(url: string): string {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** The services behind the Cloudflare routes, built once per app. */
+export interface Services {
+  shares: SharesService;
+  recipients: RecipientsService;
+  resources: ResourcesService;
+  excludedRecipients: ExcludedRecipientsService;
+  authenticator: Authenticator;
+}
 
 export function createServices(
   store: Store,
@@ -181,7 +192,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     const access = req.routeOptions.config.access;
-    if (!access || isFaulted(req)) return;
+    if (!access || isPreempted(req)) return;
     const params = req.params as Record<string, string | undefined>;
     // The rate limit's hook, when on, has authenticated the caller already (it counts per principal).
     req.principal ??= await services.authenticator.authenticate(req, access, params);
@@ -248,10 +259,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
     await app.register(
       async (api) => {
         const typed = api.withTypeProvider<TypeBoxTypeProvider>();
-        shareRoutes(typed, services);
-        recipientRoutes(typed, services);
-        resourceRoutes(typed, services);
-        excludedRecipientRoutes(typed, services);
+        shareRoutes(typed, services.shares);
+        recipientRoutes(typed, services.recipients);
+        resourceRoutes(typed, services.resources);
+        excludedRecipientRoutes(typed, services.excludedRecipients);
         tokenRoutes(typed);
         inventoryRoutes(typed, options.store.inventory);
         auditRoutes(typed, audit);

@@ -11,7 +11,7 @@ import {
   RateLimitOptionError,
   type RateLimitPolicy,
 } from './cloudflare/rate-limit/options.js';
-import { openAdminTenancyStore } from './platform/tenancy/admin-store.js';
+import { openAdminTenancyStore } from './adapters/admin-store.js';
 import { TenancyService, toPublicToken, toPublicUser } from './platform/tenancy/service.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './platform/resource-types/registry.js';
 import { SEEDED_TYPE } from './emulator/seed/store.js';

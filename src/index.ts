@@ -6,7 +6,7 @@ import pino from 'pino';
 // Loaded with the package rather than at the first start (bootstraps are checked with it).
 import '@sinclair/typebox/compiler';
 import type { ResetResult } from './emulator/admin/schemas.js';
-import { ADMIN_PREFIX } from './emulator/admin/plugin.js';
+import { ADMIN_PREFIX } from './http/paths.js';
 import type { PgPooler } from './adapters/pooler.js';
 import type { ServerTimeouts } from './http/limits.js';
 import type { ClockState } from './lib/clock.js';

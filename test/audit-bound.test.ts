@@ -5,7 +5,7 @@ import {
   boundedValue,
   metaDiff,
   type TruncatedValue,
-} from '../src/cloudflare/audit/bound.js';
+} from '../src/platform/audit/bound.js';
 import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { base, call, OWNER, R1, seedShareBody, setup, TOKENS, type Harness } from './helpers.js';

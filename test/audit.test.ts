@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { auditEntry, CLI_ACTOR } from '../src/cloudflare/audit/entry.js';
+import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
 import { AuditPruner } from '../src/cloudflare/audit/retention.js';
 import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import { Reconciler } from '../src/engine/reconciler/reconciler.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../src/app.js';
-import { auditEntry, CLI_ACTOR } from '../src/cloudflare/audit/entry.js';
+import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
 import { openSqliteStore } from '../src/adapters/sqlite/index.js';
 import { systemClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';

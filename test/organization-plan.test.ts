@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planOrganizationShare } from '../src/engine/reconciler/organization.js';
-import { groupBy, groupTags, recipientCounts } from '../src/adapters/rows.js';
+import { groupTags, recipientCounts } from '../src/adapters/rows.js';
+import { groupBy } from '../src/lib/group-by.js';
 
 describe('planOrganizationShare', () => {
   const members = new Set(['owner', 'a', 'b', 'c']);

@@ -12,7 +12,7 @@ import {
 import { openPostgresStore } from '../src/adapters/postgres/index.js';
 import { startRshare } from '../src/index.js';
 import { TIMESTAMP } from './helpers.js';
-import { isStoreUnavailable } from '../src/adapters/outage.js';
+import { isStoreUnavailable } from '../src/lib/outage.js';
 import { findPgBouncer, startPgBouncer, type PgBouncer } from './support/pgbouncer.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
 import { ROOT } from './support/process.js';

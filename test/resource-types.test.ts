@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseDrivers } from '../src/engine/reconciler/drivers/index.js';
+import { parseDrivers } from '../src/platform/resource-types/drivers-file.js';
 import { RESOURCE_TYPES } from '../src/lib/resource-types.js';
 import { TenancyService } from '../src/platform/tenancy/service.js';
 import { base, call, OWNER, R1, seedShareBody, setup, type Harness } from './helpers.js';

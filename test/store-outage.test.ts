@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
-import { isStoreUnavailable } from '../src/adapters/outage.js';
+import { isStoreUnavailable } from '../src/lib/outage.js';
 import { createPool, transaction } from '../src/adapters/postgres/database.js';
 import { SqliteStore } from '../src/adapters/sqlite/index.js';
 import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';

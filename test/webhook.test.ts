@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildDrivers, type DriversFile } from '../src/engine/reconciler/drivers/index.js';
+import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
+import type { DriversFile } from '../src/platform/resource-types/delivery.js';
 import { Reconciler, type ReconcileReport } from '../src/engine/reconciler/reconciler.js';
 import { base, call, hexId, OWNER, R1, R2, setup, TOKENS, type Harness, type Reply } from './helpers.js';
 import {

@@ -1,4 +1,4 @@
-import { AUDIT_PRODUCT, type AuditEntry } from '../cloudflare/audit/entry.js';
+import { AUDIT_PRODUCT, type AuditEntry } from '../platform/audit/entry.js';
 import type { AuditFilterColumn, AuditRow } from '../cloudflare/audit/store.js';
 
 /** Audit rows as both stores keep them: the four JSON values as text, served exactly as written. */

@@ -7,6 +7,7 @@ import type { ReconcilerStore } from '../engine/reconciler/store.js';
 import type { RecipientsStore } from '../cloudflare/recipients/store.js';
 import type { ResourcesStore } from '../cloudflare/resources/store.js';
 import type { SharesStore } from '../cloudflare/shares/store.js';
+import type { SeedWriter } from '../emulator/seed/store.js';
 import type { StateStore } from '../emulator/state/store.js';
 import type { TenancyStore } from '../platform/tenancy/store.js';
 
@@ -28,6 +29,8 @@ export interface Store {
   readonly accounts: AccountsStore;
   /** Request counters of `--rate-limit`, shared by every process on the database. */
   readonly rateLimits: RateLimitStore;
+  /** The bulk writer of `rshare seed`: load-test data goes below the per-row store interfaces. */
+  seedWriter(): Promise<SeedWriter>;
   /** Throws when the store cannot answer queries or its migrations are not applied. */
   ready(): Promise<void>;
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
-import { isStoreUnavailable } from '../adapters/outage.js';
-import { requestPath } from '../emulator/faults/paths.js';
+import { isStoreUnavailable } from '../lib/outage.js';
+import { requestPath } from './paths.js';
 import { ID_PATTERN } from '../lib/ids.js';
 import { DIGEST_PATTERN, TIMESTAMP_PATTERN, type ErrorItem, type Failure } from './common-schemas.js';
 import {

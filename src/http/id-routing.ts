@@ -1,5 +1,5 @@
-import { isFaulted } from '../emulator/faults/hook.js';
-import { requestPath } from '../emulator/faults/paths.js';
+import { requestPath } from './paths.js';
+import { isPreempted } from './preempted.js';
 import { isId } from '../lib/ids.js';
 import { InvalidIdRouteError } from './errors.js';
 import type { App } from './types.js';
@@ -21,7 +21,7 @@ const ID_PARAMS = [
  */
 export function idRoutingHook(app: App, apiRoot: string): void {
   app.addHook('onRequest', async (req) => {
-    if (!req.routeOptions.url?.startsWith(`${apiRoot}/`) || isFaulted(req)) return;
+    if (!req.routeOptions.url?.startsWith(`${apiRoot}/`) || isPreempted(req)) return;
     const params = req.params as Record<string, string | undefined>;
     for (const name of ID_PARAMS) {
       const value = params[name];

@@ -6,11 +6,6 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify';
-import type { ExcludedRecipientsService } from '../cloudflare/excluded-recipients/service.js';
-import type { RecipientsService } from '../cloudflare/recipients/service.js';
-import type { ResourcesService } from '../cloudflare/resources/service.js';
-import type { SharesService } from '../cloudflare/shares/service.js';
-import type { Authenticator } from './auth.js';
 
 /** The Fastify instance with TypeBox typing, as route modules receive it. */
 export type App = FastifyInstance<
@@ -20,11 +15,3 @@ export type App = FastifyInstance<
   FastifyBaseLogger,
   TypeBoxTypeProvider
 >;
-
-export interface Services {
-  shares: SharesService;
-  recipients: RecipientsService;
-  resources: ResourcesService;
-  excludedRecipients: ExcludedRecipientsService;
-  authenticator: Authenticator;
-}

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AuditEntry } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import type { AuditListQuery, AuditRow, AuditStore } from '../../cloudflare/audit/store.js';
 import { auditFilterSql, parseAuditRow, storedAuditEntry, type StoredAuditRow } from '../audit-rows.js';
 import { named, transaction, type Queryable } from './database.js';

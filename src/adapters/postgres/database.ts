@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { loadMigrations, type Migration } from '../migrations.js';
-import { isStoreUnavailable } from '../outage.js';
+import { isStoreUnavailable } from '../../lib/outage.js';
 import type { PgPooler } from '../pooler.js';
 
 /** Any key works as long as every rshare node uses the same one: "rshare" in ASCII. */

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type pg from 'pg';
 import type {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { SeedWriter } from '../../emulator/seed/store.js';
 import type { Store } from '../store.js';
 import { PgAccountsStore } from './accounts.js';
 import { PgAuditStore } from './audit.js';
@@ -54,6 +55,12 @@ export class PostgresStore implements Store {
 
   async ready(): Promise<void> {
     await assertMigrated(this.pool);
+  }
+
+  async seedWriter(): Promise<SeedWriter> {
+    // Loaded on demand: only `rshare seed` needs the bulk writer.
+    const { PgSeedWriter } = await import('./seed.js');
+    return new PgSeedWriter(this.pool);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
-import type { AuditEntry } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
-import { groupBy } from '../rows.js';
+import { groupBy } from '../../lib/group-by.js';
 import type pg from 'pg';
 import { ConflictError } from '../../http/errors.js';
 import type {

@@ -1,4 +1,4 @@
-import { noAudit, type AuditOf } from '../../cloudflare/audit/entry.js';
+import { noAudit, type AuditOf } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import { planOrganizationShare } from '../../engine/reconciler/organization.js';
 import type pg from 'pg';
@@ -18,7 +18,7 @@ import type {
 import type { ResourceRow } from '../../cloudflare/resources/store.js';
 import type { ShareRow } from '../../cloudflare/shares/store.js';
 import type { AccountRow } from '../../platform/tenancy/store.js';
-import { groupBy } from '../rows.js';
+import { groupBy } from '../../lib/group-by.js';
 import { named, transaction } from './database.js';
 import { insertRecipients, setDesired } from './recipients.js';
 import { startShareDelete } from './shares.js';

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import { auditInsertSql, auditJson, insertAudit } from './audit.js';
 import { groupTags, recipientCounts, toPage } from '../rows.js';
 import type pg from 'pg';

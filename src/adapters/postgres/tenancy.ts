@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AuditEntry, AuditOf } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry, AuditOf } from '../../platform/audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 import { planBatch, type Existing } from '../../platform/tenancy/batch.js';
 import type {

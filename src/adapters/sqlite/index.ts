@@ -9,6 +9,7 @@ import { SqliteInventoryStore } from './inventory.js';
 import { SqliteReconcilerStore } from './reconciler.js';
 import { SqliteRateLimitStore } from './rate-limits.js';
 import { SqliteRecipientsStore } from './recipients.js';
+import { SqliteSeedWriter } from './seed.js';
 import { SqliteResourcesStore } from './resources.js';
 import { SqliteSharesStore } from './shares.js';
 import { SqliteStateStore } from './state.js';
@@ -47,6 +48,10 @@ export class SqliteStore implements Store {
 
   async ready(): Promise<void> {
     assertMigrated(this.db);
+  }
+
+  seedWriter(): Promise<SqliteSeedWriter> {
+    return Promise.resolve(new SqliteSeedWriter(this.db));
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type {
@@ -7,7 +7,7 @@ import type {
   RecipientRow,
   RecipientsStore,
 } from '../../cloudflare/recipients/store.js';
-import { groupBy } from '../rows.js';
+import { groupBy } from '../../lib/group-by.js';
 import { prepared } from './database.js';
 import { enqueue, enqueueRecipientOf } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';

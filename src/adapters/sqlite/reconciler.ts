@@ -1,4 +1,4 @@
-import { noAudit, type AuditOf } from '../../cloudflare/audit/entry.js';
+import { noAudit, type AuditOf } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import { DELIVERY_IN_DOUBT, type RecipientRow } from '../../cloudflare/recipients/store.js';
@@ -16,7 +16,7 @@ import type {
 } from '../../engine/reconciler/store.js';
 import type { ShareRow } from '../../cloudflare/shares/store.js';
 import type { AccountRow } from '../../platform/tenancy/store.js';
-import { groupBy } from '../rows.js';
+import { groupBy } from '../../lib/group-by.js';
 import { prepared } from './database.js';
 import { insertRecipient, setDesired } from './recipients.js';
 import { toResourceRow, type ResourceRecord } from './resources.js';

@@ -1,4 +1,4 @@
-import { noAudit, type AuditEntry, type AuditOf } from '../../cloudflare/audit/entry.js';
+import { noAudit, type AuditEntry, type AuditOf } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type { ResourceType } from '../../http/common-schemas.js';

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { AuditEntry } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type { ResourceRow } from '../../cloudflare/resources/store.js';
 import type {

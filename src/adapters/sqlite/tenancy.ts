@@ -1,6 +1,6 @@
-import { groupBy } from '../rows.js';
+import { groupBy } from '../../lib/group-by.js';
 import type Database from 'better-sqlite3';
-import type { AuditEntry, AuditOf } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry, AuditOf } from '../../platform/audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 import { planBatch, type PrincipalWrite } from '../../platform/tenancy/batch.js';
 import type {

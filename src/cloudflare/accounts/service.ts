@@ -1,4 +1,4 @@
-import type { Principal } from '../../http/auth.js';
+import type { Principal } from '../../platform/tenancy/auth.js';
 import type { Page } from '../../http/envelope.js';
 import type { AccountObject, ListAccountsQuery } from './schemas.js';
 import type { AccountsStore, ScopedAccountRow } from './store.js';

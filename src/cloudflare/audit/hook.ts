@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock } from '../../lib/clock.js';
-import { auditEntry } from './entry.js';
+import { auditEntry } from '../../platform/audit/entry.js';
 import { requestActor } from './request.js';
 import type { AuditService } from './service.js';
 

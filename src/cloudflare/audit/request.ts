@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { AuditActor } from './entry.js';
+import type { AuditActor } from '../../platform/audit/entry.js';
 
 /**
  * The audit actor of an authenticated API request. `statusCode` is what the route answers when the change

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { isStoreUnavailable } from '../../adapters/outage.js';
+import { isStoreUnavailable } from '../../lib/outage.js';
 import { formatMicros, type Clock } from '../../lib/clock.js';
 import type { AuditStore } from './store.js';
 

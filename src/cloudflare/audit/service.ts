@@ -1,6 +1,6 @@
 import { ValidationError } from '../../http/errors.js';
 import { formatMicros } from '../../lib/clock.js';
-import { AUDIT_PRODUCT, type AuditEntry } from './entry.js';
+import { AUDIT_PRODUCT, type AuditEntry } from '../../platform/audit/entry.js';
 import {
   V2_FILTERS,
   type AuditLogV1,

@@ -1,4 +1,4 @@
-import type { AuditEntry } from './entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 
 /** Columns a list may filter on (v1 and v2 filters map onto these), so no caller names SQL. */
 export const AUDIT_FILTER_COLUMNS = [

@@ -1,7 +1,8 @@
 import { requestActor } from '../audit/request.js';
 import { Collection, NoContent, ShareParams, Single } from '../../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../../http/envelope.js';
-import type { App, Services } from '../../http/types.js';
+import type { App } from '../../http/types.js';
+import type { ExcludedRecipientsService } from './service.js';
 import {
   ExcludedRecipientObject,
   ExcludedRecipientParams,
@@ -13,7 +14,7 @@ import {
 const tags = ['Resource Sharing'];
 const base = '/accounts/:account_id/shares/:share_id/excluded-recipients';
 
-export function excludedRecipientRoutes(app: App, { excludedRecipients }: Services): void {
+export function excludedRecipientRoutes(app: App, excludedRecipients: ExcludedRecipientsService): void {
   app.get(base, {
     schema: {
       operationId: 'share-excluded-recipients-list',

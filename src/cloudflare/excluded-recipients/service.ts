@@ -1,5 +1,4 @@
-import { auditEntry, type AuditActor, type AuditEntry } from '../audit/entry.js';
-import type { Store } from '../../adapters/store.js';
+import { auditEntry, type AuditActor, type AuditEntry } from '../../platform/audit/entry.js';
 import type { Page } from '../../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
@@ -8,6 +7,14 @@ import { ownerOf, shareNotActive, type SharesService } from '../shares/service.j
 import type { ShareView } from '../shares/store.js';
 import type { ExcludedRecipientObject, ExcludedRecipientRequest } from './schemas.js';
 import type { ExcludedRecipientRow, ExclusionChanges } from './store.js';
+import type { ExcludedRecipientsStore } from './store.js';
+import type { TenancyStore } from '../../platform/tenancy/store.js';
+
+/** The parts of the store this service uses (the server passes its whole store). */
+export interface ExcludedRecipientsServiceStore {
+  readonly excludedRecipients: ExcludedRecipientsStore;
+  readonly tenancy: TenancyStore;
+}
 
 const EXCLUSION_NOT_FOUND = 'Share excluded recipient not found';
 
@@ -18,7 +25,7 @@ function toObject(r: ExcludedRecipientRow): ExcludedRecipientObject {
 /** Accounts skipped by an organization-targeted share. */
 export class ExcludedRecipientsService {
   constructor(
-    private readonly store: Store,
+    private readonly store: ExcludedRecipientsServiceStore,
     private readonly shares: SharesService,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 export interface ExcludedRecipientRow {
   id: string;
   share_id: string;

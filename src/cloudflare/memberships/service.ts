@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AccountObject } from '../accounts/schemas.js';
 import type { AccountsService } from '../accounts/service.js';
-import type { Principal } from '../../http/auth.js';
+import type { Principal } from '../../platform/tenancy/auth.js';
 import type { Page } from '../../http/envelope.js';
 import {
   MEMBERSHIP_ROLES,

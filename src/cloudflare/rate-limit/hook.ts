@@ -1,6 +1,6 @@
-import { isFaulted } from '../../emulator/faults/hook.js';
-import { isPublicRequest } from '../../emulator/faults/paths.js';
-import type { Authenticator } from '../../http/auth.js';
+import { isPublicRequest } from '../../http/paths.js';
+import { isPreempted } from '../../http/preempted.js';
+import type { Authenticator } from '../../platform/tenancy/auth.js';
 import { RateLimitedError } from '../../http/errors.js';
 import type { App } from '../../http/types.js';
 import type { RateLimiter } from './service.js';
@@ -16,7 +16,7 @@ import type { RateLimiter } from './service.js';
  */
 export function rateLimitHooks(app: App, limiter: RateLimiter, authenticator: Authenticator): void {
   app.addHook('onRequest', async (req, reply) => {
-    if (isFaulted(req) || !isPublicRequest(req)) return;
+    if (isPreempted(req) || !isPublicRequest(req)) return;
     // This hook may answer before the app's hook that sets it.
     reply.header('x-request-id', req.id);
     const access = req.routeOptions.config.access;

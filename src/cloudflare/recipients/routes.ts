@@ -1,7 +1,8 @@
 import { requestActor } from '../audit/request.js';
 import { Collection, NoContent, ShareParams, Single } from '../../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../../http/envelope.js';
-import type { App, Services } from '../../http/types.js';
+import type { App } from '../../http/types.js';
+import type { RecipientsService } from './service.js';
 import {
   GetRecipientQuery,
   ListRecipientsQuery,
@@ -14,7 +15,7 @@ import {
 const tags = ['Resource Sharing'];
 const base = '/accounts/:account_id/shares/:share_id/recipients';
 
-export function recipientRoutes(app: App, { recipients }: Services): void {
+export function recipientRoutes(app: App, recipients: RecipientsService): void {
   app.get(base, {
     schema: {
       operationId: 'share-recipients-list',

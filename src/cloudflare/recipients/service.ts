@@ -1,5 +1,4 @@
-import { auditEntry, type AuditActor, type AuditEntry } from '../audit/entry.js';
-import type { Store } from '../../adapters/store.js';
+import { auditEntry, type AuditActor, type AuditEntry } from '../../platform/audit/entry.js';
 import type { Page } from '../../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
@@ -21,12 +20,19 @@ import {
   type RecipientRow,
   type RecipientsStore,
 } from './store.js';
+import type { TenancyStore } from '../../platform/tenancy/store.js';
+
+/** The parts of the store this service uses (the server passes its whole store). */
+export interface RecipientsServiceStore {
+  readonly recipients: RecipientsStore;
+  readonly tenancy: TenancyStore;
+}
 
 const RECIPIENT_NOT_FOUND = 'Share recipient not found';
 
 export class RecipientsService {
   constructor(
-    private readonly store: Store,
+    private readonly store: RecipientsServiceStore,
     private readonly shares: SharesService,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 export type AssociationStatus = 'associating' | 'associated' | 'disassociating' | 'disassociated';
 export type DesiredStatus = 'associated' | 'disassociated';
 

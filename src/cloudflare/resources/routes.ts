@@ -1,7 +1,8 @@
 import { requestActor } from '../audit/request.js';
 import { Collection, ShareParams, Single } from '../../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../../http/envelope.js';
-import type { App, Services } from '../../http/types.js';
+import type { App } from '../../http/types.js';
+import type { ResourcesService } from './service.js';
 import {
   CreateResourceBody,
   ListResourcesQuery,
@@ -13,7 +14,7 @@ import {
 const tags = ['Resource Sharing'];
 const base = '/accounts/:account_id/shares/:share_id/resources';
 
-export function resourceRoutes(app: App, { resources }: Services): void {
+export function resourceRoutes(app: App, resources: ResourcesService): void {
   app.get(base, {
     schema: {
       operationId: 'share-resources-list',

@@ -1,6 +1,5 @@
-import { metaDiff } from '../audit/bound.js';
-import { auditEntry, type AuditActor } from '../audit/entry.js';
-import type { Store } from '../../adapters/store.js';
+import { metaDiff } from '../../platform/audit/bound.js';
+import { auditEntry, type AuditActor } from '../../platform/audit/entry.js';
 import type { Page } from '../../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
@@ -16,12 +15,18 @@ import type {
 } from './schemas.js';
 import { toResourceObject } from './present.js';
 import type { ResourceRow } from './store.js';
+import type { ResourcesStore } from './store.js';
+
+/** The parts of the store this service uses (the server passes its whole store). */
+export interface ResourcesServiceStore {
+  readonly resources: ResourcesStore;
+}
 
 const RESOURCE_NOT_FOUND = 'Share resource not found';
 
 export class ResourcesService {
   constructor(
-    private readonly store: Store,
+    private readonly store: ResourcesServiceStore,
     private readonly shares: SharesService,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,

@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditOf } from '../audit/entry.js';
+import type { AuditEntry, AuditOf } from '../../platform/audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 
 export type ResourceStatus = 'active' | 'deleting' | 'deleted';

@@ -1,8 +1,9 @@
 import { requestActor } from '../audit/request.js';
-import { routeAccount } from '../../http/auth.js';
+import { routeAccount } from '../../platform/tenancy/auth.js';
 import { AccountParams, Collection, ShareParams, Single } from '../../http/common-schemas.js';
 import { ok, okPage, pageOf } from '../../http/envelope.js';
-import type { App, Services } from '../../http/types.js';
+import type { App } from '../../http/types.js';
+import type { SharesService } from './service.js';
 import {
   CreateShareBody,
   GetShareQuery,
@@ -15,7 +16,7 @@ import {
 
 const tags = ['Resource Sharing'];
 
-export function shareRoutes(app: App, { shares }: Services): void {
+export function shareRoutes(app: App, shares: SharesService): void {
   app.get('/accounts/:account_id/shares', {
     schema: {
       operationId: 'shares-list',

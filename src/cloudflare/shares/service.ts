@@ -1,7 +1,6 @@
-import { auditEntry, type AuditActor } from '../audit/entry.js';
+import { auditEntry, type AuditActor } from '../../platform/audit/entry.js';
 import { pointerSegment } from '../../http/validation.js';
-import type { Store } from '../../adapters/store.js';
-import { OBJECT_NOT_FOUND } from '../../http/auth.js';
+import { OBJECT_NOT_FOUND } from '../../platform/tenancy/auth.js';
 import type { Page } from '../../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
@@ -20,6 +19,14 @@ import {
   type UpdateShareBody,
 } from './schemas.js';
 import type { ShareDetail, ShareListQuery, ShareRow, ShareView, TagFilter, Tags } from './store.js';
+import type { SharesStore } from './store.js';
+import type { TenancyStore } from '../../platform/tenancy/store.js';
+
+/** The parts of the store this service uses (the server passes its whole store). */
+export interface SharesServiceStore {
+  readonly shares: SharesStore;
+  readonly tenancy: TenancyStore;
+}
 
 export interface Includes {
   include_resources?: boolean;
@@ -31,7 +38,7 @@ type Kind = 'sent' | 'received';
 /** Shares, and the access rules every sub-object of a share goes through. */
 export class SharesService {
   constructor(
-    private readonly store: Store,
+    private readonly store: SharesServiceStore,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,
     private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,

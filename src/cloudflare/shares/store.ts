@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 import type { RecipientRow } from '../recipients/store.js';
 import type { ResourceRow } from '../resources/store.js';

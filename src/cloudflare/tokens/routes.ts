@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { AccountParams, Identifier, Single, StringEnum, Timestamp } from '../../http/common-schemas.js';
 import { InvalidTokenError } from '../../http/errors.js';
 import type { App } from '../../http/types.js';
-import type { Principal } from '../../http/auth.js';
+import type { Principal } from '../../platform/tenancy/auth.js';
 
 const TokenVerification = Type.Object({
   id: Identifier('Token identifier tag.'),

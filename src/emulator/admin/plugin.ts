@@ -1,21 +1,15 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { ForbiddenError } from '../../http/errors.js';
+import { ADMIN_PREFIX } from '../../http/paths.js';
 import type { App } from '../../http/types.js';
 import { digestsEqual, hashSecret } from '../../lib/secrets.js';
-
-/** Where the admin API lives: outside `/client/v4`, so it can never collide with a Cloudflare path. */
-export const ADMIN_PREFIX = '/_rshare';
 
 export interface AdminMount {
   /** The admin token; every admin call must present it as `Authorization: Bearer <token>`. */
   token: string;
   /** Registers the admin routes (paths relative to `/_rshare`). */
   routes: (app: App) => void;
-}
-
-export function isAdminPath(url: string): boolean {
-  return url === ADMIN_PREFIX || url.startsWith(`${ADMIN_PREFIX}/`) || url.startsWith(`${ADMIN_PREFIX}?`);
 }
 
 function bearer(req: FastifyRequest): string | undefined {

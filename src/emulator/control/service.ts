@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Store } from '../../adapters/store.js';
 import { NotFoundError, RequestTimeoutError, ValidationError } from '../../http/errors.js';
 import type { ClockState, ControlledClock } from '../../lib/clock.js';
 import type { Reconciler } from '../../engine/reconciler/reconciler.js';
@@ -12,6 +11,16 @@ import {
   type WaitBody,
   type WaitResult,
 } from './schemas.js';
+import type { ReconcilerStore } from '../../engine/reconciler/store.js';
+import type { RecipientsStore } from '../../cloudflare/recipients/store.js';
+import type { SharesStore } from '../../cloudflare/shares/store.js';
+
+/** The parts of the store this service uses (the server passes its whole store). */
+export interface ControlServiceStore {
+  readonly reconciler: ReconcilerStore;
+  readonly recipients: RecipientsStore;
+  readonly shares: SharesStore;
+}
 
 const SHARE_NOT_FOUND = 'Share not found';
 /** How often a wait looks at the store (real time); a finished reconciler batch wakes it sooner. */
@@ -29,7 +38,7 @@ export type ControlledReconciler = Pick<Reconciler, 'reconcileNow' | 'onBatch'>;
  */
 export class ControlService {
   constructor(
-    private readonly store: Store,
+    private readonly store: ControlServiceStore,
     private readonly reconciler: ControlledReconciler,
     private readonly clock: ControlledClock,
   ) {}

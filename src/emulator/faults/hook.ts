@@ -1,19 +1,15 @@
 import type { FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimitedError, ServerFaultError, type ApiError } from '../../http/errors.js';
+import { apiPath, isPublicRequest, requestPath } from '../../http/paths.js';
+import { preempt } from '../../http/preempted.js';
 import type { App } from '../../http/types.js';
 import { findTooDeep, MAX_BODY_DEPTH } from '../../http/validation.js';
-import { apiPath, isPublicRequest, requestPath } from './paths.js';
 import { DEFAULT_RETRY_AFTER_S, type HttpFaultRule } from './schemas.js';
 import type { FaultRegistry } from './service.js';
 
 /** Requests a rule answers with a status, between the decision (onRequest) and the answer (preParsing). */
 const faulted = new WeakMap<FastifyRequest, HttpFaultRule>();
-
-/** True when a fault rule answers this request: authentication must not run for it. */
-export function isFaulted(req: FastifyRequest): boolean {
-  return faulted.has(req);
-}
 
 function faultError(rule: HttpFaultRule): ApiError {
   if (rule.status === 429) return new RateLimitedError(rule.retry_after_s ?? DEFAULT_RETRY_AFTER_S);
@@ -50,7 +46,7 @@ async function readJson(payload: AsyncIterable<Buffer | string>, limit: number):
  * body itself (kept as `req.body` for the journal): whatever the body is (malformed, too large, another
  * content type), the answer is the fault, and no authentication, handler or store access runs. Only what
  * the server limits refuse first (a URL over the limit, a declared Content-Length over it) is not faulted.
- * The app's authentication hook must skip requests for which `isFaulted(req)` holds.
+ * The product's hooks skip the request through `isPreempted(req)`.
  */
 export function faultHooks(app: App, faults: FaultRegistry, bodyLimit: number): void {
   app.addHook('onRequest', async (req) => {
@@ -58,7 +54,9 @@ export function faultHooks(app: App, faults: FaultRegistry, bodyLimit: number): 
     const rule = faults.matchHttp(req.method, apiPath(requestPath(req.originalUrl)));
     if (!rule) return;
     if (rule.latency_ms) await sleep(rule.latency_ms);
-    if (rule.status !== undefined) faulted.set(req, rule);
+    if (rule.status === undefined) return;
+    faulted.set(req, rule);
+    preempt(req);
   });
   app.addHook('preParsing', async (req, _reply, payload) => {
     const rule = faulted.get(req);

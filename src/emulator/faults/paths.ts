@@ -1,39 +1,4 @@
-import type { FastifyRequest } from 'fastify';
-import { isAdminPath } from '../admin/plugin.js';
-import { isDocsPath, OPENAPI_PATH } from '../../http/openapi/paths.js';
-
-/** Cloudflare's API root; rshare serves the same routes at `/` too, and rules see one form of both. */
-const API_ROOT = '/client/v4';
-
-/** Probes, scrapes and the API's description see the real server: never faulted or journaled. */
-const INFRASTRUCTURE = new Set(['/healthz', '/readyz', '/metrics', `${API_ROOT}${OPENAPI_PATH}`]);
-
-/** The path of a request URL, without its query string. */
-export function requestPath(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
-function withoutTrailingSlash(path: string): string {
-  const trimmed = path.replace(/\/+$/, '');
-  return trimmed === '' ? '/' : trimmed;
-}
-
-/** The path after `/client/v4` (or the path itself when served at the root), trailing slash ignored. */
-export function apiPath(path: string): string {
-  const p = withoutTrailingSlash(path);
-  if (p === API_ROOT) return '/';
-  return p.startsWith(`${API_ROOT}/`) ? p.slice(API_ROOT.length) : p;
-}
-
-/**
- * The public API (unknown routes included), as opposed to the admin API, health, readiness, metrics, the
- * OpenAPI document and the docs page: only public requests are faulted and journaled.
- */
-export function isPublicRequest(req: FastifyRequest): boolean {
-  const path = withoutTrailingSlash(requestPath(req.originalUrl));
-  return !isAdminPath(path) && !INFRASTRUCTURE.has(path) && !isDocsPath(path);
-}
+import { apiPath } from '../../http/paths.js';
 
 /** Why a glob is not one we match, or undefined when it is fine. */
 export function globError(pattern: string): string | undefined {

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import { isFaulted } from '../faults/hook.js';
-import { isPublicRequest, requestPath } from '../faults/paths.js';
-import type { Principal } from '../../http/auth.js';
+import { isPublicRequest, requestPath } from '../../http/paths.js';
+import { isPreempted } from '../../http/preempted.js';
+import type { Principal } from '../../platform/tenancy/auth.js';
 import type { App } from '../../http/types.js';
 import type { Caller } from './schemas.js';
 import type { Journal } from './service.js';
@@ -37,7 +37,7 @@ function callerOf(req: FastifyRequest): Caller {
 function bodyOf(req: FastifyRequest, kept: WeakMap<FastifyRequest, string>): string | null {
   const body = kept.get(req);
   if (body !== undefined) return body;
-  return isFaulted(req) && req.body !== undefined && req.body !== null ? JSON.stringify(req.body) : null;
+  return isPreempted(req) && req.body !== undefined && req.body !== null ? JSON.stringify(req.body) : null;
 }
 
 /**

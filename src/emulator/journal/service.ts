@@ -1,6 +1,7 @@
 import { ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
-import { apiPath, compileGlob, globError } from '../faults/paths.js';
+import { apiPath } from '../../http/paths.js';
+import { compileGlob, globError } from '../faults/paths.js';
 import {
   DEFAULT_JOURNAL_BODY_BYTES,
   DEFAULT_JOURNAL_BYTES,

@@ -1,10 +1,8 @@
-import { seedWriterFor } from '../../adapters/seed.js';
-import type { Store } from '../../adapters/store.js';
 import { formatMicros, systemClock, type Clock } from '../../lib/clock.js';
 import { newId, newSecret } from '../../lib/ids.js';
 import { hashSecret } from '../../lib/secrets.js';
 import { tokenValueProblem } from '../../platform/tenancy/service.js';
-import { seedIds, type SeedPlan } from './store.js';
+import { seedIds, type SeedPlan, type SeedWriter } from './store.js';
 import { randomBytes } from 'node:crypto';
 
 export interface SeedOptions {
@@ -77,11 +75,11 @@ export function planSeed(
  * Load-test data writes no audit entries: up to a million rows, written in bulk below the services.
  */
 export async function seedStore(
-  store: Store,
+  store: { seedWriter(): Promise<SeedWriter> },
   options: SeedOptions,
   clock: Clock = systemClock,
 ): Promise<SeedOutput> {
   const { plan, token } = planSeed(options, clock);
-  await (await seedWriterFor(store)).write(plan);
+  await (await store.seedWriter()).write(plan);
   return { organization_id: plan.organization.id, account_ids: plan.accounts.map((a) => a.id), token };
 }

@@ -5,7 +5,7 @@ import { findBadText, pointerSegment } from '../../http/validation.js';
 import { compileStrict } from '../../lib/strict-validator.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
 import { bindResourceTypes } from '../../platform/resource-types/schemas.js';
-import { groupBy } from '../../adapters/rows.js';
+import { groupBy } from '../../lib/group-by.js';
 import { isId } from '../../lib/ids.js';
 import { MAX_TAG_KEY_LENGTH } from '../../cloudflare/shares/schemas.js';
 import { normalizeExpiresOn, permissionsProblem } from '../../platform/tenancy/service.js';

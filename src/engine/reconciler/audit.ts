@@ -1,4 +1,4 @@
-import { auditEntry, SYSTEM_ACTOR, type AuditEntry } from '../../cloudflare/audit/entry.js';
+import { auditEntry, SYSTEM_ACTOR, type AuditEntry } from '../../platform/audit/entry.js';
 import type { AssociationStatus } from '../../cloudflare/recipients/store.js';
 import type { ResourceRow } from '../../cloudflare/resources/store.js';
 import type { ShareRow } from '../../cloudflare/shares/store.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { isStoreUnavailable } from '../../adapters/outage.js';
+import { isStoreUnavailable } from '../../lib/outage.js';
 import type { ReconcilerStore } from './store.js';
 
 /** Prometheus metrics of the reconciler, in a registry of their own so each app/test gets fresh ones. */

@@ -1,9 +1,8 @@
-import type { AuditEntry } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import { deliveryEntries, finalizeEntries, moveEntries, ownerLeftEntries } from './audit.js';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { isStoreUnavailable } from '../../adapters/outage.js';
-import type { Store } from '../../adapters/store.js';
+import { isStoreUnavailable } from '../../lib/outage.js';
 import type { Clock } from '../../lib/clock.js';
 import { randomIds, type IdSource } from '../../lib/ids.js';
 import type { AccountRow } from '../../platform/tenancy/store.js';
@@ -19,6 +18,15 @@ import {
 import type { ResourceRow } from '../../cloudflare/resources/store.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
 import { assertTransition, recipientStatus } from './transitions.js';
+import type { ReconcilerStore } from './store.js';
+import type { SharesStore } from '../../cloudflare/shares/store.js';
+
+/** The parts of the store this service uses (the server passes its whole store). */
+export interface ReconcilerStores {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly reconciler: ReconcilerStore;
+  readonly shares: SharesStore;
+}
 
 export const ENTITLEMENT_ERROR = 'Recipient is missing necessary entitlement';
 
@@ -29,7 +37,7 @@ export interface ReconcilerLogger {
 }
 
 export interface ReconcilerOptions {
-  store: Store;
+  store: ReconcilerStores;
   clock: Clock;
   drivers: DriverRegistry;
   /** The server's resource types: which entitlement each needs (default: Cloudflare's, each itself). */

@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditOf } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry, AuditOf } from '../../platform/audit/entry.js';
 import type { AccountRow } from '../../platform/tenancy/store.js';
 import type { RecipientRow, AssociationStatus } from '../../cloudflare/recipients/store.js';
 import type { ResourceRow } from '../../cloudflare/resources/store.js';

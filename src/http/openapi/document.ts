@@ -2,7 +2,7 @@ import type { SwaggerTransform, SwaggerTransformObject } from '@fastify/swagger'
 import type { FastifySchema } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { OpenAPIV3 } from 'openapi-types';
-import { isAdminPath } from '../../emulator/admin/plugin.js';
+import { isAdminPath } from '../paths.js';
 import { Failure } from '../common-schemas.js';
 import { INFRASTRUCTURE_SCHEMAS } from './infrastructure.js';
 

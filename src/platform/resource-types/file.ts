@@ -3,7 +3,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { RESOURCE_TYPES } from '../../lib/resource-types.js';
-import { WebhookEntry, type DriverEntry } from '../../engine/reconciler/drivers/index.js';
+import { WebhookEntry, type DriverEntry } from './delivery.js';
 import { BUILTIN_RESOURCE_TYPES, ResourceTypeRegistry, type ResourceTypeDefinition } from './registry.js';
 
 /** Lowercase words joined by single hyphens, as Cloudflare's own type names are. */

@@ -1,6 +1,6 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { RESOURCE_TYPES } from '../../lib/resource-types.js';
-import type { DriverEntry } from '../../engine/reconciler/drivers/index.js';
+import type { DriverEntry } from './delivery.js';
 
 /** One resource type as the server knows it: a built-in one, or one the resource-types file declares. */
 export interface ResourceTypeDefinition {

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { auditEntry, CLI_ACTOR, type AuditEntry } from '../../cloudflare/audit/entry.js';
+import { auditEntry, CLI_ACTOR, type AuditEntry } from '../audit/entry.js';
 import type { AccountRow, TenancyWrites, TokenRow, UserRow, Written } from './store.js';
 
 /*

@@ -3,7 +3,7 @@ import { isEmailAddress, MAX_SECRET_LENGTH, SECRET_CHARACTERS } from '../../lib/
 import { isId, randomIds, type IdSource, newSecret } from '../../lib/ids.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../resource-types/registry.js';
 import { hashSecret } from '../../lib/secrets.js';
-import type { AuditOf } from '../../cloudflare/audit/entry.js';
+import type { AuditOf } from '../audit/entry.js';
 import { tenancyAudit } from './audit.js';
 import type {
   AccountRow,

@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditOf } from '../../cloudflare/audit/entry.js';
+import type { AuditEntry, AuditOf } from '../audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 
 export interface OrganizationRow {

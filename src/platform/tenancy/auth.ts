@@ -1,10 +1,10 @@
 import type { FastifyRequest } from 'fastify';
-import type { Clock } from '../lib/clock.js';
-import { isId } from '../lib/ids.js';
-import { digestsEqual, hashSecret } from '../lib/secrets.js';
-import type { AccountRow, ScopeTarget, TenancyStore, TokenCredential } from '../platform/tenancy/store.js';
-import { presentedCredential } from './credential-headers.js';
-import { ForbiddenError, InvalidTokenError, NotFoundError, UnknownKeyError } from './errors.js';
+import type { Clock } from '../../lib/clock.js';
+import { isId } from '../../lib/ids.js';
+import { digestsEqual, hashSecret } from '../../lib/secrets.js';
+import type { AccountRow, ScopeTarget, TenancyStore, TokenCredential } from './store.js';
+import { presentedCredential } from '../../http/credential-headers.js';
+import { ForbiddenError, InvalidTokenError, NotFoundError, UnknownKeyError } from '../../http/errors.js';
 
 /**
  * Who is calling, and whether they may touch the one account or organization the route names. The

@@ -1,6 +1,6 @@
-import { openStore } from '../../adapters/open.js';
-import type { PgPooler } from '../../adapters/pooler.js';
-import type { TenancyStore } from './store.js';
+import { openStore } from './open.js';
+import type { PgPooler } from './pooler.js';
+import type { TenancyStore } from '../platform/tenancy/store.js';
 
 export interface AdminTenancyStore {
   store: TenancyStore;

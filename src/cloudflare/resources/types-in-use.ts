@@ -1,5 +1,5 @@
-import type { ResourcesStore } from '../../cloudflare/resources/store.js';
-import type { ResourceTypeRegistry } from './registry.js';
+import type { ResourcesStore } from './store.js';
+import type { ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
 
 /**
  * Refuses to start when live shares hold a type the server no longer declares: their resources could be
