@@ -1,11 +1,21 @@
 import type { FastifyRequest } from 'fastify';
-import { isDocsPath, OPENAPI_PATH } from './openapi/paths.js';
 
 /** Cloudflare's API root; rshare serves the same routes at `/` too, and rules see one form of both. */
 export const API_ROOT = '/client/v4';
 
 /** Where the emulator's controls live: outside `/client/v4`, so they can never collide with a Cloudflare path. */
 export const ADMIN_PREFIX = '/_rshare';
+
+/** Where Swagger UI is served (its page, its static assets under `/docs/static`, and its own copy of the document). */
+export const DOCS_PREFIX = '/docs';
+
+/** The document's path under the API root (`/client/v4/openapi.json`). */
+export const OPENAPI_PATH = '/openapi.json';
+
+/** The docs page and its assets: not the public API, so never faulted or journaled. */
+export function isDocsPath(path: string): boolean {
+  return path === DOCS_PREFIX || path.startsWith(`${DOCS_PREFIX}/`);
+}
 
 /** Probes, scrapes and the API's description see the real server: never faulted or journaled. */
 const INFRASTRUCTURE = new Set(['/healthz', '/readyz', '/metrics', `${API_ROOT}${OPENAPI_PATH}`]);

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import { documentBase, hoistServers, transformRoute } from './document.js';
-import { DOCS_PREFIX } from './paths.js';
+import { DOCS_PREFIX } from '../paths.js';
 
 /** What the document is generated from: a route of the app, as it was added. */
 export type DescribedRoute = Pick<RouteOptions, 'method' | 'url' | 'schema' | 'config'>;

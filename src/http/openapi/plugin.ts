@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NoRouteError } from '../errors.js';
 import type { App } from '../types.js';
 import type { DescribedRoute, DocsInstance } from './docs-instance.js';
-import { DOCS_PREFIX, isDocsPath, OPENAPI_PATH } from './paths.js';
+import { DOCS_PREFIX, isDocsPath, OPENAPI_PATH } from '../paths.js';
 
 /** Sent as text (built once; a serializer would only copy it), hence no static type. */
 const OpenApiDocument = Type.Unsafe<unknown>(
