@@ -28,6 +28,8 @@ const SKIP = new Set([
   'http-errors.test.ts',
   'openapi.test.ts',
   'docs-browser.test.ts',
+  // Store-independent: the README's and docs/ links.
+  'docs-links.test.ts',
 ]);
 
 // `npm run test:postgres -- test/a.test.ts …` runs just those files (skipped or not). With `--pooler
