@@ -4,6 +4,17 @@
  * server could replay, never logged) and signing out forgets them.
  */
 
+// Type-only: the TypeBox `Static` types of the schemas that validate and serialise each answer, so the
+// console reads exactly what the server sends. No server code reaches the browser bundle.
+import type { AccountObject } from '../src/cloudflare/accounts/schemas.js';
+import type { AuditLogV2 } from '../src/cloudflare/audit/schemas.js';
+import type { ExcludedRecipientObject } from '../src/cloudflare/excluded-recipients/schemas.js';
+import type { MembershipObject } from '../src/cloudflare/memberships/schemas.js';
+import type { RecipientObject } from '../src/cloudflare/recipients/schemas.js';
+import type { ResourceObject } from '../src/cloudflare/resources/schemas.js';
+import type { ShareObject } from '../src/cloudflare/shares/schemas.js';
+import type { ResultInfo } from '../src/http/common-schemas.js';
+
 export type Credentials = { kind: 'token'; token: string } | { kind: 'key'; email: string; key: string };
 
 const CREDENTIALS = 'rshare.console.credentials';
@@ -49,14 +60,6 @@ export class ApiFailure extends Error {
   ) {
     super(message);
   }
-}
-
-export interface ResultInfo {
-  page: number;
-  per_page: number;
-  count: number;
-  total_count: number;
-  total_pages: number;
 }
 
 interface Envelope<T> {
@@ -187,79 +190,16 @@ export async function accountNames(ids: readonly string[]): Promise<Map<string, 
   return names;
 }
 
-// ---- API shapes the console reads ----
+// ---- API shapes the console reads: the server's own wire types ----
 
-export interface Account {
-  id: string;
-  name: string;
-  type: string;
-  created_on?: string;
-  managed_by?: { parent_org_id?: string; parent_org_name?: string };
-}
-
-export interface Membership {
-  id: string;
-  account: Account;
-  permissions: Record<string, { read?: boolean; write?: boolean } | undefined>;
-  roles: string[];
-  status: 'accepted' | 'pending' | 'rejected';
-}
-
-export type ShareStatus = 'active' | 'deleting' | 'deleted';
-
-export interface Resource {
-  id: string;
-  resource_id: string;
-  resource_type: string;
-  resource_account_id: string;
-  meta: Record<string, unknown>;
-  status: ShareStatus;
-  resource_version: number;
-  created: string;
-  modified: string;
-}
-
-export interface Share {
-  id: string;
-  name: string;
-  account_id: string;
-  account_name: string;
-  organization_id: string;
-  created: string;
-  modified: string;
-  status: ShareStatus;
-  target_type: 'account' | 'organization';
-  kind?: 'sent' | 'received';
-  tags?: Record<string, string>;
-  associating_recipient_count?: number;
-  associated_recipient_count?: number;
-  disassociating_recipient_count?: number;
-  disassociated_recipient_count?: number;
-}
-
-export type AssociationStatus = 'associating' | 'associated' | 'disassociating' | 'disassociated';
-
-export interface Recipient {
-  id: string;
-  account_id: string;
-  association_status: AssociationStatus;
-  created: string;
-  modified: string;
-  resources?: { resource_id: string; resource_version: number; error: string; terminal: boolean }[];
-}
-
-export interface ExcludedRecipient {
-  id: string;
-  account_id: string;
-  created: string;
-}
-
-export interface AuditEntry {
-  id: string;
-  action: { description: string; result: string; time: string; type: string };
-  actor: { id?: string; email?: string; token_name?: string; type: string; context?: string };
-  resource: { id: string; type: string; response: unknown; request: unknown };
-}
-
-// The one list the server validates against, bundled from its source.
-export { RESOURCE_TYPES } from '../src/lib/resource-types.js';
+export type Account = AccountObject;
+export type Membership = MembershipObject;
+export type Share = ShareObject;
+export type ShareStatus = ShareObject['status'];
+export type Resource = ResourceObject;
+export type Recipient = RecipientObject;
+export type AssociationStatus = RecipientObject['association_status'];
+export type ExcludedRecipient = ExcludedRecipientObject;
+/** An entry of the audit log, version 2 (`GET /accounts/{account_id}/logs/audit`). */
+export type AuditEntry = AuditLogV2;
+export type { ResultInfo };

@@ -1,6 +1,7 @@
 import { Validator, type Schema } from '@cfworker/json-schema';
 import { useEffect, useState } from 'preact/hooks';
-import { API_ROOT, RESOURCE_TYPES } from './api.js';
+import { RESOURCE_TYPES } from '../src/lib/resource-types.js';
+import { API_ROOT } from './api.js';
 
 /** The server's resource types and the meta schema of each declared one, as its OpenAPI document lists them. */
 export interface ResourceTypes {

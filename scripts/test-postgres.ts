@@ -28,6 +28,11 @@ const SKIP = new Set([
   'http-errors.test.ts',
   'openapi.test.ts',
   'docs-browser.test.ts',
+  // Store-independent: the README's and docs/ links, the console's bundle, and the packed package
+  // (installed elsewhere, serving from its own in-memory SQLite).
+  'docs-links.test.ts',
+  'console-bundle.test.ts',
+  'pack.test.ts',
 ]);
 
 // `npm run test:postgres -- test/a.test.ts …` runs just those files (skipped or not). With `--pooler

@@ -23,7 +23,7 @@ import {
 } from './support/authorization-matrix.js';
 import { Contract, servedRoutes, toFastifyPath } from './support/contract.js';
 
-const matrix = parseMatrix(readFileSync(new URL('../README.md', import.meta.url), 'utf8'));
+const matrix = parseMatrix(readFileSync(new URL('../docs/authorization.md', import.meta.url), 'utf8'));
 
 let h: Harness;
 /** The objects every read names; changes get fresh ones (`makeTarget`), so nothing here is consumed. */
@@ -45,7 +45,7 @@ const ok = (e: Expected) => e.status < 300;
 const targetFor = async (row: MatrixRow): Promise<Target> =>
   isWrite(row) ? makeTarget(h, partsOf(row)) : fixture;
 
-describe('the authorization matrix in the README', () => {
+describe('the authorization matrix in docs/authorization.md', () => {
   test("given the contract, when comparing its operations with the table's rows, then each has exactly one row with its method and path", () => {
     const contract = Contract.load();
     assert.equal(contract.operations.length, 21);

@@ -189,11 +189,10 @@ describe('bindResourceTypes', () => {
   });
 });
 
-describe('the README example', () => {
+describe('the platform-mode example in docs/platform.md', () => {
   it('given the example file of "rshare for your own platform", when parsed, then it declares two types, one delivered by webhook', async () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('## rshare for your own platform'));
-    const example = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+    const page = readFileSync(new URL('../docs/platform.md', import.meta.url), 'utf8');
+    const example = /```json\n([\s\S]*?)```/.exec(page)?.[1];
     assert.ok(example, 'the section has a JSON example');
     const types = await parseResourceTypes(JSON.parse(example), 'README');
     const declared = types.definitions.filter((t) => !(RESOURCE_TYPES as readonly string[]).includes(t.name));

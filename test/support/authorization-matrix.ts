@@ -18,11 +18,11 @@ import {
 } from '../helpers.js';
 
 /**
- * The README's "Authorization matrix" table, read as data: the README is the single source of the
+ * The "Authorization matrix" table of docs/authorization.md, read as data: that page is the single source of the
  * expected answers, so editing a cell there changes what test/authorization-matrix.test.ts asserts.
  */
 
-export const MATRIX_HEADING = '### Authorization matrix';
+export const MATRIX_HEADING = '## Authorization matrix';
 /** Account routes are written `…/shares` in the table, for `/accounts/{account_id}/shares`. */
 const ACCOUNT_PREFIX = '/accounts/{account_id}';
 
@@ -61,7 +61,7 @@ function parseCell(text: string, where: string): Expected {
 /** The first table under the matrix heading: `| operationId | METHOD path | one cell per caller |`. */
 export function parseMatrix(readme: string): Matrix {
   const start = readme.indexOf(`\n${MATRIX_HEADING}\n`);
-  assert.ok(start >= 0, `README has no "${MATRIX_HEADING}" section`);
+  assert.ok(start >= 0, `docs/authorization.md has no "${MATRIX_HEADING}" section`);
   const lines = readme.slice(start).split('\n');
   const first = lines.findIndex((l) => l.startsWith('|'));
   const end = lines.findIndex((l, i) => i > first && !l.startsWith('|'));
@@ -112,7 +112,7 @@ export interface Caller {
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const user = (email: string, key: string) => ({ 'x-auth-email': email, 'x-auth-key': key });
 
-/** What each column of the table sends; the README's legend says the same in words. */
+/** What each column of the table sends; the page's legend says the same in words. */
 export const CALLERS: Record<string, Caller> = {
   none: { account: OWNER, variants: [{}] },
   malformed: {
