@@ -12,7 +12,8 @@ import {
   type RateLimitPolicy,
 } from './cloudflare/rate-limit/options.js';
 import { openAdminTenancyStore } from './adapters/admin-store.js';
-import { TenancyService, toPublicToken, toPublicUser } from './platform/tenancy/service.js';
+import { TenancyService } from './platform/tenancy/service.js';
+import { toPublicToken, toPublicUser } from './platform/tenancy/rows.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './platform/resource-types/registry.js';
 import { SEEDED_TYPE } from './emulator/seed/store.js';
 import type { AccountRow, OrganizationRow, TokenRow, UserRow } from './platform/tenancy/store.js';
