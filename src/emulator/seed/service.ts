@@ -1,7 +1,7 @@
 import { formatMicros, systemClock, type Clock } from '../../lib/clock.js';
 import { newId, newSecret } from '../../lib/ids.js';
 import { hashSecret } from '../../lib/secrets.js';
-import { tokenValueProblem } from '../../platform/tenancy/service.js';
+import { tokenValueProblem } from '../../platform/tenancy/inputs.js';
 import { seedIds, type SeedPlan, type SeedWriter } from './store.js';
 import { randomBytes } from 'node:crypto';
 

@@ -8,7 +8,8 @@ import { bindResourceTypes } from '../../platform/resource-types/schemas.js';
 import { groupBy } from '../../lib/group-by.js';
 import { isId } from '../../lib/ids.js';
 import { MAX_TAG_KEY_LENGTH } from '../../cloudflare/shares/schemas.js';
-import { normalizeExpiresOn, permissionsProblem } from '../../platform/tenancy/service.js';
+import { permissionsProblem } from '../../platform/tenancy/inputs.js';
+import { normalizeExpiresOn } from '../../platform/tenancy/rows.js';
 import {
   STATE_FORMAT_VERSION,
   STATE_FORMAT_VERSIONS,

@@ -4,7 +4,8 @@ import type { TypeCheck } from '@sinclair/typebox/compiler';
 import type { Value as ValueApi, ValueError } from '@sinclair/typebox/value';
 import type { ResourceTypeRegistry } from '../resource-types/registry.js';
 import { ID_PATTERN } from '../../lib/ids.js';
-import type { BatchSummary, Issue, Pending, TenancyService } from './service.js';
+import type { Issue, Pending } from './inputs.js';
+import type { BatchSummary, TenancyService } from './service.js';
 import { findBadText } from '../../http/validation.js';
 
 const Id = Type.String({ pattern: ID_PATTERN });

@@ -1,10 +1,22 @@
 import type { Clock } from '../../lib/clock.js';
-import { isEmailAddress, MAX_SECRET_LENGTH, SECRET_CHARACTERS } from '../../lib/credential-shapes.js';
-import { isId, randomIds, type IdSource, newSecret } from '../../lib/ids.js';
+import { randomIds, type IdSource, newSecret } from '../../lib/ids.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../resource-types/registry.js';
 import { hashSecret } from '../../lib/secrets.js';
 import type { AuditOf } from '../audit/entry.js';
 import { tenancyAudit } from './audit.js';
+import { TenancyChecks } from './checks.js';
+import {
+  accountIdIssues,
+  entitlementIssues,
+  fail,
+  type AccountInput,
+  type Issue,
+  type OrganizationInput,
+  type Pending,
+  type TokenInput,
+  type UserInput,
+} from './inputs.js';
+import { accountFields, sameList, sameSet, tokenFields, unique } from './rows.js';
 import type {
   AccountRow,
   BatchSummary,
@@ -16,134 +28,10 @@ import type {
   UserRow,
 } from './store.js';
 
-export type Permission = 'read' | 'edit';
-export type TokenStatus = TokenRow['status'];
-
-export interface OrganizationInput {
-  id?: string;
-  name: string;
-}
-
-export interface AccountInput {
-  id?: string;
-  name: string;
-  organization_id?: string | null;
-  /** Omitted or null: the account may receive every resource type. */
-  entitlements?: readonly string[] | null;
-}
-
-export interface UserInput {
-  email: string;
-  api_key?: string;
-  accounts: readonly string[];
-  organizations: readonly string[];
-}
-
-export interface TokenInput {
-  name: string;
-  value?: string;
-  accounts: readonly string[];
-  organizations: readonly string[];
-  permissions: readonly string[];
-  status?: TokenStatus;
-  expires_on?: string | null;
-}
-
-/** One problem with an input; `path` names the field, e.g. `accounts[2]`. */
-export interface Issue {
-  path: string;
-  message: string;
-}
-
-/** Ids that do not exist yet but will by the time the checked input is written (bootstrap files). */
-export interface Pending {
-  organizations?: ReadonlySet<string>;
-  accounts?: ReadonlySet<string>;
-}
-
 export type { BatchSummary, Change } from './store.js';
 export interface Put<T> {
   row: T;
   change: Change;
-}
-
-export type PublicUser = Omit<UserRow, 'api_key_hash'>;
-export type PublicToken = Omit<TokenRow, 'secret_hash'>;
-
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
-/** A chosen token value shorter than this could be found by trying values against the API. */
-export const MIN_TOKEN_LENGTH = 16;
-
-export function toPublicUser({ api_key_hash: _hash, ...rest }: UserRow): PublicUser {
-  return rest;
-}
-
-export function toPublicToken({ secret_hash: _hash, ...rest }: TokenRow): PublicToken {
-  return rest;
-}
-
-/** Turns a validated `expires_on` into the `2020-01-01T00:00:00Z` form Cloudflare returns. */
-export function normalizeExpiresOn(value: string | null | undefined): string | null {
-  if (value == null) return null;
-  return new Date(Date.parse(value)).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-export function nameProblem(name: string): string | undefined {
-  return name.trim() === '' ? 'must not be empty' : undefined;
-}
-
-export function emailProblem(email: string): string | undefined {
-  return isEmailAddress(email) ? undefined : `not a valid email address: ${JSON.stringify(email)}`;
-}
-
-/** Never echoes the secret itself. */
-export function secretProblem(secret: string): string | undefined {
-  if (secret.length === 0) return 'must not be empty';
-  if (secret.length > MAX_SECRET_LENGTH) return `must be at most ${MAX_SECRET_LENGTH} characters`;
-  return SECRET_CHARACTERS.test(secret)
-    ? undefined
-    : 'must contain only visible ASCII characters (no spaces)';
-}
-
-/** A token value someone chose (generated ones are 40 characters); never echoes it. */
-export function tokenValueProblem(value: string): string | undefined {
-  if (value.length > 0 && value.length < MIN_TOKEN_LENGTH) {
-    return `must be at least ${MIN_TOKEN_LENGTH} characters: shorter tokens can be guessed`;
-  }
-  return secretProblem(value);
-}
-
-export function expiresOnProblem(value: string | null | undefined): string | undefined {
-  if (value == null) return undefined;
-  return DATE_TIME.test(value) && !Number.isNaN(Date.parse(value))
-    ? undefined
-    : `not an RFC 3339 date-time: ${JSON.stringify(value)}`;
-}
-
-export function permissionsProblem(permissions: readonly string[]): string | undefined {
-  const unknown = permissions.filter((p) => p !== 'read' && p !== 'edit');
-  if (unknown.length > 0) return `unknown permission ${JSON.stringify(unknown[0])} (expected read, edit)`;
-  if (!permissions.includes('read')) {
-    return permissions.includes('edit') ? "'edit' requires 'read'" : "must include 'read'";
-  }
-  return undefined;
-}
-
-function unique<T>(values: readonly T[]): T[] {
-  return [...new Set(values)];
-}
-
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  const sa = new Set(a);
-  return sa.size === new Set(b).size && b.every((x) => sa.has(x));
-}
-
-function sameList(a: readonly string[] | null, b: readonly string[] | null): boolean {
-  return a === null || b === null ? a === b : sameSet(a, b);
-}
-
-function fail(what: string, issues: Issue[]): never {
-  throw new Error(`${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
 }
 
 /**
@@ -152,13 +40,18 @@ function fail(what: string, issues: Issue[]): never {
  * Every change is audited as the operator's (`CLI_ACTOR`, see ./audit.ts), in the change's transaction.
  */
 export class TenancyService {
+  /** The checks of inputs (`*Issues`); bootstrap files run them on a whole file before `putBatch`. */
+  private readonly checks: TenancyChecks;
+
   constructor(
     private readonly store: TenancyStore,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,
     /** The entitlements an account may hold are the server's resource types' (bootstrap reads it too). */
     readonly resourceTypes: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
-  ) {}
+  ) {
+    this.checks = new TenancyChecks(store, resourceTypes);
+  }
 
   listOrganizations(): Promise<OrganizationRow[]> {
     return this.store.listOrganizations();
@@ -183,17 +76,8 @@ export class TenancyService {
 
   // Organizations
 
-  async organizationIssues(input: OrganizationInput, mode: 'create' | 'put'): Promise<Issue[]> {
-    const issues: Issue[] = [];
-    const nameIssue = nameProblem(input.name);
-    if (nameIssue) issues.push({ path: 'name', message: nameIssue });
-    if (input.id !== undefined) {
-      if (!isId(input.id)) issues.push({ path: 'id', message: idMessage(input.id) });
-      else if (mode === 'create' && (await this.store.getOrganization(input.id))) {
-        issues.push({ path: 'id', message: `organization ${input.id} already exists` });
-      }
-    } else if (mode === 'put') issues.push({ path: 'id', message: 'required' });
-    return issues;
+  organizationIssues(input: OrganizationInput, mode: 'create' | 'put'): Promise<Issue[]> {
+    return this.checks.organizationIssues(input, mode);
   }
 
   async createOrganization(input: OrganizationInput): Promise<OrganizationRow> {
@@ -229,25 +113,8 @@ export class TenancyService {
 
   // Accounts
 
-  async accountIssues(input: AccountInput, mode: 'create' | 'put', pending: Pending = {}): Promise<Issue[]> {
-    const issues: Issue[] = [];
-    const nameIssue = nameProblem(input.name);
-    if (nameIssue) issues.push({ path: 'name', message: nameIssue });
-    if (input.id !== undefined) {
-      if (!isId(input.id)) issues.push({ path: 'id', message: idMessage(input.id) });
-      else if (mode === 'create' && (await this.store.getAccount(input.id))) {
-        issues.push({ path: 'id', message: `account ${input.id} already exists` });
-      }
-    } else if (mode === 'put') issues.push({ path: 'id', message: 'required' });
-    issues.push(...(await this.organizationIdIssues(input.organization_id, pending)));
-    issues.push(...entitlementIssues(this.resourceTypes, input.entitlements));
-    return issues;
-  }
-
-  private async organizationIdIssues(orgId: string | null | undefined, pending: Pending): Promise<Issue[]> {
-    if (orgId == null) return [];
-    const issue = await this.organizationRefProblem(orgId, pending);
-    return issue ? [{ path: 'organization_id', message: issue }] : [];
+  accountIssues(input: AccountInput, mode: 'create' | 'put', pending: Pending = {}): Promise<Issue[]> {
+    return this.checks.accountIssues(input, mode, pending);
   }
 
   async createAccount(input: AccountInput): Promise<AccountRow> {
@@ -289,7 +156,7 @@ export class TenancyService {
    * receiving the new one's.
    */
   async moveAccount(id: string, organizationId: string | null): Promise<Put<AccountRow>> {
-    const issues = [...accountIdIssues(id), ...(await this.organizationIdIssues(organizationId, {}))];
+    const issues = [...accountIdIssues(id), ...(await this.checks.organizationIdIssues(organizationId, {}))];
     if (issues.length > 0) fail('invalid account', issues);
     const existing = await this.existingAccount(id);
     if (existing.organization_id === organizationId) return { row: existing, change: 'unchanged' };
@@ -326,19 +193,8 @@ export class TenancyService {
 
   // Users
 
-  async userIssues(input: UserInput, mode: 'create' | 'put', pending: Pending = {}): Promise<Issue[]> {
-    const issues: Issue[] = [];
-    const emailIssue = emailProblem(input.email);
-    if (emailIssue) issues.push({ path: 'email', message: emailIssue });
-    else if (mode === 'create' && (await this.store.findUserByEmail(input.email))) {
-      issues.push({ path: 'email', message: `user ${input.email} already exists` });
-    }
-    if (input.api_key !== undefined) {
-      const keyIssue = secretProblem(input.api_key);
-      if (keyIssue) issues.push({ path: 'api_key', message: keyIssue });
-    } else if (mode === 'put') issues.push({ path: 'api_key', message: 'required' });
-    issues.push(...(await this.scopeIssues(input, pending)));
-    return issues;
+  userIssues(input: UserInput, mode: 'create' | 'put', pending: Pending = {}): Promise<Issue[]> {
+    return this.checks.userIssues(input, mode, pending);
   }
 
   /** Creates a user with a global API key; the key is returned once and only its digest is stored. */
@@ -385,34 +241,8 @@ export class TenancyService {
 
   // Tokens
 
-  /**
-   * `create` refuses a value another token holds; `put` upserts by value (bootstrap files), so the token
-   * holding it is the one it updates.
-   */
-  async tokenIssues(input: TokenInput, mode: 'create' | 'put', pending: Pending = {}): Promise<Issue[]> {
-    const issues: Issue[] = [];
-    const nameIssue = nameProblem(input.name);
-    if (nameIssue) issues.push({ path: 'name', message: nameIssue });
-    if (input.value !== undefined) {
-      const valueIssue = tokenValueProblem(input.value);
-      if (valueIssue) issues.push({ path: 'value', message: valueIssue });
-      else if (mode === 'create') {
-        const holder = await this.store.findTokenCredential(hashSecret(input.value), null);
-        if (holder) issues.push({ path: 'value', message: `already used by token ${holder.id}` });
-      }
-    } else if (mode === 'put') issues.push({ path: 'value', message: 'required' });
-    const permIssue = permissionsProblem(input.permissions);
-    if (permIssue) issues.push({ path: 'permissions', message: permIssue });
-    if (input.status !== undefined && input.status !== 'active' && input.status !== 'disabled') {
-      issues.push({
-        path: 'status',
-        message: `must be active or disabled, not ${JSON.stringify(input.status)}`,
-      });
-    }
-    const expiresIssue = expiresOnProblem(input.expires_on);
-    if (expiresIssue) issues.push({ path: 'expires_on', message: expiresIssue });
-    issues.push(...(await this.scopeIssues(input, pending)));
-    return issues;
+  tokenIssues(input: TokenInput, mode: 'create' | 'put', pending: Pending = {}): Promise<Issue[]> {
+    return this.checks.tokenIssues(input, mode, pending);
   }
 
   /** Creates an API token; the value is returned once and only its digest is stored. */
@@ -490,76 +320,4 @@ export class TenancyService {
       this.audit(now),
     );
   }
-
-  private async organizationRefProblem(id: string, pending: Pending): Promise<string | undefined> {
-    if (!isId(id)) return idMessage(id);
-    if (pending.organizations?.has(id) || (await this.store.getOrganization(id))) return undefined;
-    return `unknown organization ${id}`;
-  }
-
-  private async scopeIssues(
-    input: { accounts: readonly string[]; organizations: readonly string[] },
-    pending: Pending,
-  ): Promise<Issue[]> {
-    const issues: Issue[] = [];
-    for (const [i, id] of input.accounts.entries()) {
-      if (!isId(id)) issues.push({ path: `accounts[${i}]`, message: idMessage(id) });
-      else if (!pending.accounts?.has(id) && !(await this.store.getAccount(id))) {
-        issues.push({ path: `accounts[${i}]`, message: `unknown account ${id}` });
-      }
-    }
-    for (const [i, id] of input.organizations.entries()) {
-      const issue = await this.organizationRefProblem(id, pending);
-      if (issue) issues.push({ path: `organizations[${i}]`, message: issue });
-    }
-    return issues;
-  }
-}
-
-function idMessage(id: string): string {
-  return `not a valid id (32 lowercase hex characters): ${JSON.stringify(id)}`;
-}
-
-function accountIdIssues(id: string): Issue[] {
-  return isId(id) ? [] : [{ path: 'id', message: idMessage(id) }];
-}
-
-function entitlementIssues(
-  types: ResourceTypeRegistry,
-  entitlements: readonly string[] | null | undefined,
-): Issue[] {
-  const issues: Issue[] = [];
-  entitlements?.forEach((e, i) => {
-    if (!types.isEntitlement(e)) {
-      issues.push({
-        path: `entitlements[${i}]`,
-        message: `unknown resource type ${JSON.stringify(e)} (expected one of ${types.entitlements.join(', ')})`,
-      });
-    }
-  });
-  return issues;
-}
-
-function accountFields(
-  types: ResourceTypeRegistry,
-  input: AccountInput,
-): Pick<AccountRow, 'name' | 'organization_id' | 'entitlements'> {
-  return {
-    name: input.name,
-    organization_id: input.organization_id ?? null,
-    entitlements:
-      input.entitlements == null ? null : unique(input.entitlements.filter((e) => types.isEntitlement(e))),
-  };
-}
-
-function tokenFields(input: TokenInput, value: string): Omit<TokenRow, 'id' | 'created'> {
-  return {
-    name: input.name,
-    secret_hash: hashSecret(value),
-    can_edit: input.permissions.includes('edit'),
-    status: input.status ?? 'active',
-    expires_on: normalizeExpiresOn(input.expires_on),
-    accounts: unique(input.accounts),
-    organizations: unique(input.organizations),
-  };
 }
