@@ -3,15 +3,12 @@ import { isEmailAddress, MAX_SECRET_LENGTH, SECRET_CHARACTERS } from '../../lib/
 import { isId, randomIds, type IdSource, newSecret } from '../../lib/ids.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../resource-types/registry.js';
 import { hashSecret } from '../../lib/secrets.js';
-import type { AuditOf } from '../audit/entry.js';
-import { tenancyAudit } from './audit.js';
 import type {
   AccountRow,
   BatchSummary,
   Change,
   OrganizationRow,
   TenancyStore,
-  TenancyWrites,
   TokenRow,
   UserRow,
 } from './store.js';
@@ -164,11 +161,6 @@ export class TenancyService {
     return this.store.listOrganizations();
   }
 
-  /** Entries for what a write made at `time` changed, built inside its transaction. */
-  private audit(time: string): AuditOf<TenancyWrites> {
-    return (writes) => tenancyAudit(time, writes);
-  }
-
   listAccounts(organizationId?: string): Promise<AccountRow[]> {
     return this.store.listAccounts(organizationId);
   }
@@ -260,7 +252,7 @@ export class TenancyService {
       created: now,
       modified: now,
     };
-    await this.store.upsertAccount(row, this.audit(now));
+    await this.store.upsertAccount(row, now);
     return row;
   }
 
@@ -279,7 +271,7 @@ export class TenancyService {
     }
     const now = this.clock.timestamp();
     const row: AccountRow = { ...fields, id: input.id, created: existing?.created ?? now, modified: now };
-    await this.store.upsertAccount(row, this.audit(now));
+    await this.store.upsertAccount(row, now);
     return { row, change: existing ? 'updated' : 'created' };
   }
 
@@ -320,7 +312,7 @@ export class TenancyService {
 
   private async updateAccount(row: AccountRow): Promise<Put<AccountRow>> {
     const updated: AccountRow = { ...row, modified: this.clock.timestamp() };
-    await this.store.upsertAccount(updated, this.audit(updated.modified));
+    await this.store.upsertAccount(updated, updated.modified);
     return { row: updated, change: 'updated' };
   }
 
@@ -354,7 +346,7 @@ export class TenancyService {
       organizations: unique(input.organizations),
       created: this.clock.timestamp(),
     };
-    await this.store.upsertUser(user, this.audit(user.created));
+    await this.store.upsertUser(user, user.created);
     return { user, apiKey };
   }
 
@@ -379,7 +371,7 @@ export class TenancyService {
     ) {
       return { row: existing, change: 'unchanged' };
     }
-    await this.store.upsertUser(row, this.audit(this.clock.timestamp()));
+    await this.store.upsertUser(row, this.clock.timestamp());
     return { row, change: existing ? 'updated' : 'created' };
   }
 
@@ -425,7 +417,7 @@ export class TenancyService {
       id: this.ids.next(),
       created: this.clock.timestamp(),
     };
-    await this.store.upsertToken(token, this.audit(token.created));
+    await this.store.upsertToken(token, token.created);
     return { token, value };
   }
 
@@ -456,7 +448,7 @@ export class TenancyService {
     ) {
       return { row: existing, change: 'unchanged' };
     }
-    await this.store.upsertToken(row, this.audit(this.clock.timestamp()));
+    await this.store.upsertToken(row, this.clock.timestamp());
     return { row, change: existing ? 'updated' : 'created' };
   }
 
@@ -487,7 +479,7 @@ export class TenancyService {
         now,
       },
       // Organizations are written too, without entries (see ./audit.ts).
-      this.audit(now),
+      now,
     );
   }
 
