@@ -18,7 +18,7 @@ import {
   type ShareObject,
   type UpdateShareBody,
 } from './schemas.js';
-import { resolveRecipients } from './recipient-accounts.js';
+import { namedAccounts, resolveRecipients } from './recipient-accounts.js';
 import type { ShareDetail, ShareListQuery, ShareRow, ShareView, TagFilter, Tags } from './store.js';
 import type { SharesStore } from './store.js';
 import type { TenancyStore } from '../../platform/tenancy/store.js';
