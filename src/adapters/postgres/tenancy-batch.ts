@@ -9,7 +9,12 @@ import type {
   UserRow,
 } from '../../platform/tenancy/store.js';
 import { planBatch, type Existing } from '../../platform/tenancy/batch.js';
-import { tenancyAudit } from '../../platform/tenancy/audit.js';
+import {
+  accountsNamed,
+  tenancyAudit,
+  withOrganizations,
+  type TenancyChanges,
+} from '../../platform/tenancy/audit.js';
 import { insertAudit } from './audit.js';
 import { named, type Queryable } from './database.js';
 import {
@@ -38,23 +43,14 @@ import {
 import { enqueueMany } from './work.js';
 
 /** Completes what a write changed with the organizations of the accounts its users and tokens name. */
-export async function completeWrites(
-  client: Queryable,
-  changed: Partial<Omit<TenancyWrites, 'organizationOf'>>,
-): Promise<TenancyWrites> {
-  const users = changed.users ?? [];
-  const tokens = changed.tokens ?? [];
-  const ids = new Set<string>();
-  for (const { before, after } of [...users, ...tokens]) {
-    for (const id of before?.accounts ?? []) ids.add(id);
-    for (const id of after.accounts) ids.add(id);
-  }
+export async function completeWrites(client: Queryable, changed: TenancyChanges): Promise<TenancyWrites> {
+  const ids = accountsNamed(changed);
   const organizationOf = new Map<string, string | null>();
-  if (ids.size > 0) {
-    const { rows } = await client.query<AccountRow>(named(ACCOUNTS_BY_IDS, [[...ids]]));
+  if (ids.length > 0) {
+    const { rows } = await client.query<AccountRow>(named(ACCOUNTS_BY_IDS, [ids]));
     for (const r of rows) organizationOf.set(r.id, r.organization_id);
   }
-  return { accounts: changed.accounts ?? [], users, tokens, organizationOf };
+  return withOrganizations(changed, organizationOf);
 }
 
 /**

@@ -1,6 +1,11 @@
 import type Database from 'better-sqlite3';
 import { planBatch, type PrincipalWrite } from '../../platform/tenancy/batch.js';
-import { tenancyAudit } from '../../platform/tenancy/audit.js';
+import {
+  accountsNamed,
+  tenancyAudit,
+  withOrganizations,
+  type TenancyChanges,
+} from '../../platform/tenancy/audit.js';
 import type {
   AccountRow,
   BatchSummary,
@@ -18,24 +23,13 @@ import type { TenancyStatements } from './tenancy-statements.js';
 import { enqueue, enqueueAccountRecipients } from './work.js';
 
 /** Completes what a write changed with the organizations of the accounts its users and tokens name. */
-export function completeWrites(
-  s: TenancyStatements,
-  changed: Partial<Omit<TenancyWrites, 'organizationOf'>>,
-): TenancyWrites {
-  const users = changed.users ?? [];
-  const tokens = changed.tokens ?? [];
-  const ids = new Set<string>();
-  for (const { before, after } of [...users, ...tokens]) {
-    for (const id of before?.accounts ?? []) ids.add(id);
-    for (const id of after.accounts) ids.add(id);
-  }
+export function completeWrites(s: TenancyStatements, changed: TenancyChanges): TenancyWrites {
+  const ids = accountsNamed(changed);
   const organizationOf = new Map<string, string | null>();
-  if (ids.size > 0) {
-    for (const r of s.accountsByIds.all(JSON.stringify([...ids]))) {
-      organizationOf.set(r.id, r.organization_id);
-    }
+  if (ids.length > 0) {
+    for (const r of s.accountsByIds.all(JSON.stringify(ids))) organizationOf.set(r.id, r.organization_id);
   }
-  return { accounts: changed.accounts ?? [], users, tokens, organizationOf };
+  return withOrganizations(changed, organizationOf);
 }
 
 /** Reads a batch plans against, inside its transaction. */
