@@ -722,7 +722,7 @@ describe('ResourcesStore versioned writes', () => {
         metadata: { share_id: shareId },
       });
     const entries = async () =>
-      Number((await h.sql('SELECT COUNT(*) AS n FROM audit_logs WHERE share_id = ?', [shareId]))[0]?.n);
+      Number((await h.sql('SELECT COUNT(*) AS n FROM audit_logs WHERE share_id = ?', shareId))[0]?.n);
     const read = await resources.get(shareId, id);
     assert.ok(read);
     const moved = await resources.updateMeta(read, { by: 'other' }, now, [entry()]);
