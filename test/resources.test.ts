@@ -6,6 +6,7 @@ import {
   base,
   call,
   hexId,
+  ORG,
   OWNER,
   R1,
   R2,
@@ -24,6 +25,7 @@ import {
   routeErrors,
 } from './helpers.js';
 import { hashSecret } from '../src/lib/secrets.js';
+import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
 
 const RESOURCE_NOT_FOUND = 'Share resource not found';
 const RESOURCE_DELETING = 'The resource is deleting and can no longer be changed';
@@ -702,5 +704,42 @@ describe('resources of a deleted share', () => {
     const got = await call(h.app, 'GET', resourcesUrl(shareId, `/${seed.id}`));
     assertSuccess(got);
     assert.deepEqual(got.body.result, before[0]);
+  });
+});
+
+describe('ResourcesStore versioned writes', () => {
+  test('given a resource changed since it was read, when updateMeta or markDeleting writes from the old read, then stale and neither the change nor its audit entry is written; from a fresh read, then written', async () => {
+    const shareId = await newShare();
+    const { id } = await seedResource(shareId);
+    const resources = h.store.resources;
+    const now = h.clock.timestamp();
+    const entry = () =>
+      auditEntry(CLI_ACTOR, now, {
+        account: { id: OWNER, organization_id: ORG },
+        action: 'update',
+        description: 'Update share resource',
+        resource: { type: 'share_resource', id },
+        metadata: { share_id: shareId },
+      });
+    const entries = async () =>
+      Number((await h.sql('SELECT COUNT(*) AS n FROM audit_logs WHERE share_id = ?', shareId))[0]?.n);
+    const read = await resources.get(shareId, id);
+    assert.ok(read);
+    const moved = await resources.updateMeta(read, { by: 'other' }, now, [entry()]);
+    assert.ok(moved !== 'inactive' && moved !== 'stale');
+    assert.equal(moved.resource_version, read.resource_version + 1);
+    const audited = await entries();
+
+    assert.equal(await resources.updateMeta(read, { by: 'stale' }, now, [entry()]), 'stale');
+    assert.equal(await resources.markDeleting(read, now, [entry()]), 'stale');
+    assert.deepEqual(await resources.get(shareId, id), moved);
+    assert.equal(await entries(), audited);
+
+    const deleting = await resources.markDeleting(moved, now, [entry()]);
+    assert.ok(deleting !== 'inactive' && deleting !== 'stale');
+    assert.equal(deleting.status, 'deleting');
+    assert.equal(await entries(), audited + 1);
+    assert.equal(await resources.updateMeta(deleting, { late: true }, now, [entry()]), 'inactive');
+    assert.equal(await entries(), audited + 1);
   });
 });

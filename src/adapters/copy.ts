@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { createPool, migrate, transaction } from './postgres/database.js';
 import { assertMigrated as assertSqliteMigrated } from './sqlite/database.js';
+import { TABLES as STORE_TABLES } from './tables.js';
+import type { Column } from '../lib/table.js';
 
 type Value = string | number | boolean | null;
 type Convert = (value: unknown) => Value;
@@ -12,182 +14,57 @@ const bool: Convert = (v) => (v === null ? null : v === 1 || v === true);
 /** SQLite keeps JSON as text; PostgreSQL parses it into jsonb (the parameter is cast). */
 const json: Convert = (v) => (v === null ? null : String(v));
 
-interface Column {
+interface CopiedColumn {
   name: string;
   convert: Convert;
   /** Cast applied to the parameter, e.g. `jsonb`. */
   cast?: string;
 }
 
-interface Table {
+interface CopiedTable {
   name: string;
-  columns: Column[];
+  columns: CopiedColumn[];
   /** Source order, so the copy is deterministic (primary key). */
   orderBy: string;
   /** Columns the target generates itself (identities), not copied. */
-  generated?: string[];
+  generated: string[];
 }
 
-const col = (name: string, convert: Convert = asIs, cast?: string): Column => ({ name, convert, cast });
-const cols = (...names: string[]) => names.map((n) => col(n));
+/** How a column of each type goes from SQLite to PostgreSQL. */
+function copied(c: Column): CopiedColumn {
+  // Leases belong to the stopped embedded server: the work is due for whichever worker comes first.
+  if (c.role === 'lease') return { name: c.name, convert: () => null };
+  if (c.type === 'boolean') return { name: c.name, convert: bool };
+  if (c.type === 'json') return { name: c.name, convert: json, cast: 'jsonb' };
+  return { name: c.name, convert: asIs };
+}
 
 /**
- * Every table of the store, parents before children so foreign keys hold at each insert. Keep in step
- * with the migrations: a table or column added there must be added here (the copy verifies row counts,
- * and fails on a column the source lacks).
+ * The tables copied (the state and history tables of ./tables.ts, in its order: parents before children,
+ * so foreign keys hold at each insert). The copy verifies row counts, and refuses a source column this
+ * list lacks.
  */
-export const TABLES: readonly Table[] = [
-  {
-    name: 'organizations',
-    columns: cols('id', 'name', 'share_count', 'created', 'modified'),
-    orderBy: 'id',
-  },
-  {
-    name: 'accounts',
-    columns: [
-      ...cols('id', 'name', 'organization_id'),
-      col('entitlements', json, 'jsonb'),
-      ...cols('created', 'modified'),
-    ],
-    orderBy: 'id',
-  },
-  {
-    name: 'organization_departures',
-    columns: cols('organization_id', 'account_id'),
-    orderBy: 'organization_id, account_id',
-  },
-  { name: 'users', columns: cols('id', 'email', 'api_key_hash', 'created', 'modified'), orderBy: 'id' },
-  { name: 'user_accounts', columns: cols('user_id', 'account_id'), orderBy: 'user_id, account_id' },
-  {
-    name: 'user_organizations',
-    columns: cols('user_id', 'organization_id'),
-    orderBy: 'user_id, organization_id',
-  },
-  {
-    name: 'tokens',
-    columns: [
-      ...cols('id', 'name', 'secret_hash'),
-      col('can_edit', bool),
-      ...cols('status', 'expires_on', 'created', 'modified'),
-    ],
-    orderBy: 'id',
-  },
-  { name: 'token_accounts', columns: cols('token_id', 'account_id'), orderBy: 'token_id, account_id' },
-  {
-    name: 'token_organizations',
-    columns: cols('token_id', 'organization_id'),
-    orderBy: 'token_id, organization_id',
-  },
-  {
-    name: 'shares',
-    columns: cols(
-      'id',
-      'account_id',
-      'organization_id',
-      'name',
-      'target_type',
-      'status',
-      'created',
-      'modified',
-      'org_seq',
-    ),
-    orderBy: 'id',
-  },
-  { name: 'share_tags', columns: cols('share_id', 'key', 'value'), orderBy: 'share_id, key' },
-  {
-    name: 'share_recipients',
-    columns: cols('id', 'share_id', 'account_id', 'desired_status', 'status', 'created', 'modified'),
-    orderBy: 'id',
-  },
-  {
-    name: 'share_resources',
-    columns: [
-      ...cols('id', 'share_id', 'resource_id', 'resource_type', 'resource_account_id'),
-      col('meta', json, 'jsonb'),
-      ...cols('status', 'resource_version', 'created', 'modified'),
-    ],
-    orderBy: 'id',
-  },
-  {
-    name: 'share_excluded_recipients',
-    columns: cols('id', 'share_id', 'account_id', 'created', 'modified'),
-    orderBy: 'id',
-  },
-  {
-    name: 'recipient_resources',
-    columns: [
-      ...cols('recipient_id', 'share_resource_id', 'applied_version', 'error'),
-      col('terminal', bool),
-      ...cols('error_version', 'modified'),
-    ],
-    orderBy: 'recipient_id, share_resource_id',
-  },
-  {
-    name: 'reconcile_work',
-    columns: [
-      ...cols('kind', 'id', 'generation', 'due_at', 'attempts'),
-      // Leases belong to the stopped embedded server: the work is due for whichever worker comes first.
-      col('lease_owner', () => null),
-      col('lease_expires', () => null),
-      col('last_error'),
-    ],
-    orderBy: 'kind, id',
-  },
-  {
-    name: 'inventory',
-    columns: [
-      ...cols('account_id', 'share_resource_id', 'share_id', 'resource_id', 'resource_type'),
-      col('resource_account_id'),
-      col('meta', json, 'jsonb'),
-      ...cols('resource_version', 'created', 'modified'),
-    ],
-    orderBy: 'account_id, share_resource_id',
-  },
-  {
-    // `seq` is left to the target's identity, written in the source's order.
-    name: 'audit_logs',
-    columns: cols(
-      'id',
-      'account_id',
-      'organization_id',
-      'time',
-      'action_type',
-      'action_description',
-      'action_result',
-      'actor_type',
-      'actor_id',
-      'actor_email',
-      'actor_ip',
-      'actor_context',
-      'actor_token_id',
-      'actor_token_name',
-      'interface',
-      'resource_type',
-      'resource_id',
-      'share_id',
-      'raw_method',
-      'raw_uri',
-      'raw_status_code',
-      'raw_user_agent',
-      'raw_ray_id',
-      'old_value',
-      'new_value',
-      'metadata',
-      'request',
-    ),
-    orderBy: 'seq',
-    generated: ['seq'],
-  },
-];
+export const TABLES: readonly CopiedTable[] = STORE_TABLES.filter(
+  (t) => t.role === 'state' || t.role === 'history',
+).map((t) => ({
+  name: t.name,
+  columns: t.columns.filter((c) => c.role !== 'generated').map(copied),
+  orderBy: t.key.join(', '),
+  generated: t.columns.filter((c) => c.role === 'generated').map((c) => c.name),
+}));
 
 /**
  * Tables the target's own triggers fill while the tables above are copied: copied rows would collide, so
  * they are compared instead (same row count on both sides).
  */
-export const DERIVED_TABLES: readonly string[] = ['share_visibility'];
+export const DERIVED_TABLES: readonly string[] = STORE_TABLES.filter((t) => t.role === 'derived').map(
+  (t) => t.name,
+);
 
 /** Tables not copied at all: transient request counters (`--rate-limit`) start empty on the target. */
-export const TRANSIENT_TABLES: readonly string[] = ['rate_limits'];
+export const TRANSIENT_TABLES: readonly string[] = STORE_TABLES.filter((t) => t.role === 'transient').map(
+  (t) => t.name,
+);
 
 /**
  * Refuses a source holding a table or column the copy does not know (a newer schema, or TABLES not kept
@@ -195,7 +72,7 @@ export const TRANSIENT_TABLES: readonly string[] = ['rate_limits'];
  */
 export function assertCopiesEverything(source: Database.Database): void {
   const known = new Map(
-    TABLES.map((t) => [t.name, new Set([...t.columns.map((c) => c.name), ...(t.generated ?? [])])]),
+    TABLES.map((t) => [t.name, new Set([...t.columns.map((c) => c.name), ...t.generated])]),
   );
   const tables = source
     .prepare(
@@ -224,7 +101,7 @@ const BATCH_PARAMS = 30_000;
 
 export type CopyCounts = Record<string, number>;
 
-function insertSql(table: Table, rows: number): string {
+function insertSql(table: CopiedTable, rows: number): string {
   const names = table.columns.map((c) => c.name).join(', ');
   let n = 0;
   const tuples = Array.from(
@@ -249,7 +126,11 @@ async function refuseNonEmpty(client: pg.PoolClient): Promise<void> {
   }
 }
 
-async function copyTable(source: Database.Database, client: pg.PoolClient, table: Table): Promise<number> {
+async function copyTable(
+  source: Database.Database,
+  client: pg.PoolClient,
+  table: CopiedTable,
+): Promise<number> {
   const select = source.prepare(
     `SELECT ${table.columns.map((c) => c.name).join(', ')} FROM ${table.name} ORDER BY ${table.orderBy}`,
   );

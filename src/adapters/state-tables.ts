@@ -1,162 +1,12 @@
 import { TIMESTAMP_PATTERN } from '../http/common-schemas.js';
 import { formatMicros } from '../lib/clock.js';
 import type { StateRows } from '../emulator/state/store.js';
+import type { ColumnType } from '../lib/table.js';
 
-/**
- * The tables a state snapshot holds, shared by the SQLite and PostgreSQL state stores: each store turns a
- * column type into its own representation (SQLite keeps booleans as 0/1 and JSON as text, PostgreSQL has
- * boolean, jsonb and timestamptz). Keep in step with the migrations, as src/adapters/copy.ts is: the state test
- * fails on a table or column that is in neither this list nor the derived data below.
+/*
+ * What the state stores of both dialects share beyond the table list (./tables.ts): the restore's derived
+ * columns, timestamps in canonical form, and the deletes that empty one organization.
  */
-export type ColumnType = 'text' | 'integer' | 'bigint' | 'boolean' | 'json' | 'timestamp' | 'expiry';
-
-type Row<K extends keyof StateRows> = StateRows[K][number];
-
-export interface StateTable {
-  name: keyof StateRows;
-  /** In table order; the insert and select lists. */
-  columns: readonly (readonly [string, ColumnType])[];
-  /** Export order: the primary key. */
-  orderBy: readonly string[];
-  /**
-   * Scope links have no position column and are listed in the order they were written (rowid on SQLite,
-   * ctid on PostgreSQL): exported in that order within their owner, so an import writes them back in it.
-   */
-  writeOrder: boolean;
-}
-
-function table<K extends keyof StateRows>(
-  name: K,
-  columns: { [C in keyof Row<K>]-?: ColumnType },
-  orderBy: readonly (keyof Row<K> & string)[],
-  writeOrder = false,
-): StateTable {
-  return { name, columns: Object.entries(columns) as [string, ColumnType][], orderBy, writeOrder };
-}
-
-const stamps = { created: 'timestamp', modified: 'timestamp' } as const;
-
-/** Parents before children, so foreign keys hold at each insert; children first when deleting. */
-export const STATE_TABLES: readonly StateTable[] = [
-  table('organizations', { id: 'text', name: 'text', ...stamps }, ['id']),
-  table('accounts', { id: 'text', name: 'text', organization_id: 'text', entitlements: 'json', ...stamps }, [
-    'id',
-  ]),
-  table('users', { id: 'text', email: 'text', api_key_hash: 'text', ...stamps }, ['id']),
-  table('user_accounts', { user_id: 'text', account_id: 'text' }, ['user_id'], true),
-  table('user_organizations', { user_id: 'text', organization_id: 'text' }, ['user_id'], true),
-  table(
-    'tokens',
-    {
-      id: 'text',
-      name: 'text',
-      secret_hash: 'text',
-      can_edit: 'boolean',
-      status: 'text',
-      expires_on: 'expiry',
-      ...stamps,
-    },
-    ['id'],
-  ),
-  table('token_accounts', { token_id: 'text', account_id: 'text' }, ['token_id'], true),
-  table('token_organizations', { token_id: 'text', organization_id: 'text' }, ['token_id'], true),
-  table('organization_departures', { organization_id: 'text', account_id: 'text' }, [
-    'organization_id',
-    'account_id',
-  ]),
-  table(
-    'shares',
-    {
-      id: 'text',
-      account_id: 'text',
-      organization_id: 'text',
-      name: 'text',
-      target_type: 'text',
-      status: 'text',
-      ...stamps,
-    },
-    ['id'],
-  ),
-  table('share_tags', { share_id: 'text', key: 'text', value: 'text' }, ['share_id', 'key']),
-  table(
-    'share_recipients',
-    { id: 'text', share_id: 'text', account_id: 'text', desired_status: 'text', status: 'text', ...stamps },
-    ['id'],
-  ),
-  table(
-    'share_resources',
-    {
-      id: 'text',
-      share_id: 'text',
-      resource_id: 'text',
-      resource_type: 'text',
-      resource_account_id: 'text',
-      meta: 'json',
-      status: 'text',
-      resource_version: 'integer',
-      ...stamps,
-    },
-    ['id'],
-  ),
-  table('share_excluded_recipients', { id: 'text', share_id: 'text', account_id: 'text', ...stamps }, ['id']),
-  table(
-    'recipient_resources',
-    {
-      recipient_id: 'text',
-      share_resource_id: 'text',
-      applied_version: 'integer',
-      error: 'text',
-      terminal: 'boolean',
-      error_version: 'integer',
-      modified: 'timestamp',
-    },
-    ['recipient_id', 'share_resource_id'],
-  ),
-  table(
-    'reconcile_work',
-    {
-      kind: 'text',
-      id: 'text',
-      generation: 'integer',
-      due_at: 'bigint',
-      attempts: 'integer',
-      last_error: 'text',
-    },
-    ['kind', 'id'],
-  ),
-  table(
-    'inventory',
-    {
-      account_id: 'text',
-      share_resource_id: 'text',
-      share_id: 'text',
-      resource_id: 'text',
-      resource_type: 'text',
-      resource_account_id: 'text',
-      meta: 'json',
-      resource_version: 'integer',
-      ...stamps,
-    },
-    ['account_id', 'share_resource_id'],
-  ),
-];
-
-/**
- * Tables outside the snapshot, emptied with the state, never written by an import: kept by triggers from
- * the ones above (`share_visibility`), history (the audit logs, which describe the state a snapshot
- * replaces), or transient request counters (`rate_limits`: a reset starts every caller's window afresh).
- */
-export const DERIVED_STATE_TABLES = ['share_visibility', 'audit_logs', 'rate_limits'] as const;
-
-/**
- * Columns left out of a snapshot: recomputed on import (`shareNumbering`), or worker leases, which mean
- * nothing to another store.
- */
-export const DERIVED_STATE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
-  organizations: ['share_count'],
-  shares: ['org_seq'],
-  reconcile_work: ['lease_owner', 'lease_expires'],
-};
 
 /**
  * Each share's place in its organization's creation order (by `created`, then id: what a create under
@@ -188,7 +38,7 @@ export interface DerivedColumn {
 }
 
 /** The derived columns of an import of `rows`, per table. */
-export function derivedColumns(rows: StateRows): Partial<Record<keyof StateRows, DerivedColumn[]>> {
+export function derivedColumns(rows: StateRows): Partial<Record<string, DerivedColumn[]>> {
   const { seq, counts } = shareNumbering(rows.shares);
   return {
     organizations: [{ name: 'share_count', type: 'bigint', value: (r) => counts.get(r.id as string) ?? 0 }],

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ID_PATTERN } from '../lib/ids.js';
 import { RESOURCE_TYPES } from '../lib/resource-types.js';
 
 /** Identifiers as the contract declares them: strings of at most 32 characters. */
@@ -7,6 +8,9 @@ export const Identifier = (description: string) => Type.String({ maxLength: 32, 
 export const TIMESTAMP_PATTERN = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$';
 /** A SHA-256 digest in lowercase hex. */
 export const DIGEST_PATTERN = '^[0-9a-f]{64}$';
+/** A stored object id (32 lowercase hex characters) and a stored timestamp, as a state document holds them. */
+export const StoredId = Type.String({ pattern: ID_PATTERN });
+export const StoredStamp = Type.String({ pattern: TIMESTAMP_PATTERN, format: 'date-time' });
 export const Timestamp = (description: string) =>
   Type.String({ format: 'date-time', description, examples: ['2023-09-21T18:56:32.624632Z'] });
 

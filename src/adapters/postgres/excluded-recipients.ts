@@ -57,7 +57,7 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
     shareId: string,
     changes: ExclusionChanges,
     modified: string,
-    newRecipientId: () => string,
+    recipientIds: readonly string[],
     audit: readonly AuditEntry[] = [],
   ): Promise<boolean> {
     let excluding: ExcludedRecipientRow | undefined;
@@ -65,7 +65,7 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
       return await transaction(this.pool, async (client) => {
         if (!(await shareIsActive(client, shareId))) return false;
         const due = this.timing.dueAt();
-        for (const id of changes.remove) {
+        for (const [i, id] of changes.remove.entries()) {
           const gone = (await client.query<{ account_id: string }>(named(REMOVE, [shareId, id]))).rows[0];
           if (!gone) continue;
           // Only a current member is included again: one that left the organization stays out, as the
@@ -77,7 +77,7 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
             await insertRecipient(
               client,
               {
-                id: newRecipientId(),
+                id: recipientIds[i] ?? missingId(id),
                 share_id: shareId,
                 account_id: gone.account_id,
                 desired_status: 'associated',
@@ -107,4 +107,9 @@ export class PgExcludedRecipientsStore implements ExcludedRecipientsStore {
       throw err;
     }
   }
+}
+
+/** The service passes one recipient id per removal; a shorter list is a caller's bug. */
+function missingId(exclusionId: string): never {
+  throw new Error(`no recipient id given for the removal of exclusion ${exclusionId}`);
 }

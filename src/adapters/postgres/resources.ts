@@ -1,4 +1,4 @@
-import { noAudit, type AuditEntry, type AuditOf } from '../../platform/audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type pg from 'pg';
 import type { ResourceType } from '../../http/common-schemas.js';
@@ -52,10 +52,11 @@ const BY_ID = `SELECT ${RESOURCE_COLUMNS} FROM share_resources WHERE share_id = 
 const FIND_LIVE = `SELECT ${RESOURCE_COLUMNS} FROM share_resources
   WHERE share_id = $1 AND resource_type = $2 AND resource_id = $3 AND status <> 'deleted'`;
 const UPDATE_META = `UPDATE share_resources SET meta = $1::jsonb, resource_version = resource_version + 1, modified = $2
-  WHERE share_id = $3 AND id = $4 AND status = 'active'
+  WHERE share_id = $3 AND id = $4 AND status = 'active' AND resource_version = $5
   RETURNING ${RESOURCE_COLUMNS}`;
+const STATUS_OF = 'SELECT status FROM share_resources WHERE share_id = $1 AND id = $2';
 const MARK_DELETING = `UPDATE share_resources SET status = 'deleting', modified = $1
-  WHERE share_id = $2 AND id = $3 AND status = 'active'
+  WHERE share_id = $2 AND id = $3 AND status = 'active' AND resource_version = $4
   RETURNING ${RESOURCE_COLUMNS}`;
 
 export class PgResourcesStore implements ResourcesStore {
@@ -118,41 +119,49 @@ export class PgResourcesStore implements ResourcesStore {
   }
 
   async updateMeta(
-    shareId: string,
-    id: string,
+    current: ResourceRow,
     meta: Record<string, unknown>,
     modified: string,
-    audit: AuditOf<ResourceRow> = noAudit,
-  ): Promise<ResourceRow | 'inactive'> {
+    audit: readonly AuditEntry[],
+  ): Promise<ResourceRow | 'inactive' | 'stale'> {
+    const { share_id: shareId, id } = current;
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, shareId))) return 'inactive' as const;
       const { rows } = await client.query<ResourceRow>(
-        named(UPDATE_META, [JSON.stringify(meta), modified, shareId, id]),
+        named(UPDATE_META, [JSON.stringify(meta), modified, shareId, id, current.resource_version]),
       );
       const updated = rows[0];
-      if (!updated) return 'inactive' as const;
+      if (!updated) return unchanged(client, shareId, id);
       await resourceChanged(client, shareId, modified, this.timing.dueAt());
-      await insertAudit(client, audit(updated));
+      await insertAudit(client, audit);
       return updated;
     });
   }
 
   async markDeleting(
-    shareId: string,
-    id: string,
+    current: ResourceRow,
     modified: string,
-    audit: AuditOf<ResourceRow> = noAudit,
-  ): Promise<ResourceRow | 'inactive'> {
+    audit: readonly AuditEntry[],
+  ): Promise<ResourceRow | 'inactive' | 'stale'> {
+    const { share_id: shareId, id } = current;
     return transaction(this.pool, async (client) => {
       if (!(await shareIsActive(client, shareId))) return 'inactive' as const;
-      const { rows } = await client.query<ResourceRow>(named(MARK_DELETING, [modified, shareId, id]));
+      const { rows } = await client.query<ResourceRow>(
+        named(MARK_DELETING, [modified, shareId, id, current.resource_version]),
+      );
       const updated = rows[0];
-      if (!updated) return 'inactive' as const;
+      if (!updated) return unchanged(client, shareId, id);
       const due = this.timing.dueAt();
       await enqueueShareRecipients(client, shareId, due);
       await enqueue(client, 'share', shareId, due);
-      await insertAudit(client, audit(updated));
+      await insertAudit(client, audit);
       return updated;
     });
   }
+}
+
+/** Why a versioned update changed nothing: still active means another change moved it on. */
+async function unchanged(client: Queryable, shareId: string, id: string): Promise<'inactive' | 'stale'> {
+  const { rows } = await client.query<{ status: string }>(named(STATUS_OF, [shareId, id]));
+  return rows[0]?.status === 'active' ? 'stale' : 'inactive';
 }

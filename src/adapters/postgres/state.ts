@@ -1,13 +1,8 @@
 import type pg from 'pg';
 import type { StateRows, StateStore } from '../../emulator/state/store.js';
-import {
-  clearOrganizationSql,
-  derivedColumns,
-  DERIVED_STATE_TABLES,
-  STATE_TABLES,
-  type ColumnType,
-  type StateTable,
-} from '../state-tables.js';
+import { clearOrganizationSql, derivedColumns } from '../state-tables.js';
+import { snapshotColumns, type ColumnType, type Table } from '../../lib/table.js';
+import { STATE_TABLES, UNRESTORED_TABLES } from '../tables.js';
 import { named, transaction } from './database.js';
 
 type Values = Record<string, unknown>;
@@ -21,7 +16,7 @@ const DELETE_ORG_SHARES = 'DELETE FROM shares WHERE organization_id = $1';
 const RESET_SHARE_COUNT = 'UPDATE organizations SET share_count = 0 WHERE id = $1';
 
 /** One statement for every table: no row triggers fire, and foreign keys among them are no obstacle. */
-const TRUNCATE_ALL = `TRUNCATE ${[...STATE_TABLES.map((t) => t.name), ...DERIVED_STATE_TABLES].join(', ')}`;
+const TRUNCATE_ALL = `TRUNCATE ${[...STATE_TABLES.map((t) => t.name), ...UNRESTORED_TABLES].join(', ')}`;
 
 const ARRAY_TYPE: Record<ColumnType, string> = {
   text: 'text[]',
@@ -33,20 +28,20 @@ const ARRAY_TYPE: Record<ColumnType, string> = {
   expiry: 'timestamptz[]',
 };
 
-function selectSql(table: StateTable): string {
-  const columns = table.columns.map(([c, type]) =>
+function selectSql(table: Table): string {
+  const columns = snapshotColumns(table).map(({ name: c, type }) =>
     // Expiries are whole seconds, as the tenancy store returns them: 2030-01-01T00:00:00Z.
     type === 'expiry' ? `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS ${c}` : c,
   );
   // Ids are lowercase hex and other keys compare in the service, so the collation does not matter here.
-  const order = [...table.orderBy, ...(table.writeOrder ? ['ctid'] : [])];
+  const order = table.writeOrder ? [table.key[0], 'ctid'] : table.key;
   return `SELECT ${columns.join(', ')} FROM ${table.name} ORDER BY ${order.join(', ')}`;
 }
 
 /** One statement per table whatever the row count: a column per array parameter. */
-function insertSql(table: string, columns: readonly (readonly [string, ColumnType])[]): string {
-  const names = columns.map(([c]) => c).join(', ');
-  const arrays = columns.map(([, type], i) => `$${i + 1}::${ARRAY_TYPE[type]}`).join(', ');
+function insertSql(table: string, columns: readonly { name: string; type: ColumnType }[]): string {
+  const names = columns.map((c) => c.name).join(', ');
+  const arrays = columns.map(({ type }, i) => `$${i + 1}::${ARRAY_TYPE[type]}`).join(', ');
   return `INSERT INTO ${table} (${names}) SELECT * FROM unnest(${arrays})`;
 }
 
@@ -77,7 +72,9 @@ export class PgStateStore implements StateStore {
       const out: Record<string, Values[]> = {};
       for (const table of STATE_TABLES) {
         out[table.name] =
-          only && !only.has(table.name) ? [] : (await c.query<Values>(named(selectSql(table)))).rows;
+          only && !only.has(table.name as keyof StateRows)
+            ? []
+            : (await c.query<Values>(named(selectSql(table)))).rows;
       }
       return out as unknown as StateRows;
     });
@@ -88,12 +85,13 @@ export class PgStateStore implements StateStore {
     await transaction(this.pool, async (c) => {
       await c.query(TRUNCATE_ALL);
       for (const table of STATE_TABLES) {
-        const list = rows[table.name] as unknown as Values[];
+        const list = (rows as unknown as Record<string, Values[]>)[table.name] ?? [];
         if (list.length === 0) continue;
         const extra = derived[table.name] ?? [];
-        const columns = [...table.columns, ...extra.map((d) => [d.name, d.type] as const)];
+        const own = snapshotColumns(table);
+        const columns = [...own, ...extra.map((d) => ({ name: d.name, type: d.type }))];
         const values = [
-          ...table.columns.map(([name, type]) => list.map((r) => toPg(type, r[name]))),
+          ...own.map(({ name, type }) => list.map((r) => toPg(type, r[name]))),
           ...extra.map((d) => list.map((r) => toPg(d.type, d.value(r)))),
         ];
         // The share_visibility triggers fill the derived table as shares, tags and recipients go in.

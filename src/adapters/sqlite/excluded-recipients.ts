@@ -53,13 +53,13 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
     shareId: string,
     changes: ExclusionChanges,
     modified: string,
-    newRecipientId: () => string,
+    recipientIds: readonly string[],
     audit: readonly AuditEntry[] = [],
   ): Promise<boolean> {
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, shareId)) return false;
       const due = this.timing.dueAt();
-      for (const id of changes.remove) {
+      for (const [i, id] of changes.remove.entries()) {
         const gone = prepared(
           this.db,
           'DELETE FROM share_excluded_recipients WHERE share_id = ? AND id = ? RETURNING account_id',
@@ -83,7 +83,7 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
           insertRecipient(
             this.db,
             {
-              id: newRecipientId(),
+              id: recipientIds[i] ?? missingId(id),
               share_id: shareId,
               account_id: gone.account_id,
               desired_status: 'associated',
@@ -107,4 +107,9 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
       return true;
     })();
   }
+}
+
+/** The service passes one recipient id per removal; a shorter list is a caller's bug. */
+function missingId(exclusionId: string): never {
+  throw new Error(`no recipient id given for the removal of exclusion ${exclusionId}`);
 }

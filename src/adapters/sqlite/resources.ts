@@ -1,4 +1,4 @@
-import { noAudit, type AuditEntry, type AuditOf } from '../../platform/audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type { ResourceType } from '../../http/common-schemas.js';
@@ -102,46 +102,51 @@ export class SqliteResourcesStore implements ResourcesStore {
   }
 
   async updateMeta(
-    shareId: string,
-    id: string,
+    current: ResourceRow,
     meta: Record<string, unknown>,
     modified: string,
-    audit: AuditOf<ResourceRow> = noAudit,
-  ): Promise<ResourceRow | 'inactive'> {
+    audit: readonly AuditEntry[],
+  ): Promise<ResourceRow | 'inactive' | 'stale'> {
+    const { share_id: shareId, id } = current;
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, shareId)) return 'inactive' as const;
       const changed = prepared(
         this.db,
         `UPDATE share_resources SET meta = ?, resource_version = resource_version + 1, modified = ?
-         WHERE share_id = ? AND id = ? AND status = 'active'`,
-      ).run(JSON.stringify(meta), modified, shareId, id).changes;
-      if (changed === 0) return 'inactive' as const;
+         WHERE share_id = ? AND id = ? AND status = 'active' AND resource_version = ?`,
+      ).run(JSON.stringify(meta), modified, shareId, id, current.resource_version).changes;
+      if (changed === 0) return this.unchanged(shareId, id);
       resourceChanged(this.db, shareId, modified, this.timing.dueAt());
-      const updated = toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
-      insertAudit(this.db, audit(updated));
-      return updated;
+      insertAudit(this.db, audit);
+      return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
     })();
   }
 
   async markDeleting(
-    shareId: string,
-    id: string,
+    current: ResourceRow,
     modified: string,
-    audit: AuditOf<ResourceRow> = noAudit,
-  ): Promise<ResourceRow | 'inactive'> {
+    audit: readonly AuditEntry[],
+  ): Promise<ResourceRow | 'inactive' | 'stale'> {
+    const { share_id: shareId, id } = current;
     return this.db.transaction(() => {
       if (!shareIsActive(this.db, shareId)) return 'inactive' as const;
       const changed = prepared(
         this.db,
-        `UPDATE share_resources SET status = 'deleting', modified = ? WHERE share_id = ? AND id = ? AND status = 'active'`,
-      ).run(modified, shareId, id).changes;
-      if (changed === 0) return 'inactive' as const;
+        `UPDATE share_resources SET status = 'deleting', modified = ?
+         WHERE share_id = ? AND id = ? AND status = 'active' AND resource_version = ?`,
+      ).run(modified, shareId, id, current.resource_version).changes;
+      if (changed === 0) return this.unchanged(shareId, id);
       const due = this.timing.dueAt();
       enqueueShareRecipients(this.db, shareId, due);
       enqueue(this.db, 'share', shareId, due);
-      const updated = toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
-      insertAudit(this.db, audit(updated));
-      return updated;
+      insertAudit(this.db, audit);
+      return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
     })();
+  }
+
+  /** Why a versioned update changed nothing: still active means another change moved it on. */
+  private unchanged(shareId: string, id: string): 'inactive' | 'stale' {
+    const row = prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord | undefined;
+    return row?.status === 'active' ? 'stale' : 'inactive';
   }
 }

@@ -1,14 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { StateRows, StateStore } from '../../emulator/state/store.js';
-import {
-  clearOrganizationSql,
-  canonicalTimestamp,
-  derivedColumns,
-  DERIVED_STATE_TABLES,
-  STATE_TABLES,
-  type ColumnType,
-  type StateTable,
-} from '../state-tables.js';
+import { clearOrganizationSql, canonicalTimestamp, derivedColumns } from '../state-tables.js';
+import { snapshotColumns, type ColumnType, type Table } from '../../lib/table.js';
+import { STATE_TABLES, UNRESTORED_TABLES } from '../tables.js';
 import { prepared } from './database.js';
 
 type Db = Database.Database;
@@ -20,13 +14,15 @@ const DELETE_ORG_SHARES = 'DELETE FROM shares WHERE organization_id = ?';
 /** Numbering restarts: the organization's next share is its first. */
 const RESET_SHARE_COUNT = 'UPDATE organizations SET share_count = 0 WHERE id = ?';
 
-const CLEAR_ALL = [...DERIVED_STATE_TABLES, ...STATE_TABLES.map((t) => t.name).reverse()].map(
+const CLEAR_ALL = [...UNRESTORED_TABLES, ...STATE_TABLES.map((t) => t.name).reverse()].map(
   (name) => `DELETE FROM ${name}`,
 );
 
-function selectSql(table: StateTable): string {
-  const order = [...table.orderBy, ...(table.writeOrder ? ['rowid'] : [])];
-  return `SELECT ${table.columns.map(([c]) => c).join(', ')} FROM ${table.name} ORDER BY ${order.join(', ')}`;
+function selectSql(table: Table): string {
+  const order = table.writeOrder ? [table.key[0], 'rowid'] : table.key;
+  return `SELECT ${snapshotColumns(table)
+    .map((c) => c.name)
+    .join(', ')} FROM ${table.name} ORDER BY ${order.join(', ')}`;
 }
 
 /** SQLite keeps booleans as 0/1 and JSON as text. */
@@ -69,12 +65,13 @@ export class SqliteStateStore implements StateStore {
     return db.transaction(() => {
       const out: Record<string, Values[]> = {};
       for (const table of STATE_TABLES) {
-        if (only && !only.has(table.name)) {
+        if (only && !only.has(table.name as keyof StateRows)) {
           out[table.name] = [];
           continue;
         }
         const rows = prepared(db, selectSql(table)).all() as Values[];
-        for (const row of rows) for (const [c, type] of table.columns) row[c] = fromSqlite(type, row[c]);
+        for (const row of rows)
+          for (const { name, type } of snapshotColumns(table)) row[name] = fromSqlite(type, row[name]);
         out[table.name] = rows;
       }
       return out as unknown as StateRows;
@@ -88,15 +85,16 @@ export class SqliteStateStore implements StateStore {
       this.deleteAll();
       for (const table of STATE_TABLES) {
         const extra = derived[table.name] ?? [];
-        const names = [...table.columns.map(([c]) => c), ...extra.map((d) => d.name)];
+        const own = snapshotColumns(table);
+        const names = [...own.map((c) => c.name), ...extra.map((d) => d.name)];
         const insert = prepared(
           db,
           `INSERT INTO ${table.name} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`,
         );
         // The share_visibility triggers fill the derived table as shares, tags and recipients go in.
-        for (const row of rows[table.name] as unknown as Values[]) {
+        for (const row of (rows as unknown as Record<string, Values[]>)[table.name] ?? []) {
           insert.run(
-            ...table.columns.map(([c, type]) => toSqlite(type, row[c])),
+            ...snapshotColumns(table).map(({ name: c, type }) => toSqlite(type, row[c])),
             ...extra.map((d) => toSqlite(d.type, d.value(row))),
           );
         }

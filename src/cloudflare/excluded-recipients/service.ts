@@ -155,10 +155,10 @@ export class ExcludedRecipientsService {
     changes: ExclusionChanges,
     audit: AuditEntry[],
   ): Promise<void> {
-    const newId = () => this.ids.next();
-    if (
-      !(await this.store.excludedRecipients.apply(shareId, changes, this.clock.timestamp(), newId, audit))
-    ) {
+    // A removed exclusion may re-create its account's recipient: an id for each, drawn before the write.
+    const recipientIds = changes.remove.map(() => this.ids.next());
+    const now = this.clock.timestamp();
+    if (!(await this.store.excludedRecipients.apply(shareId, changes, now, recipientIds, audit))) {
       throw shareNotActive('deleting');
     }
   }

@@ -25,13 +25,14 @@ export interface ExcludedRecipientsStore {
    * Adds and removes exclusions of an active organization share and, in the same transaction, moves the
    * affected accounts' recipients: excluded ones toward disassociated, re-included ones that are still
    * members of the share's organization toward associated (creating the recipient if the account has
-   * none). False when the share is not active.
+   * none, with the id at the removal's index in `recipientIds`: ids are drawn by the service, one per
+   * removal). False when the share is not active.
    */
   apply(
     shareId: string,
     changes: ExclusionChanges,
     modified: string,
-    newRecipientId: () => string,
+    recipientIds: readonly string[],
     audit?: readonly AuditEntry[],
   ): Promise<boolean>;
 }

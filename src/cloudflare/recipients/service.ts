@@ -3,14 +3,8 @@ import type { Page } from '../../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
 import { randomIds, type IdSource } from '../../lib/ids.js';
-import {
-  checkRecipientAccount,
-  namedAccounts,
-  ownerOf,
-  recipientAccount,
-  shareNotActive,
-  type SharesService,
-} from '../shares/service.js';
+import { checkRecipientAccount, namedAccounts, recipientAccount } from '../shares/recipient-accounts.js';
+import { ownerOf, shareNotActive, type SharesService } from '../shares/service.js';
 import type { ShareView } from '../shares/store.js';
 import type { AccountRow } from '../../platform/tenancy/store.js';
 import type { RecipientObject, RecipientRequest } from './schemas.js';

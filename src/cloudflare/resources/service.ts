@@ -108,42 +108,59 @@ export class ResourcesService {
     actor: AuditActor,
   ): Promise<ResourceObject> {
     const share = await this.shares.ownedActive(accountId, shareId);
-    const current = await this.find(shareId, id);
-    if (current.status !== 'active') throw resourceNotActive(current.status);
+    let current = await this.activeResource(shareId, id);
     // Only new writes meet a schema made stricter since the resource was stored.
     checkMeta(this.types, current.resource_type, body.meta, '/meta');
     const now = this.clock.timestamp();
-    const updated = await this.store.resources.updateMeta(shareId, id, body.meta, now, (row) => [
-      auditEntry(actor, now, {
+    // Planned from the version read; a concurrent change (each 'stale' is one that committed) re-plans.
+    for (;;) {
+      const planned = {
+        ...current,
+        meta: body.meta,
+        resource_version: current.resource_version + 1,
+        modified: now,
+      };
+      const audit = auditEntry(actor, now, {
         account: ownerOf(share),
         action: 'update',
         description: 'Update share resource',
         resource: { type: 'share_resource', id },
-        ...auditedChange(current, row),
+        ...auditedChange(current, planned),
         metadata: { share_id: shareId },
-      }),
-    ]);
-    if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
-    return toResourceObject(updated);
+      });
+      const updated = await this.store.resources.updateMeta(current, body.meta, now, [audit]);
+      if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
+      if (updated !== 'stale') return toResourceObject(updated);
+      current = await this.activeResource(shareId, id);
+    }
   }
 
   async delete(accountId: string, shareId: string, id: string, actor: AuditActor): Promise<ResourceObject> {
     const share = await this.shares.ownedActive(accountId, shareId);
-    const current = await this.find(shareId, id);
-    if (current.status !== 'active') throw resourceNotActive(current.status);
+    let current = await this.activeResource(shareId, id);
     const now = this.clock.timestamp();
-    const updated = await this.store.resources.markDeleting(shareId, id, now, (row) => [
-      auditEntry(actor, now, {
+    for (;;) {
+      const planned: ResourceRow = { ...current, status: 'deleting', modified: now };
+      const audit = auditEntry(actor, now, {
         account: ownerOf(share),
         action: 'delete',
         description: 'Delete share resource',
         resource: { type: 'share_resource', id },
-        ...auditedChange(current, row),
+        ...auditedChange(current, planned),
         metadata: { share_id: shareId },
-      }),
-    ]);
-    if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
-    return toResourceObject(updated);
+      });
+      const updated = await this.store.resources.markDeleting(current, now, [audit]);
+      if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
+      if (updated !== 'stale') return toResourceObject(updated);
+      current = await this.activeResource(shareId, id);
+    }
+  }
+
+  /** The resource, refused unless active. */
+  private async activeResource(shareId: string, id: string): Promise<ResourceRow> {
+    const current = await this.find(shareId, id);
+    if (current.status !== 'active') throw resourceNotActive(current.status);
+    return current;
   }
 
   private async find(shareId: string, id: string): Promise<ResourceRow> {

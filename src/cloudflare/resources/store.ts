@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditOf } from '../../platform/audit/entry.js';
+import type { AuditEntry } from '../../platform/audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 
 export type ResourceStatus = 'active' | 'deleting' | 'deleted';
@@ -42,19 +42,21 @@ export interface ResourcesStore {
   findLive(shareId: string, type: ResourceType, resourceId: string): Promise<ResourceRow | undefined>;
   /** Adds a resource to an active share; 'inactive' or 'duplicate' when it cannot. */
   add(row: ResourceRow, audit?: readonly AuditEntry[]): Promise<'ok' | 'inactive' | 'duplicate'>;
-  /** Replaces meta and bumps the version of an active resource of an active share. */
+  /**
+   * Replaces meta and bumps the version of an active resource of an active share, if it is still at
+   * `current`'s version, writing `audit` (built by the service from `current` and the planned change) in
+   * the same transaction. 'stale' when a concurrent change moved it on: re-read, plan again, retry.
+   */
   updateMeta(
-    shareId: string,
-    id: string,
+    current: ResourceRow,
     meta: Record<string, unknown>,
     modified: string,
-    audit?: AuditOf<ResourceRow>,
-  ): Promise<ResourceRow | 'inactive'>;
-  /** Marks an active resource of an active share `deleting`. */
+    audit: readonly AuditEntry[],
+  ): Promise<ResourceRow | 'inactive' | 'stale'>;
+  /** Marks an active resource of an active share `deleting`, as `updateMeta` does (same version check). */
   markDeleting(
-    shareId: string,
-    id: string,
+    current: ResourceRow,
     modified: string,
-    audit?: AuditOf<ResourceRow>,
-  ): Promise<ResourceRow | 'inactive'>;
+    audit: readonly AuditEntry[],
+  ): Promise<ResourceRow | 'inactive' | 'stale'>;
 }

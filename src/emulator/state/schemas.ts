@@ -3,12 +3,13 @@ import {
   DIGEST_PATTERN,
   Entitlement,
   ResourceType,
+  StoredId,
+  StoredStamp,
   StringEnum,
-  TIMESTAMP_PATTERN,
 } from '../../http/common-schemas.js';
-import { ID_PATTERN } from '../../lib/ids.js';
 import { ResourceMeta, ResourceStatus } from '../../cloudflare/resources/schemas.js';
-import { ShareName, ShareStatus, Tags, TargetType } from '../../cloudflare/shares/schemas.js';
+import { Tags } from '../../cloudflare/shares/schemas.js';
+import { ShareRecord } from '../../cloudflare/shares/table.js';
 
 /**
  * The state document of `GET/PUT /_rshare/state`: the whole store as logical objects, not raw tables.
@@ -33,10 +34,10 @@ const INT4_MAX = 2_147_483_647;
 
 const Strict = { additionalProperties: false } as const;
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-const Id = Type.String({ pattern: ID_PATTERN });
+const Id = StoredId;
 const Ids = Type.Array(Id);
 const Name = Type.String({ pattern: '\\S' });
-const Stamp = Type.String({ pattern: TIMESTAMP_PATTERN, format: 'date-time' });
+const Stamp = StoredStamp;
 const Digest = Type.String({ pattern: DIGEST_PATTERN });
 const Int4 = (minimum: number) => Type.Integer({ minimum, maximum: INT4_MAX });
 /** What the API accepts as a resource id (`varchar(32)` on PostgreSQL). */
@@ -91,19 +92,9 @@ export const StateToken = Type.Object(tokenFields({ permissions: Permissions }),
 
 export const StateDeparture = Type.Object({ organization_id: Id, account_id: Id }, Strict);
 
-export const StateShare = Type.Object(
-  {
-    id: Id,
-    account_id: Id,
-    organization_id: Id,
-    name: ShareName,
-    target_type: TargetType,
-    status: ShareStatus,
-    tags: Tags,
-    ...Stamps,
-  },
-  Strict,
-);
+/** A share as stored (its record's columns, ../../cloudflare/shares/table.ts), with its tags before its stamps. */
+const { created, modified, ...shareFields } = ShareRecord.properties;
+export const StateShare = Type.Object({ ...shareFields, tags: Tags, created, modified }, Strict);
 
 export const StateRecipient = Type.Object(
   {

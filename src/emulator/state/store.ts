@@ -1,5 +1,6 @@
 import type { ResourceType } from '../../http/common-schemas.js';
 import type { WorkKind } from '../../engine/reconciler/store.js';
+import type { ShareRecord, ShareTagRecord } from '../../cloudflare/shares/table.js';
 
 /**
  * The store's rows as the state document needs them, one list per table, with the same types on both
@@ -34,17 +35,9 @@ export interface StateRows {
   token_accounts: { token_id: string; account_id: string }[];
   token_organizations: { token_id: string; organization_id: string }[];
   organization_departures: { organization_id: string; account_id: string }[];
-  shares: {
-    id: string;
-    account_id: string;
-    organization_id: string;
-    name: string;
-    target_type: 'account' | 'organization';
-    status: 'active' | 'deleting' | 'deleted';
-    created: string;
-    modified: string;
-  }[];
-  share_tags: { share_id: string; key: string; value: string }[];
+  /** As declared with the shares table (../../cloudflare/shares/table.ts). */
+  shares: ShareRecord[];
+  share_tags: ShareTagRecord[];
   share_recipients: {
     id: string;
     share_id: string;

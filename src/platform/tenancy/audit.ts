@@ -11,6 +11,32 @@ import type { AccountRow, TenancyWrites, TokenRow, UserRow, Written } from './st
  * Values hold ids, names, emails, permissions, status, expiry and scope ids, never a secret or its digest.
  */
 
+/** What a tenancy write changed, before the store adds the organizations of the accounts it names. */
+export type TenancyChanges = Partial<Omit<TenancyWrites, 'organizationOf'>>;
+
+/** Every account a write's users and tokens name, before or after: the audit needs their organizations. */
+export function accountsNamed(changed: TenancyChanges): string[] {
+  const ids = new Set<string>();
+  for (const { before, after } of [...(changed.users ?? []), ...(changed.tokens ?? [])]) {
+    for (const id of before?.accounts ?? []) ids.add(id);
+    for (const id of after.accounts) ids.add(id);
+  }
+  return [...ids];
+}
+
+/** The write's changes with the organizations (as now stored) of the accounts they name. */
+export function withOrganizations(
+  changed: TenancyChanges,
+  organizationOf: ReadonlyMap<string, string | null>,
+): TenancyWrites {
+  return {
+    accounts: changed.accounts ?? [],
+    users: changed.users ?? [],
+    tokens: changed.tokens ?? [],
+    organizationOf,
+  };
+}
+
 export function tenancyAudit(time: string, writes: TenancyWrites): AuditEntry[] {
   return [
     ...writes.accounts.flatMap((w) => accountEntries(time, w)),

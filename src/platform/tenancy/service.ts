@@ -2,8 +2,6 @@ import type { Clock } from '../../lib/clock.js';
 import { randomIds, type IdSource, newSecret } from '../../lib/ids.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../resource-types/registry.js';
 import { hashSecret } from '../../lib/secrets.js';
-import type { AuditOf } from '../audit/entry.js';
-import { tenancyAudit } from './audit.js';
 import { TenancyChecks } from './checks.js';
 import {
   accountIdIssues,
@@ -23,7 +21,6 @@ import type {
   Change,
   OrganizationRow,
   TenancyStore,
-  TenancyWrites,
   TokenRow,
   UserRow,
 } from './store.js';
@@ -55,11 +52,6 @@ export class TenancyService {
 
   listOrganizations(): Promise<OrganizationRow[]> {
     return this.store.listOrganizations();
-  }
-
-  /** Entries for what a write made at `time` changed, built inside its transaction. */
-  private audit(time: string): AuditOf<TenancyWrites> {
-    return (writes) => tenancyAudit(time, writes);
   }
 
   listAccounts(organizationId?: string): Promise<AccountRow[]> {
@@ -127,7 +119,7 @@ export class TenancyService {
       created: now,
       modified: now,
     };
-    await this.store.upsertAccount(row, this.audit(now));
+    await this.store.upsertAccount(row, now);
     return row;
   }
 
@@ -146,7 +138,7 @@ export class TenancyService {
     }
     const now = this.clock.timestamp();
     const row: AccountRow = { ...fields, id: input.id, created: existing?.created ?? now, modified: now };
-    await this.store.upsertAccount(row, this.audit(now));
+    await this.store.upsertAccount(row, now);
     return { row, change: existing ? 'updated' : 'created' };
   }
 
@@ -187,7 +179,7 @@ export class TenancyService {
 
   private async updateAccount(row: AccountRow): Promise<Put<AccountRow>> {
     const updated: AccountRow = { ...row, modified: this.clock.timestamp() };
-    await this.store.upsertAccount(updated, this.audit(updated.modified));
+    await this.store.upsertAccount(updated, updated.modified);
     return { row: updated, change: 'updated' };
   }
 
@@ -210,7 +202,7 @@ export class TenancyService {
       organizations: unique(input.organizations),
       created: this.clock.timestamp(),
     };
-    await this.store.upsertUser(user, this.audit(user.created));
+    await this.store.upsertUser(user, user.created);
     return { user, apiKey };
   }
 
@@ -235,7 +227,7 @@ export class TenancyService {
     ) {
       return { row: existing, change: 'unchanged' };
     }
-    await this.store.upsertUser(row, this.audit(this.clock.timestamp()));
+    await this.store.upsertUser(row, this.clock.timestamp());
     return { row, change: existing ? 'updated' : 'created' };
   }
 
@@ -255,7 +247,7 @@ export class TenancyService {
       id: this.ids.next(),
       created: this.clock.timestamp(),
     };
-    await this.store.upsertToken(token, this.audit(token.created));
+    await this.store.upsertToken(token, token.created);
     return { token, value };
   }
 
@@ -286,7 +278,7 @@ export class TenancyService {
     ) {
       return { row: existing, change: 'unchanged' };
     }
-    await this.store.upsertToken(row, this.audit(this.clock.timestamp()));
+    await this.store.upsertToken(row, this.clock.timestamp());
     return { row, change: existing ? 'updated' : 'created' };
   }
 
@@ -317,7 +309,7 @@ export class TenancyService {
         now,
       },
       // Organizations are written too, without entries (see ./audit.ts).
-      this.audit(now),
+      now,
     );
   }
 }

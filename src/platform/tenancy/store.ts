@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditOf } from '../audit/entry.js';
+import type { AuditEntry } from '../audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 
 export interface OrganizationRow {
@@ -78,8 +78,9 @@ export interface Written<T> {
 }
 
 /**
- * What one tenancy write changed, handed to its audit callback inside its transaction: the old values are
- * the ones the transaction replaced, not ones read before it. Unchanged rows are not listed.
+ * What one tenancy write changed, read inside its transaction (the old values are the ones the transaction
+ * replaced, not ones read before it), from which the pure `tenancyAudit` builds the write's audit entries.
+ * Unchanged rows are not listed.
  */
 export interface TenancyWrites {
   accounts: Written<AccountRow>[];
@@ -91,8 +92,9 @@ export interface TenancyWrites {
 export type BatchSummary = Record<'organizations' | 'accounts' | 'users' | 'tokens', Record<Change, number>>;
 
 /**
- * Every method that changes something takes the audit entries describing the change, or a callback building
- * them from `TenancyWrites`, and writes them in the same transaction (none when the change does not happen).
+ * Every method that changes something takes the audit entries describing the change, or `auditAt`: the time
+ * at which the operator's change is audited. The store then records `tenancyAudit(auditAt, writes)` (a pure
+ * function of what the write replaced and wrote, ./audit.ts) in the same transaction. No audit when absent.
  */
 export interface TenancyStore {
   getOrganization(id: string): Promise<OrganizationRow | undefined>;
@@ -101,14 +103,14 @@ export interface TenancyStore {
 
   getAccount(id: string): Promise<AccountRow | undefined>;
   listAccounts(organizationId?: string): Promise<AccountRow[]>;
-  upsertAccount(row: AccountRow, audit?: AuditOf<TenancyWrites>): Promise<void>;
+  upsertAccount(row: AccountRow, auditAt?: string): Promise<void>;
   /** Which of `accountIds` belong to the organization (one indexed query, whatever its size). */
   organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>>;
 
   findUserByEmail(email: string): Promise<UserRow | undefined>;
   listUsers(): Promise<UserRow[]>;
   /** Inserts or replaces the user with this email, including its scope. */
-  upsertUser(row: UserRow, audit?: AuditOf<TenancyWrites>): Promise<void>;
+  upsertUser(row: UserRow, auditAt?: string): Promise<void>;
 
   /**
    * What authentication needs, in one query: the user with this email and whether its scope holds
@@ -122,12 +124,12 @@ export interface TenancyStore {
   getToken(id: string): Promise<TokenRow | undefined>;
   listTokens(): Promise<TokenRow[]>;
   /** Inserts or replaces the token with this id, including its scope. */
-  upsertToken(row: TokenRow, audit?: AuditOf<TenancyWrites>): Promise<void>;
+  upsertToken(row: TokenRow, auditAt?: string): Promise<void>;
 
   /**
    * Upserts a whole batch in one transaction (serialized against other batches, on any node): rows equal
    * to the stored ones are left alone, scopes are changed by difference, and reconciler work is queued
    * once per affected organization. Reports per kind what was created, updated or left unchanged.
    */
-  applyBatch(batch: TenancyBatch, audit?: AuditOf<TenancyWrites>): Promise<BatchSummary>;
+  applyBatch(batch: TenancyBatch, auditAt?: string): Promise<BatchSummary>;
 }
