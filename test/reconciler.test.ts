@@ -8,6 +8,7 @@ import {
   type TransitionRecord,
 } from '../src/engine/reconciler/reconciler.js';
 import { hashSecret } from '../src/lib/secrets.js';
+import { deriveShareRecipients } from '../src/engine/reconciler/derive.js';
 import { newId } from '../src/lib/ids.js';
 import {
   assertError,
@@ -836,7 +837,7 @@ describe('Reconciler: idempotency, leases and metrics', () => {
     const share = await createShare('organization');
     // Derive the 40 recipients (and queue their work) up front, so both workers find them all due.
     assert.deepEqual(
-      await h.store.reconciler.deriveShareRecipients(share.id, h.clock.timestamp(), newId, 1000),
+      await deriveShareRecipients(h.store.reconciler, share.id, h.clock.timestamp(), newId, 1000),
       { changed: 40, more: false },
     );
     const w1 = newReconciler('w1');

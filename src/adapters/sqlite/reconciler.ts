@@ -1,32 +1,28 @@
 import { noAudit, type AuditOf } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
-import { DELIVERY_IN_DOUBT, type RecipientRow } from '../../cloudflare/recipients/store.js';
+import { DELIVERY_IN_DOUBT } from '../../cloudflare/recipients/store.js';
 import type {
   AbandonedShare,
   ClaimOptions,
+  OrganizationShareState,
   PendingDelivery,
-  DeliveryState,
   RecipientContext,
   RecipientResult,
+  RecipientsWrite,
   ReconcilerStore,
   ShareFinalization,
   WorkItem,
   WorkKind,
 } from '../../engine/reconciler/store.js';
-import type { ShareRow } from '../../cloudflare/shares/store.js';
-import type { AccountRow } from '../../platform/tenancy/store.js';
-import { groupBy } from '../../lib/group-by.js';
 import { prepared } from './database.js';
 import { insertRecipient, setDesired } from './recipients.js';
-import { toResourceRow, type ResourceRecord } from './resources.js';
 import { startShareDelete } from './shares.js';
 import { enqueue } from './work.js';
-import { planOrganizationShare } from '../../engine/reconciler/organization.js';
+import { readRecipientContexts } from './recipient-contexts.js';
+import { sameOrganizationShare } from '../organization-share.js';
 
 type Db = Database.Database;
-type AccountRecord = Omit<AccountRow, 'entitlements'> & { entitlements: string | null };
-type DeliveryRecord = Omit<DeliveryState, 'terminal'> & { recipient_id: string; terminal: number };
 
 /** Work the reconciler queues itself follows a change whose delay is already served: due at once. */
 const DUE_NOW = 0;
@@ -146,77 +142,15 @@ export class SqliteReconcilerStore implements ReconcilerStore {
   }
 
   async recipientContexts(recipientIds: string[]): Promise<Map<string, RecipientContext>> {
-    // Synchronous reads on one connection: the batch sees one state, in five queries whatever its size.
-    const out = new Map<string, RecipientContext>();
-    const ids = JSON.stringify(recipientIds);
-    const recipients = prepared(
-      this.db,
-      'SELECT * FROM share_recipients WHERE id IN (SELECT value FROM json_each(?))',
-    ).all(ids) as RecipientRow[];
-    if (recipients.length === 0) return out;
-    const shareIds = JSON.stringify([...new Set(recipients.map((r) => r.share_id))]);
-    const shares = new Map(
-      (
-        prepared(this.db, 'SELECT * FROM shares WHERE id IN (SELECT value FROM json_each(?))').all(
-          shareIds,
-        ) as ShareRow[]
-      ).map((s) => [s.id, s]),
-    );
-    const resources = groupBy(
-      prepared(
-        this.db,
-        `SELECT * FROM share_resources WHERE share_id IN (SELECT value FROM json_each(?))
-         ORDER BY created, id`,
-      ).all(shareIds) as ResourceRecord[],
-      (r) => r.share_id,
-    );
-    const accounts = new Map(
-      (
-        prepared(this.db, 'SELECT * FROM accounts WHERE id IN (SELECT value FROM json_each(?))').all(
-          JSON.stringify([...new Set(recipients.map((r) => r.account_id))]),
-        ) as AccountRecord[]
-      ).map((a) => [a.id, a]),
-    );
-    const deliveries = groupBy(
-      prepared(
-        this.db,
-        `SELECT recipient_id, share_resource_id, applied_version, error, terminal, error_version
-         FROM recipient_resources WHERE recipient_id IN (SELECT value FROM json_each(?))`,
-      ).all(ids) as DeliveryRecord[],
-      (d) => d.recipient_id,
-    );
-    for (const recipient of recipients) {
-      const delivered = new Map<string, DeliveryState>();
-      for (const d of deliveries.get(recipient.id) ?? []) {
-        delivered.set(d.share_resource_id, {
-          share_resource_id: d.share_resource_id,
-          applied_version: d.applied_version,
-          error: d.error,
-          terminal: d.terminal === 1,
-          error_version: d.error_version,
-        });
-      }
-      const account = accounts.get(recipient.account_id) as AccountRecord;
-      out.set(recipient.id, {
-        recipient,
-        share: shares.get(recipient.share_id) as ShareRow,
-        account: {
-          ...account,
-          entitlements:
-            account.entitlements === null
-              ? null
-              : (JSON.parse(account.entitlements) as AccountRow['entitlements']),
-        },
-        resources: (resources.get(recipient.share_id) ?? [])
-          .filter((r) => r.status !== 'deleted' || delivered.has(r.id))
-          .map(toResourceRow),
-        delivered,
-      });
-    }
-    return out;
+    return readRecipientContexts(this.db, recipientIds);
   }
 
-  async settleRecipients(owner: string, results: RecipientResult[], modified: string): Promise<Set<string>> {
+  async settleRecipients(
+    owner: string,
+    results: RecipientResult[],
+    modified: string,
+    finalize: readonly string[],
+  ): Promise<Set<string>> {
     const clear = prepared(
       this.db,
       'DELETE FROM recipient_resources WHERE recipient_id = ? AND share_resource_id = ?',
@@ -263,77 +197,71 @@ export class SqliteReconcilerStore implements ReconcilerStore {
         insertAudit(this.db, r.audit ?? []);
         if (rec && moved.has(rec.id)) insertAudit(this.db, r.moveAudit ?? []);
       }
+      for (const shareId of finalize) enqueue(this.db, 'share', shareId, DUE_NOW);
       return moved;
     })();
   }
 
-  async deriveShareRecipients(
-    shareId: string,
-    modified: string,
-    newId: () => string,
-    limit: number,
-  ): Promise<{ changed: number; more: boolean }> {
-    return this.db.transaction(() => {
-      const share = prepared(
-        this.db,
-        `SELECT id, account_id, organization_id FROM shares
-         WHERE id = ? AND target_type = 'organization' AND status = 'active'`,
-      ).get(shareId) as { id: string; account_id: string; organization_id: string } | undefined;
-      if (!share) return { changed: 0, more: false };
-      const changed = this.deriveOne(share, this.members(share.organization_id), modified, newId, limit);
-      return { changed: changed.changed, more: changed.more };
-    })();
+  async organizationShare(shareId: string): Promise<OrganizationShareState | undefined> {
+    return this.readOrganizationShare(shareId);
   }
 
-  private members(organizationId: string): Set<string> {
-    return new Set(
-      (
-        prepared(this.db, 'SELECT id FROM accounts WHERE organization_id = ?').all(organizationId) as {
-          id: string;
-        }[]
-      ).map((a) => a.id),
-    );
-  }
-
-  /** Applies `planOrganizationShare` to one share, adding at most `limit` recipients. */
-  private deriveOne(
-    share: { id: string; account_id: string },
-    members: ReadonlySet<string>,
-    modified: string,
-    newId: () => string,
-    limit = Infinity,
-  ): { changed: number; more: boolean } {
-    const excluded = new Set(
-      (
-        prepared(this.db, 'SELECT account_id FROM share_excluded_recipients WHERE share_id = ?').all(
-          share.id,
-        ) as { account_id: string }[]
-      ).map((e) => e.account_id),
-    );
+  private readOrganizationShare(shareId: string): OrganizationShareState | undefined {
+    const share = prepared(
+      this.db,
+      `SELECT id, account_id, organization_id FROM shares
+       WHERE id = ? AND target_type = 'organization' AND status = 'active'`,
+    ).get(shareId) as OrganizationShareState['share'] | undefined;
+    if (!share) return undefined;
+    const members = this.members(share.organization_id);
+    const excluded = (
+      prepared(this.db, 'SELECT account_id FROM share_excluded_recipients WHERE share_id = ?').all(
+        share.id,
+      ) as { account_id: string }[]
+    ).map((e) => e.account_id);
     const current = prepared(
       this.db,
       'SELECT account_id, desired_status FROM share_recipients WHERE share_id = ?',
-    ).all(share.id) as { account_id: string; desired_status: string }[];
-    const plan = planOrganizationShare(members, share.account_id, excluded, current);
-    for (const { accountId, to } of plan.change)
-      setDesired(this.db, share.id, accountId, to, modified, DUE_NOW);
-    const add = plan.add.slice(0, limit);
-    for (const accountId of add) {
-      insertRecipient(
+    ).all(share.id) as OrganizationShareState['current'];
+    return { share: { ...share }, members, excluded, current };
+  }
+
+  async writeShareRecipients(
+    read: OrganizationShareState,
+    plan: RecipientsWrite,
+    modified: string,
+  ): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (!sameOrganizationShare(read, this.readOrganizationShare(read.share.id))) return false;
+      const shareId = read.share.id;
+      for (const { accountId, to } of plan.change)
+        setDesired(this.db, shareId, accountId, to, modified, DUE_NOW);
+      for (const { id, accountId } of plan.add) {
+        insertRecipient(
+          this.db,
+          {
+            id,
+            share_id: shareId,
+            account_id: accountId,
+            desired_status: 'associated',
+            status: 'associating',
+            created: modified,
+            modified,
+          },
+          DUE_NOW,
+        );
+      }
+      return true;
+    })();
+  }
+
+  async organizationShares(organizationId: string): Promise<string[]> {
+    return (
+      prepared(
         this.db,
-        {
-          id: newId(),
-          share_id: share.id,
-          account_id: accountId,
-          desired_status: 'associated',
-          status: 'associating',
-          created: modified,
-          modified,
-        },
-        DUE_NOW,
-      );
-    }
-    return { changed: plan.change.length + add.length, more: add.length < plan.add.length };
+        `SELECT id FROM shares WHERE organization_id = ? AND target_type = 'organization' AND status = 'active'`,
+      ).all(organizationId) as { id: string }[]
+    ).map((s) => s.id);
   }
 
   async finalizeShare(
@@ -371,15 +299,23 @@ export class SqliteReconcilerStore implements ReconcilerStore {
     })();
   }
 
-  async syncOrganization(
+  /** The organization's accounts, in the database's order. */
+  private members(organizationId: string): string[] {
+    return (
+      prepared(this.db, 'SELECT id FROM accounts WHERE organization_id = ?').all(organizationId) as {
+        id: string;
+      }[]
+    ).map((a) => a.id);
+  }
+
+  async followDepartures(
     organizationId: string,
     modified: string,
-    newId: () => string,
     ownersLeft: AuditOf<AbandonedShare[]> = noAudit,
   ): Promise<number> {
     return this.db.transaction(() => {
       let changed = 0;
-      const members = this.members(organizationId);
+      const members = new Set(this.members(organizationId));
       // Recipients of account-targeted shares must stay members too; they are never added back on their own.
       // Found from the side of the accounts that left (recorded with each move), not by scanning the shares.
       const departures = prepared(
@@ -413,12 +349,6 @@ export class SqliteReconcilerStore implements ReconcilerStore {
           changed++;
         }
       }
-      const shares = prepared(
-        this.db,
-        `SELECT id, account_id FROM shares
-         WHERE organization_id = ? AND target_type = 'organization' AND status = 'active'`,
-      ).all(organizationId) as { id: string; account_id: string }[];
-      for (const share of shares) changed += this.deriveOne(share, members, modified, newId).changed;
       return changed;
     })();
   }
