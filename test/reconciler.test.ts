@@ -2,11 +2,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import type { DeliveryDriver } from '../src/engine/reconciler/drivers/types.js';
-import {
-  Reconciler,
-  type ReconcileReport,
-  type TransitionRecord,
-} from '../src/engine/reconciler/reconciler.js';
+import type { Reconciler, ReconcileReport, TransitionRecord } from '../src/engine/reconciler/reconciler.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { deriveShareRecipients } from '../src/engine/reconciler/derive.js';
 import { newId } from '../src/lib/ids.js';
@@ -26,6 +22,7 @@ import {
   type Reply,
   TIMESTAMP,
 } from './helpers.js';
+import { buildReconciler } from './support/reconciler.js';
 
 interface Recipient {
   id: string;
@@ -60,17 +57,12 @@ let reconciler: Reconciler;
 
 /** A reconciler over the harness store with the default (inventory) driver for every resource type. */
 function newReconciler(workerId?: string): Reconciler {
-  return new Reconciler({
-    store: h.store,
-    clock: h.clock,
-    drivers: buildDrivers({}, h.store.inventory, h.clock),
-    workerId,
-  });
+  return buildReconciler({ store: h.store, clock: h.clock, workerId });
 }
 
 /** A reconciler that sends every resource type to `driver`. */
 function newReconcilerWith(driver: DeliveryDriver): Reconciler {
-  return new Reconciler({ store: h.store, clock: h.clock, drivers: { for: () => driver, inProcess: true } });
+  return buildReconciler({ store: h.store, clock: h.clock, drivers: { for: () => driver, inProcess: true } });
 }
 
 beforeEach(async () => {
