@@ -25,62 +25,11 @@ import {
 } from './organization-share.js';
 import { sameOrganizationShare } from '../organization-share.js';
 import { startShareDelete } from './shares.js';
-import { enqueue, enqueueMany } from './work.js';
+import { claim, complete, enqueue, enqueueMany, retry } from './work.js';
 import { readRecipientContexts } from './recipient-contexts.js';
-
-/**
- * Due, unleased items, locked with SKIP LOCKED: workers on several nodes claiming at once each get a
- * disjoint batch instead of queueing behind (or double-claiming) the same rows.
- */
-const CLAIM = `UPDATE reconcile_work w SET lease_owner = $1, lease_expires = $2
-  FROM (
-    SELECT kind, id FROM reconcile_work
-    WHERE due_at <= $3 AND (lease_expires IS NULL OR lease_expires <= $3)
-    ORDER BY due_at LIMIT $4
-    FOR UPDATE SKIP LOCKED) due
-  WHERE w.kind = due.kind AND w.id = due.id
-  RETURNING w.kind, w.id, w.generation, w.attempts`;
-
-/**
- * The claim for options (reconcile-now calls): the same shape, with the candidates narrowed as asked. A
- * handful of texts, each a named statement. Parameters: $1 owner, $2 lease expiry, $3 now, $4 limit, then
- * the share id and the skipped keys when present.
- */
-function claimWith(options: ClaimOptions): string {
-  let n = 4;
-  const where = ['(lease_expires IS NULL OR lease_expires <= $3)'];
-  if (!options.ignoreDelays) where.push('due_at <= $3');
-  if (options.shareId !== undefined) {
-    const share = `$${++n}`;
-    // As one key list, so the share's items are found through the primary key, not by a scan.
-    where.push(`(kind, id) IN (SELECT 'share'::text, ${share}::char(32)
-      UNION ALL SELECT 'recipient', id FROM share_recipients WHERE share_id = ${share}::char(32))`);
-  }
-  if (options.skip?.length) where.push(`NOT (kind || ':' || id = ANY($${++n}::text[]))`);
-  return `UPDATE reconcile_work w SET lease_owner = $1, lease_expires = $2
-  FROM (
-    SELECT kind, id FROM reconcile_work
-    WHERE ${where.join(' AND ')}
-    ORDER BY due_at LIMIT $4
-    FOR UPDATE SKIP LOCKED) due
-  WHERE w.kind = due.kind AND w.id = due.id
-  RETURNING w.kind, w.id, w.generation, w.attempts`;
-}
 
 /** Work the reconciler queues itself follows a change whose delay is already served: due at once. */
 const DUE_NOW = 0;
-
-const COMPLETE = `DELETE FROM reconcile_work
-  WHERE kind = $1 AND id = $2 AND generation = $3 AND lease_owner = $4`;
-
-const RELEASE = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL
-  WHERE kind = $1 AND id = $2 AND lease_owner = $3`;
-
-// A newer request (generation moved) keeps its own due time and must not wait for this item's backoff.
-const RETRY = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL, last_error = $1,
-    attempts = CASE WHEN generation = $2 THEN attempts + 1 ELSE attempts END,
-    due_at = CASE WHEN generation = $2 THEN $3::bigint ELSE due_at END
-  WHERE kind = $4 AND id = $5 AND lease_owner = $6`;
 
 const PENDING_COUNT = 'SELECT COUNT(*) AS n FROM reconcile_work';
 const SHARE_PENDING_COUNT = `SELECT (SELECT COUNT(*) FROM reconcile_work WHERE kind = 'share' AND id = $1)
@@ -159,20 +108,15 @@ export class PgReconcilerStore implements ReconcilerStore {
     limit: number,
     options?: ClaimOptions,
   ): Promise<WorkItem[]> {
-    const params: unknown[] = [owner, now + leaseMs, now, limit];
-    if (!options) return (await this.pool.query<WorkItem>(named(CLAIM, params))).rows;
-    if (options.shareId !== undefined) params.push(options.shareId);
-    if (options.skip?.length) params.push(options.skip);
-    return (await this.pool.query<WorkItem>(named(claimWith(options), params))).rows;
+    return claim(this.pool, owner, now, leaseMs, limit, options);
   }
 
   async complete(owner: string, item: WorkItem): Promise<void> {
-    const { rowCount } = await this.pool.query(named(COMPLETE, [item.kind, item.id, item.generation, owner]));
-    if (rowCount === 0) await this.pool.query(named(RELEASE, [item.kind, item.id, owner]));
+    await complete(this.pool, owner, item);
   }
 
   async retry(owner: string, item: WorkItem, dueAt: number, error: string): Promise<void> {
-    await this.pool.query(named(RETRY, [error, item.generation, dueAt, item.kind, item.id, owner]));
+    await retry(this.pool, owner, item, dueAt, error);
   }
 
   async enqueue(kind: WorkKind, id: string): Promise<void> {
@@ -269,12 +213,11 @@ export class PgReconcilerStore implements ReconcilerStore {
         if (again.length > 0) await client.query(named(RELEASE_RECIPIENTS, [again, owner]));
       }
       for (const r of retries) {
-        const { item, retry } = r as Required<Pick<RecipientResult, 'retry'>> & RecipientResult;
-        await client.query(
-          named(RETRY, [retry.error, item.generation, retry.dueAt, item.kind, item.id, owner]),
-        );
+        const { item, retry: due } = r as Required<Pick<RecipientResult, 'retry'>> & RecipientResult;
+        await retry(client, owner, item, due.dueAt, due.error);
       }
-      await enqueueMany(client, 'share', [...finalize], DUE_NOW);
+      // In id order, as concurrent settles queue the same shares.
+      await enqueueMany(client, 'share', [...finalize].sort(), DUE_NOW);
       return moved;
     };
     // The share locks order this against API writes; a deadlock with anything else is retried.

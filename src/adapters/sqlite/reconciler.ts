@@ -18,7 +18,7 @@ import type {
 import { prepared } from './database.js';
 import { insertRecipient, setDesired } from './recipients.js';
 import { startShareDelete } from './shares.js';
-import { enqueue } from './work.js';
+import { claim, complete, enqueue, retry } from './work.js';
 import { readRecipientContexts } from './recipient-contexts.js';
 import { sameOrganizationShare } from '../organization-share.js';
 
@@ -26,18 +26,6 @@ type Db = Database.Database;
 
 /** Work the reconciler queues itself follows a change whose delay is already served: due at once. */
 const DUE_NOW = 0;
-
-/** The claim's candidate filter for options (the default claim's text is the constant below). */
-function claimFilter(options: ClaimOptions): string {
-  const where = ['(lease_expires IS NULL OR lease_expires <= @now)'];
-  if (!options.ignoreDelays) where.push('due_at <= @now');
-  if (options.shareId !== undefined) {
-    where.push(`((kind = 'share' AND id = @share)
-      OR (kind = 'recipient' AND id IN (SELECT id FROM share_recipients WHERE share_id = @share)))`);
-  }
-  if (options.skip?.length) where.push(`kind || ':' || id NOT IN (SELECT value FROM json_each(@skip))`);
-  return where.join(' AND ');
-}
 
 export class SqliteReconcilerStore implements ReconcilerStore {
   constructor(private readonly db: Db) {}
@@ -49,63 +37,15 @@ export class SqliteReconcilerStore implements ReconcilerStore {
     limit: number,
     options?: ClaimOptions,
   ): Promise<WorkItem[]> {
-    if (options) {
-      const params: Record<string, unknown> = { owner, now, expires: now + leaseMs, limit };
-      if (options.shareId !== undefined) params.share = options.shareId;
-      if (options.skip?.length) params.skip = JSON.stringify(options.skip);
-      return prepared(
-        this.db,
-        `UPDATE reconcile_work SET lease_owner = @owner, lease_expires = @expires
-         WHERE rowid IN (
-           SELECT rowid FROM reconcile_work WHERE ${claimFilter(options)}
-           ORDER BY due_at LIMIT @limit)
-         RETURNING kind, id, generation, attempts`,
-      ).all(params) as WorkItem[];
-    }
-    return prepared(
-      this.db,
-      `UPDATE reconcile_work SET lease_owner = @owner, lease_expires = @expires
-       WHERE rowid IN (
-         SELECT rowid FROM reconcile_work
-         WHERE due_at <= @now AND (lease_expires IS NULL OR lease_expires <= @now)
-         ORDER BY due_at LIMIT @limit)
-       RETURNING kind, id, generation, attempts`,
-    ).all({ owner, now, expires: now + leaseMs, limit }) as WorkItem[];
+    return claim(this.db, owner, now, leaseMs, limit, options);
   }
 
   async complete(owner: string, item: WorkItem): Promise<void> {
-    this.completeNow(owner, item);
-  }
-
-  private completeNow(owner: string, item: WorkItem): void {
-    const gone = prepared(
-      this.db,
-      'DELETE FROM reconcile_work WHERE kind = ? AND id = ? AND generation = ? AND lease_owner = ?',
-    ).run(item.kind, item.id, item.generation, owner).changes;
-    if (gone === 0) this.release(owner, item);
-  }
-
-  private release(owner: string, item: WorkItem): void {
-    prepared(
-      this.db,
-      `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL
-       WHERE kind = ? AND id = ? AND lease_owner = ?`,
-    ).run(item.kind, item.id, owner);
+    complete(this.db, owner, item);
   }
 
   async retry(owner: string, item: WorkItem, dueAt: number, error: string): Promise<void> {
-    this.retryNow(owner, item, dueAt, error);
-  }
-
-  private retryNow(owner: string, item: WorkItem, dueAt: number, error: string): void {
-    // A newer request (generation moved) keeps its own due time and must not wait for this item's backoff.
-    prepared(
-      this.db,
-      `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL, last_error = @error,
-         attempts = CASE WHEN generation = @generation THEN attempts + 1 ELSE attempts END,
-         due_at = CASE WHEN generation = @generation THEN @due ELSE due_at END
-       WHERE kind = @kind AND id = @id AND lease_owner = @owner`,
-    ).run({ kind: item.kind, id: item.id, owner, generation: item.generation, due: dueAt, error });
+    retry(this.db, owner, item, dueAt, error);
   }
 
   async enqueue(kind: WorkKind, id: string): Promise<void> {
@@ -192,8 +132,8 @@ export class SqliteReconcilerStore implements ReconcilerStore {
           move.run(r.status, modified, rec.id, rec.status, rec.desired_status).changes > 0
         )
           moved.add(rec.id);
-        if (r.retry) this.retryNow(owner, r.item, r.retry.dueAt, r.retry.error);
-        else this.completeNow(owner, r.item);
+        if (r.retry) retry(this.db, owner, r.item, r.retry.dueAt, r.retry.error);
+        else complete(this.db, owner, r.item);
         insertAudit(this.db, r.audit ?? []);
         if (rec && moved.has(rec.id)) insertAudit(this.db, r.moveAudit ?? []);
       }
