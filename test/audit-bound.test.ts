@@ -6,9 +6,8 @@ import {
   metaDiff,
   type TruncatedValue,
 } from '../src/platform/audit/bound.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
-import { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { base, call, OWNER, R1, seedShareBody, setup, TOKENS, type Harness } from './helpers.js';
+import { buildReconciler } from './support/reconciler.js';
 
 /**
  * Audit entry size (issue 16, finding 7): each of an entry's JSON values is kept up to
@@ -94,11 +93,7 @@ describe('audit entries of a 1 MB meta stay within their bound', () => {
     const created = await call(h.app, 'POST', base(), { body });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     shareId = created.body.result.id;
-    const reconciler = new Reconciler({
-      store: h.store,
-      clock: h.clock,
-      drivers: buildDrivers({}, h.store.inventory, h.clock),
-    });
+    const reconciler = buildReconciler({ store: h.store, clock: h.clock });
     await reconciler.reconcileOnce();
     resourceId = (await call(h.app, 'GET', `${base()}/${shareId}/resources`)).body.result[0].id;
     const updated = await call(h.app, 'PUT', `${base()}/${shareId}/resources/${resourceId}`, {

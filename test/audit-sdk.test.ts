@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import Cloudflare from 'cloudflare';
 import type { AuditLogV1, AuditLogV2 } from '../src/cloudflare/audit/schemas.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
-import { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { OWNER, R1, R2, seedShareBody, setup, TOKENS, type Harness } from './helpers.js';
+import { buildReconciler } from './support/reconciler.js';
 
 /**
  * The audit logs read by the official SDK over a real socket, as a user would: `client.auditLogs.list`
@@ -43,12 +42,7 @@ before(async () => {
     baseURL: `http://127.0.0.1:${port}/client/v4`,
     maxRetries: 0,
   });
-  const reconcile = () =>
-    new Reconciler({
-      store: h.store,
-      clock: h.clock,
-      drivers: buildDrivers({}, h.store.inventory, h.clock),
-    }).reconcileOnce();
+  const reconcile = () => buildReconciler({ store: h.store, clock: h.clock }).reconcileOnce();
   const body = seedShareBody();
   const share = await cf.resourceSharing.create({
     account_id: OWNER,

@@ -2,8 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
 import { AuditPruner } from '../src/cloudflare/audit/retention.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
-import { Reconciler } from '../src/engine/reconciler/reconciler.js';
+import type { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import {
   assertError,
   base,
@@ -19,6 +18,7 @@ import {
   type Harness,
   type Reply,
 } from './helpers.js';
+import { buildReconciler } from './support/reconciler.js';
 
 /** Wide enough for every entry the test clock (2026-01-01) stamps. */
 const WINDOW = 'since=2025-01-01&before=2027-01-01';
@@ -36,11 +36,7 @@ interface V2Entry {
 }
 
 function reconciler(h: Harness): Reconciler {
-  return new Reconciler({
-    store: h.store,
-    clock: h.clock,
-    drivers: buildDrivers({}, h.store.inventory, h.clock),
-  });
+  return buildReconciler({ store: h.store, clock: h.clock });
 }
 
 async function entries(h: Harness, account: string, query = '', token?: string): Promise<V2Entry[]> {

@@ -1,8 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { API_ROOT } from '../src/app.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
-import { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import {
   assertError,
   base,
@@ -28,6 +26,7 @@ import {
   toFastifyPath,
   type OpenApiDocument,
 } from './support/contract.js';
+import { buildReconciler } from './support/reconciler.js';
 
 const contract = Contract.load();
 /** The document rshare serves (`GET /client/v4/openapi.json`): every recorded response is checked against it too. */
@@ -281,11 +280,7 @@ describe('shares', () => {
     assert.equal(org.target_type, 'organization');
     // The members' recipients come from the reconciler's pass over the new share.
     assert.deepEqual(await recipientsOf(org.id), []);
-    await new Reconciler({
-      store: h.store,
-      clock: h.clock,
-      drivers: buildDrivers({}, h.store.inventory, h.clock),
-    }).reconcileOnce();
+    await buildReconciler({ store: h.store, clock: h.clock }).reconcileOnce();
     assert.deepEqual((await recipientsOf(org.id)).map((r) => r.account_id).sort(), [R1, R2, R3].sort());
   });
 

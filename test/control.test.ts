@@ -6,9 +6,8 @@ import { ControlService } from '../src/emulator/control/service.js';
 import type { App } from '../src/http/types.js';
 import { ControlledClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import type { DeliveryOutcome, DriverRegistry } from '../src/engine/reconciler/drivers/types.js';
-import { Reconciler, type ReconcilerOptions } from '../src/engine/reconciler/reconciler.js';
+import type { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { delayedWork } from '../src/engine/reconciler/timing.js';
 import {
   assertError,
@@ -24,6 +23,7 @@ import {
   type Harness,
   type Reply,
 } from './helpers.js';
+import { buildReconciler, type TestReconcilerOptions } from './support/reconciler.js';
 
 const ADMIN = 'admin-token-for-control-tests';
 const RESOURCE_ID = '023e105f4ecef8ad9ca31a8372d0c353';
@@ -50,14 +50,14 @@ afterEach(async () => {
  * setup() leaves (organization work of the new accounts) is drained first.
  */
 async function start(
-  options: { delayMs?: number; drivers?: DriverRegistry; reconciler?: Partial<ReconcilerOptions> } = {},
+  options: { delayMs?: number; drivers?: DriverRegistry; reconciler?: Partial<TestReconcilerOptions> } = {},
 ): Promise<Control> {
   const clock = new ControlledClock();
   const h = await setup({ clock, store: { timing: delayedWork(clock, options.delayMs ?? 0) } });
-  const reconciler = new Reconciler({
+  const reconciler = buildReconciler({
     store: h.store,
     clock,
-    drivers: options.drivers ?? buildDrivers({}, h.store.inventory, clock),
+    drivers: options.drivers,
     ...options.reconciler,
   });
   const control = new ControlService(h.store, reconciler, clock);

@@ -13,13 +13,12 @@ import { openPostgresStore, type PostgresStore } from '../src/adapters/postgres/
 import { openSqliteStore, type SqliteStore } from '../src/adapters/sqlite/index.js';
 import type { App } from '../src/http/types.js';
 import { ManualClock } from '../src/lib/clock.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
-import { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { applyBootstrap } from '../src/platform/tenancy/bootstrap.js';
 import { TenancyService } from '../src/platform/tenancy/service.js';
 import { call, hexId, type Reply } from './helpers.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
 import { ROOT } from './support/process.js';
+import { buildReconciler } from './support/reconciler.js';
 
 /**
  * `rshare migrate-store`: an embedded (SQLite) store with data in every table is copied into an empty
@@ -226,11 +225,7 @@ describe('rshare migrate-store: embedded SQLite store copied into PostgreSQL', (
     });
     shareB = b.id;
     await ok('POST', `/shares/${shareB}/excluded-recipients`, { account_id: R2 });
-    const reconciler = new Reconciler({
-      store: source,
-      clock,
-      drivers: buildDrivers({}, source.inventory, clock),
-    });
+    const reconciler = buildReconciler({ store: source, clock });
     await reconciler.reconcileOnce();
     assert.equal(await source.reconciler.pendingCount(), 0);
     // A departure the organization's sync has not consumed yet (as a move leaves it, with its work).
@@ -364,11 +359,7 @@ describe('rshare migrate-store: embedded SQLite store copied into PostgreSQL', (
     const due = await target.reconciler.claim('probe', clock.now(), 1, 1000);
     assert.equal(due.length, await target.reconciler.pendingCount());
     clock.advance(10);
-    const reconciler = new Reconciler({
-      store: target,
-      clock,
-      drivers: buildDrivers({}, target.inventory, clock),
-    });
+    const reconciler = buildReconciler({ store: target, clock });
     await reconciler.reconcileOnce();
     assert.equal(await target.reconciler.pendingCount(), 0);
     const share = await call(

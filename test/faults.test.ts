@@ -11,9 +11,8 @@ import { journalRoutes } from '../src/emulator/journal/routes.js';
 import { Journal } from '../src/emulator/journal/service.js';
 import type { ResourceType } from '../src/http/common-schemas.js';
 import { ManualClock } from '../src/lib/clock.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import type { Delivery, DeliveryDriver, DeliveryOutcome } from '../src/engine/reconciler/drivers/types.js';
-import { Reconciler } from '../src/engine/reconciler/reconciler.js';
+import type { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import type { ResourceRow } from '../src/cloudflare/resources/store.js';
 import {
   assertError,
@@ -29,6 +28,7 @@ import {
   type Harness,
   type Reply,
 } from './helpers.js';
+import { buildReconciler, testDrivers } from './support/reconciler.js';
 
 const ADMIN = 'admin-token-for-fault-tests-01';
 const FAULT_NOT_FOUND = 'Fault rule not found';
@@ -561,10 +561,10 @@ describe('delivery faults', () => {
   beforeEach(async () => {
     c = controls();
     h = await setup({ clock: c.clock, app: c.app });
-    reconciler = new Reconciler({
+    reconciler = buildReconciler({
       store: h.store,
       clock: h.clock,
-      drivers: withDeliveryFaults(buildDrivers({}, h.store.inventory, h.clock), c.faults),
+      drivers: withDeliveryFaults(testDrivers(h), c.faults),
     });
     // setup() queues organization work: start from an empty queue.
     await reconciler.reconcileOnce();

@@ -5,6 +5,7 @@ import type { Store } from '../src/adapters/store.js';
 import type { App } from '../src/http/types.js';
 import { ManualClock, type Clock } from '../src/lib/clock.js';
 import { newId } from '../src/lib/ids.js';
+import { deriveShareRecipients } from '../src/engine/reconciler/derive.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { openTestStore, type Sql, type StatementLog, type TestStoreOptions } from './support/store.js';
 
@@ -240,5 +241,5 @@ export const seedShareBody = (recipient = R1) => ({
  * of such a share run it first (or a whole `reconcileOnce()`).
  */
 export async function fanOut(h: Harness, shareId: string): Promise<void> {
-  await h.store.reconciler.deriveShareRecipients(shareId, h.clock.timestamp(), newId, Infinity);
+  await deriveShareRecipients(h.store.reconciler, shareId, h.clock.timestamp(), newId, Infinity);
 }

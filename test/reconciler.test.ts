@@ -2,12 +2,9 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import type { DeliveryDriver } from '../src/engine/reconciler/drivers/types.js';
-import {
-  Reconciler,
-  type ReconcileReport,
-  type TransitionRecord,
-} from '../src/engine/reconciler/reconciler.js';
+import type { Reconciler, ReconcileReport, TransitionRecord } from '../src/engine/reconciler/reconciler.js';
 import { hashSecret } from '../src/lib/secrets.js';
+import { deriveShareRecipients } from '../src/engine/reconciler/derive.js';
 import { newId } from '../src/lib/ids.js';
 import {
   assertError,
@@ -25,6 +22,7 @@ import {
   type Reply,
   TIMESTAMP,
 } from './helpers.js';
+import { buildReconciler } from './support/reconciler.js';
 
 interface Recipient {
   id: string;
@@ -59,17 +57,12 @@ let reconciler: Reconciler;
 
 /** A reconciler over the harness store with the default (inventory) driver for every resource type. */
 function newReconciler(workerId?: string): Reconciler {
-  return new Reconciler({
-    store: h.store,
-    clock: h.clock,
-    drivers: buildDrivers({}, h.store.inventory, h.clock),
-    workerId,
-  });
+  return buildReconciler({ store: h.store, clock: h.clock, workerId });
 }
 
 /** A reconciler that sends every resource type to `driver`. */
 function newReconcilerWith(driver: DeliveryDriver): Reconciler {
-  return new Reconciler({ store: h.store, clock: h.clock, drivers: { for: () => driver, inProcess: true } });
+  return buildReconciler({ store: h.store, clock: h.clock, drivers: { for: () => driver, inProcess: true } });
 }
 
 beforeEach(async () => {
@@ -836,7 +829,7 @@ describe('Reconciler: idempotency, leases and metrics', () => {
     const share = await createShare('organization');
     // Derive the 40 recipients (and queue their work) up front, so both workers find them all due.
     assert.deepEqual(
-      await h.store.reconciler.deriveShareRecipients(share.id, h.clock.timestamp(), newId, 1000),
+      await deriveShareRecipients(h.store.reconciler, share.id, h.clock.timestamp(), newId, 1000),
       { changed: 40, more: false },
     );
     const w1 = newReconciler('w1');

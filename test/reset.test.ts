@@ -10,8 +10,7 @@ import type { App } from '../src/http/types.js';
 import { Journal } from '../src/emulator/journal/service.js';
 import { ControlledClock } from '../src/lib/clock.js';
 import { seededIds } from '../src/lib/ids.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
-import { Reconciler } from '../src/engine/reconciler/reconciler.js';
+import type { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { StateService } from '../src/emulator/state/service.js';
 import {
   assertError,
@@ -28,6 +27,7 @@ import {
   TOKENS,
   type Harness,
 } from './helpers.js';
+import { buildReconciler, testDrivers } from './support/reconciler.js';
 
 const ADMIN = 'reset-test-admin-token-0001';
 
@@ -56,11 +56,11 @@ describe('POST /_rshare/reset', () => {
     faults = new FaultRegistry();
     journal = new Journal({ clock });
     const ids = seededIds(5);
-    reconciler = new Reconciler({
+    reconciler = buildReconciler({
       store: h.store,
       clock,
       ids,
-      drivers: withDeliveryFaults(buildDrivers({}, h.store.inventory, clock), faults),
+      drivers: withDeliveryFaults(testDrivers(h), faults),
     });
     const state = new StateService(h.store.state, (change) => reconciler.whilePaused(change));
     const services = {

@@ -6,12 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { buildApp } from '../src/app.js';
 import type { App } from '../src/http/types.js';
 import { systemClock } from '../src/lib/clock.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
-import { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { seedStore, type SeedOutput } from '../src/emulator/seed/service.js';
 import { ownerOf, recipientOf, StoreNotEmptyError } from '../src/emulator/seed/store.js';
 import { call, TIMESTAMP } from './helpers.js';
 import { openTestStore, STORE_KIND, type TestStore } from './support/store.js';
+import { buildReconciler } from './support/reconciler.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'src', 'cli.ts');
@@ -157,11 +156,7 @@ describe('rshare seed', () => {
     for (const r of await db.sql('SELECT id FROM share_recipients')) {
       await db.store.reconciler.enqueue('recipient', r.id as string);
     }
-    const reconciler = new Reconciler({
-      store: db.store,
-      clock: systemClock,
-      drivers: buildDrivers({}, db.store.inventory, systemClock),
-    });
+    const reconciler = buildReconciler({ store: db.store, clock: systemClock });
     const report = await reconciler.reconcileOnce();
     assert.equal(report.processed, SHARES);
     assert.deepEqual(report.transitions, []);

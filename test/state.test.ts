@@ -9,8 +9,7 @@ import { TABLES } from '../src/adapters/tables.js';
 import type { ApiError } from '../src/http/errors.js';
 import type { App } from '../src/http/types.js';
 import { hashSecret } from '../src/lib/secrets.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
-import { Reconciler } from '../src/engine/reconciler/reconciler.js';
+import type { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { stateRoutes } from '../src/emulator/state/routes.js';
 import type { StateDocument } from '../src/emulator/state/schemas.js';
 import { StateService } from '../src/emulator/state/service.js';
@@ -34,6 +33,7 @@ import {
   type Reply,
 } from './helpers.js';
 import { openTestStore, STORE_KIND, type TestStore } from './support/store.js';
+import { buildReconciler } from './support/reconciler.js';
 
 const ADMIN = 'admin-token-for-state-tests-01';
 const STATE = '/_rshare/state';
@@ -55,11 +55,7 @@ async function open(): Promise<StateHarness> {
     api: false,
     admin: { token: ADMIN, routes: (a) => stateRoutes(a, service) },
   });
-  const reconciler = new Reconciler({
-    store: h.store,
-    clock: h.clock,
-    drivers: buildDrivers({}, h.store.inventory, h.clock),
-  });
+  const reconciler = buildReconciler({ store: h.store, clock: h.clock });
   return {
     ...h,
     service,

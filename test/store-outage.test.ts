@@ -12,12 +12,7 @@ import { buildApp } from '../src/app.js';
 import { isStoreUnavailable } from '../src/lib/outage.js';
 import { createPool, transaction } from '../src/adapters/postgres/database.js';
 import { SqliteStore } from '../src/adapters/sqlite/index.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
-import {
-  Reconciler,
-  type ReconcilerLogger,
-  type ReconcilerOptions,
-} from '../src/engine/reconciler/reconciler.js';
+import type { ReconcilerLogger } from '../src/engine/reconciler/reconciler.js';
 import { assertError, base, call, R1, seedShareBody, setup, type Harness, type Reply } from './helpers.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
 import {
@@ -28,6 +23,7 @@ import {
   type ServerProcess,
 } from './support/process.js';
 import { STORE_KIND } from './support/store.js';
+import { buildReconciler, type TestReconcilerOptions } from './support/reconciler.js';
 
 /**
  * Store outages: PostgreSQL stopped under load and started again, SQLite that cannot write. Clients get
@@ -103,8 +99,8 @@ describe('store outage: the reconciler backs off while the store is out', () => 
   test('given base 250 ms and cap 5 s, when passes keep failing, then the wait doubles up to the cap, half of it jitter', () => {
     // Only the backoff arithmetic runs: no store or driver is touched.
     const options = { store: { reconciler: {} }, clock: { now: () => 0, timestamp: () => '' }, drivers: {} };
-    const low = new Reconciler({ ...(options as unknown as ReconcilerOptions), random: () => 0 });
-    const high = new Reconciler({ ...(options as unknown as ReconcilerOptions), random: () => 1 });
+    const low = buildReconciler({ ...(options as unknown as TestReconcilerOptions), random: () => 0 });
+    const high = buildReconciler({ ...(options as unknown as TestReconcilerOptions), random: () => 1 });
     assert.deepEqual(
       [1, 2, 3, 4, 5, 6, 7, 50].map((n) => high.outageBackoff(n)),
       [250, 500, 1000, 2000, 4000, 5000, 5000, 5000],
@@ -215,10 +211,9 @@ describe('store outage: SQLite', () => {
       warn: (_o, msg) => lines.push({ level: 'warn', msg }),
       error: (_o, msg) => lines.push({ level: 'error', msg }),
     };
-    const reconciler = new Reconciler({
+    const reconciler = buildReconciler({
       store: h.store,
       clock: h.clock,
-      drivers: buildDrivers({}, h.store.inventory, h.clock),
       logger,
       outageBackoffBaseMs: 1,
       outageBackoffCapMs: 8,

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashSecret } from '../src/lib/secrets.js';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import { OWNER_LEFT } from '../src/engine/reconciler/audit.js';
-import { ENTITLEMENT_ERROR, Reconciler } from '../src/engine/reconciler/reconciler.js';
+import type { Reconciler } from '../src/engine/reconciler/reconciler.js';
+import { ENTITLEMENT_ERROR } from '../src/engine/reconciler/reconciler.js';
 import { applyBootstrap } from '../src/platform/tenancy/bootstrap.js';
 import { TenancyService } from '../src/platform/tenancy/service.js';
 import {
@@ -28,6 +28,7 @@ import {
   TOKENS,
   type Harness,
 } from './helpers.js';
+import { buildReconciler } from './support/reconciler.js';
 
 const RESOURCE_ID = '023e105f4ecef8ad9ca31a8372d0c353';
 const R3_TOKEN = 'recipient-three-token-secret-10';
@@ -111,11 +112,7 @@ describe('organization shares follow account moves and entitlements', () => {
 
   before(async () => {
     h = await setup();
-    reconciler = new Reconciler({
-      store: h.store,
-      clock: h.clock,
-      drivers: buildDrivers({}, h.store.inventory, h.clock),
-    });
+    reconciler = buildReconciler({ store: h.store, clock: h.clock });
     service = new TenancyService(h.store.tenancy, h.clock);
     await addToken(h, 20, R3_TOKEN, R3);
   });
@@ -447,11 +444,7 @@ describe('an owner that leaves its organization', () => {
 
   before(async () => {
     h = await setup();
-    reconciler = new Reconciler({
-      store: h.store,
-      clock: h.clock,
-      drivers: buildDrivers({}, h.store.inventory, h.clock),
-    });
+    reconciler = buildReconciler({ store: h.store, clock: h.clock });
     service = new TenancyService(h.store.tenancy, h.clock);
     await addToken(h, 22, R3_TOKEN, R3);
     const byAccount = await call(h.app, 'POST', base(), {

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import type { DriversFile } from '../src/platform/resource-types/delivery.js';
-import { Reconciler, type ReconcileReport } from '../src/engine/reconciler/reconciler.js';
+import type { Reconciler } from '../src/engine/reconciler/reconciler.js';
+import { type ReconcileReport } from '../src/engine/reconciler/reconciler.js';
 import { base, call, hexId, OWNER, R1, R2, setup, TOKENS, type Harness, type Reply } from './helpers.js';
 import {
   closedPortUrl,
@@ -10,6 +10,7 @@ import {
   WebhookReceiver,
   type Received,
 } from './support/webhook-receiver.js';
+import { buildReconciler, testDrivers } from './support/reconciler.js';
 
 const SECRET = 'webhook-secret-for-tests-0001';
 const BACKOFF_BASE = 100;
@@ -52,10 +53,10 @@ function reconcilerFor(target: string, timeoutMs = 2000): Reconciler {
   const config: DriversFile = {
     'gateway-policy': { driver: 'webhook', url: target, secret: SECRET, timeout_ms: timeoutMs },
   };
-  return new Reconciler({
+  return buildReconciler({
     store: h.store,
     clock: h.clock,
-    drivers: buildDrivers(config, h.store.inventory, h.clock),
+    drivers: testDrivers(h, config),
     random: () => 0,
     backoffBaseMs: BACKOFF_BASE,
   });

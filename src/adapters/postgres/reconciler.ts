@@ -1,142 +1,40 @@
 import { noAudit, type AuditOf } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
-import { planOrganizationShare } from '../../engine/reconciler/organization.js';
 import type pg from 'pg';
-import { DELIVERY_IN_DOUBT, type RecipientRow } from '../../cloudflare/recipients/store.js';
+import { DELIVERY_IN_DOUBT } from '../../cloudflare/recipients/store.js';
 import type {
   AbandonedShare,
   ClaimOptions,
+  OrganizationShareState,
   PendingDelivery,
-  DeliveryState,
   RecipientContext,
   RecipientResult,
+  RecipientsWrite,
   ReconcilerStore,
   ShareFinalization,
   WorkItem,
   WorkKind,
 } from '../../engine/reconciler/store.js';
-import type { ResourceRow } from '../../cloudflare/resources/store.js';
-import type { ShareRow } from '../../cloudflare/shares/store.js';
-import type { AccountRow } from '../../platform/tenancy/store.js';
-import { groupBy } from '../../lib/group-by.js';
 import { named, transaction } from './database.js';
 import { insertRecipients, setDesired } from './recipients.js';
+import {
+  LOCK_ORGANIZATION_SHARE,
+  MEMBERS,
+  ORGANIZATION_SHARE,
+  readOrganizationShare,
+} from './organization-share.js';
+import { sameOrganizationShare } from '../organization-share.js';
 import { startShareDelete } from './shares.js';
-import { enqueue } from './work.js';
-
-/**
- * Due, unleased items, locked with SKIP LOCKED: workers on several nodes claiming at once each get a
- * disjoint batch instead of queueing behind (or double-claiming) the same rows.
- */
-const CLAIM = `UPDATE reconcile_work w SET lease_owner = $1, lease_expires = $2
-  FROM (
-    SELECT kind, id FROM reconcile_work
-    WHERE due_at <= $3 AND (lease_expires IS NULL OR lease_expires <= $3)
-    ORDER BY due_at LIMIT $4
-    FOR UPDATE SKIP LOCKED) due
-  WHERE w.kind = due.kind AND w.id = due.id
-  RETURNING w.kind, w.id, w.generation, w.attempts`;
-
-/**
- * The claim for options (reconcile-now calls): the same shape, with the candidates narrowed as asked. A
- * handful of texts, each a named statement. Parameters: $1 owner, $2 lease expiry, $3 now, $4 limit, then
- * the share id and the skipped keys when present.
- */
-function claimWith(options: ClaimOptions): string {
-  let n = 4;
-  const where = ['(lease_expires IS NULL OR lease_expires <= $3)'];
-  if (!options.ignoreDelays) where.push('due_at <= $3');
-  if (options.shareId !== undefined) {
-    const share = `$${++n}`;
-    // As one key list, so the share's items are found through the primary key, not by a scan.
-    where.push(`(kind, id) IN (SELECT 'share'::text, ${share}::char(32)
-      UNION ALL SELECT 'recipient', id FROM share_recipients WHERE share_id = ${share}::char(32))`);
-  }
-  if (options.skip?.length) where.push(`NOT (kind || ':' || id = ANY($${++n}::text[]))`);
-  return `UPDATE reconcile_work w SET lease_owner = $1, lease_expires = $2
-  FROM (
-    SELECT kind, id FROM reconcile_work
-    WHERE ${where.join(' AND ')}
-    ORDER BY due_at LIMIT $4
-    FOR UPDATE SKIP LOCKED) due
-  WHERE w.kind = due.kind AND w.id = due.id
-  RETURNING w.kind, w.id, w.generation, w.attempts`;
-}
+import { claim, complete, enqueue, enqueueMany, retry } from './work.js';
+import { readRecipientContexts } from './recipient-contexts.js';
 
 /** Work the reconciler queues itself follows a change whose delay is already served: due at once. */
 const DUE_NOW = 0;
-
-const COMPLETE = `DELETE FROM reconcile_work
-  WHERE kind = $1 AND id = $2 AND generation = $3 AND lease_owner = $4`;
-
-const RELEASE = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL
-  WHERE kind = $1 AND id = $2 AND lease_owner = $3`;
-
-// A newer request (generation moved) keeps its own due time and must not wait for this item's backoff.
-const RETRY = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL, last_error = $1,
-    attempts = CASE WHEN generation = $2 THEN attempts + 1 ELSE attempts END,
-    due_at = CASE WHEN generation = $2 THEN $3::bigint ELSE due_at END
-  WHERE kind = $4 AND id = $5 AND lease_owner = $6`;
 
 const PENDING_COUNT = 'SELECT COUNT(*) AS n FROM reconcile_work';
 const SHARE_PENDING_COUNT = `SELECT (SELECT COUNT(*) FROM reconcile_work WHERE kind = 'share' AND id = $1)
   + (SELECT COUNT(*) FROM share_recipients r JOIN reconcile_work w ON w.kind = 'recipient' AND w.id = r.id
      WHERE r.share_id = $1) AS n`;
-
-// Columns in table order, so the rows built from them look like `SELECT *` rows.
-const RECIPIENT_COLUMNS = ['id', 'share_id', 'account_id', 'desired_status', 'status', 'created', 'modified'];
-const SHARE_COLUMNS = [
-  'id',
-  'account_id',
-  'organization_id',
-  'name',
-  'target_type',
-  'status',
-  'created',
-  'modified',
-];
-const ACCOUNT_COLUMNS = ['id', 'name', 'organization_id', 'entitlements', 'created', 'modified'];
-const SHARE_RESOURCE_COLUMNS = [
-  'id',
-  'share_id',
-  'resource_id',
-  'resource_type',
-  'resource_account_id',
-  'meta',
-  'status',
-  'resource_version',
-  'created',
-  'modified',
-];
-
-const prefixed = (table: string, columns: string[]): string =>
-  columns.map((c) => `${table}.${c} AS ${table}_${c}`).join(', ');
-
-/**
- * Everything a recipient pass needs, for a whole batch of recipients in one statement, hence one snapshot
- * (as SQLite's synchronous reads are): each recipient with its share and account (columns prefixed r_, s_, a_) and its deliveries
- * (json, no timestamps in them), repeated on one row per resource of the share (unprefixed columns, all
- * null when the share has none), in resource order.
- */
-const CONTEXT = `WITH h AS MATERIALIZED (
-    SELECT ${prefixed('r', RECIPIENT_COLUMNS)}, ${prefixed('s', SHARE_COLUMNS)}, ${prefixed('a', ACCOUNT_COLUMNS)},
-      (SELECT json_agg(json_build_object('share_resource_id', d.share_resource_id,
-          'applied_version', d.applied_version, 'error', d.error, 'terminal', d.terminal,
-          'error_version', d.error_version))
-        FROM recipient_resources d WHERE d.recipient_id = r.id) AS deliveries
-    FROM share_recipients r JOIN shares s ON s.id = r.share_id JOIN accounts a ON a.id = r.account_id
-    WHERE r.id = ANY($1::char(32)[]))
-  SELECT h.*, ${SHARE_RESOURCE_COLUMNS.map((c) => `sr.${c}`).join(', ')}
-  FROM h LEFT JOIN share_resources sr ON sr.share_id = h.r_share_id
-  ORDER BY h.r_id, sr.created, sr.id`;
-
-type Row = Record<string, unknown>;
-
-function pick<T>(row: Row, prefix: string, columns: string[]): T {
-  const out: Row = {};
-  for (const c of columns) out[c] = row[prefix + c];
-  return out as T;
-}
 
 // Settling a batch of recipient items: a handful of statements whatever the batch size.
 /** Shares of the batch, in id order: API writes lock their share FOR UPDATE before its recipients. */
@@ -184,7 +82,6 @@ const DELETE_SHARE = `UPDATE shares SET status = 'deleted', modified = $1
     AND NOT EXISTS (SELECT 1 FROM share_recipients WHERE share_id = $2 AND status <> 'disassociated')
     AND NOT EXISTS (SELECT 1 FROM share_resources WHERE share_id = $2 AND status <> 'deleted')`;
 
-const MEMBERS = 'SELECT id FROM accounts WHERE organization_id = $1';
 /** Departures since the last sync, consumed: a move committed after this read queues another sync. */
 const TAKE_DEPARTURES = `DELETE FROM organization_departures WHERE organization_id = $1 RETURNING account_id`;
 /** The leavers' recipients of the organization's account-targeted shares, from the account side. */
@@ -195,18 +92,11 @@ const DEPARTED = `SELECT r.share_id, r.account_id FROM share_recipients r JOIN s
 /** The active shares of the organization that accounts which left it own. */
 const ABANDONED = `SELECT id, account_id, organization_id FROM shares
   WHERE account_id = ANY($1::char(32)[]) AND organization_id = $2 AND status = 'active'`;
-/** The shares a sync changes: the leavers' and the active organization-targeted ones, locked in id order. */
-const LOCK_SYNCED_SHARES = `SELECT id, account_id, target_type FROM shares
-  WHERE id IN (
-    SELECT unnest($1::char(32)[])
-    UNION
-    SELECT id FROM shares WHERE organization_id = $2 AND target_type = 'organization' AND status = 'active')
-  AND status = 'active'
+/** The still active shares departures change, locked in id order. */
+const LOCK_SHARES = `SELECT id FROM shares WHERE id = ANY($1::char(32)[]) AND status = 'active'
   ORDER BY id FOR UPDATE`;
-const EXCLUDED = 'SELECT account_id FROM share_excluded_recipients WHERE share_id = $1';
-const LOCK_ORGANIZATION_SHARE = `SELECT account_id, organization_id FROM shares
-  WHERE id = $1 AND target_type = 'organization' AND status = 'active' FOR UPDATE`;
-const CURRENT_RECIPIENTS = 'SELECT account_id, desired_status FROM share_recipients WHERE share_id = $1';
+const ORGANIZATION_SHARES = `SELECT id FROM shares
+  WHERE organization_id = $1 AND target_type = 'organization' AND status = 'active'`;
 
 export class PgReconcilerStore implements ReconcilerStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -218,20 +108,15 @@ export class PgReconcilerStore implements ReconcilerStore {
     limit: number,
     options?: ClaimOptions,
   ): Promise<WorkItem[]> {
-    const params: unknown[] = [owner, now + leaseMs, now, limit];
-    if (!options) return (await this.pool.query<WorkItem>(named(CLAIM, params))).rows;
-    if (options.shareId !== undefined) params.push(options.shareId);
-    if (options.skip?.length) params.push(options.skip);
-    return (await this.pool.query<WorkItem>(named(claimWith(options), params))).rows;
+    return claim(this.pool, owner, now, leaseMs, limit, options);
   }
 
   async complete(owner: string, item: WorkItem): Promise<void> {
-    const { rowCount } = await this.pool.query(named(COMPLETE, [item.kind, item.id, item.generation, owner]));
-    if (rowCount === 0) await this.pool.query(named(RELEASE, [item.kind, item.id, owner]));
+    await complete(this.pool, owner, item);
   }
 
   async retry(owner: string, item: WorkItem, dueAt: number, error: string): Promise<void> {
-    await this.pool.query(named(RETRY, [error, item.generation, dueAt, item.kind, item.id, owner]));
+    await retry(this.pool, owner, item, dueAt, error);
   }
 
   async enqueue(kind: WorkKind, id: string): Promise<void> {
@@ -259,31 +144,16 @@ export class PgReconcilerStore implements ReconcilerStore {
   }
 
   async recipientContexts(recipientIds: string[]): Promise<Map<string, RecipientContext>> {
-    const out = new Map<string, RecipientContext>();
-    if (recipientIds.length === 0) return out;
-    const { rows } = await this.pool.query<Row>(named(CONTEXT, [recipientIds]));
-    for (const [id, group] of groupBy(rows, (r) => r.r_id as string)) {
-      const head = group[0] as Row;
-      const delivered = new Map<string, DeliveryState>();
-      for (const d of (head.deliveries as DeliveryState[] | null) ?? [])
-        delivered.set(d.share_resource_id, d);
-      const resources = group
-        .filter((r) => r.id !== null)
-        .map((r) => pick<ResourceRow>(r, '', SHARE_RESOURCE_COLUMNS))
-        .filter((r) => r.status !== 'deleted' || delivered.has(r.id));
-      out.set(id, {
-        recipient: pick<RecipientRow>(head, 'r_', RECIPIENT_COLUMNS),
-        share: pick<ShareRow>(head, 's_', SHARE_COLUMNS),
-        account: pick<AccountRow>(head, 'a_', ACCOUNT_COLUMNS),
-        resources,
-        delivered,
-      });
-    }
-    return out;
+    return readRecipientContexts(this.pool, recipientIds);
   }
 
-  async settleRecipients(owner: string, results: RecipientResult[], modified: string): Promise<Set<string>> {
-    if (results.length === 0) return new Set();
+  async settleRecipients(
+    owner: string,
+    results: RecipientResult[],
+    modified: string,
+    finalize: readonly string[],
+  ): Promise<Set<string>> {
+    if (results.length === 0 && finalize.length === 0) return new Set();
     const shareIds = [...new Set(results.flatMap((r) => (r.recipient ? [r.recipient.share_id] : [])))].sort();
     const clears = results.flatMap((r) =>
       r.writes.filter((w) => w.state === null).map((w) => [r.item.id, w.shareResourceId] as const),
@@ -343,11 +213,11 @@ export class PgReconcilerStore implements ReconcilerStore {
         if (again.length > 0) await client.query(named(RELEASE_RECIPIENTS, [again, owner]));
       }
       for (const r of retries) {
-        const { item, retry } = r as Required<Pick<RecipientResult, 'retry'>> & RecipientResult;
-        await client.query(
-          named(RETRY, [retry.error, item.generation, retry.dueAt, item.kind, item.id, owner]),
-        );
+        const { item, retry: due } = r as Required<Pick<RecipientResult, 'retry'>> & RecipientResult;
+        await retry(client, owner, item, due.dueAt, due.error);
       }
+      // In id order, as concurrent settles queue the same shares.
+      await enqueueMany(client, 'share', [...finalize].sort(), DUE_NOW);
       return moved;
     };
     // The share locks order this against API writes; a deadlock with anything else is retried.
@@ -360,68 +230,42 @@ export class PgReconcilerStore implements ReconcilerStore {
     }
   }
 
-  async deriveShareRecipients(
-    shareId: string,
+  async organizationShare(shareId: string): Promise<OrganizationShareState | undefined> {
+    return readOrganizationShare(this.pool, ORGANIZATION_SHARE, shareId);
+  }
+
+  async writeShareRecipients(
+    read: OrganizationShareState,
+    plan: RecipientsWrite,
     modified: string,
-    newId: () => string,
-    limit: number,
-  ): Promise<{ changed: number; more: boolean }> {
+  ): Promise<boolean> {
+    const shareId = read.share.id;
     return transaction(this.pool, async (client) => {
-      const share = (
-        await client.query<{ account_id: string; organization_id: string }>(
-          named(LOCK_ORGANIZATION_SHARE, [shareId]),
-        )
-      ).rows[0];
-      if (!share) return { changed: 0, more: false };
-      const members = new Set(
-        (await client.query<{ id: string }>(named(MEMBERS, [share.organization_id]))).rows.map((a) => a.id),
-      );
-      return this.deriveOne(
+      // The lock API writes on the share take too, so its exclusions and recipients hold until commit.
+      const now = await readOrganizationShare(client, LOCK_ORGANIZATION_SHARE, shareId);
+      if (!sameOrganizationShare(read, now)) return false;
+      for (const { accountId, to } of plan.change)
+        await setDesired(client, shareId, accountId, to, modified, DUE_NOW);
+      await insertRecipients(
         client,
-        { id: shareId, account_id: share.account_id },
-        members,
-        modified,
-        newId,
-        limit,
+        plan.add.map(({ id, accountId }) => ({
+          id,
+          share_id: shareId,
+          account_id: accountId,
+          desired_status: 'associated' as const,
+          status: 'associating' as const,
+          created: modified,
+          modified,
+        })),
+        DUE_NOW,
       );
+      return true;
     });
   }
 
-  /** Applies `planOrganizationShare` to one share (locked by the caller), adding at most `limit` recipients. */
-  private async deriveOne(
-    client: pg.PoolClient,
-    share: { id: string; account_id: string },
-    members: ReadonlySet<string>,
-    modified: string,
-    newId: () => string,
-    limit = Infinity,
-  ): Promise<{ changed: number; more: boolean }> {
-    const excluded = new Set(
-      (await client.query<{ account_id: string }>(named(EXCLUDED, [share.id]))).rows.map((e) => e.account_id),
-    );
-    const current = (
-      await client.query<{ account_id: string; desired_status: string }>(
-        named(CURRENT_RECIPIENTS, [share.id]),
-      )
-    ).rows;
-    const plan = planOrganizationShare(members, share.account_id, excluded, current);
-    for (const { accountId, to } of plan.change)
-      await setDesired(client, share.id, accountId, to, modified, DUE_NOW);
-    const add = plan.add.slice(0, limit);
-    await insertRecipients(
-      client,
-      add.map((accountId) => ({
-        id: newId(),
-        share_id: share.id,
-        account_id: accountId,
-        desired_status: 'associated' as const,
-        status: 'associating' as const,
-        created: modified,
-        modified,
-      })),
-      DUE_NOW,
-    );
-    return { changed: plan.change.length + add.length, more: add.length < plan.add.length };
+  async organizationShares(organizationId: string): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>(named(ORGANIZATION_SHARES, [organizationId]));
+    return rows.map((r) => r.id);
   }
 
   async finalizeShare(
@@ -444,10 +288,9 @@ export class PgReconcilerStore implements ReconcilerStore {
     });
   }
 
-  async syncOrganization(
+  async followDepartures(
     organizationId: string,
     modified: string,
-    newId: () => string,
     ownersLeft: AuditOf<AbandonedShare[]> = noAudit,
   ): Promise<number> {
     return transaction(this.pool, async (client) => {
@@ -472,13 +315,10 @@ export class PgReconcilerStore implements ReconcilerStore {
         leavers.length === 0
           ? []
           : (await client.query<AbandonedShare>(named(ABANDONED, [leavers, organizationId]))).rows;
-      const changedShares = [...departed.map((r) => r.share_id), ...abandoned.map((s) => s.id)];
+      const changedShares = [...new Set([...departed.map((r) => r.share_id), ...abandoned.map((s) => s.id)])];
+      if (changedShares.length === 0) return 0;
       // Every share this changes, in id order so concurrent lockers never deadlock.
-      const shares = (
-        await client.query<{ id: string; account_id: string; target_type: string }>(
-          named(LOCK_SYNCED_SHARES, [[...new Set(changedShares)], organizationId]),
-        )
-      ).rows;
+      const shares = (await client.query<{ id: string }>(named(LOCK_SHARES, [changedShares]))).rows;
       const locked = new Set(shares.map((s) => s.id));
       // Locked still active: deleting them is this sync's, and what they shared leaves every recipient.
       const leaving = abandoned.filter((s) => locked.has(s.id));
@@ -491,10 +331,6 @@ export class PgReconcilerStore implements ReconcilerStore {
         if (gone.has(r.share_id)) continue;
         await setDesired(client, r.share_id, r.account_id, 'disassociated', modified, DUE_NOW);
         changed++;
-      }
-      for (const share of shares) {
-        if (share.target_type !== 'organization' || gone.has(share.id)) continue;
-        changed += (await this.deriveOne(client, share, members, modified, newId)).changed;
       }
       return changed;
     });

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { WorkKind } from '../../engine/reconciler/store.js';
-import { named } from './database.js';
+import type { ClaimOptions, WorkItem, WorkKind } from '../../engine/reconciler/store.js';
+import { named, type Queryable } from './database.js';
 
 /**
  * Every enqueue takes `due`: when the item becomes due (epoch ms, 0 = at once; see WorkTiming). A repeated
@@ -85,4 +85,88 @@ export async function enqueueAccountRecipients(
   due: number,
 ): Promise<void> {
   await client.query(named(ENQUEUE_ACCOUNT_RECIPIENTS, [accountId, due]));
+}
+
+/**
+ * Due, unleased items, locked with SKIP LOCKED: workers on several nodes claiming at once each get a
+ * disjoint batch instead of queueing behind (or double-claiming) the same rows.
+ */
+const CLAIM = `UPDATE reconcile_work w SET lease_owner = $1, lease_expires = $2
+  FROM (
+    SELECT kind, id FROM reconcile_work
+    WHERE due_at <= $3 AND (lease_expires IS NULL OR lease_expires <= $3)
+    ORDER BY due_at LIMIT $4
+    FOR UPDATE SKIP LOCKED) due
+  WHERE w.kind = due.kind AND w.id = due.id
+  RETURNING w.kind, w.id, w.generation, w.attempts`;
+
+/**
+ * The claim for options (reconcile-now calls): the same shape, with the candidates narrowed as asked. A
+ * handful of texts, each a named statement. Parameters: $1 owner, $2 lease expiry, $3 now, $4 limit, then
+ * the share id and the skipped keys when present.
+ */
+function claimWith(options: ClaimOptions): string {
+  let n = 4;
+  const where = ['(lease_expires IS NULL OR lease_expires <= $3)'];
+  if (!options.ignoreDelays) where.push('due_at <= $3');
+  if (options.shareId !== undefined) {
+    const share = `$${++n}`;
+    // As one key list, so the share's items are found through the primary key, not by a scan.
+    where.push(`(kind, id) IN (SELECT 'share'::text, ${share}::char(32)
+      UNION ALL SELECT 'recipient', id FROM share_recipients WHERE share_id = ${share}::char(32))`);
+  }
+  if (options.skip?.length) where.push(`NOT (kind || ':' || id = ANY($${++n}::text[]))`);
+  return `UPDATE reconcile_work w SET lease_owner = $1, lease_expires = $2
+  FROM (
+    SELECT kind, id FROM reconcile_work
+    WHERE ${where.join(' AND ')}
+    ORDER BY due_at LIMIT $4
+    FOR UPDATE SKIP LOCKED) due
+  WHERE w.kind = due.kind AND w.id = due.id
+  RETURNING w.kind, w.id, w.generation, w.attempts`;
+}
+
+// A newer request (generation moved) keeps its own due time and must not wait for this item's backoff.
+const RETRY = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL, last_error = $1,
+    attempts = CASE WHEN generation = $2 THEN attempts + 1 ELSE attempts END,
+    due_at = CASE WHEN generation = $2 THEN $3::bigint ELSE due_at END
+  WHERE kind = $4 AND id = $5 AND lease_owner = $6`;
+
+const COMPLETE = `DELETE FROM reconcile_work
+  WHERE kind = $1 AND id = $2 AND generation = $3 AND lease_owner = $4`;
+
+const RELEASE = `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL
+  WHERE kind = $1 AND id = $2 AND lease_owner = $3`;
+
+/** Leases up to `limit` due, unleased (or lease-expired) items to `owner` until `now + leaseMs`. */
+export async function claim(
+  db: Queryable,
+  owner: string,
+  now: number,
+  leaseMs: number,
+  limit: number,
+  options?: ClaimOptions,
+): Promise<WorkItem[]> {
+  const params: unknown[] = [owner, now + leaseMs, now, limit];
+  if (!options) return (await db.query<WorkItem>(named(CLAIM, params))).rows;
+  if (options.shareId !== undefined) params.push(options.shareId);
+  if (options.skip?.length) params.push(options.skip);
+  return (await db.query<WorkItem>(named(claimWith(options), params))).rows;
+}
+
+/** Retires the item if nobody asked for it again meanwhile; otherwise releases it, due for another pass. */
+export async function complete(db: Queryable, owner: string, item: WorkItem): Promise<void> {
+  const { rowCount } = await db.query(named(COMPLETE, [item.kind, item.id, item.generation, owner]));
+  if (rowCount === 0) await db.query(named(RELEASE, [item.kind, item.id, owner]));
+}
+
+/** Releases the item to run again at `dueAt`. */
+export async function retry(
+  db: Queryable,
+  owner: string,
+  item: WorkItem,
+  dueAt: number,
+  error: string,
+): Promise<void> {
+  await db.query(named(RETRY, [error, item.generation, dueAt, item.kind, item.id, owner]));
 }

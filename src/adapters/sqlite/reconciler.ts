@@ -1,47 +1,31 @@
 import { noAudit, type AuditOf } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
-import { DELIVERY_IN_DOUBT, type RecipientRow } from '../../cloudflare/recipients/store.js';
+import { DELIVERY_IN_DOUBT } from '../../cloudflare/recipients/store.js';
 import type {
   AbandonedShare,
   ClaimOptions,
+  OrganizationShareState,
   PendingDelivery,
-  DeliveryState,
   RecipientContext,
   RecipientResult,
+  RecipientsWrite,
   ReconcilerStore,
   ShareFinalization,
   WorkItem,
   WorkKind,
 } from '../../engine/reconciler/store.js';
-import type { ShareRow } from '../../cloudflare/shares/store.js';
-import type { AccountRow } from '../../platform/tenancy/store.js';
-import { groupBy } from '../../lib/group-by.js';
 import { prepared } from './database.js';
 import { insertRecipient, setDesired } from './recipients.js';
-import { toResourceRow, type ResourceRecord } from './resources.js';
 import { startShareDelete } from './shares.js';
-import { enqueue } from './work.js';
-import { planOrganizationShare } from '../../engine/reconciler/organization.js';
+import { claim, complete, enqueue, retry } from './work.js';
+import { readRecipientContexts } from './recipient-contexts.js';
+import { sameOrganizationShare } from '../organization-share.js';
 
 type Db = Database.Database;
-type AccountRecord = Omit<AccountRow, 'entitlements'> & { entitlements: string | null };
-type DeliveryRecord = Omit<DeliveryState, 'terminal'> & { recipient_id: string; terminal: number };
 
 /** Work the reconciler queues itself follows a change whose delay is already served: due at once. */
 const DUE_NOW = 0;
-
-/** The claim's candidate filter for options (the default claim's text is the constant below). */
-function claimFilter(options: ClaimOptions): string {
-  const where = ['(lease_expires IS NULL OR lease_expires <= @now)'];
-  if (!options.ignoreDelays) where.push('due_at <= @now');
-  if (options.shareId !== undefined) {
-    where.push(`((kind = 'share' AND id = @share)
-      OR (kind = 'recipient' AND id IN (SELECT id FROM share_recipients WHERE share_id = @share)))`);
-  }
-  if (options.skip?.length) where.push(`kind || ':' || id NOT IN (SELECT value FROM json_each(@skip))`);
-  return where.join(' AND ');
-}
 
 export class SqliteReconcilerStore implements ReconcilerStore {
   constructor(private readonly db: Db) {}
@@ -53,63 +37,15 @@ export class SqliteReconcilerStore implements ReconcilerStore {
     limit: number,
     options?: ClaimOptions,
   ): Promise<WorkItem[]> {
-    if (options) {
-      const params: Record<string, unknown> = { owner, now, expires: now + leaseMs, limit };
-      if (options.shareId !== undefined) params.share = options.shareId;
-      if (options.skip?.length) params.skip = JSON.stringify(options.skip);
-      return prepared(
-        this.db,
-        `UPDATE reconcile_work SET lease_owner = @owner, lease_expires = @expires
-         WHERE rowid IN (
-           SELECT rowid FROM reconcile_work WHERE ${claimFilter(options)}
-           ORDER BY due_at LIMIT @limit)
-         RETURNING kind, id, generation, attempts`,
-      ).all(params) as WorkItem[];
-    }
-    return prepared(
-      this.db,
-      `UPDATE reconcile_work SET lease_owner = @owner, lease_expires = @expires
-       WHERE rowid IN (
-         SELECT rowid FROM reconcile_work
-         WHERE due_at <= @now AND (lease_expires IS NULL OR lease_expires <= @now)
-         ORDER BY due_at LIMIT @limit)
-       RETURNING kind, id, generation, attempts`,
-    ).all({ owner, now, expires: now + leaseMs, limit }) as WorkItem[];
+    return claim(this.db, owner, now, leaseMs, limit, options);
   }
 
   async complete(owner: string, item: WorkItem): Promise<void> {
-    this.completeNow(owner, item);
-  }
-
-  private completeNow(owner: string, item: WorkItem): void {
-    const gone = prepared(
-      this.db,
-      'DELETE FROM reconcile_work WHERE kind = ? AND id = ? AND generation = ? AND lease_owner = ?',
-    ).run(item.kind, item.id, item.generation, owner).changes;
-    if (gone === 0) this.release(owner, item);
-  }
-
-  private release(owner: string, item: WorkItem): void {
-    prepared(
-      this.db,
-      `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL
-       WHERE kind = ? AND id = ? AND lease_owner = ?`,
-    ).run(item.kind, item.id, owner);
+    complete(this.db, owner, item);
   }
 
   async retry(owner: string, item: WorkItem, dueAt: number, error: string): Promise<void> {
-    this.retryNow(owner, item, dueAt, error);
-  }
-
-  private retryNow(owner: string, item: WorkItem, dueAt: number, error: string): void {
-    // A newer request (generation moved) keeps its own due time and must not wait for this item's backoff.
-    prepared(
-      this.db,
-      `UPDATE reconcile_work SET lease_owner = NULL, lease_expires = NULL, last_error = @error,
-         attempts = CASE WHEN generation = @generation THEN attempts + 1 ELSE attempts END,
-         due_at = CASE WHEN generation = @generation THEN @due ELSE due_at END
-       WHERE kind = @kind AND id = @id AND lease_owner = @owner`,
-    ).run({ kind: item.kind, id: item.id, owner, generation: item.generation, due: dueAt, error });
+    retry(this.db, owner, item, dueAt, error);
   }
 
   async enqueue(kind: WorkKind, id: string): Promise<void> {
@@ -146,77 +82,15 @@ export class SqliteReconcilerStore implements ReconcilerStore {
   }
 
   async recipientContexts(recipientIds: string[]): Promise<Map<string, RecipientContext>> {
-    // Synchronous reads on one connection: the batch sees one state, in five queries whatever its size.
-    const out = new Map<string, RecipientContext>();
-    const ids = JSON.stringify(recipientIds);
-    const recipients = prepared(
-      this.db,
-      'SELECT * FROM share_recipients WHERE id IN (SELECT value FROM json_each(?))',
-    ).all(ids) as RecipientRow[];
-    if (recipients.length === 0) return out;
-    const shareIds = JSON.stringify([...new Set(recipients.map((r) => r.share_id))]);
-    const shares = new Map(
-      (
-        prepared(this.db, 'SELECT * FROM shares WHERE id IN (SELECT value FROM json_each(?))').all(
-          shareIds,
-        ) as ShareRow[]
-      ).map((s) => [s.id, s]),
-    );
-    const resources = groupBy(
-      prepared(
-        this.db,
-        `SELECT * FROM share_resources WHERE share_id IN (SELECT value FROM json_each(?))
-         ORDER BY created, id`,
-      ).all(shareIds) as ResourceRecord[],
-      (r) => r.share_id,
-    );
-    const accounts = new Map(
-      (
-        prepared(this.db, 'SELECT * FROM accounts WHERE id IN (SELECT value FROM json_each(?))').all(
-          JSON.stringify([...new Set(recipients.map((r) => r.account_id))]),
-        ) as AccountRecord[]
-      ).map((a) => [a.id, a]),
-    );
-    const deliveries = groupBy(
-      prepared(
-        this.db,
-        `SELECT recipient_id, share_resource_id, applied_version, error, terminal, error_version
-         FROM recipient_resources WHERE recipient_id IN (SELECT value FROM json_each(?))`,
-      ).all(ids) as DeliveryRecord[],
-      (d) => d.recipient_id,
-    );
-    for (const recipient of recipients) {
-      const delivered = new Map<string, DeliveryState>();
-      for (const d of deliveries.get(recipient.id) ?? []) {
-        delivered.set(d.share_resource_id, {
-          share_resource_id: d.share_resource_id,
-          applied_version: d.applied_version,
-          error: d.error,
-          terminal: d.terminal === 1,
-          error_version: d.error_version,
-        });
-      }
-      const account = accounts.get(recipient.account_id) as AccountRecord;
-      out.set(recipient.id, {
-        recipient,
-        share: shares.get(recipient.share_id) as ShareRow,
-        account: {
-          ...account,
-          entitlements:
-            account.entitlements === null
-              ? null
-              : (JSON.parse(account.entitlements) as AccountRow['entitlements']),
-        },
-        resources: (resources.get(recipient.share_id) ?? [])
-          .filter((r) => r.status !== 'deleted' || delivered.has(r.id))
-          .map(toResourceRow),
-        delivered,
-      });
-    }
-    return out;
+    return readRecipientContexts(this.db, recipientIds);
   }
 
-  async settleRecipients(owner: string, results: RecipientResult[], modified: string): Promise<Set<string>> {
+  async settleRecipients(
+    owner: string,
+    results: RecipientResult[],
+    modified: string,
+    finalize: readonly string[],
+  ): Promise<Set<string>> {
     const clear = prepared(
       this.db,
       'DELETE FROM recipient_resources WHERE recipient_id = ? AND share_resource_id = ?',
@@ -258,82 +132,76 @@ export class SqliteReconcilerStore implements ReconcilerStore {
           move.run(r.status, modified, rec.id, rec.status, rec.desired_status).changes > 0
         )
           moved.add(rec.id);
-        if (r.retry) this.retryNow(owner, r.item, r.retry.dueAt, r.retry.error);
-        else this.completeNow(owner, r.item);
+        if (r.retry) retry(this.db, owner, r.item, r.retry.dueAt, r.retry.error);
+        else complete(this.db, owner, r.item);
         insertAudit(this.db, r.audit ?? []);
         if (rec && moved.has(rec.id)) insertAudit(this.db, r.moveAudit ?? []);
       }
+      for (const shareId of finalize) enqueue(this.db, 'share', shareId, DUE_NOW);
       return moved;
     })();
   }
 
-  async deriveShareRecipients(
-    shareId: string,
-    modified: string,
-    newId: () => string,
-    limit: number,
-  ): Promise<{ changed: number; more: boolean }> {
-    return this.db.transaction(() => {
-      const share = prepared(
-        this.db,
-        `SELECT id, account_id, organization_id FROM shares
-         WHERE id = ? AND target_type = 'organization' AND status = 'active'`,
-      ).get(shareId) as { id: string; account_id: string; organization_id: string } | undefined;
-      if (!share) return { changed: 0, more: false };
-      const changed = this.deriveOne(share, this.members(share.organization_id), modified, newId, limit);
-      return { changed: changed.changed, more: changed.more };
-    })();
+  async organizationShare(shareId: string): Promise<OrganizationShareState | undefined> {
+    return this.readOrganizationShare(shareId);
   }
 
-  private members(organizationId: string): Set<string> {
-    return new Set(
-      (
-        prepared(this.db, 'SELECT id FROM accounts WHERE organization_id = ?').all(organizationId) as {
-          id: string;
-        }[]
-      ).map((a) => a.id),
-    );
-  }
-
-  /** Applies `planOrganizationShare` to one share, adding at most `limit` recipients. */
-  private deriveOne(
-    share: { id: string; account_id: string },
-    members: ReadonlySet<string>,
-    modified: string,
-    newId: () => string,
-    limit = Infinity,
-  ): { changed: number; more: boolean } {
-    const excluded = new Set(
-      (
-        prepared(this.db, 'SELECT account_id FROM share_excluded_recipients WHERE share_id = ?').all(
-          share.id,
-        ) as { account_id: string }[]
-      ).map((e) => e.account_id),
-    );
+  private readOrganizationShare(shareId: string): OrganizationShareState | undefined {
+    const share = prepared(
+      this.db,
+      `SELECT id, account_id, organization_id FROM shares
+       WHERE id = ? AND target_type = 'organization' AND status = 'active'`,
+    ).get(shareId) as OrganizationShareState['share'] | undefined;
+    if (!share) return undefined;
+    const members = this.members(share.organization_id);
+    const excluded = (
+      prepared(this.db, 'SELECT account_id FROM share_excluded_recipients WHERE share_id = ?').all(
+        share.id,
+      ) as { account_id: string }[]
+    ).map((e) => e.account_id);
     const current = prepared(
       this.db,
       'SELECT account_id, desired_status FROM share_recipients WHERE share_id = ?',
-    ).all(share.id) as { account_id: string; desired_status: string }[];
-    const plan = planOrganizationShare(members, share.account_id, excluded, current);
-    for (const { accountId, to } of plan.change)
-      setDesired(this.db, share.id, accountId, to, modified, DUE_NOW);
-    const add = plan.add.slice(0, limit);
-    for (const accountId of add) {
-      insertRecipient(
+    ).all(share.id) as OrganizationShareState['current'];
+    return { share: { ...share }, members, excluded, current };
+  }
+
+  async writeShareRecipients(
+    read: OrganizationShareState,
+    plan: RecipientsWrite,
+    modified: string,
+  ): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (!sameOrganizationShare(read, this.readOrganizationShare(read.share.id))) return false;
+      const shareId = read.share.id;
+      for (const { accountId, to } of plan.change)
+        setDesired(this.db, shareId, accountId, to, modified, DUE_NOW);
+      for (const { id, accountId } of plan.add) {
+        insertRecipient(
+          this.db,
+          {
+            id,
+            share_id: shareId,
+            account_id: accountId,
+            desired_status: 'associated',
+            status: 'associating',
+            created: modified,
+            modified,
+          },
+          DUE_NOW,
+        );
+      }
+      return true;
+    })();
+  }
+
+  async organizationShares(organizationId: string): Promise<string[]> {
+    return (
+      prepared(
         this.db,
-        {
-          id: newId(),
-          share_id: share.id,
-          account_id: accountId,
-          desired_status: 'associated',
-          status: 'associating',
-          created: modified,
-          modified,
-        },
-        DUE_NOW,
-      );
-    }
-    return { changed: plan.change.length + add.length, more: add.length < plan.add.length };
+        `SELECT id FROM shares WHERE organization_id = ? AND target_type = 'organization' AND status = 'active'`,
+      ).all(organizationId) as { id: string }[]
+    ).map((s) => s.id);
   }
 
   async finalizeShare(
@@ -371,15 +239,23 @@ export class SqliteReconcilerStore implements ReconcilerStore {
     })();
   }
 
-  async syncOrganization(
+  /** The organization's accounts, in the database's order. */
+  private members(organizationId: string): string[] {
+    return (
+      prepared(this.db, 'SELECT id FROM accounts WHERE organization_id = ?').all(organizationId) as {
+        id: string;
+      }[]
+    ).map((a) => a.id);
+  }
+
+  async followDepartures(
     organizationId: string,
     modified: string,
-    newId: () => string,
     ownersLeft: AuditOf<AbandonedShare[]> = noAudit,
   ): Promise<number> {
     return this.db.transaction(() => {
       let changed = 0;
-      const members = this.members(organizationId);
+      const members = new Set(this.members(organizationId));
       // Recipients of account-targeted shares must stay members too; they are never added back on their own.
       // Found from the side of the accounts that left (recorded with each move), not by scanning the shares.
       const departures = prepared(
@@ -413,12 +289,6 @@ export class SqliteReconcilerStore implements ReconcilerStore {
           changed++;
         }
       }
-      const shares = prepared(
-        this.db,
-        `SELECT id, account_id FROM shares
-         WHERE organization_id = ? AND target_type = 'organization' AND status = 'active'`,
-      ).all(organizationId) as { id: string; account_id: string }[];
-      for (const share of shares) changed += this.deriveOne(share, members, modified, newId).changed;
       return changed;
     })();
   }

@@ -9,7 +9,7 @@ export interface OrganizationSharePlan {
 
 /**
  * What an organization-targeted share's recipients must become: every member except the owner and
- * excluded accounts associated, everyone else disassociated. Shared by both stores' `syncOrganization`.
+ * excluded accounts associated, everyone else disassociated. Pure: `derive.ts` reads its inputs and writes it.
  */
 export function planOrganizationShare(
   members: ReadonlySet<string>,

@@ -1,6 +1,6 @@
 import type { AuditEntry, AuditOf } from '../../platform/audit/entry.js';
 import type { AccountRow } from '../../platform/tenancy/store.js';
-import type { RecipientRow, AssociationStatus } from '../../cloudflare/recipients/store.js';
+import type { RecipientRow, AssociationStatus, DesiredStatus } from '../../cloudflare/recipients/store.js';
 import type { ResourceRow } from '../../cloudflare/resources/store.js';
 import type { ShareRow } from '../../cloudflare/shares/store.js';
 
@@ -72,6 +72,22 @@ export interface AbandonedShare {
   organization_id: string;
 }
 
+/** What an organization-targeted share's recipients are derived from, as the store read it. */
+export interface OrganizationShareState {
+  share: { id: string; account_id: string; organization_id: string };
+  /** Accounts of the share's organization. */
+  members: string[];
+  /** Accounts excluded from the share. */
+  excluded: string[];
+  current: { account_id: string; desired_status: DesiredStatus }[];
+}
+
+/** A derivation to write: desired statuses to change, and new recipients (ids chosen by the planner). */
+export interface RecipientsWrite {
+  change: { accountId: string; to: DesiredStatus }[];
+  add: { id: string; accountId: string }[];
+}
+
 export interface ShareFinalization {
   /** Ids of the resources that went `deleting` → `deleted`. */
   deletedResources: string[];
@@ -112,22 +128,32 @@ export interface ReconcilerStore {
   /**
    * Records what one reconciler pass did for a batch of claimed recipient items, in one transaction:
    * the delivery states it wrote (`null` clears one), each recipient's status move (made only if the API
-   * did not change the recipient meanwhile: its status and desired status still match the row read), and
-   * then each item retired (`complete`) or, with `retry`, released to run again at `retry.dueAt`.
+   * did not change the recipient meanwhile: its status and desired status still match the row read), then
+   * each item retired (`complete`) or, with `retry`, released to run again at `retry.dueAt`, and last the
+   * 'share' items of `finalize` queued (after the items are retired, so the share pass sees none of them).
    * Returns the ids of the recipients whose status moved.
    */
-  settleRecipients(owner: string, results: RecipientResult[], modified: string): Promise<Set<string>>;
-  /**
-   * For an active organization-targeted share: re-derives its recipients from the organization's current
-   * members and the share's exclusions (`planOrganizationShare`), creating at most `limit` new recipients
-   * (and their work) per call. `more` says that members still lack a recipient: call again.
-   */
-  deriveShareRecipients(
-    shareId: string,
+  settleRecipients(
+    owner: string,
+    results: RecipientResult[],
     modified: string,
-    newId: () => string,
-    limit: number,
-  ): Promise<{ changed: number; more: boolean }>;
+    finalize: readonly string[],
+  ): Promise<Set<string>>;
+  /** What an active organization-targeted share's recipients derive from; undefined for any other share. */
+  organizationShare(shareId: string): Promise<OrganizationShareState | undefined>;
+  /**
+   * Writes a plan made from `read` (desired-status changes, new recipients and their work) in one
+   * transaction, unless the share's state differs from `read` by then (its members, exclusions or
+   * recipients changed, or it is no longer an active organization share): then it writes nothing and
+   * returns false, and the caller reads and plans again.
+   */
+  writeShareRecipients(
+    read: OrganizationShareState,
+    plan: RecipientsWrite,
+    modified: string,
+  ): Promise<boolean>;
+  /** Ids of the organization's active organization-targeted shares. */
+  organizationShares(organizationId: string): Promise<string[]>;
   /**
    * Once no recipient of the share has work pending: `deleting` resources that no recipient holds become
    * `deleted`, and a `deleting` share whose recipients are all disassociated becomes `deleted`.
@@ -138,20 +164,14 @@ export interface ReconcilerStore {
     audit?: AuditOf<ShareFinalization>,
   ): Promise<ShareFinalization>;
   /**
-   * Re-derives the recipients of the organization's active organization-targeted shares from its current
-   * members and exclusions, and disassociates recipients of its account-targeted shares that left the
-   * organization; returns how many recipients changed.
+   * Follows the accounts that left the organization since the last call (consuming their departures):
+   * disassociates their recipients of its account-targeted shares, and starts deleting the active shares
+   * they own (Cloudflare removes what a departed account shared from every destination account), writing
+   * `ownersLeft`'s entries for those shares in the same transaction. Returns how many things changed.
    */
-  /**
-   * Follows the organization's membership: derives organization-targeted recipients, disassociates
-   * recipients that left, and starts deleting the active shares of owners that left (Cloudflare removes
-   * what a departed account shared from every destination account), writing `ownersLeft`'s entries for
-   * those shares in the same transaction.
-   */
-  syncOrganization(
+  followDepartures(
     organizationId: string,
     modified: string,
-    newId: () => string,
     ownersLeft?: AuditOf<AbandonedShare[]>,
   ): Promise<number>;
 }
