@@ -10,6 +10,7 @@ import {
   WebhookReceiver,
   type Received,
 } from './support/webhook-receiver.js';
+import { waitFor } from './support/process.js';
 
 const SECRET = 'webhook-secret-for-tests-0001';
 const BACKOFF_BASE = 100;
@@ -300,10 +301,33 @@ describe('Webhook driver: retryable failures', () => {
     const share = await createShare();
     const [resource] = share.resources;
     assert.ok(resource);
-    const started = Date.now();
-    assertReport(await reconciler.reconcileOnce(), 1, 1, 0);
-    const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 190 && elapsed < 1900, `gave up after ${elapsed} ms`);
+    // Time is driven, not waited for: the driver's timeout signal is one the test fires once the request arrived.
+    const asked: number[] = [];
+    const timeout = new AbortController();
+    const realTimeout = AbortSignal.timeout.bind(AbortSignal);
+    AbortSignal.timeout = (ms: number) => {
+      asked.push(ms);
+      return timeout.signal;
+    };
+    receiver.onRequest = async () => {
+      timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+    };
+    let report: ReconcileReport;
+    try {
+      report = await reconciler.reconcileOnce();
+    } finally {
+      AbortSignal.timeout = realTimeout;
+      receiver.onRequest = undefined;
+    }
+    assertReport(report, 1, 1, 0);
+    assert.deepEqual(asked, [200], 'the delivery asked for the configured timeout_ms');
+    assert.deepEqual(receiver.hookErrors, []);
+    // The request arrived and the client, not the receiver, ended it: the receiver never answered.
+    assert.equal(receiver.requests.length, 1);
+    await waitFor('the client to close the hung request', () => receiver.abandoned === 1 || undefined, {
+      timeoutMs: 5000,
+      intervalMs: 10,
+    });
     assert.deepEqual(await recipient(share.id), {
       status: 'associating',
       resources: [
@@ -315,6 +339,11 @@ describe('Webhook driver: retryable failures', () => {
         },
       ],
     });
+    assert.deepEqual(
+      await reconciler.reconcileOnce(),
+      idle,
+      'not retried before the clock reaches its backoff',
+    );
     h.clock.advance(backoff(0));
     assertReport(await reconciler.reconcileOnce(), 1, 0, 1);
     assert.equal(receiver.requests.length, 2);

@@ -31,6 +31,8 @@ export class WebhookReceiver {
   private answers: Answer[] = [];
   private fallback: Answer = { status: 200, body: '{"success":true}' };
   private readonly hanging = new Set<ServerResponse>();
+  /** Hung requests whose client closed the connection before any answer (a client-side timeout). */
+  abandoned = 0;
   private server: Server | undefined;
   /** Runs after a request is recorded and before it is answered (to change things mid-delivery). */
   onRequest: ((req: Received) => Promise<void>) | undefined;
@@ -68,6 +70,9 @@ export class WebhookReceiver {
         void hook.then(() => {
           if (answer === 'hang') {
             this.hanging.add(res);
+            res.on('close', () => {
+              if (this.hanging.delete(res)) this.abandoned++;
+            });
             return;
           }
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
@@ -96,7 +101,9 @@ export class WebhookReceiver {
   }
 
   async close(): Promise<void> {
-    for (const res of this.hanging) res.destroy();
+    const hung = [...this.hanging];
+    this.hanging.clear(); // closed by the receiver, not abandoned by the client
+    for (const res of hung) res.destroy();
     const server = this.server;
     if (!server) return;
     server.closeAllConnections();
