@@ -28,6 +28,7 @@ import {
   toFastifyPath,
   type OpenApiDocument,
 } from './support/contract.js';
+import { nonEmpty } from './support/assert.js';
 
 const contract = Contract.load();
 /** The document rshare serves (`GET /client/v4/openapi.json`): every recorded response is checked against it too. */
@@ -193,7 +194,7 @@ describe('the contract document', () => {
 
 describe('routes', () => {
   test('given the app, when listing its routes, then every contract operation is served under /client/v4', () => {
-    for (const op of contract.operations) {
+    for (const op of nonEmpty(contract.operations, 'contract operations')) {
       const url = API_ROOT + toFastifyPath(op.path);
       assert.ok(h.app.hasRoute({ method: op.method, url }), `${op.method} ${url} (${op.operationId})`);
     }
@@ -451,7 +452,11 @@ describe('shares', () => {
       },
     );
     conforms('organization-shares-list', filtered);
-    assert.ok(filtered.body.result.every((s: { target_type: string }) => s.target_type === 'organization'));
+    assert.ok(
+      nonEmpty(filtered.body.result as { target_type: string }[], 'organization-targeted shares').every(
+        (s) => s.target_type === 'organization',
+      ),
+    );
 
     fails(
       'organization-shares-list',

@@ -26,6 +26,7 @@ import {
   fanOut,
   routeErrors,
 } from './helpers.js';
+import { nonEmpty } from './support/assert.js';
 
 const EXCLUSION_NOT_FOUND = 'Share excluded recipient not found';
 const NOT_ORG_SHARE = 'Excluded recipients apply only to shares with target_type=organization';
@@ -509,7 +510,8 @@ describe('excluded recipients of a deleted share', () => {
     assertSuccess(del);
     assert.equal(del.body.result.status, 'deleting');
     const recipients = await recipientsOf(shareId);
-    for (const r of recipients.values()) assert.equal(r.association_status, 'disassociating');
+    for (const r of nonEmpty(recipients.values(), 'recipients'))
+      assert.equal(r.association_status, 'disassociating');
     assertConflict(
       await call(h.app, 'POST', excludedUrl(shareId), { body: { account_id: R2 } }),
       SHARE_DELETING,

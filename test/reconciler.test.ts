@@ -25,6 +25,7 @@ import {
   type Reply,
   TIMESTAMP,
 } from './helpers.js';
+import { nonEmpty } from './support/assert.js';
 
 interface Recipient {
   id: string;
@@ -543,7 +544,7 @@ describe('Reconciler: account-targeted share', () => {
       [R2]: 'disassociated',
       [R3]: 'disassociated',
     });
-    for (const r of await recipients(share.id)) assert.deepEqual(r.resources, []);
+    for (const r of nonEmpty(await recipients(share.id), 'recipients')) assert.deepEqual(r.resources, []);
     assert.deepEqual(
       (await resources(share.id)).map((r) => r.status),
       ['deleted', 'deleted'],

@@ -12,6 +12,7 @@ import { seedStore, type SeedOutput } from '../src/emulator/seed/service.js';
 import { ownerOf, recipientOf, StoreNotEmptyError } from '../src/emulator/seed/store.js';
 import { call, TIMESTAMP } from './helpers.js';
 import { openTestStore, STORE_KIND, type TestStore } from './support/store.js';
+import { nonEmpty } from './support/assert.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'src', 'cli.ts');
@@ -63,8 +64,10 @@ describe('rshare seed', () => {
       assert.equal(sent.body.result_info.total_count, SHARES / ACCOUNTS);
       assert.equal(received.body.result_info.total_count, SHARES / ACCOUNTS);
       assert.equal(all.body.result_info.total_count, (2 * SHARES) / ACCOUNTS);
-      for (const s of sent.body.result) assert.equal(s.account_id, account(a));
-      for (const s of received.body.result) assert.notEqual(s.account_id, account(a));
+      for (const s of nonEmpty(sent.body.result as { account_id: string }[], 'sent shares'))
+        assert.equal(s.account_id, account(a));
+      for (const s of nonEmpty(received.body.result as { account_id: string }[], 'received shares'))
+        assert.notEqual(s.account_id, account(a));
     }
   });
 

@@ -28,6 +28,7 @@ import {
   TOKENS,
   type Harness,
 } from './helpers.js';
+import { nonEmpty } from './support/assert.js';
 
 const RESOURCE_ID = '023e105f4ecef8ad9ca31a8372d0c353';
 const R3_TOKEN = 'recipient-three-token-secret-10';
@@ -492,7 +493,7 @@ describe('an owner that leaves its organization', () => {
       assert.equal(share.body.result.status, 'deleted');
       assert.equal(share.body.result.associated_recipient_count, 0);
       assert.equal(share.body.result.associating_recipient_count, 0);
-      for (const r of (await recipientsOf(h, id)).values()) {
+      for (const r of nonEmpty((await recipientsOf(h, id)).values(), 'recipients')) {
         assert.equal(r.association_status, 'disassociated', r.account_id);
       }
     }
