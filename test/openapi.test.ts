@@ -133,7 +133,8 @@ describe('the OpenAPI document', () => {
   });
 
   it('given the document, when resolving every $ref and compiling every response schema, then none dangles and all compile', () => {
-    for (const [at, ref] of nonEmpty(refsOf(doc), '$refs')) {
+    // The served document inlines every schema today (no $ref at all); this guards any ref added later.
+    for (const [at, ref] of refsOf(doc)) {
       assert.notEqual(resolvePointer(doc, ref), undefined, `${at}: ${ref} does not resolve`);
     }
     for (const { method, path, op } of nonEmpty(operationsOf(doc), 'operations')) {

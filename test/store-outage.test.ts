@@ -20,8 +20,8 @@ import {
 } from '../src/engine/reconciler/reconciler.js';
 import { assertError, base, call, R1, seedShareBody, setup, type Harness, type Reply } from './helpers.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
+import { freePort } from './support/port.js';
 import {
-  freePort,
   startServer,
   waitFor,
   writeOrganizationBootstrap,

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { freePort } from './port.js';
 
 /** One request the receiver got: its headers, raw body, and the body parsed as JSON. */
 export interface Received {
@@ -113,9 +114,5 @@ export class WebhookReceiver {
 
 /** A URL on 127.0.0.1 where nothing listens (a port that was just freed): connections are refused. */
 export async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/hook`;
+  return `http://127.0.0.1:${await freePort()}/hook`;
 }
