@@ -21,12 +21,7 @@ import {
 import { assertError, base, call, R1, seedShareBody, setup, type Harness, type Reply } from './helpers.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
 import { freePort } from './support/port.js';
-import {
-  startServer,
-  waitFor,
-  writeOrganizationBootstrap,
-  type ServerProcess,
-} from './support/process.js';
+import { startServer, waitFor, writeOrganizationBootstrap, type ServerProcess } from './support/process.js';
 import { STORE_KIND } from './support/store.js';
 
 /**
