@@ -25,7 +25,14 @@ import {
   routeErrors,
 } from './helpers.js';
 import { assertConflict, assertSuccess, nonEmpty } from './support/assert.js';
-import { accountShare, organizationShare, recipientsOf, statuses, type Recipient } from './support/shares.js';
+import {
+  accountShare,
+  addMember,
+  organizationShare,
+  recipientsOf,
+  statuses,
+  type Recipient,
+} from './support/shares.js';
 
 const EXCLUSION_NOT_FOUND = 'Share excluded recipient not found';
 const NOT_ORG_SHARE = 'Excluded recipients apply only to shares with target_type=organization';
@@ -488,15 +495,7 @@ describe('excluded recipients and organization membership changes', () => {
   test('given an account that joined the organization after the share was created, when it is excluded and included again, then it gets an associating recipient', async () => {
     const shareId = await organizationShare(h);
     const newcomer = hexId(0x77, 'b');
-    const now = h.clock.timestamp();
-    await h.store.tenancy.upsertAccount({
-      id: newcomer,
-      name: 'Newcomer',
-      organization_id: ORG,
-      entitlements: null,
-      created: now,
-      modified: now,
-    });
+    await addMember(h, newcomer, 'Newcomer');
     assert.equal((await recipientsOf(h.app, shareId)).has(newcomer), false);
     const excluded = await exclude(shareId, newcomer);
     assertExclusion(excluded, newcomer);

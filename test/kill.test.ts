@@ -14,6 +14,7 @@ import {
 } from './support/process.js';
 import { createPostgresDatabase, PG_URL, STORE_KIND } from './support/store.js';
 import { nonEmpty } from './support/assert.js';
+import type { Envelope } from './support/server-api.js';
 
 /**
  * Durability under SIGKILL: 8 writers create shares, update resources and replace recipient lists on a
@@ -48,12 +49,6 @@ function random(seed: number): () => number {
   };
 }
 
-interface Envelope<T> {
-  success: boolean;
-  errors: unknown[];
-  result: T;
-  result_info?: { total_count: number };
-}
 interface Resource {
   id: string;
   meta: Record<string, unknown>;

@@ -26,6 +26,7 @@ import {
 } from './helpers.js';
 import { assertSuccess, nonEmpty } from './support/assert.js';
 import {
+  addMember,
   createShare,
   recipientList,
   statuses,
@@ -533,14 +534,7 @@ describe('Reconciler: organization-targeted share', () => {
     const now = h.clock.timestamp();
     const extra = Array.from({ length: 50 }, (_, i) => hexId(100 + i, 'f'));
     for (const [i, id] of extra.entries()) {
-      await h.store.tenancy.upsertAccount({
-        id,
-        name: `Member ${i}`,
-        organization_id: ORG,
-        entitlements: null,
-        created: now,
-        modified: now,
-      });
+      await addMember(h, id, `Member ${i}`, now);
     }
     const target = extra[17] as string;
     const targetToken = 'member-seventeen-token-secret';
@@ -671,16 +665,8 @@ describe('Reconciler: organization fan-out in the reconciler', () => {
     // An account-targeted share to R3, then R3 leaves and a newcomer joins.
     const direct = await reconciledShare([R3]);
     await reconciler.reconcileOnce();
-    const now = h.clock.timestamp();
     const newcomer = hexId(0x99, 'f');
-    await h.store.tenancy.upsertAccount({
-      id: newcomer,
-      name: 'Newcomer',
-      organization_id: ORG,
-      entitlements: null,
-      created: now,
-      modified: now,
-    });
+    await addMember(h, newcomer, 'Newcomer');
     const r3 = await h.store.tenancy.getAccount(R3);
     assert.ok(r3);
     await h.store.tenancy.upsertAccount({ ...r3, organization_id: null, modified: h.clock.timestamp() });
@@ -781,14 +767,7 @@ describe('Reconciler: idempotency, leases and metrics', () => {
     const now = h.clock.timestamp();
     const extra = Array.from({ length: 37 }, (_, i) => hexId(200 + i, 'f'));
     for (const id of extra) {
-      await h.store.tenancy.upsertAccount({
-        id,
-        name: id,
-        organization_id: ORG,
-        entitlements: null,
-        created: now,
-        modified: now,
-      });
+      await addMember(h, id, id, now);
     }
     await reconciler.reconcileOnce();
     const share = await reconciledShare('organization');

@@ -124,3 +124,20 @@ export const admin = (
   path: string,
   body?: unknown,
 ) => call(app, method, `/_rshare${path}`, { token, body });
+
+/** Adds (or replaces) account `id` as a member of ORG, without entitlements, created and modified at `now`. */
+export async function addMember(
+  h: Harness,
+  id: string,
+  name: string,
+  now = h.clock.timestamp(),
+): Promise<void> {
+  await h.store.tenancy.upsertAccount({
+    id,
+    name,
+    organization_id: ORG,
+    entitlements: null,
+    created: now,
+    modified: now,
+  });
+}
