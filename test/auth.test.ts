@@ -24,6 +24,7 @@ import {
   type Harness,
 } from './helpers.js';
 import { servedRoutes } from './support/contract.js';
+import { nonEmpty } from './support/assert.js';
 
 const UNKNOWN = hexId(0xbeef, 'f');
 const MISSING = 'Missing X-Auth-Key, X-Auth-Email or Authorization headers';
@@ -349,7 +350,7 @@ describe('every served API route', () => {
     const routes = apiRoutes().filter(
       (r) => r.pattern.includes(':account_id') || r.pattern.includes(':organization_id'),
     );
-    for (const r of routes) {
+    for (const r of nonEmpty(routes, 'account or organization routes')) {
       const res = await call(h.app, r.method, r.url, { token: TOKENS.stranger });
       const label = `${r.method} ${r.pattern}: ${JSON.stringify(res.body)}`;
       if (r.pattern.includes(':share_id')) {

@@ -22,6 +22,7 @@ import {
   type Target,
 } from './support/authorization-matrix.js';
 import { Contract, servedRoutes, toFastifyPath } from './support/contract.js';
+import { nonEmpty } from './support/assert.js';
 
 const matrix = parseMatrix(readFileSync(new URL('../docs/authorization.md', import.meta.url), 'utf8'));
 
@@ -72,7 +73,8 @@ describe('the authorization matrix in docs/authorization.md', () => {
   });
 
   test('given every row that takes a body, when building its request, then a valid body is defined for it', () => {
-    for (const row of matrix.rows) assert.equal(hasBody(row.operationId), takesBody(row), row.operationId);
+    for (const row of nonEmpty(matrix.rows, 'matrix rows'))
+      assert.equal(hasBody(row.operationId), takesBody(row), row.operationId);
   });
 });
 
@@ -114,7 +116,7 @@ describe("no answer reveals whether another tenant's object exists", () => {
     const caller = CALLERS[column];
     assert.ok(caller);
     const accounts = [caller.account, ...(caller.home ? [caller.home] : [])];
-    for (const row of matrix.rows.filter(isObjectRoute)) {
+    for (const row of nonEmpty(matrix.rows.filter(isObjectRoute), 'object routes in the matrix')) {
       // A recipient legitimately sees what it received; only what it may not see must look unknown.
       if (column === 'recipient' && ok(row.cells.get(column) as Expected)) continue;
       test(`given the ${column} caller, when calling ${row.operationId} on the owner's objects and on ids that name nothing, then the answers are byte-identical`, async () => {

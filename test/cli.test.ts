@@ -10,7 +10,7 @@ import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
 import { openSqliteStore } from '../src/adapters/sqlite/index.js';
 import { systemClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
-import { freePort } from './support/postgres.js';
+import { freePort } from './support/port.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'src', 'cli.ts');

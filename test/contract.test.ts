@@ -27,6 +27,8 @@ import {
   type OpenApiDocument,
 } from './support/contract.js';
 import { buildReconciler } from './support/reconciler.js';
+import { nonEmpty } from './support/assert.js';
+import { recipientList } from './support/shares.js';
 
 const contract = Contract.load();
 /** The document rshare serves (`GET /client/v4/openapi.json`): every recorded response is checked against it too. */
@@ -85,13 +87,6 @@ const orgShareBody = (name = 'Org-wide rules') => ({
   recipients: [{ organization_id: ORG }],
   resources: [{ ...seedShareBody().resources[0], resource_id: 'org0000000000000000000000000000a' }],
 });
-
-const recipientsOf = async (shareId: string) =>
-  (await call(h.app, 'GET', `${base()}/${shareId}/recipients?per_page=100`)).body.result as {
-    id: string;
-    account_id: string;
-    association_status: string;
-  }[];
 
 const resourcesOf = async (shareId: string) =>
   (await call(h.app, 'GET', `${base()}/${shareId}/resources?per_page=100`)).body.result as {
@@ -192,7 +187,7 @@ describe('the contract document', () => {
 
 describe('routes', () => {
   test('given the app, when listing its routes, then every contract operation is served under /client/v4', () => {
-    for (const op of contract.operations) {
+    for (const op of nonEmpty(contract.operations, 'contract operations')) {
       const url = API_ROOT + toFastifyPath(op.path);
       assert.ok(h.app.hasRoute({ method: op.method, url }), `${op.method} ${url} (${op.operationId})`);
     }
@@ -279,9 +274,12 @@ describe('shares', () => {
     const org = await createShare(orgShareBody());
     assert.equal(org.target_type, 'organization');
     // The members' recipients come from the reconciler's pass over the new share.
-    assert.deepEqual(await recipientsOf(org.id), []);
+    assert.deepEqual(await recipientList(h.app, org.id), []);
     await buildReconciler({ store: h.store, clock: h.clock }).reconcileOnce();
-    assert.deepEqual((await recipientsOf(org.id)).map((r) => r.account_id).sort(), [R1, R2, R3].sort());
+    assert.deepEqual(
+      (await recipientList(h.app, org.id)).map((r) => r.account_id).sort(),
+      [R1, R2, R3].sort(),
+    );
   });
 
   test('share-create: given a body without name, when creating, then 400 1400 pointing at /name and conforming', async () => {
@@ -446,7 +444,11 @@ describe('shares', () => {
       },
     );
     conforms('organization-shares-list', filtered);
-    assert.ok(filtered.body.result.every((s: { target_type: string }) => s.target_type === 'organization'));
+    assert.ok(
+      nonEmpty(filtered.body.result as { target_type: string }[], 'organization-targeted shares').every(
+        (s) => s.target_type === 'organization',
+      ),
+    );
 
     fails(
       'organization-shares-list',
@@ -461,7 +463,7 @@ describe('shares', () => {
 describe('recipients', () => {
   test('share-recipients-list: given a share with a delivery record, when listing plain and with include_resources, then 200 conforms', async () => {
     const share = await createShare();
-    const [recipient] = await recipientsOf(share.id);
+    const [recipient] = await recipientList(h.app, share.id);
     const [resource] = await resourcesOf(share.id);
     assert.ok(recipient && resource);
     await recordDelivery(recipient.id, resource.id, 'Recipient is missing necessary entitlement', true);
@@ -517,12 +519,12 @@ describe('recipients', () => {
     });
     fails('share-recipient-create', dup, 409, 1409, `Account ${R1} is already a recipient of the share`);
     assert.equal(dup.headers['x-should-retry'], 'false');
-    assert.equal((await recipientsOf(share.id)).length, 3);
+    assert.equal((await recipientList(h.app, share.id)).length, 3);
   });
 
   test('share-recipients-get-by-id: given a recipient, when getting plain and with include_resources, then 200 conforms; an unknown id is 404 conforming', async () => {
     const share = await createShare();
-    const [recipient] = await recipientsOf(share.id);
+    const [recipient] = await recipientList(h.app, share.id);
     assert.ok(recipient);
     const url = `${base()}/${share.id}/recipients/${recipient.id}`;
     const plain = await call(h.app, 'GET', url);
@@ -551,7 +553,7 @@ describe('recipients', () => {
     conforms('share-recipients-update', res);
     assert.equal(res.body, undefined);
     const byAccount = Object.fromEntries(
-      (await recipientsOf(share.id)).map((r) => [r.account_id, r.association_status]),
+      (await recipientList(h.app, share.id)).map((r) => [r.account_id, r.association_status]),
     );
     assert.deepEqual(byAccount, { [R1]: 'disassociating', [R2]: 'associating', [R3]: 'associating' });
   });
@@ -569,14 +571,14 @@ describe('recipients', () => {
       '/1/recipient_account_id',
     );
     assert.deepEqual(
-      (await recipientsOf(share.id)).map((r) => [r.account_id, r.association_status]),
+      (await recipientList(h.app, share.id)).map((r) => [r.account_id, r.association_status]),
       [[R1, 'associating']],
     );
   });
 
   test('share-recipient-delete: given a recipient, when deleting, then 200 conforms with disassociating; deleting again is 409 conforming', async () => {
     const share = await createShare();
-    const [recipient] = await recipientsOf(share.id);
+    const [recipient] = await recipientList(h.app, share.id);
     assert.ok(recipient);
     const url = `${base()}/${share.id}/recipients/${recipient.id}`;
     const res = await call(h.app, 'DELETE', url);

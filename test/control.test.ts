@@ -9,21 +9,10 @@ import { hashSecret } from '../src/lib/secrets.js';
 import type { DeliveryOutcome, DriverRegistry } from '../src/engine/reconciler/drivers/types.js';
 import type { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { delayedWork } from '../src/engine/reconciler/timing.js';
-import {
-  assertError,
-  base,
-  call,
-  hexId,
-  OWNER,
-  R1,
-  R2,
-  R3,
-  seedShareBody,
-  setup,
-  type Harness,
-  type Reply,
-} from './helpers.js';
+import { assertError, base, call, hexId, OWNER, R1, R2, R3, setup, type Harness } from './helpers.js';
 import { buildReconciler, type TestReconcilerOptions } from './support/reconciler.js';
+import { assertSuccess } from './support/assert.js';
+import { accountShare, admin, statuses } from './support/shares.js';
 
 const ADMIN = 'admin-token-for-control-tests';
 const RESOURCE_ID = '023e105f4ecef8ad9ca31a8372d0c353';
@@ -73,38 +62,6 @@ async function start(
   return current;
 }
 
-const admin = (c: Control, method: 'GET' | 'POST', path: string, body?: unknown) =>
-  call(c.app, method, `/_rshare${path}`, { token: ADMIN, body });
-
-function assertOk(res: Reply): void {
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  assert.equal(res.body.success, true);
-  assert.deepEqual(res.body.errors, []);
-  assert.deepEqual(res.body.messages, []);
-}
-
-async function createShare(c: Control, recipients: string[] = [R1]): Promise<string> {
-  const body = {
-    ...seedShareBody(),
-    recipients: recipients.map((recipient_account_id) => ({ recipient_account_id })),
-  };
-  const res = await call(c.app, 'POST', base(), { body });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body.result.id as string;
-}
-
-/** The share's recipient statuses by account, as the public API lists them. */
-async function statuses(c: Control, shareId: string): Promise<Record<string, string>> {
-  const res = await call(c.app, 'GET', `${base()}/${shareId}/recipients`);
-  assert.equal(res.status, 200);
-  return Object.fromEntries(
-    (res.body.result as { account_id: string; association_status: string }[]).map((r) => [
-      r.account_id,
-      r.association_status,
-    ]),
-  );
-}
-
 /** A driver registry whose every delivery gets the outcome `next()` gives. */
 function scripted(next: () => DeliveryOutcome): DriverRegistry {
   const driver = { name: 'scripted', deliver: async () => next() };
@@ -114,69 +71,69 @@ function scripted(next: () => DeliveryOutcome): DriverRegistry {
 describe('POST /_rshare/reconcile', () => {
   test('given manual mode (no loop running), when time passes, then recipients stay associating until a reconcile moves them', async () => {
     const c = await start();
-    const share = await createShare(c);
-    assert.deepEqual(await statuses(c, share), { [R1]: 'associating' });
-    await admin(c, 'POST', '/clock', { advance_ms: 3_600_000 });
-    assert.deepEqual(await statuses(c, share), { [R1]: 'associating' });
+    const share = await accountShare(c.app);
+    assert.deepEqual(await statuses(c.app, share), { [R1]: 'associating' });
+    await admin(c.app, ADMIN, 'POST', '/clock', { advance_ms: 3_600_000 });
+    assert.deepEqual(await statuses(c.app, share), { [R1]: 'associating' });
 
-    const res = await admin(c, 'POST', '/reconcile');
-    assertOk(res);
+    const res = await admin(c.app, ADMIN, 'POST', '/reconcile');
+    assertSuccess(res);
     assert.deepEqual(res.body.result, { processed: 1, pending: 0 });
-    assert.deepEqual(await statuses(c, share), { [R1]: 'associated' });
+    assert.deepEqual(await statuses(c.app, share), { [R1]: 'associated' });
   });
 
   test('given two shares, when reconciling one by share_id, then only that share moves and pending counts its items', async () => {
     const c = await start();
-    const first = await createShare(c, [R1]);
-    const second = await createShare(c, [R2]);
+    const first = await accountShare(c.app, [R1]);
+    const second = await accountShare(c.app, [R2]);
 
-    const res = await admin(c, 'POST', '/reconcile', { share_id: first });
-    assertOk(res);
+    const res = await admin(c.app, ADMIN, 'POST', '/reconcile', { share_id: first });
+    assertSuccess(res);
     assert.deepEqual(res.body.result, { processed: 1, pending: 0 });
-    assert.deepEqual(await statuses(c, first), { [R1]: 'associated' });
-    assert.deepEqual(await statuses(c, second), { [R2]: 'associating' });
+    assert.deepEqual(await statuses(c.app, first), { [R1]: 'associated' });
+    assert.deepEqual(await statuses(c.app, second), { [R2]: 'associating' });
     assert.equal(await c.h.store.reconciler.pendingCount(), 1);
 
-    const rest = await admin(c, 'POST', '/reconcile', {});
+    const rest = await admin(c.app, ADMIN, 'POST', '/reconcile', {});
     assert.deepEqual(rest.body.result, { processed: 1, pending: 0 });
-    assert.deepEqual(await statuses(c, second), { [R2]: 'associated' });
+    assert.deepEqual(await statuses(c.app, second), { [R2]: 'associated' });
   });
 
   test('given three recipients, when reconciling with max_steps 2, then two items are processed and one stays pending', async () => {
     const c = await start();
-    const share = await createShare(c, [R1, R2, R3]);
+    const share = await accountShare(c.app, [R1, R2, R3]);
 
-    const res = await admin(c, 'POST', '/reconcile', { share_id: share, max_steps: 2 });
-    assertOk(res);
+    const res = await admin(c.app, ADMIN, 'POST', '/reconcile', { share_id: share, max_steps: 2 });
+    assertSuccess(res);
     assert.deepEqual(res.body.result, { processed: 2, pending: 1 });
-    const moved = Object.values(await statuses(c, share)).sort();
+    const moved = Object.values(await statuses(c.app, share)).sort();
     assert.deepEqual(moved, ['associated', 'associated', 'associating']);
 
-    const rest = await admin(c, 'POST', '/reconcile', { max_steps: 1 });
+    const rest = await admin(c.app, ADMIN, 'POST', '/reconcile', { max_steps: 1 });
     assert.deepEqual(rest.body.result, { processed: 1, pending: 0 });
   });
 
   test('given work delayed and an empty JSON body, when reconciling, then the delay is ignored', async () => {
     const c = await start({ delayMs: 120_000 });
-    await admin(c, 'POST', '/clock', { freeze: true });
-    const share = await createShare(c);
+    await admin(c.app, ADMIN, 'POST', '/clock', { freeze: true });
+    const share = await accountShare(c.app);
     const res = await call(c.app, 'POST', '/_rshare/reconcile', {
       token: ADMIN,
       headers: { 'content-type': 'application/json' },
     });
-    assertOk(res);
+    assertSuccess(res);
     assert.deepEqual(res.body.result, { processed: 1, pending: 0 });
-    assert.deepEqual(await statuses(c, share), { [R1]: 'associated' });
+    assert.deepEqual(await statuses(c.app, share), { [R1]: 'associated' });
   });
 
   test('given a delivery that keeps failing retryably, when reconciling, then it is retried three times and left queued with its error', async () => {
     const c = await start({
       drivers: scripted(() => ({ ok: false, terminal: false, error: 'receiver unavailable' })),
     });
-    const share = await createShare(c);
+    const share = await accountShare(c.app);
 
-    const res = await admin(c, 'POST', '/reconcile', { share_id: share });
-    assertOk(res);
+    const res = await admin(c.app, ADMIN, 'POST', '/reconcile', { share_id: share });
+    assertSuccess(res);
     assert.deepEqual(res.body.result, { processed: 4, pending: 1 });
     const recipients = await call(c.app, 'GET', `${base()}/${share}/recipients?include_resources=true`);
     assert.equal(recipients.body.result[0].association_status, 'associating');
@@ -189,7 +146,7 @@ describe('POST /_rshare/reconcile', () => {
   test('given an unknown share id, when reconciling it, then 404 code 1404', async () => {
     const c = await start();
     assertError(
-      await admin(c, 'POST', '/reconcile', { share_id: hexId(99, 'e') }),
+      await admin(c.app, ADMIN, 'POST', '/reconcile', { share_id: hexId(99, 'e') }),
       404,
       1404,
       'Share not found',
@@ -206,7 +163,7 @@ describe('POST /_rshare/reconcile', () => {
       [[1], 'body must be an object', ''],
     ];
     for (const [body, message, pointer] of cases) {
-      assertError(await admin(c, 'POST', '/reconcile', body), 400, 1400, message, pointer);
+      assertError(await admin(c.app, ADMIN, 'POST', '/reconcile', body), 400, 1400, message, pointer);
     }
   });
 
@@ -219,12 +176,12 @@ describe('POST /_rshare/reconcile', () => {
 describe('POST /_rshare/wait', () => {
   test('given a share still associating, when waiting while the loop runs, then it answers once settled with the recipients and their resources', async () => {
     const c = await start();
-    const share = await createShare(c, [R1, R2]);
-    const waiting = admin(c, 'POST', '/wait', { share_id: share, timeout_ms: 30_000 });
+    const share = await accountShare(c.app, [R1, R2]);
+    const waiting = admin(c.app, ADMIN, 'POST', '/wait', { share_id: share, timeout_ms: 30_000 });
     c.reconciler.start(10);
 
     const res = await waiting;
-    assertOk(res);
+    assertSuccess(res);
     const { share_id, status, recipients } = res.body.result;
     assert.equal(share_id, share);
     assert.equal(status, 'active');
@@ -248,11 +205,11 @@ describe('POST /_rshare/wait', () => {
 
   test('given a delivery that failed for good, when waiting, then the share counts as settled and the error is shown', async () => {
     const c = await start({ drivers: scripted(() => ({ ok: false, terminal: true, error: 'refused' })) });
-    const share = await createShare(c);
-    await admin(c, 'POST', '/reconcile');
+    const share = await accountShare(c.app);
+    await admin(c.app, ADMIN, 'POST', '/reconcile');
 
-    const res = await admin(c, 'POST', '/wait', { share_id: share, timeout_ms: 0 });
-    assertOk(res);
+    const res = await admin(c.app, ADMIN, 'POST', '/wait', { share_id: share, timeout_ms: 0 });
+    assertSuccess(res);
     assert.deepEqual(res.body.result.recipients[0].resources, [
       { resource_id: RESOURCE_ID, resource_version: 0, error: 'refused', terminal: true },
     ]);
@@ -260,9 +217,9 @@ describe('POST /_rshare/wait', () => {
 
   test('given manual mode and no reconcile, when waiting, then 408 code 1408 in the envelope once the time runs out', async () => {
     const c = await start();
-    const share = await createShare(c);
+    const share = await accountShare(c.app);
     for (const timeout_ms of [0, 50]) {
-      const res = await admin(c, 'POST', '/wait', { share_id: share, timeout_ms });
+      const res = await admin(c.app, ADMIN, 'POST', '/wait', { share_id: share, timeout_ms });
       assertError(res, 408, 1408, `Share ${share} did not settle within ${timeout_ms} ms`);
     }
   });
@@ -271,22 +228,27 @@ describe('POST /_rshare/wait', () => {
     const c = await start({
       drivers: scripted(() => ({ ok: false, terminal: false, error: 'receiver unavailable' })),
     });
-    const share = await createShare(c);
-    await admin(c, 'POST', '/reconcile');
-    const res = await admin(c, 'POST', '/wait', { share_id: share, timeout_ms: 20 });
+    const share = await accountShare(c.app);
+    await admin(c.app, ADMIN, 'POST', '/reconcile');
+    const res = await admin(c.app, ADMIN, 'POST', '/wait', { share_id: share, timeout_ms: 20 });
     assertError(res, 408, 1408, `Share ${share} did not settle within 20 ms`);
   });
 
   test('given bad requests, when waiting, then 404 for an unknown share and 400 pointing at the field otherwise', async () => {
     const c = await start();
-    assertError(await admin(c, 'POST', '/wait', { share_id: hexId(99, 'e') }), 404, 1404, 'Share not found');
+    assertError(
+      await admin(c.app, ADMIN, 'POST', '/wait', { share_id: hexId(99, 'e') }),
+      404,
+      1404,
+      'Share not found',
+    );
     const cases: [unknown, string, string][] = [
       [{}, 'share_id is required', '/share_id'],
       [{ share_id: hexId(1, 'e'), timeout_ms: 600_001 }, 'timeout_ms must be at most 600000', '/timeout_ms'],
       [{ share_id: hexId(1, 'e'), timeout_ms: -1 }, 'timeout_ms must be at least 0', '/timeout_ms'],
     ];
     for (const [body, message, pointer] of cases) {
-      assertError(await admin(c, 'POST', '/wait', body), 400, 1400, message, pointer);
+      assertError(await admin(c.app, ADMIN, 'POST', '/wait', body), 400, 1400, message, pointer);
     }
   });
 });
@@ -294,15 +256,15 @@ describe('POST /_rshare/wait', () => {
 describe('/_rshare/clock', () => {
   test('given a frozen clock, when writing, then timestamps stay in the frozen millisecond and their microsecond digits count the writes', async () => {
     const c = await start();
-    const frozen = await admin(c, 'POST', '/clock', { freeze: true });
-    assertOk(frozen);
+    const frozen = await admin(c.app, ADMIN, 'POST', '/clock', { freeze: true });
+    assertSuccess(frozen);
     assert.equal(frozen.body.result.frozen, true);
-    const again = await admin(c, 'GET', '/clock');
+    const again = await admin(c.app, ADMIN, 'GET', '/clock');
     assert.deepEqual(again.body.result, { ...frozen.body.result, offset_ms: again.body.result.offset_ms });
     const ms = (frozen.body.result.now as string).slice(0, 23);
 
-    const a = await call(c.app, 'GET', `${base()}/${await createShare(c)}`);
-    const b = await call(c.app, 'GET', `${base()}/${await createShare(c)}`);
+    const a = await call(c.app, 'GET', `${base()}/${await accountShare(c.app)}`);
+    const b = await call(c.app, 'GET', `${base()}/${await accountShare(c.app)}`);
     for (const share of [a.body.result, b.body.result]) {
       assert.equal(share.created.slice(0, 23), ms);
       assert.equal(share.modified, share.created);
@@ -313,25 +275,25 @@ describe('/_rshare/clock', () => {
 
   test('given a frozen clock, when advancing, setting and resuming, then the clock reports each state', async () => {
     const c = await start();
-    const frozen = (await admin(c, 'POST', '/clock', { freeze: true })).body.result;
-    const advanced = await admin(c, 'POST', '/clock', { advance_ms: 1500 });
-    assertOk(advanced);
+    const frozen = (await admin(c.app, ADMIN, 'POST', '/clock', { freeze: true })).body.result;
+    const advanced = await admin(c.app, ADMIN, 'POST', '/clock', { advance_ms: 1500 });
+    assertSuccess(advanced);
     assert.equal(Date.parse(advanced.body.result.now) - Date.parse(frozen.now), 1500);
     assert.equal(advanced.body.result.frozen, true);
 
-    const set = await admin(c, 'POST', '/clock', { set: '2030-01-01T00:00:00Z' });
+    const set = await admin(c.app, ADMIN, 'POST', '/clock', { set: '2030-01-01T00:00:00Z' });
     assert.equal(set.body.result.now, '2030-01-01T00:00:00.000000Z');
     assert.equal(set.body.result.frozen, true);
     assert.ok(set.body.result.offset_ms > 0);
 
-    const resumed = await admin(c, 'POST', '/clock', { freeze: false });
+    const resumed = await admin(c.app, ADMIN, 'POST', '/clock', { freeze: false });
     assert.equal(resumed.body.result.frozen, false);
     assert.ok(resumed.body.result.now >= '2030-01-01T00:00:00.000000Z');
   });
 
   test('given a token expiring in an hour, when the clock advances past its expires_on, then the token is refused', async () => {
     const c = await start();
-    await admin(c, 'POST', '/clock', { freeze: true });
+    await admin(c.app, ADMIN, 'POST', '/clock', { freeze: true });
     const secret = 'short-lived-token-secret-0010';
     // A whole second: PostgreSQL keeps expires_on to the second.
     const expires = Math.ceil(c.clock.now() / 1000) * 1000 + 3_600_000;
@@ -346,9 +308,9 @@ describe('/_rshare/clock', () => {
       accounts: [OWNER],
       organizations: [],
     });
-    await admin(c, 'POST', '/clock', { advance_ms: expires - 1 - c.clock.now() });
+    await admin(c.app, ADMIN, 'POST', '/clock', { advance_ms: expires - 1 - c.clock.now() });
     assert.equal((await call(c.app, 'GET', base(), { token: secret })).status, 200);
-    await admin(c, 'POST', '/clock', { advance_ms: 1 });
+    await admin(c.app, ADMIN, 'POST', '/clock', { advance_ms: 1 });
     assertError(await call(c.app, 'GET', base(), { token: secret }), 400, 1000, 'Invalid API Token');
   });
 
@@ -369,9 +331,9 @@ describe('/_rshare/clock', () => {
       [{ set: '1969-12-31T23:59:59Z' }, 'set must be between 1970-01-01 and 9999-12-31', '/set'],
     ];
     for (const [body, message, pointer] of cases) {
-      assertError(await admin(c, 'POST', '/clock', body), 400, 1400, message, pointer);
+      assertError(await admin(c.app, ADMIN, 'POST', '/clock', body), 400, 1400, message, pointer);
     }
-    assert.equal((await admin(c, 'GET', '/clock')).body.result.frozen, false);
+    assert.equal((await admin(c.app, ADMIN, 'GET', '/clock')).body.result.frozen, false);
   });
 });
 
@@ -379,32 +341,32 @@ describe('reconcile timing on the controlled clock', () => {
   test('given a 120 s reconcile delay and a frozen clock, when the clock advances, then work runs only once due', async () => {
     const c = await start({ delayMs: 120_000 });
     c.clock.freeze();
-    const share = await createShare(c);
+    const share = await accountShare(c.app);
 
     assert.equal((await c.reconciler.reconcileOnce()).processed, 0);
     c.clock.advance(119_999);
     assert.equal((await c.reconciler.reconcileOnce()).processed, 0);
-    assert.deepEqual(await statuses(c, share), { [R1]: 'associating' });
+    assert.deepEqual(await statuses(c.app, share), { [R1]: 'associating' });
     c.clock.advance(1);
     assert.equal((await c.reconciler.reconcileOnce()).processed, 1);
-    assert.deepEqual(await statuses(c, share), { [R1]: 'associated' });
+    assert.deepEqual(await statuses(c.app, share), { [R1]: 'associated' });
   });
 
   test('given the loop running with a 120 s delay, when advance_ms 120000 is posted, then the share settles', async () => {
     const c = await start({ delayMs: 120_000 });
-    await admin(c, 'POST', '/clock', { freeze: true });
+    await admin(c.app, ADMIN, 'POST', '/clock', { freeze: true });
     c.reconciler.start(10);
-    const share = await createShare(c);
+    const share = await accountShare(c.app);
     assertError(
-      await admin(c, 'POST', '/wait', { share_id: share, timeout_ms: 100 }),
+      await admin(c.app, ADMIN, 'POST', '/wait', { share_id: share, timeout_ms: 100 }),
       408,
       1408,
       `Share ${share} did not settle within 100 ms`,
     );
 
-    assertOk(await admin(c, 'POST', '/clock', { advance_ms: 120_000 }));
-    const res = await admin(c, 'POST', '/wait', { share_id: share, timeout_ms: 30_000 });
-    assertOk(res);
+    assertSuccess(await admin(c.app, ADMIN, 'POST', '/clock', { advance_ms: 120_000 }));
+    const res = await admin(c.app, ADMIN, 'POST', '/wait', { share_id: share, timeout_ms: 30_000 });
+    assertSuccess(res);
     assert.equal(res.body.result.recipients[0].association_status, 'associated');
   });
 
@@ -418,7 +380,7 @@ describe('reconcile timing on the controlled clock', () => {
       reconciler: { backoffBaseMs: 1000, random: () => 1 },
     });
     c.clock.freeze();
-    const share = await createShare(c);
+    const share = await accountShare(c.app);
 
     assert.equal((await c.reconciler.reconcileOnce()).retried, 1);
     c.clock.advance(999);
@@ -426,6 +388,6 @@ describe('reconcile timing on the controlled clock', () => {
     c.clock.advance(1);
     const report = await c.reconciler.reconcileOnce();
     assert.deepEqual([report.processed, report.retried], [1, 0]);
-    assert.deepEqual(await statuses(c, share), { [R1]: 'associated' });
+    assert.deepEqual(await statuses(c.app, share), { [R1]: 'associated' });
   });
 });

@@ -19,6 +19,7 @@ import { call, hexId, type Reply } from './helpers.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
 import { ROOT } from './support/process.js';
 import { buildReconciler } from './support/reconciler.js';
+import { nonEmpty } from './support/assert.js';
 
 /**
  * `rshare migrate-store`: an embedded (SQLite) store with data in every table is copied into an empty
@@ -284,7 +285,8 @@ describe('rshare migrate-store: embedded SQLite store copied into PostgreSQL', (
       Object.keys(counts),
       TABLES.map((x) => x.name),
     );
-    for (const [name, n] of Object.entries(counts)) assert.ok(n > 0, `the fixture leaves ${name} empty`);
+    for (const [name, n] of nonEmpty(Object.entries(counts), 'copied tables'))
+      assert.ok(n > 0, `the fixture leaves ${name} empty`);
 
     const target = await open(url);
     for (const table of TABLES) {

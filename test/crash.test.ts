@@ -13,6 +13,8 @@ import {
   type Held,
   type ServerProcess,
 } from './support/process.js';
+import { serverCall, serverOk } from './support/server-api.js';
+import type { Recipient, Resource } from './support/shares.js';
 
 /**
  * Crash recovery of the reconciler, end to end: a real `rshare serve` child process is SIGKILLed while it
@@ -28,12 +30,6 @@ const TOKEN = 'crash-test-owner-edit-token-0001';
 const LEASE_MS = 1000;
 const WAIT = { timeoutMs: 30_000, intervalMs: 100 };
 
-interface Envelope<T> {
-  success: boolean;
-  errors: unknown[];
-  result: T;
-  result_info?: { page: number; per_page: number; count: number; total_count: number };
-}
 interface Share {
   id: string;
   status: string;
@@ -44,45 +40,11 @@ interface Share {
   disassociating_recipient_count?: number;
   disassociated_recipient_count?: number;
 }
-interface Resource {
-  id: string;
-  resource_id: string;
-  resource_type: string;
-  resource_account_id: string;
-  meta: Record<string, unknown>;
-  status: string;
-  resource_version: number;
-}
-interface Recipient {
-  id: string;
-  account_id: string;
-  association_status: string;
-  resources?: { resource_id: string; resource_version: number; error: string; terminal: boolean }[];
-}
-async function api<T>(
-  server: ServerProcess,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Envelope<T> }> {
-  const res = await fetch(`${server.url}/client/v4${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  return { status: res.status, body: (await res.json()) as Envelope<T> };
-}
+const api = <T>(server: ServerProcess, method: string, path: string, body?: unknown) =>
+  serverCall<T>(server, TOKEN, method, path, body, 10_000);
 
-async function ok<T>(server: ServerProcess, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await api<T>(server, method, path, body);
-  assert.equal(res.status, method === 'POST' ? 201 : 200, `${method} ${path}: ${JSON.stringify(res.body)}`);
-  assert.equal(res.body.success, true);
-  return res.body.result;
-}
+const ok = async <T>(server: ServerProcess, method: string, path: string, body?: unknown): Promise<T> =>
+  (await serverOk<T>(server, TOKEN, method, path, body, 10_000)).result;
 
 const counts = (share: Share) => ({
   associating: share.associating_recipient_count,

@@ -26,9 +26,10 @@ import {
   setup,
   TOKENS,
   type Harness,
-  type Reply,
 } from './helpers.js';
 import { buildReconciler, testDrivers } from './support/reconciler.js';
+import { assertSuccess } from './support/assert.js';
+import { accountShare, admin } from './support/shares.js';
 
 const ADMIN = 'admin-token-for-fault-tests-01';
 const FAULT_NOT_FOUND = 'Fault rule not found';
@@ -63,32 +64,16 @@ function controls(random?: () => number): Controls {
   };
 }
 
-const admin = (h: Harness, method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) =>
-  call(h.app, method, `/_rshare${url}`, { token: ADMIN, ...(body === undefined ? {} : { body }) });
-
 async function addRule(h: Harness, body: unknown): Promise<{ id: string } & Record<string, unknown>> {
-  const res = await admin(h, 'POST', '/faults', body);
+  const res = await admin(h.app, ADMIN, 'POST', '/faults', body);
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return res.body.result;
 }
 
 async function rules(h: Harness): Promise<Record<string, unknown>[]> {
-  const res = await admin(h, 'GET', '/faults');
+  const res = await admin(h.app, ADMIN, 'GET', '/faults');
   assert.equal(res.status, 200);
   return res.body.result;
-}
-
-async function createShare(h: Harness, recipients = [R1]): Promise<string> {
-  const res = await call(h.app, 'POST', base(), {
-    body: { ...seedShareBody(), recipients: recipients.map((r) => ({ recipient_account_id: r })) },
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body.result.id;
-}
-
-function assertOk(res: Reply, status = 200): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assert.equal(res.body.success, true);
 }
 
 describe('fault rules API', () => {
@@ -101,13 +86,13 @@ describe('fault rules API', () => {
   afterEach(() => h.close());
 
   test('given an http rule, when it is added, then it answers 201 with its id and defaults, and is listed with its counts', async () => {
-    const res = await admin(h, 'POST', '/faults', {
+    const res = await admin(h.app, ADMIN, 'POST', '/faults', {
       method: 'GET',
       path: '/accounts/*/shares/*',
       status: 429,
       count: 2,
     });
-    assertOk(res, 201);
+    assertSuccess(res, 201);
     const rule = res.body.result;
     assert.match(rule.id, /^[0-9a-f]{32}$/);
     assert.deepEqual(rule, {
@@ -159,27 +144,27 @@ describe('fault rules API', () => {
     const one = await addRule(h, { status: 503 });
     const two = await addRule(h, { status: 500 });
     const three = await addRule(h, { target: 'delivery' });
-    const removed = await admin(h, 'DELETE', `/faults/${two.id}`);
-    assertOk(removed);
+    const removed = await admin(h.app, ADMIN, 'DELETE', `/faults/${two.id}`);
+    assertSuccess(removed);
     assert.deepEqual(removed.body.result, { id: two.id });
     assert.deepEqual(
       (await rules(h)).map((r) => r.id),
       [one.id, three.id],
     );
-    assertError(await admin(h, 'DELETE', `/faults/${two.id}`), 404, 1404, FAULT_NOT_FOUND);
+    assertError(await admin(h.app, ADMIN, 'DELETE', `/faults/${two.id}`), 404, 1404, FAULT_NOT_FOUND);
     assertError(
-      await admin(h, 'DELETE', `/faults/${'x'.repeat(33)}`),
+      await admin(h.app, ADMIN, 'DELETE', `/faults/${'x'.repeat(33)}`),
       400,
       1400,
       /id must be at most 32/,
       '/path/id',
     );
-    const cleared = await admin(h, 'DELETE', '/faults');
-    assertOk(cleared);
+    const cleared = await admin(h.app, ADMIN, 'DELETE', '/faults');
+    assertSuccess(cleared);
     assert.deepEqual(cleared.body.result, { deleted: 2 });
     assert.deepEqual(await rules(h), []);
     // With no rule left, the share API answers as usual.
-    assertOk(await call(h.app, 'GET', base()));
+    assertSuccess(await call(h.app, 'GET', base()));
   });
 
   test('given bad rule bodies, when added, then each is a 400 naming the field', async () => {
@@ -221,10 +206,10 @@ describe('fault rules API', () => {
       [{ status: 503, 'a/b': 1 }, 'a/b is not a field of a fault rule', '/a~1b'],
     ];
     for (const [body, message, pointer] of cases) {
-      const res = await admin(h, 'POST', '/faults', body);
+      const res = await admin(h.app, ADMIN, 'POST', '/faults', body);
       assertError(res, 400, 1400, message, pointer);
     }
-    assertError(await admin(h, 'POST', '/faults', [1]), 400, 1400, 'body must be an object', '');
+    assertError(await admin(h.app, ADMIN, 'POST', '/faults', [1]), 400, 1400, 'body must be an object', '');
     assert.deepEqual(await rules(h), []);
   });
 
@@ -252,20 +237,20 @@ describe('HTTP faults', () => {
   afterEach(() => h.close());
 
   test('given a count: 1 503 rule on GET share, when the share is read twice, then the first read is the fault and the second the share', async () => {
-    const id = await createShare(h);
+    const id = await accountShare(h.app);
     const rule = await addRule(h, { method: 'GET', path: '/accounts/*/shares/*', status: 503, count: 1 });
     const first = await call(h.app, 'GET', `${base()}/${id}`);
     assertError(first, 503, 1503, 'Service temporarily unavailable');
     assert.match(String(first.headers['x-request-id']), /\S/);
     assert.equal(first.headers['retry-after'], undefined);
     const second = await call(h.app, 'GET', `${base()}/${id}`);
-    assertOk(second);
+    assertSuccess(second);
     assert.equal(second.body.result.id, id);
     assert.deepEqual(await rules(h), [{ ...rule, fired: 1, seen: 2 }]);
   });
 
   test('given after: 2, count: 1, when the route is called five times, then exactly the third call is faulted', async () => {
-    const id = await createShare(h);
+    const id = await accountShare(h.app);
     const rule = await addRule(h, { path: '/accounts/*/shares/*', status: 500, after: 2, count: 1 });
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await call(h.app, 'GET', `${base()}/${id}`)).status);
@@ -282,7 +267,7 @@ describe('HTTP faults', () => {
     const second = await call(h.app, 'GET', base());
     assertError(second, 429, 971, 'Please wait and consider throttling your request speed');
     assert.equal(second.headers['retry-after'], '7');
-    assertOk(await call(h.app, 'GET', base()));
+    assertSuccess(await call(h.app, 'GET', base()));
   });
 
   test('given each 5xx status, when its rule fires, then the answer carries the server-error code', async () => {
@@ -303,10 +288,10 @@ describe('HTTP faults', () => {
     const body = seedShareBody();
     assertError(await call(h.app, 'POST', base(), { body }), 500, 1500, 'Internal server error');
     const list = await call(h.app, 'GET', base());
-    assertOk(list);
+    assertSuccess(list);
     assert.deepEqual(list.body.result, []);
     assert.equal(list.body.result_info.total_count, 0);
-    const [, journaled] = (await admin(h, 'GET', '/requests')).body.result;
+    const [, journaled] = (await admin(h.app, ADMIN, 'GET', '/requests')).body.result;
     assert.equal(journaled.method, 'POST');
     assert.equal(journaled.status, 500);
     assert.equal(journaled.operation_id, 'share-create');
@@ -338,7 +323,7 @@ describe('HTTP faults', () => {
       payload: 'hello',
     });
     assert.equal(text.statusCode, 503);
-    const journaled = (await admin(h, 'GET', '/requests')).body.result;
+    const journaled = (await admin(h.app, ADMIN, 'GET', '/requests')).body.result;
     assert.deepEqual(
       journaled.map((e: { status: number; body: unknown }) => [e.status, e.body]),
       [
@@ -367,11 +352,11 @@ describe('HTTP faults', () => {
   });
 
   test('given a method and a path, when other methods or paths are called, then they are not faulted and not counted', async () => {
-    const id = await createShare(h);
+    const id = await accountShare(h.app);
     await addRule(h, { method: 'DELETE', path: '/accounts/*/shares/*', status: 503 });
-    assertOk(await call(h.app, 'GET', `${base()}/${id}`));
-    assertOk(await call(h.app, 'GET', base()));
-    assertOk(await call(h.app, 'GET', `${base()}/${id}/recipients`));
+    assertSuccess(await call(h.app, 'GET', `${base()}/${id}`));
+    assertSuccess(await call(h.app, 'GET', base()));
+    assertSuccess(await call(h.app, 'GET', `${base()}/${id}/recipients`));
     assertError(await call(h.app, 'DELETE', `${base()}/${id}`), 503, 1503, 'Service temporarily unavailable');
     const [rule] = await rules(h);
     assert.deepEqual([rule?.seen, rule?.fired], [1, 1]);
@@ -415,7 +400,7 @@ describe('HTTP faults', () => {
 
   test('given a latency rule without a status, when it fires, then the request is answered normally after the delay', async () => {
     const slow = await addRule(h, { method: 'GET', path: '/accounts/*/shares', latency_ms: 20, count: 1 });
-    assertOk(await call(h.app, 'GET', base()));
+    assertSuccess(await call(h.app, 'GET', base()));
     const delayed = await addRule(h, {
       method: 'GET',
       path: '/accounts/*/shares',
@@ -495,7 +480,7 @@ describe('HTTP faults through the official SDK', () => {
     h = await setup({ clock: c.clock, app: c.app });
     await h.app.listen({ host: '127.0.0.1', port: 0 });
     baseURL = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}/client/v4`;
-    shareId = await createShare(h);
+    shareId = await accountShare(h.app);
   });
   after(() => h.close());
   beforeEach(() => {
@@ -573,7 +558,7 @@ describe('delivery faults', () => {
 
   async function recipientsOf(shareId: string) {
     const res = await call(h.app, 'GET', `${base()}/${shareId}/recipients?include_resources=true`);
-    assertOk(res);
+    assertSuccess(res);
     const byAccount: Record<string, { status: string; resources: { error: string; terminal: boolean }[] }> =
       {};
     for (const r of res.body.result) {
@@ -597,7 +582,7 @@ describe('delivery faults', () => {
       terminal: true,
       message: 'Quota exceeded',
     });
-    const shareId = await createShare(h, [R1, R2]);
+    const shareId = await accountShare(h.app, [R1, R2]);
     const report = await reconciler.reconcileOnce();
     assert.equal(report.retried, 0);
     assert.deepEqual(await recipientsOf(shareId), {
@@ -619,7 +604,7 @@ describe('delivery faults', () => {
 
   test('given a retryable delivery fault with count: 1, when the reconciler runs and retries, then the recipient shows the error, then recovers', async () => {
     const rule = await addRule(h, { target: 'delivery', account_id: R1, count: 1 });
-    const shareId = await createShare(h, [R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const first = await reconciler.reconcileOnce();
     assert.equal(first.retried, 1);
     assert.deepEqual(await recipientsOf(shareId), {
@@ -638,7 +623,7 @@ describe('delivery faults', () => {
 
   test('given a delivery fault for another resource type, when the reconciler runs, then custom rulesets are delivered', async () => {
     await addRule(h, { target: 'delivery', resource_type: 'gateway-policy', terminal: true });
-    const shareId = await createShare(h, [R1]);
+    const shareId = await accountShare(h.app, [R1]);
     await reconciler.reconcileOnce();
     assert.equal((await recipientsOf(shareId))[R1]?.status, 'associated');
     const [rule] = await rules(h);

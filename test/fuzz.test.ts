@@ -10,6 +10,7 @@ import { createFixture, operations, type Fixture } from './support/fuzz/operatio
 import { EXPECTED, hostileRequests, type Category, type FuzzRequest } from './support/fuzz/requests.js';
 import { ROOT } from './support/process.js';
 import { STORE_KIND } from './support/store.js';
+import { nonEmpty } from './support/assert.js';
 
 /**
  * A seeded fuzzer over the 21 contract operations: every request it builds is invalid (bad credentials,
@@ -192,7 +193,8 @@ describe(`fuzz (${STORE_KIND}): hostile requests across the 21 contract operatio
       );
     }
     assert.equal(await snapshot(), baseline, 'the store after the run is the store before it');
-    for (const id of contractOperations()) assert.ok((byOperation.get(id) ?? 0) > 0, `no request for ${id}`);
+    for (const id of nonEmpty(contractOperations(), 'contract operations'))
+      assert.ok((byOperation.get(id) ?? 0) > 0, `no request for ${id}`);
     const list = <K>(m: Map<K, number>) => [...m].map(([k, n]) => `${String(k)} ${n}`).join(', ');
     t.diagnostic(`${RUNS} requests on ${STORE_KIND} in ${elapsed} ms (seed ${SEED})`);
     t.diagnostic(`categories: ${list(byCategory)}`);

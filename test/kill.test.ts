@@ -13,6 +13,8 @@ import {
   type ServerProcess,
 } from './support/process.js';
 import { createPostgresDatabase, PG_URL, STORE_KIND } from './support/store.js';
+import { nonEmpty } from './support/assert.js';
+import type { Envelope } from './support/server-api.js';
 
 /**
  * Durability under SIGKILL: 8 writers create shares, update resources and replace recipient lists on a
@@ -47,12 +49,6 @@ function random(seed: number): () => number {
   };
 }
 
-interface Envelope<T> {
-  success: boolean;
-  errors: unknown[];
-  result: T;
-  result_info?: { total_count: number };
-}
 interface Resource {
   id: string;
   meta: Record<string, unknown>;
@@ -157,6 +153,8 @@ describe(`kill (${STORE_KIND}): SIGKILL under 8 concurrent writers, restarted on
 
   /** Deliveries left in accounts that the acknowledged writes took them out of. */
   const leftovers: string[] = [];
+  /** The restarts after which `converged` checked every account, so the second test knows it ran. */
+  const checkedRounds: number[] = [];
 
   test(`given ${KILLS} SIGKILLs at seeded moments (seed ${SEED}) during writes, when the server restarts each time, then every acknowledged write is present and every recipient converges to it`, async (t) => {
     const known = new Map<string, Known>();
@@ -322,7 +320,7 @@ describe(`kill (${STORE_KIND}): SIGKILL under 8 concurrent writers, restarted on
           recipients: desired,
         });
       }
-      for (const s of known.values()) {
+      for (const s of nonEmpty(known.values(), 'acknowledged shares')) {
         assert.equal(shares.get(s.id)?.name, s.name, `acknowledged share ${s.name} is present`);
         const r = await ok<Resource>(
           server,
@@ -425,6 +423,7 @@ describe(`kill (${STORE_KIND}): SIGKILL under 8 concurrent writers, restarted on
         },
         { timeoutMs: 90_000, intervalMs: 200 },
       );
+      checkedRounds.push(round);
       for (const account of ACCOUNTS) {
         const held = await holdings(server, account);
         for (const e of compare(account, held).extra) {
@@ -486,6 +485,12 @@ describe(`kill (${STORE_KIND}): SIGKILL under 8 concurrent writers, restarted on
   });
 
   test('and then no account holds a resource the acknowledged writes took it out of', () => {
+    // Filled by the test above: if it stopped early, an empty `leftovers` would prove nothing.
+    assert.deepEqual(
+      checkedRounds,
+      Array.from({ length: KILLS }, (_, i) => i + 1),
+      'every restart was checked',
+    );
     assert.deepEqual(leftovers, []);
   });
 });

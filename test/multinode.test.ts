@@ -16,6 +16,8 @@ import {
   type Held,
   type ServerProcess,
 } from './support/process.js';
+import { serverOk } from './support/server-api.js';
+import type { Recipient, Resource } from './support/shares.js';
 
 /**
  * Several rshare nodes on one PostgreSQL database: two API nodes behind an imaginary load balancer and
@@ -42,11 +44,6 @@ const targetsOf = (share: number) =>
   Array.from({ length: PER_SHARE }, (_, j) => ACCOUNTS[(share * 11 + j) % ACCOUNTS.length] as string);
 const resourceIdOf = (share: number, k: number) => id('e0', share * 2 + k + 1);
 
-interface Envelope<T> {
-  success: boolean;
-  result: T;
-  result_info?: { page: number; per_page: number; count: number; total_count: number };
-}
 interface Share {
   id: string;
   status: string;
@@ -55,38 +52,8 @@ interface Share {
   disassociating_recipient_count?: number;
   disassociated_recipient_count?: number;
 }
-interface Resource {
-  id: string;
-  resource_id: string;
-  meta: Record<string, unknown>;
-  status: string;
-  resource_version: number;
-}
-interface Recipient {
-  account_id: string;
-  association_status: string;
-  resources?: { resource_id: string; resource_version: number; error: string; terminal: boolean }[];
-}
-async function api<T>(
-  node: ServerProcess,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<Envelope<T>> {
-  const res = await fetch(`${node.url}/client/v4${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const json = (await res.json()) as Envelope<T>;
-  assert.equal(res.status, method === 'POST' ? 201 : 200, `${method} ${path}: ${JSON.stringify(json)}`);
-  assert.equal(json.success, true);
-  return json;
-}
+const api = <T>(node: ServerProcess, method: string, path: string, body?: unknown) =>
+  serverOk<T>(node, TOKEN, method, path, body);
 
 /** Every page of a collection, `perPage` at a time, checking the paging metadata on the way. */
 async function all<T>(node: ServerProcess, path: string, perPage: number): Promise<T[]> {
@@ -146,9 +113,9 @@ describe('multi-node: two API nodes and two workers on one PostgreSQL, a worker 
       token: TOKEN,
     });
     // All four start together, as a deployment rolls out: migrations and bootstrap race on one database.
-    const started = await Promise.allSettled([
-      startServer({ database, bootstrap, role: 'api', logLevel: 'warn', readyTimeoutMs: 45_000 }),
-      startServer({ database, bootstrap, role: 'api', logLevel: 'warn', readyTimeoutMs: 45_000 }),
+    const apiNode = () =>
+      startServer({ database, bootstrap, role: 'api', logLevel: 'warn', readyTimeoutMs: 45_000 });
+    const worker = () =>
       startServer({
         database,
         role: 'worker',
@@ -156,16 +123,8 @@ describe('multi-node: two API nodes and two workers on one PostgreSQL, a worker 
         pollMs: 50,
         logLevel: 'warn',
         readyTimeoutMs: 45_000,
-      }),
-      startServer({
-        database,
-        role: 'worker',
-        leaseMs: LEASE_MS,
-        pollMs: 50,
-        logLevel: 'warn',
-        readyTimeoutMs: 45_000,
-      }),
-    ]);
+      });
+    const started = await Promise.allSettled([apiNode(), apiNode(), worker(), worker()]);
     for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;

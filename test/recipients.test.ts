@@ -12,7 +12,6 @@ import {
   R1,
   R2,
   R3,
-  seedShareBody,
   setup,
   STRANGER,
   TOKENS,
@@ -22,9 +21,17 @@ import {
   TIMESTAMP,
   SHARE_NOT_FOUND,
   SHARE_DELETING,
-  fanOut,
   routeErrors,
 } from './helpers.js';
+import { nonEmpty } from './support/assert.js';
+import { assertConflict, assertSuccess } from './support/assert.js';
+import {
+  accountShare,
+  organizationShare,
+  recipientsOf,
+  recipientsUrl,
+  type Recipient,
+} from './support/shares.js';
 
 const RECIPIENT_NOT_FOUND = 'Share recipient not found';
 const ORG_SHARE =
@@ -41,45 +48,6 @@ before(async () => {
 after(async () => {
   await h.close();
 });
-
-interface Recipient {
-  id: string;
-  account_id: string;
-  association_status: string;
-  created: string;
-  modified: string;
-  resources?: unknown[];
-}
-
-const recipientsUrl = (shareId: string, suffix = '', account = OWNER) =>
-  `${base(account)}/${shareId}/recipients${suffix}`;
-
-/** A new account-targeted share owned by OWNER with the given recipients; returns its id. */
-async function accountShare(recipients: string[] = [R1]): Promise<string> {
-  const res = await call(h.app, 'POST', base(), {
-    body: { ...seedShareBody(), recipients: recipients.map((r) => ({ recipient_account_id: r })) },
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body.result.id as string;
-}
-
-/** A new organization-targeted share owned by OWNER; returns its id. */
-async function organizationShare(): Promise<string> {
-  const res = await call(h.app, 'POST', base(), {
-    body: { ...seedShareBody(), recipients: [{ organization_id: ORG }] },
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  assert.equal(res.body.result.target_type, 'organization');
-  await fanOut(h, res.body.result.id as string); // the recipients come from the reconciler
-  return res.body.result.id as string;
-}
-
-/** Every recipient of the share (one page of 100), keyed by account. */
-async function recipientsOf(shareId: string): Promise<Map<string, Recipient>> {
-  const res = await call(h.app, 'GET', recipientsUrl(shareId, '?per_page=100'));
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return new Map((res.body.result as Recipient[]).map((r) => [r.account_id, r]));
-}
 
 /** Ids of the shares `account` currently receives. */
 async function received(account: string, token: string): Promise<string[]> {
@@ -102,21 +70,9 @@ function assertRecipient(r: Recipient, account: string, status: string): void {
   assert.match(r.modified, TIMESTAMP);
 }
 
-function assertSuccess(res: Reply, status = 200): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assert.equal(res.body.success, true);
-  assert.deepEqual(res.body.errors, []);
-  assert.deepEqual(res.body.messages, []);
-}
-
-function assertConflict(res: Reply, message: string | RegExp): void {
-  assertError(res, 409, 1409, message);
-  assert.equal(res.headers['x-should-retry'], 'false');
-}
-
 describe('GET /shares/{share_id}/recipients', () => {
   test('given an account share with two recipients, when listing, then both are associating with no resources key', async () => {
-    const shareId = await accountShare([R1, R2]);
+    const shareId = await accountShare(h.app, [R1, R2]);
     const res = await call(h.app, 'GET', recipientsUrl(shareId));
     assertSuccess(res);
     assert.deepEqual(res.body.result_info, {
@@ -137,8 +93,8 @@ describe('GET /shares/{share_id}/recipients', () => {
   });
 
   test('given a removed recipient, when listing, then it is still listed as disassociating next to the others', async () => {
-    const shareId = await accountShare([R1, R2]);
-    const before = await recipientsOf(shareId);
+    const shareId = await accountShare(h.app, [R1, R2]);
+    const before = await recipientsOf(h.app, shareId);
     const del = await call(h.app, 'DELETE', recipientsUrl(shareId, `/${before.get(R1)?.id}`));
     assertSuccess(del);
     const res = await call(h.app, 'GET', recipientsUrl(shareId));
@@ -151,8 +107,8 @@ describe('GET /shares/{share_id}/recipients', () => {
   });
 
   test('given recipients in every association status, when listing, then all of them are returned with their status', async () => {
-    const shareId = await accountShare([R1, R2, R3]);
-    const ids = await recipientsOf(shareId);
+    const shareId = await accountShare(h.app, [R1, R2, R3]);
+    const ids = await recipientsOf(h.app, shareId);
     for (const account of [R2, R3]) {
       assertSuccess(await call(h.app, 'DELETE', recipientsUrl(shareId, `/${ids.get(account)?.id}`)));
     }
@@ -162,7 +118,9 @@ describe('GET /shares/{share_id}/recipients', () => {
     await converge('associated', ids.get(R1)?.id);
     await converge('disassociated', ids.get(R2)?.id);
     const statuses = async () =>
-      Object.fromEntries([...(await recipientsOf(shareId))].map(([a, r]) => [a, r.association_status]));
+      Object.fromEntries(
+        [...(await recipientsOf(h.app, shareId))].map(([a, r]) => [a, r.association_status]),
+      );
     assert.deepEqual(await statuses(), { [R1]: 'associated', [R2]: 'disassociated', [R3]: 'disassociating' });
     assertConflict(
       await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: R1 } }),
@@ -188,7 +146,7 @@ describe('GET /shares/{share_id}/recipients', () => {
   });
 
   test('given three recipients, when paging with per_page=2, then the pages split them without overlap', async () => {
-    const shareId = await accountShare([R1, R2, R3]);
+    const shareId = await accountShare(h.app, [R1, R2, R3]);
     const p1 = await call(h.app, 'GET', recipientsUrl(shareId, '?page=1&per_page=2'));
     assertSuccess(p1);
     assert.deepEqual(p1.body.result_info, { page: 1, per_page: 2, count: 2, total_count: 3, total_pages: 2 });
@@ -204,7 +162,7 @@ describe('GET /shares/{share_id}/recipients', () => {
   });
 
   test('given only page, when listing, then per_page defaults to 20', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'GET', recipientsUrl(shareId, '?page=1'));
     assertSuccess(res);
     assert.deepEqual(res.body.result_info, {
@@ -217,19 +175,20 @@ describe('GET /shares/{share_id}/recipients', () => {
   });
 
   test('given include_resources=true, when listing, then every recipient has an empty resources array', async () => {
-    const shareId = await accountShare([R1, R2]);
+    const shareId = await accountShare(h.app, [R1, R2]);
     const res = await call(h.app, 'GET', recipientsUrl(shareId, '?include_resources=true'));
     assertSuccess(res);
     assert.equal(res.body.result.length, 2);
     for (const r of res.body.result as Recipient[]) assert.deepEqual(r.resources, []);
     const without = await call(h.app, 'GET', recipientsUrl(shareId, '?include_resources=false'));
     assertSuccess(without);
-    for (const r of without.body.result as Recipient[]) assert.equal('resources' in r, false);
+    for (const r of nonEmpty(without.body.result as Recipient[], 'recipients'))
+      assert.equal('resources' in r, false);
   });
 
   test('given delivery state written by the reconciler, when listing with include_resources, then it is reported per recipient', async () => {
-    const shareId = await accountShare([R1, R2]);
-    const recipients = await recipientsOf(shareId);
+    const shareId = await accountShare(h.app, [R1, R2]);
+    const recipients = await recipientsOf(h.app, shareId);
     const [resource] = (await h.sql(
       'SELECT id, resource_id FROM share_resources WHERE share_id = ?',
       shareId,
@@ -260,7 +219,7 @@ describe('GET /shares/{share_id}/recipients', () => {
   });
 
   test('given invalid query parameters, when listing, then 400 with a pointer to the parameter', async () => {
-    const shareId = await accountShare();
+    const shareId = await accountShare(h.app);
     assertError(
       await call(h.app, 'GET', recipientsUrl(shareId, '?per_page=0')),
       400,
@@ -301,8 +260,8 @@ describe('GET /shares/{share_id}/recipients', () => {
   });
 
   test('given an organization share, when listing, then every organization account but the owner is associating', async () => {
-    const shareId = await organizationShare();
-    const list = await recipientsOf(shareId);
+    const shareId = await organizationShare(h);
+    const list = await recipientsOf(h.app, shareId);
     assert.deepEqual([...list.keys()].sort(), [R1, R2, R3]);
     for (const [account, r] of list) assertRecipient(r, account, 'associating');
   });
@@ -310,8 +269,8 @@ describe('GET /shares/{share_id}/recipients', () => {
 
 describe('GET /shares/{share_id}/recipients/{recipient_id}', () => {
   test('given a recipient id, when getting it, then the recipient is returned without resources', async () => {
-    const shareId = await accountShare([R1, R2]);
-    const listed = (await recipientsOf(shareId)).get(R2) as Recipient;
+    const shareId = await accountShare(h.app, [R1, R2]);
+    const listed = (await recipientsOf(h.app, shareId)).get(R2) as Recipient;
     const res = await call(h.app, 'GET', recipientsUrl(shareId, `/${listed.id}`));
     assertSuccess(res);
     assert.deepEqual(res.body.result, listed);
@@ -320,15 +279,15 @@ describe('GET /shares/{share_id}/recipients/{recipient_id}', () => {
   });
 
   test('given include_resources=true, when getting a recipient, then resources is an empty array', async () => {
-    const shareId = await accountShare([R1]);
-    const listed = (await recipientsOf(shareId)).get(R1) as Recipient;
+    const shareId = await accountShare(h.app, [R1]);
+    const listed = (await recipientsOf(h.app, shareId)).get(R1) as Recipient;
     const res = await call(h.app, 'GET', recipientsUrl(shareId, `/${listed.id}?include_resources=true`));
     assertSuccess(res);
     assert.deepEqual(res.body.result, { ...listed, resources: [] });
   });
 
   test('given an unknown recipient id, when getting it, then 404 Share recipient not found', async () => {
-    const shareId = await accountShare();
+    const shareId = await accountShare(h.app);
     assertError(
       await call(h.app, 'GET', recipientsUrl(shareId, `/${hexId(0xbeef)}`)),
       404,
@@ -338,9 +297,9 @@ describe('GET /shares/{share_id}/recipients/{recipient_id}', () => {
   });
 
   test('given the recipient id of another share, when getting it under this share, then 404 Share recipient not found', async () => {
-    const one = await accountShare([R1]);
-    const other = await accountShare([R1]);
-    const foreign = (await recipientsOf(other)).get(R1) as Recipient;
+    const one = await accountShare(h.app, [R1]);
+    const other = await accountShare(h.app, [R1]);
+    const foreign = (await recipientsOf(h.app, other)).get(R1) as Recipient;
     assertError(
       await call(h.app, 'GET', recipientsUrl(one, `/${foreign.id}`)),
       404,
@@ -350,21 +309,21 @@ describe('GET /shares/{share_id}/recipients/{recipient_id}', () => {
   });
 
   test('given a recipient id longer than 32 characters, when getting it, then 400 7003 + 7000 naming the path', async () => {
-    const url = recipientsUrl(await accountShare(), `/${'a'.repeat(33)}`);
+    const url = recipientsUrl(await accountShare(h.app), `/${'a'.repeat(33)}`);
     assertErrors(await call(h.app, 'GET', url), 400, routeErrors(url));
   });
 });
 
 describe('POST /shares/{share_id}/recipients', () => {
   test('given an organization member, when adding it, then 201 with an associating recipient that is listed and receives the share', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     h.clock.advance(1000);
     const res = await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: R2 } });
     assertSuccess(res, 201);
     assertRecipient(res.body.result, R2, 'associating');
     assert.equal(res.body.result.created, res.body.result.modified);
     assert.equal('resources' in res.body.result, false);
-    const list = await recipientsOf(shareId);
+    const list = await recipientsOf(h.app, shareId);
     assert.deepEqual([...list.keys()].sort(), [R1, R2]);
     assert.deepEqual(list.get(R2), res.body.result);
     assert.notEqual(list.get(R1)?.id, res.body.result.id);
@@ -372,15 +331,15 @@ describe('POST /shares/{share_id}/recipients', () => {
   });
 
   test('given the deprecated account_id field, when adding, then it is treated as recipient_account_id', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'POST', recipientsUrl(shareId), { body: { account_id: R3 } });
     assertSuccess(res, 201);
     assertRecipient(res.body.result, R3, 'associating');
-    assert.deepEqual([...(await recipientsOf(shareId)).keys()].sort(), [R1, R3]);
+    assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()].sort(), [R1, R3]);
   });
 
   test('given both field names naming the same account, when adding, then it is accepted', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'POST', recipientsUrl(shareId), {
       body: { recipient_account_id: R2, account_id: R2 },
     });
@@ -389,7 +348,7 @@ describe('POST /shares/{share_id}/recipients', () => {
   });
 
   test('given both field names naming different accounts, when adding, then 400 with a pointer to account_id', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'POST', recipientsUrl(shareId), {
       body: { recipient_account_id: R2, account_id: R3 },
     });
@@ -400,21 +359,21 @@ describe('POST /shares/{share_id}/recipients', () => {
       'recipient_account_id and account_id name different accounts; send only recipient_account_id',
       '/account_id',
     );
-    assert.deepEqual([...(await recipientsOf(shareId)).keys()], [R1]);
+    assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 
   test('given an account that is already an active recipient, when adding it again, then 409 and nothing changes', async () => {
-    const shareId = await accountShare([R1]);
-    const before = await recipientsOf(shareId);
+    const shareId = await accountShare(h.app, [R1]);
+    const before = await recipientsOf(h.app, shareId);
     h.clock.advance(1000);
     const res = await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: R1 } });
     assertConflict(res, `Account ${R1} is already a recipient of the share`);
-    assert.deepEqual(await recipientsOf(shareId), before);
+    assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 
   test('given a removed account, when adding it back, then the same record returns to associating', async () => {
-    const shareId = await accountShare([R1]);
-    const original = (await recipientsOf(shareId)).get(R1) as Recipient;
+    const shareId = await accountShare(h.app, [R1]);
+    const original = (await recipientsOf(h.app, shareId)).get(R1) as Recipient;
     h.clock.advance(1000);
     const del = await call(h.app, 'DELETE', recipientsUrl(shareId, `/${original.id}`));
     assertSuccess(del);
@@ -426,56 +385,56 @@ describe('POST /shares/{share_id}/recipients', () => {
     assert.equal(res.body.result.association_status, 'associating');
     assert.equal(res.body.result.created, original.created);
     assert.ok(res.body.result.modified > del.body.result.modified);
-    const list = await recipientsOf(shareId);
+    const list = await recipientsOf(h.app, shareId);
     assert.equal(list.size, 1);
     assert.deepEqual(list.get(R1), res.body.result);
     assert.ok((await received(R1, TOKENS.r1)).includes(shareId));
   });
 
   test('given an account of another organization, when adding it, then 400 with a pointer to recipient_account_id', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'POST', recipientsUrl(shareId), {
       body: { recipient_account_id: STRANGER },
     });
     assertError(res, 400, 1400, notMember(STRANGER), '/recipient_account_id');
-    assert.deepEqual([...(await recipientsOf(shareId)).keys()], [R1]);
+    assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 
   test('given an account in no organization, when adding it through account_id, then 400 with a pointer to account_id', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'POST', recipientsUrl(shareId), { body: { account_id: LONER } });
     assertError(res, 400, 1400, notMember(LONER), '/account_id');
-    assert.deepEqual([...(await recipientsOf(shareId)).keys()], [R1]);
+    assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 
   test('given an unknown account, when adding it, then 400 with a pointer to recipient_account_id', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const unknown = hexId(0x999, 'b');
     const res = await call(h.app, 'POST', recipientsUrl(shareId), {
       body: { recipient_account_id: unknown },
     });
     assertError(res, 400, 1400, notMember(unknown), '/recipient_account_id');
-    assert.deepEqual([...(await recipientsOf(shareId)).keys()], [R1]);
+    assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 
   test('given the owner account, when adding it, then 400 with a pointer to recipient_account_id', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: OWNER } });
     assertError(res, 400, 1400, OWN_ACCOUNT, '/recipient_account_id');
-    assert.deepEqual([...(await recipientsOf(shareId)).keys()], [R1]);
+    assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 
   test('given organization_id in the body, when adding, then 400 with a pointer to organization_id', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     for (const body of [{ organization_id: ORG }, { organization_id: ORG, recipient_account_id: R2 }]) {
       const res = await call(h.app, 'POST', recipientsUrl(shareId), { body });
       assertError(res, 400, 1400, 'Recipients of an account-targeted share are accounts', '/organization_id');
     }
-    assert.deepEqual([...(await recipientsOf(shareId)).keys()], [R1]);
+    assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 
   test('given no account, when adding, then 400 with a pointer to recipient_account_id', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     assertError(
       await call(h.app, 'POST', recipientsUrl(shareId), { body: {} }),
       400,
@@ -504,15 +463,15 @@ describe('POST /shares/{share_id}/recipients', () => {
       'body must be an object',
       '',
     );
-    assert.deepEqual([...(await recipientsOf(shareId)).keys()], [R1]);
+    assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 
   test('given an organization share, when adding a recipient, then 400 with a pointer to the share id', async () => {
-    const shareId = await organizationShare();
-    const before = await recipientsOf(shareId);
+    const shareId = await organizationShare(h);
+    const before = await recipientsOf(h.app, shareId);
     const res = await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: R1 } });
     assertError(res, 400, 1400, ORG_SHARE, '/path/share_id');
-    assert.deepEqual(await recipientsOf(shareId), before);
+    assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 
   test('given an unknown share, when adding a recipient, then 404 Share not found', async () => {
@@ -523,27 +482,27 @@ describe('POST /shares/{share_id}/recipients', () => {
   });
 
   test('given a read-only token, when adding a recipient, then 403 and nothing changes', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'POST', recipientsUrl(shareId), {
       token: TOKENS.ownerRead,
       body: { recipient_account_id: R2 },
     });
     assertError(res, 403, 10000, 'Authentication error');
-    assert.deepEqual([...(await recipientsOf(shareId)).keys()], [R1]);
+    assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 });
 
 describe('PUT /shares/{share_id}/recipients', () => {
   test('given a new list, when replacing, then 204 and new accounts are added, missing ones disassociating, kept ones untouched', async () => {
-    const shareId = await accountShare([R1, R2]);
-    const before = await recipientsOf(shareId);
+    const shareId = await accountShare(h.app, [R1, R2]);
+    const before = await recipientsOf(h.app, shareId);
     h.clock.advance(1000);
     const res = await call(h.app, 'PUT', recipientsUrl(shareId), {
       body: [{ recipient_account_id: R2 }, { recipient_account_id: R3 }],
     });
     assert.equal(res.status, 204);
     assert.equal(res.body, undefined);
-    const list = await recipientsOf(shareId);
+    const list = await recipientsOf(h.app, shareId);
     assert.deepEqual([...list.keys()].sort(), [R1, R2, R3]);
     assert.deepEqual(list.get(R2), before.get(R2));
     const r1 = list.get(R1) as Recipient;
@@ -559,32 +518,32 @@ describe('PUT /shares/{share_id}/recipients', () => {
   });
 
   test('given the same list again, when replacing, then nothing changes', async () => {
-    const shareId = await accountShare([R1, R2]);
-    const before = await recipientsOf(shareId);
+    const shareId = await accountShare(h.app, [R1, R2]);
+    const before = await recipientsOf(h.app, shareId);
     h.clock.advance(1000);
     const res = await call(h.app, 'PUT', recipientsUrl(shareId), {
       body: [{ recipient_account_id: R1 }, { account_id: R2 }],
     });
     assert.equal(res.status, 204);
     assert.equal(res.body, undefined);
-    assert.deepEqual(await recipientsOf(shareId), before);
+    assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 
   test('given a removed account listed again, when replacing, then its record returns to associating', async () => {
-    const shareId = await accountShare([R1, R2]);
+    const shareId = await accountShare(h.app, [R1, R2]);
     h.clock.advance(1000);
     assert.equal(
       (await call(h.app, 'PUT', recipientsUrl(shareId), { body: [{ recipient_account_id: R2 }] })).status,
       204,
     );
-    const removed = (await recipientsOf(shareId)).get(R1) as Recipient;
+    const removed = (await recipientsOf(h.app, shareId)).get(R1) as Recipient;
     assert.equal(removed.association_status, 'disassociating');
     h.clock.advance(1000);
     const res = await call(h.app, 'PUT', recipientsUrl(shareId), {
       body: [{ recipient_account_id: R1 }, { recipient_account_id: R2 }],
     });
     assert.equal(res.status, 204);
-    const list = await recipientsOf(shareId);
+    const list = await recipientsOf(h.app, shareId);
     assert.equal(list.size, 2);
     const r1 = list.get(R1) as Recipient;
     assert.equal(r1.id, removed.id);
@@ -595,26 +554,26 @@ describe('PUT /shares/{share_id}/recipients', () => {
   });
 
   test('given the deprecated account_id field, when replacing, then it names the account', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'PUT', recipientsUrl(shareId), { body: [{ account_id: R3 }] });
     assert.equal(res.status, 204);
-    const list = await recipientsOf(shareId);
+    const list = await recipientsOf(h.app, shareId);
     assert.equal(list.get(R1)?.association_status, 'disassociating');
     assert.equal(list.get(R3)?.association_status, 'associating');
   });
 
   test('given an empty list, when replacing, then every recipient is disassociating', async () => {
-    const shareId = await accountShare([R1, R2]);
+    const shareId = await accountShare(h.app, [R1, R2]);
     const res = await call(h.app, 'PUT', recipientsUrl(shareId), { body: [] });
     assert.equal(res.status, 204);
-    const list = await recipientsOf(shareId);
+    const list = await recipientsOf(h.app, shareId);
     assert.equal(list.size, 2);
     for (const r of list.values()) assert.equal(r.association_status, 'disassociating');
   });
 
   test('given an account listed twice, when replacing, then 400 pointing at the second one and nothing changes', async () => {
-    const shareId = await accountShare([R1]);
-    const before = await recipientsOf(shareId);
+    const shareId = await accountShare(h.app, [R1]);
+    const before = await recipientsOf(h.app, shareId);
     const res = await call(h.app, 'PUT', recipientsUrl(shareId), {
       body: [{ recipient_account_id: R2 }, { recipient_account_id: R2 }],
     });
@@ -623,12 +582,12 @@ describe('PUT /shares/{share_id}/recipients', () => {
       body: [{ recipient_account_id: R2 }, { account_id: R2 }],
     });
     assertError(alias, 400, 1400, `Account ${R2} is listed twice`, '/1/account_id');
-    assert.deepEqual(await recipientsOf(shareId), before);
+    assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 
   test('given accounts that cannot receive the share, when replacing, then 400 pointing at the item and nothing changes', async () => {
-    const shareId = await accountShare([R1]);
-    const before = await recipientsOf(shareId);
+    const shareId = await accountShare(h.app, [R1]);
+    const before = await recipientsOf(h.app, shareId);
     const cases: [unknown[], string, string][] = [
       [
         [{ recipient_account_id: R2 }, { recipient_account_id: STRANGER }],
@@ -653,11 +612,11 @@ describe('PUT /shares/{share_id}/recipients', () => {
     for (const [body, message, pointer] of cases) {
       assertError(await call(h.app, 'PUT', recipientsUrl(shareId), { body }), 400, 1400, message, pointer);
     }
-    assert.deepEqual(await recipientsOf(shareId), before);
+    assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 
   test('given a body that is not an array, when replacing, then 400 with a pointer to the body', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'PUT', recipientsUrl(shareId), { body: { recipient_account_id: R2 } });
     assertError(res, 400, 1400, 'body must be an array', '');
     const tooMany = Array.from({ length: 1001 }, () => ({ recipient_account_id: R2 }));
@@ -668,15 +627,15 @@ describe('PUT /shares/{share_id}/recipients', () => {
       'body must have at most 1000 items',
       '',
     );
-    assert.deepEqual([...(await recipientsOf(shareId)).keys()], [R1]);
+    assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 
   test('given an organization share, when replacing recipients, then 400 with a pointer to the share id', async () => {
-    const shareId = await organizationShare();
-    const before = await recipientsOf(shareId);
+    const shareId = await organizationShare(h);
+    const before = await recipientsOf(h.app, shareId);
     const res = await call(h.app, 'PUT', recipientsUrl(shareId), { body: [{ recipient_account_id: R1 }] });
     assertError(res, 400, 1400, ORG_SHARE, '/path/share_id');
-    assert.deepEqual(await recipientsOf(shareId), before);
+    assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 
   test('given an unknown share, when replacing recipients, then 404 Share not found', async () => {
@@ -687,8 +646,8 @@ describe('PUT /shares/{share_id}/recipients', () => {
 
 describe('DELETE /shares/{share_id}/recipients/{recipient_id}', () => {
   test('given an active recipient, when deleting it, then 200 with it disassociating, still listed and no longer receiving', async () => {
-    const shareId = await accountShare([R1, R2]);
-    const before = await recipientsOf(shareId);
+    const shareId = await accountShare(h.app, [R1, R2]);
+    const before = await recipientsOf(h.app, shareId);
     const r1 = before.get(R1) as Recipient;
     assert.ok((await received(R1, TOKENS.r1)).includes(shareId));
     h.clock.advance(1000);
@@ -700,7 +659,7 @@ describe('DELETE /shares/{share_id}/recipients/{recipient_id}', () => {
     assert.equal(res.body.result.created, r1.created);
     assert.ok(res.body.result.modified > r1.modified);
     assert.equal('resources' in res.body.result, false);
-    const list = await recipientsOf(shareId);
+    const list = await recipientsOf(h.app, shareId);
     assert.deepEqual(list.get(R1), res.body.result);
     assert.deepEqual(list.get(R2), before.get(R2));
     assert.equal((await received(R1, TOKENS.r1)).includes(shareId), false);
@@ -713,18 +672,18 @@ describe('DELETE /shares/{share_id}/recipients/{recipient_id}', () => {
   });
 
   test('given a recipient already removed, when deleting it again, then 409 and it is unchanged', async () => {
-    const shareId = await accountShare([R1]);
-    const r1 = (await recipientsOf(shareId)).get(R1) as Recipient;
+    const shareId = await accountShare(h.app, [R1]);
+    const r1 = (await recipientsOf(h.app, shareId)).get(R1) as Recipient;
     assertSuccess(await call(h.app, 'DELETE', recipientsUrl(shareId, `/${r1.id}`)));
-    const before = await recipientsOf(shareId);
+    const before = await recipientsOf(h.app, shareId);
     h.clock.advance(1000);
     const res = await call(h.app, 'DELETE', recipientsUrl(shareId, `/${r1.id}`));
     assertConflict(res, 'The recipient is already disassociating');
-    assert.deepEqual(await recipientsOf(shareId), before);
+    assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 
   test('given an unknown recipient id, when deleting, then 404 Share recipient not found', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     assertError(
       await call(h.app, 'DELETE', recipientsUrl(shareId, `/${hexId(0xbeef)}`)),
       404,
@@ -734,28 +693,28 @@ describe('DELETE /shares/{share_id}/recipients/{recipient_id}', () => {
   });
 
   test('given an organization share, when deleting a recipient, then 400 with a pointer to the share id and nothing changes', async () => {
-    const shareId = await organizationShare();
-    const before = await recipientsOf(shareId);
+    const shareId = await organizationShare(h);
+    const before = await recipientsOf(h.app, shareId);
     const res = await call(h.app, 'DELETE', recipientsUrl(shareId, `/${before.get(R1)?.id}`));
     assertError(res, 400, 1400, ORG_SHARE_DELETE, '/path/share_id');
-    assert.deepEqual(await recipientsOf(shareId), before);
+    assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 
   test('given a read-only token, when deleting a recipient, then 403 and nothing changes', async () => {
-    const shareId = await accountShare([R1]);
-    const before = await recipientsOf(shareId);
+    const shareId = await accountShare(h.app, [R1]);
+    const before = await recipientsOf(h.app, shareId);
     const res = await call(h.app, 'DELETE', recipientsUrl(shareId, `/${before.get(R1)?.id}`), {
       token: TOKENS.ownerRead,
     });
     assertError(res, 403, 10000, 'Authentication error');
-    assert.deepEqual(await recipientsOf(shareId), before);
+    assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 });
 
 describe('recipients endpoints and who may call them', () => {
   test('given a recipient account, when it calls any recipients endpoint of a share it receives, then 404 Share not found', async () => {
-    const shareId = await accountShare([R1]);
-    const r1 = (await recipientsOf(shareId)).get(R1) as Recipient;
+    const shareId = await accountShare(h.app, [R1]);
+    const r1 = (await recipientsOf(h.app, shareId)).get(R1) as Recipient;
     for (const account of [R1, OWNER]) {
       const opts = { token: TOKENS.r1 };
       const calls: Reply[] = [
@@ -770,13 +729,13 @@ describe('recipients endpoints and who may call them', () => {
       ];
       for (const res of calls) assertError(res, 404, 1404, SHARE_NOT_FOUND);
     }
-    const list = await recipientsOf(shareId);
+    const list = await recipientsOf(h.app, shareId);
     assert.deepEqual([...list.keys()], [R1]);
     assert.equal(list.get(R1)?.association_status, 'associating');
   });
 
   test('given a stranger or an organization token, when listing recipients, then 404 Share not found', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     assertError(
       await call(h.app, 'GET', recipientsUrl(shareId), { token: TOKENS.stranger }),
       404,
@@ -798,7 +757,7 @@ describe('recipients endpoints and who may call them', () => {
   });
 
   test('given a read-only owner token, when listing and getting recipients, then they are returned', async () => {
-    const shareId = await accountShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'GET', recipientsUrl(shareId), { token: TOKENS.ownerRead });
     assertSuccess(res);
     assert.deepEqual(
@@ -815,10 +774,10 @@ describe('recipients endpoints and who may call them', () => {
 
 describe('recipients of a deleted share', () => {
   test('given a share being deleted, when changing its recipients, then every change is 409 and recipients are disassociating', async () => {
-    const shareId = await accountShare([R1, R2]);
-    const r1 = (await recipientsOf(shareId)).get(R1) as Recipient;
+    const shareId = await accountShare(h.app, [R1, R2]);
+    const r1 = (await recipientsOf(h.app, shareId)).get(R1) as Recipient;
     await deleteShare(shareId);
-    const before = await recipientsOf(shareId);
+    const before = await recipientsOf(h.app, shareId);
     assert.equal(before.size, 2);
     for (const r of before.values()) assert.equal(r.association_status, 'disassociating');
     h.clock.advance(1000);
@@ -835,14 +794,14 @@ describe('recipients of a deleted share', () => {
       SHARE_DELETING,
     );
     assertConflict(await call(h.app, 'DELETE', recipientsUrl(shareId, `/${r1.id}`)), SHARE_DELETING);
-    assert.deepEqual(await recipientsOf(shareId), before);
+    assert.deepEqual(await recipientsOf(h.app, shareId), before);
     const one = await call(h.app, 'GET', recipientsUrl(shareId, `/${r1.id}`));
     assertSuccess(one);
     assert.deepEqual(one.body.result, before.get(R1));
   });
 
   test('given an organization share being deleted, when changing its recipients, then 409 for the deletion comes first', async () => {
-    const shareId = await organizationShare();
+    const shareId = await organizationShare(h);
     await deleteShare(shareId);
     assertConflict(
       await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: R1 } }),

@@ -19,31 +19,19 @@ import {
   setup,
   TOKENS,
   type Harness,
-  type Reply,
   TIMESTAMP,
 } from './helpers.js';
 import { buildReconciler } from './support/reconciler.js';
-
-interface Recipient {
-  id: string;
-  account_id: string;
-  association_status: string;
-  created: string;
-  modified: string;
-  resources?: { resource_id: string; resource_version: number; error: string; terminal: boolean }[];
-}
-
-interface Resource {
-  id: string;
-  resource_id: string;
-  resource_type: string;
-  resource_account_id: string;
-  meta: Record<string, unknown>;
-  status: string;
-  resource_version: number;
-  created: string;
-  modified: string;
-}
+import { assertSuccess, nonEmpty } from './support/assert.js';
+import {
+  addMember,
+  createShare,
+  recipientList,
+  statuses,
+  toAccounts,
+  type Recipient,
+  type Resource,
+} from './support/shares.js';
 
 interface Counts {
   associating: number;
@@ -76,13 +64,6 @@ afterEach(async () => {
   await h.close();
 });
 
-function assertSuccess(res: Reply, status = 200): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assert.equal(res.body.success, true);
-  assert.deepEqual(res.body.errors, []);
-  assert.deepEqual(res.body.messages, []);
-}
-
 const ruleset = (n: number, meta: Record<string, unknown> = { mode: 'block', n }) => ({
   resource_account_id: OWNER,
   resource_id: hexId(n, 'e'),
@@ -91,45 +72,23 @@ const ruleset = (n: number, meta: Record<string, unknown> = { mode: 'block', n }
 });
 
 /** A new share owned by OWNER; `recipients` are accounts, or 'organization' for the whole of ORG. */
-async function createShare(
+async function reconciledShare(
   recipients: string[] | 'organization',
   resources = [ruleset(1)],
 ): Promise<{ id: string }> {
-  const res = await call(h.app, 'POST', base(), {
-    body: {
-      name: 'reconciled',
-      recipients:
-        recipients === 'organization'
-          ? [{ organization_id: ORG }]
-          : recipients.map((r) => ({ recipient_account_id: r })),
-      resources,
-    },
+  return createShare(h.app, {
+    name: 'reconciled',
+    recipients: recipients === 'organization' ? [{ organization_id: ORG }] : toAccounts(recipients),
+    resources,
   });
-  assertSuccess(res, 201);
-  return res.body.result;
 }
 
-async function recipients(shareId: string, include = true): Promise<Recipient[]> {
-  const res = await call(
-    h.app,
-    'GET',
-    `${base()}/${shareId}/recipients?per_page=100${include ? '&include_resources=true' : ''}`,
-  );
-  assertSuccess(res);
-  return res.body.result;
-}
+const recipients = (shareId: string, include = true) => recipientList(h.app, shareId, { include });
 
 async function recipientOf(shareId: string, account: string): Promise<Recipient> {
   const r = (await recipients(shareId)).find((x) => x.account_id === account);
   assert.ok(r, `no recipient for ${account}`);
   return r;
-}
-
-/** Association status of every recipient, keyed by account. */
-async function statuses(shareId: string): Promise<Record<string, string>> {
-  return Object.fromEntries(
-    (await recipients(shareId, false)).map((r) => [r.account_id, r.association_status]),
-  );
 }
 
 async function counts(shareId: string): Promise<Counts> {
@@ -208,7 +167,7 @@ const ok = (resource: Resource) => ({
 
 describe('Reconciler: account-targeted share', () => {
   test('given a new account share, when the reconciler runs, then its recipients become associated and hold the resource at version 1', async () => {
-    const share = await createShare([R1, R2]);
+    const share = await reconciledShare([R1, R2]);
     const [resource] = await resources(share.id);
     assert.ok(resource);
     const before = await recipients(share.id);
@@ -291,11 +250,11 @@ describe('Reconciler: account-targeted share', () => {
   });
 
   test('given an associated share, when a resource is added, then recipients go back to associating at once and hold both after the reconciler runs', async () => {
-    const share = await createShare([R1, R2]);
+    const share = await reconciledShare([R1, R2]);
     await reconciler.reconcileOnce();
     const added = await call(h.app, 'POST', `${base()}/${share.id}/resources`, { body: ruleset(2) });
     assertSuccess(added, 201);
-    assert.deepEqual(await statuses(share.id), { [R1]: 'associating', [R2]: 'associating' });
+    assert.deepEqual(await statuses(h.app, share.id), { [R1]: 'associating', [R2]: 'associating' });
     const [first, second] = await resources(share.id);
     assert.ok(first && second);
     assert.equal(second.id, added.body.result.id);
@@ -323,7 +282,7 @@ describe('Reconciler: account-targeted share', () => {
   });
 
   test('given an associated share, when a resource meta is updated, then version 2 with the new meta reaches every recipient inventory', async () => {
-    const share = await createShare([R1, R2, R3]);
+    const share = await reconciledShare([R1, R2, R3]);
     await reconciler.reconcileOnce();
     const [resource] = await resources(share.id);
     assert.ok(resource);
@@ -334,7 +293,7 @@ describe('Reconciler: account-targeted share', () => {
     });
     assertSuccess(put);
     assert.equal(put.body.result.resource_version, 2);
-    assert.deepEqual(await statuses(share.id), {
+    assert.deepEqual(await statuses(h.app, share.id), {
       [R1]: 'associating',
       [R2]: 'associating',
       [R3]: 'associating',
@@ -369,7 +328,7 @@ describe('Reconciler: account-targeted share', () => {
   });
 
   test('given an associated share with two resources, when one is deleted, then it leaves every inventory and becomes deleted after the reconciler runs', async () => {
-    const share = await createShare([R1, R2], [ruleset(1), ruleset(2)]);
+    const share = await reconciledShare([R1, R2], [ruleset(1), ruleset(2)]);
     await reconciler.reconcileOnce();
     const [keep, gone] = await resources(share.id);
     assert.ok(keep && gone);
@@ -377,7 +336,7 @@ describe('Reconciler: account-targeted share', () => {
     assertSuccess(del);
     assert.equal(del.body.result.status, 'deleting');
     // Removing a resource does not send recipients back to associating.
-    assert.deepEqual(await statuses(share.id), { [R1]: 'associated', [R2]: 'associated' });
+    assert.deepEqual(await statuses(h.app, share.id), { [R1]: 'associated', [R2]: 'associated' });
     assert.equal((await inventory(R1, TOKENS.r1)).length, 2);
 
     const report = await reconciler.reconcileOnce();
@@ -415,7 +374,7 @@ describe('Reconciler: account-targeted share', () => {
   });
 
   test('given a resource being deleted, when the same resource is shared again before and after the reconciler has run, then 409 first, then inventories hold only the new share resource', async () => {
-    const share = await createShare([R1]);
+    const share = await reconciledShare([R1]);
     await reconciler.reconcileOnce();
     const [old] = await resources(share.id);
     assert.ok(old);
@@ -457,7 +416,7 @@ describe('Reconciler: account-targeted share', () => {
   });
 
   test('given an associated recipient, when it is deleted and later added back, then it goes disassociated with an empty inventory and then associated again', async () => {
-    const share = await createShare([R1, R2]);
+    const share = await reconciledShare([R1, R2]);
     await reconciler.reconcileOnce();
     const r1 = await recipientOf(share.id, R1);
     const del = await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${r1.id}`);
@@ -497,7 +456,7 @@ describe('Reconciler: account-targeted share', () => {
   });
 
   test('given an associated share, when it is deleted, then after the reconciler runs it is deleted with every recipient disassociated, every resource deleted and inventories empty', async () => {
-    const share = await createShare([R1, R2, R3], [ruleset(1), ruleset(2)]);
+    const share = await reconciledShare([R1, R2, R3], [ruleset(1), ruleset(2)]);
     await reconciler.reconcileOnce();
     const all = await recipients(share.id);
     const resourceIds = (await resources(share.id)).map((r) => r.id);
@@ -509,7 +468,7 @@ describe('Reconciler: account-targeted share', () => {
     const del = await call(h.app, 'DELETE', `${base()}/${share.id}`);
     assertSuccess(del);
     assert.equal(del.body.result.status, 'deleting');
-    assert.deepEqual(await statuses(share.id), {
+    assert.deepEqual(await statuses(h.app, share.id), {
       [R1]: 'disassociating',
       [R2]: 'disassociating',
       [R3]: 'disassociated',
@@ -531,12 +490,12 @@ describe('Reconciler: account-targeted share', () => {
       ]),
     );
     assert.equal(await shareStatus(share.id), 'deleted');
-    assert.deepEqual(await statuses(share.id), {
+    assert.deepEqual(await statuses(h.app, share.id), {
       [R1]: 'disassociated',
       [R2]: 'disassociated',
       [R3]: 'disassociated',
     });
-    for (const r of await recipients(share.id)) assert.deepEqual(r.resources, []);
+    for (const r of nonEmpty(await recipients(share.id), 'recipients')) assert.deepEqual(r.resources, []);
     assert.deepEqual(
       (await resources(share.id)).map((r) => r.status),
       ['deleted', 'deleted'],
@@ -568,14 +527,7 @@ describe('Reconciler: organization-targeted share', () => {
     const now = h.clock.timestamp();
     const extra = Array.from({ length: 50 }, (_, i) => hexId(100 + i, 'f'));
     for (const [i, id] of extra.entries()) {
-      await h.store.tenancy.upsertAccount({
-        id,
-        name: `Member ${i}`,
-        organization_id: ORG,
-        entitlements: null,
-        created: now,
-        modified: now,
-      });
+      await addMember(h, id, `Member ${i}`, now);
     }
     const target = extra[17] as string;
     const targetToken = 'member-seventeen-token-secret';
@@ -592,7 +544,7 @@ describe('Reconciler: organization-targeted share', () => {
     });
     await reconciler.reconcileOnce(); // the organization re-derivation queued by the new members
 
-    const share = await createShare('organization');
+    const share = await reconciledShare('organization');
     const members = [R1, R2, R3, ...extra];
     // The create answers before the fan-out: the reconciler derives the recipients from the members.
     assert.deepEqual(await counts(share.id), {
@@ -691,7 +643,7 @@ describe('Reconciler: organization-targeted share', () => {
 
 describe('Reconciler: organization fan-out in the reconciler', () => {
   test('given an organization share excluding R2 before its fan-out, when members join and leave, then one pass derives and associates the members, and later passes follow membership', async () => {
-    const share = await createShare('organization');
+    const share = await reconciledShare('organization');
     // The create answered with the share only; its recipients do not exist yet.
     assert.deepEqual(await recipients(share.id, false), []);
     assertSuccess(
@@ -699,33 +651,25 @@ describe('Reconciler: organization fan-out in the reconciler', () => {
       201,
     );
     const first = await reconciler.reconcileOnce();
-    assert.deepEqual(await statuses(share.id), { [R1]: 'associated', [R3]: 'associated' });
+    assert.deepEqual(await statuses(h.app, share.id), { [R1]: 'associated', [R3]: 'associated' });
     assert.equal(first.transitions.length, 2);
     assert.equal(await h.store.reconciler.pendingCount(), 0);
 
     // An account-targeted share to R3, then R3 leaves and a newcomer joins.
-    const direct = await createShare([R3]);
+    const direct = await reconciledShare([R3]);
     await reconciler.reconcileOnce();
-    const now = h.clock.timestamp();
     const newcomer = hexId(0x99, 'f');
-    await h.store.tenancy.upsertAccount({
-      id: newcomer,
-      name: 'Newcomer',
-      organization_id: ORG,
-      entitlements: null,
-      created: now,
-      modified: now,
-    });
+    await addMember(h, newcomer, 'Newcomer');
     const r3 = await h.store.tenancy.getAccount(R3);
     assert.ok(r3);
     await h.store.tenancy.upsertAccount({ ...r3, organization_id: null, modified: h.clock.timestamp() });
     await reconciler.reconcileOnce();
-    assert.deepEqual(await statuses(share.id), {
+    assert.deepEqual(await statuses(h.app, share.id), {
       [R1]: 'associated',
       [R3]: 'disassociated',
       [newcomer]: 'associated',
     });
-    assert.deepEqual(await statuses(direct.id), { [R3]: 'disassociated' });
+    assert.deepEqual(await statuses(h.app, direct.id), { [R3]: 'disassociated' });
     assert.deepEqual(await storedInventory(R3), []);
     assert.equal((await storedInventory(newcomer)).length, 1);
     assert.deepEqual(await h.sql('SELECT * FROM organization_departures'), [], 'departures are consumed');
@@ -735,7 +679,7 @@ describe('Reconciler: organization fan-out in the reconciler', () => {
 
 describe('Reconciler: idempotency, leases and metrics', () => {
   test('given converged work, when reconcileOnce runs again or a recipient is queued again, then nothing changes and no inventory row is duplicated', async () => {
-    const share = await createShare([R1, R2], [ruleset(1), ruleset(2)]);
+    const share = await reconciledShare([R1, R2], [ruleset(1), ruleset(2)]);
     const first = await reconciler.reconcileOnce();
     assert.equal(first.processed, 2);
     const inventoryBefore = await inventory(R1, TOKENS.r1);
@@ -767,7 +711,7 @@ describe('Reconciler: idempotency, leases and metrics', () => {
   });
 
   test('given items leased by worker w1, when worker w2 runs before and after the lease expires, then it processes them only after', async () => {
-    const share = await createShare([R1, R2]);
+    const share = await reconciledShare([R1, R2]);
     const w1 = newReconciler('w1');
     const w2 = newReconciler('w2');
     const claimed = await h.store.reconciler.claim('w1', h.clock.now(), 30000, 100);
@@ -785,7 +729,7 @@ describe('Reconciler: idempotency, leases and metrics', () => {
     assert.deepEqual(await w1.reconcileOnce(), { processed: 0, retried: 0, transitions: [] });
     h.clock.advance(29999);
     assert.deepEqual(await w2.reconcileOnce(), { processed: 0, retried: 0, transitions: [] });
-    assert.deepEqual(await statuses(share.id), { [R1]: 'associating', [R2]: 'associating' });
+    assert.deepEqual(await statuses(h.app, share.id), { [R1]: 'associating', [R2]: 'associating' });
     assert.deepEqual(await storedInventory(R1), []);
     assert.equal(await h.store.reconciler.pendingCount(), 2);
 
@@ -793,7 +737,7 @@ describe('Reconciler: idempotency, leases and metrics', () => {
     const report = await w2.reconcileOnce();
     assert.equal(report.processed, 2);
     assert.equal(report.transitions.length, 2);
-    assert.deepEqual(await statuses(share.id), { [R1]: 'associated', [R2]: 'associated' });
+    assert.deepEqual(await statuses(h.app, share.id), { [R1]: 'associated', [R2]: 'associated' });
     assert.equal((await storedInventory(R1)).length, 1);
 
     // The late worker's completion must not retire work queued since.
@@ -816,17 +760,10 @@ describe('Reconciler: idempotency, leases and metrics', () => {
     const now = h.clock.timestamp();
     const extra = Array.from({ length: 37 }, (_, i) => hexId(200 + i, 'f'));
     for (const id of extra) {
-      await h.store.tenancy.upsertAccount({
-        id,
-        name: id,
-        organization_id: ORG,
-        entitlements: null,
-        created: now,
-        modified: now,
-      });
+      await addMember(h, id, id, now);
     }
     await reconciler.reconcileOnce();
-    const share = await createShare('organization');
+    const share = await reconciledShare('organization');
     // Derive the 40 recipients (and queue their work) up front, so both workers find them all due.
     assert.deepEqual(
       await deriveShareRecipients(h.store.reconciler, share.id, h.clock.timestamp(), newId, 1000),
@@ -851,7 +788,7 @@ describe('Reconciler: idempotency, leases and metrics', () => {
   });
 
   test('given a share converged and then changed, when reading the metrics, then transitions are counted by entity and status and nothing is pending at the end', async () => {
-    const share = await createShare([R1, R2, R3]);
+    const share = await reconciledShare([R1, R2, R3]);
     await reconciler.reconcileOnce();
     const r1 = await recipientOf(share.id, R1);
     assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${r1.id}`));
@@ -904,7 +841,7 @@ describe('Reconciler: a process killed between a delivery and its record', () =>
   test('given a resource delivered but not recorded (the process died in between), when the recipient is removed before the retry, then the resource is removed from its account', async () => {
     let dies = true;
     const dying = dyingReconciler(() => dies);
-    const share = await createShare([R1], [ruleset(1)]);
+    const share = await reconciledShare([R1], [ruleset(1)]);
     await dying.reconcileOnce();
     assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'delivered before the "kill"');
 
@@ -925,7 +862,7 @@ describe('Reconciler: a process killed between a delivery and its record', () =>
   test('given a resource removed but not recorded (the process died in between), when the recipient is added back before the retry, then its account holds the resource again', async () => {
     let dies = false;
     const dying = dyingReconciler(() => dies);
-    const share = await createShare([R1], [ruleset(1)]);
+    const share = await reconciledShare([R1], [ruleset(1)]);
     await dying.reconcileOnce();
     assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'delivered and recorded');
 

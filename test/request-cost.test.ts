@@ -15,6 +15,7 @@ import {
   USER,
   type Harness,
 } from './helpers.js';
+import { addMember } from './support/shares.js';
 
 /**
  * Work per request, counted (never timed) through the store's own connection: SQLite statements run, or
@@ -70,14 +71,7 @@ describe('request cost: statements per request on the store connection', () => {
     const now = h.clock.timestamp();
     const wide = Array.from({ length: WIDE_SCOPE }, (_, i) => hexId(i + 1, 'e'));
     for (const id of wide) {
-      await h.store.tenancy.upsertAccount({
-        id,
-        name: `wide ${id}`,
-        organization_id: ORG,
-        entitlements: null,
-        created: now,
-        modified: now,
-      });
+      await addMember(h, id, `wide ${id}`, now);
     }
     await h.store.tenancy.upsertToken({
       id: hexId(10, 'c'),

@@ -28,6 +28,7 @@ import {
   type Harness,
 } from './helpers.js';
 import { buildReconciler, testDrivers } from './support/reconciler.js';
+import { admin, createShare as postShare } from './support/shares.js';
 
 const ADMIN = 'reset-test-admin-token-0001';
 
@@ -39,14 +40,10 @@ describe('POST /_rshare/reset', () => {
   let journal: Journal;
   let reconciler: Reconciler;
 
-  const admin = (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) =>
-    call(app, method, `/_rshare${url}`, { token: ADMIN, body });
   const createShare = async (account = OWNER, recipient = R1, token: string = TOKENS.owner) => {
     const body = seedShareBody(recipient);
     body.resources = body.resources.map((r) => ({ ...r, resource_account_id: account }));
-    const res = await call(app, 'POST', base(account), { token, body });
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-    return res.body.result.id as string;
+    return (await postShare(app, body, { account, token })).id;
   };
 
   before(async () => {
@@ -85,34 +82,37 @@ describe('POST /_rshare/reset', () => {
     await h.close();
   });
   beforeEach(async () => {
-    const res = await admin('POST', '/reset');
+    const res = await admin(app, ADMIN, 'POST', '/reset');
     assert.equal(res.status, 200);
   });
 
   it('given shares, faults, a journal and a moved clock, when the store is reset, then all are gone and the tenancy is as at start', async () => {
     const id = await createShare();
-    await admin('POST', '/reconcile');
-    await admin('POST', '/faults', { method: 'GET', path: '/nothing', status: 503 });
-    await admin('POST', '/clock', { freeze: true });
-    await admin('POST', '/clock', { advance_ms: 3_600_000 });
+    await admin(app, ADMIN, 'POST', '/reconcile');
+    await admin(app, ADMIN, 'POST', '/faults', { method: 'GET', path: '/nothing', status: 503 });
+    await admin(app, ADMIN, 'POST', '/clock', { freeze: true });
+    await admin(app, ADMIN, 'POST', '/clock', { advance_ms: 3_600_000 });
 
-    const res = await admin('POST', '/reset');
+    const res = await admin(app, ADMIN, 'POST', '/reset');
     assert.equal(res.status, 200);
     assert.deepEqual(res.body.result, { scope: 'store' });
 
     assertError(await call(app, 'GET', `${base()}/${id}`), 404, 1404, 'Share not found');
     const list = await call(app, 'GET', base());
     assert.deepEqual(list.body.result, []);
-    assert.deepEqual((await admin('GET', '/faults')).body.result, []);
-    const requests = (await admin('GET', '/requests')).body.result as { method: string; path: string }[];
+    assert.deepEqual((await admin(app, ADMIN, 'GET', '/faults')).body.result, []);
+    const requests = (await admin(app, ADMIN, 'GET', '/requests')).body.result as {
+      method: string;
+      path: string;
+    }[];
     assert.deepEqual(
       requests.map((r) => `${r.method} ${r.path}`),
       [`GET /client/v4/accounts/${OWNER}/shares`, `GET /client/v4/accounts/${OWNER}/shares/${id}`],
     );
-    const time = (await admin('GET', '/clock')).body.result;
+    const time = (await admin(app, ADMIN, 'GET', '/clock')).body.result;
     assert.equal(time.frozen, false);
     assert.ok(Math.abs(time.offset_ms) < 60_000, `offset ${time.offset_ms}`);
-    const state = (await admin('GET', '/state')).body.result;
+    const state = (await admin(app, ADMIN, 'GET', '/state')).body.result;
     for (const table of ['shares', 'recipients', 'resources', 'deliveries', 'inventory', 'work'])
       assert.deepEqual(state[table], [], table);
     assert.equal(state.accounts.length, 6);
@@ -121,14 +121,14 @@ describe('POST /_rshare/reset', () => {
 
   it('given a seeded id sequence, when the store is reset, then the same calls issue the same ids again', async () => {
     const first = await createShare();
-    await admin('POST', '/reset');
+    await admin(app, ADMIN, 'POST', '/reset');
     assert.equal(await createShare(), first);
   });
 
   it('given shares in two organizations, when one organization is reset, then only its shares go', async () => {
     // The stranger's organization gets a second account so the stranger can share within it.
     const peer = hexId(0x77, 'b');
-    const doc = (await admin('GET', '/state')).body.result;
+    const doc = (await admin(app, ADMIN, 'GET', '/state')).body.result;
     const now = clock.timestamp();
     doc.accounts.push({
       id: peer,
@@ -139,15 +139,15 @@ describe('POST /_rshare/reset', () => {
       modified: now,
     });
     doc.accounts.sort((a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id));
-    assert.equal((await admin('POST', '/reset')).status, 200);
+    assert.equal((await admin(app, ADMIN, 'POST', '/reset')).status, 200);
     const put = await call(app, 'PUT', '/_rshare/state', { token: ADMIN, body: doc });
     assert.equal(put.status, 200, JSON.stringify(put.body));
 
     const mine = await createShare();
     const theirs = await createShare(STRANGER, peer, TOKENS.stranger);
-    await admin('POST', '/reconcile');
+    await admin(app, ADMIN, 'POST', '/reconcile');
 
-    const res = await admin('POST', '/reset', { organization_id: ORG });
+    const res = await admin(app, ADMIN, 'POST', '/reset', { organization_id: ORG });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body.result, { scope: 'organization', organization_id: ORG, shares_removed: 1 });
     assertError(await call(app, 'GET', `${base()}/${mine}`), 404, 1404, 'Share not found');
@@ -169,20 +169,20 @@ describe('POST /_rshare/reset', () => {
   it('given an unknown or malformed organization id, when reset, then it fails and nothing is removed', async () => {
     const id = await createShare();
     assertError(
-      await admin('POST', '/reset', { organization_id: hexId(0xdead, 'a') }),
+      await admin(app, ADMIN, 'POST', '/reset', { organization_id: hexId(0xdead, 'a') }),
       404,
       1404,
       'Organization not found',
     );
     assertError(
-      await admin('POST', '/reset', { organization_id: 'nope' }),
+      await admin(app, ADMIN, 'POST', '/reset', { organization_id: 'nope' }),
       400,
       1400,
       'organization_id must be 32 lowercase hex characters',
       '/organization_id',
     );
     assertError(
-      await admin('POST', '/reset', { organisation_id: ORG }),
+      await admin(app, ADMIN, 'POST', '/reset', { organisation_id: ORG }),
       400,
       1400,
       'Unknown field organisation_id',

@@ -16,7 +16,6 @@ import {
   STRANGER,
   TOKENS,
   type Harness,
-  type Reply,
   ID,
   TIMESTAMP,
   SHARE_NOT_FOUND,
@@ -24,8 +23,9 @@ import {
   fanOut,
   routeErrors,
 } from './helpers.js';
-import { hashSecret } from '../src/lib/secrets.js';
 import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
+import { assertConflict, assertSuccess } from './support/assert.js';
+import { accountShare, addR3Token, R3_TOKEN, type Resource } from './support/shares.js';
 
 const RESOURCE_NOT_FOUND = 'Share resource not found';
 const RESOURCE_DELETING = 'The resource is deleting and can no longer be changed';
@@ -33,51 +33,17 @@ const SEED_RESOURCE_ID = '023e105f4ecef8ad9ca31a8372d0c353';
 const TYPES =
   'custom-ruleset, gateway-policy, gateway-destination-ip, gateway-block-page-settings, gateway-extended-email-matching, idp-federation-grant, trust-grant';
 
-/** The fixture has no token for R3; this file adds one so R3 reaches the share rules, not the scope check. */
-const R3_TOKEN = 'recipient-three-token-secret-10';
-
 let h: Harness;
 before(async () => {
   h = await setup();
-  await h.store.tenancy.upsertToken({
-    id: hexId(0x10, 'c'),
-    name: 'token-r3',
-    secret_hash: hashSecret(R3_TOKEN),
-    can_edit: true,
-    status: 'active',
-    expires_on: null,
-    created: h.clock.timestamp(),
-    accounts: [R3],
-    organizations: [],
-  });
+  await addR3Token(h); // so R3 reaches the share rules, not the scope check
 });
 after(async () => {
   await h.close();
 });
 
-interface Resource {
-  id: string;
-  resource_id: string;
-  resource_type: string;
-  resource_account_id: string;
-  meta: Record<string, unknown>;
-  status: string;
-  resource_version: number;
-  created: string;
-  modified: string;
-}
-
 const resourcesUrl = (shareId: string, suffix = '', account = OWNER) =>
   `${base(account)}/${shareId}/resources${suffix}`;
-
-/** A new account-targeted share owned by OWNER, sent to R1, with the seed resource; returns its id. */
-async function newShare(recipients: string[] = [R1]): Promise<string> {
-  const res = await call(h.app, 'POST', base(), {
-    body: { ...seedShareBody(), recipients: recipients.map((r) => ({ recipient_account_id: r })) },
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body.result.id as string;
-}
 
 const resourceBody = (
   resource_id: string,
@@ -109,18 +75,6 @@ async function seedResource(shareId: string): Promise<Resource> {
   return seed;
 }
 
-function assertSuccess(res: Reply, status = 200): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assert.equal(res.body.success, true);
-  assert.deepEqual(res.body.errors, []);
-  assert.deepEqual(res.body.messages, []);
-}
-
-function assertConflict(res: Reply, message: string | RegExp): void {
-  assertError(res, 409, 1409, message);
-  assert.equal(res.headers['x-should-retry'], 'false');
-}
-
 function assertResource(r: Resource, expected: Omit<Resource, 'id' | 'created' | 'modified'>): void {
   assert.match(r.id, ID);
   assert.match(r.created, TIMESTAMP);
@@ -131,7 +85,7 @@ function assertResource(r: Resource, expected: Omit<Resource, 'id' | 'created' |
 
 describe('GET /shares/{share_id}/resources', () => {
   test('given a new share, when listing its resources, then the seed resource is active at version 1', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const res = await call(h.app, 'GET', resourcesUrl(shareId));
     assertSuccess(res);
     assert.deepEqual(res.body.result_info, {
@@ -153,7 +107,7 @@ describe('GET /shares/{share_id}/resources', () => {
   });
 
   test('given resources of several types and statuses, when filtering by status and resource_type, then only matching ones are listed', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const seed = await seedResource(shareId);
     const policy = await addResource(shareId, resourceBody('policy-1', 'gateway-policy'));
     const ip = await addResource(shareId, resourceBody('ip-1', 'gateway-destination-ip'));
@@ -176,7 +130,7 @@ describe('GET /shares/{share_id}/resources', () => {
   });
 
   test('given five resources, when paging with per_page=2, then three pages cover them in creation order', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     for (let i = 1; i <= 4; i++) {
       h.clock.advance(10);
       await addResource(shareId, resourceBody(`page-${i}`));
@@ -220,7 +174,7 @@ describe('GET /shares/{share_id}/resources', () => {
   });
 
   test('given invalid filters, when listing, then 400 with a pointer to the query parameter', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     assertError(
       await call(h.app, 'GET', resourcesUrl(shareId, '?status=gone')),
       400,
@@ -258,7 +212,7 @@ describe('GET /shares/{share_id}/resources', () => {
 
 describe('GET /shares/{share_id}/resources/{share_resource_id}', () => {
   test('given a resource id, when getting it, then the resource is returned as listed', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const added = await addResource(shareId, resourceBody('get-1', 'idp-federation-grant', { a: 1 }));
     const res = await call(h.app, 'GET', resourcesUrl(shareId, `/${added.id}`));
     assertSuccess(res);
@@ -267,7 +221,7 @@ describe('GET /shares/{share_id}/resources/{share_resource_id}', () => {
   });
 
   test('given an unknown resource id, when getting it, then 404 Share resource not found', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     assertError(
       await call(h.app, 'GET', resourcesUrl(shareId, `/${hexId(0xbeef)}`)),
       404,
@@ -277,8 +231,8 @@ describe('GET /shares/{share_id}/resources/{share_resource_id}', () => {
   });
 
   test('given the resource id of another share, when getting it under this share, then 404 Share resource not found', async () => {
-    const one = await newShare();
-    const other = await newShare();
+    const one = await accountShare(h.app);
+    const other = await accountShare(h.app);
     const foreign = await seedResource(other);
     assertError(await call(h.app, 'GET', resourcesUrl(one, `/${foreign.id}`)), 404, 1404, RESOURCE_NOT_FOUND);
     assertError(
@@ -297,14 +251,14 @@ describe('GET /shares/{share_id}/resources/{share_resource_id}', () => {
   });
 
   test('given a resource id longer than 32 characters, when getting it, then 400 7003 + 7000 naming the path', async () => {
-    const url = resourcesUrl(await newShare(), `/${'a'.repeat(33)}`);
+    const url = resourcesUrl(await accountShare(h.app), `/${'a'.repeat(33)}`);
     assertErrors(await call(h.app, 'GET', url), 400, routeErrors(url));
   });
 });
 
 describe('POST /shares/{share_id}/resources', () => {
   test('given a resource of the owner, when adding it, then 201 with an active resource at version 1 that is listed', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     h.clock.advance(1000);
     const meta = { nested: { list: [1, 'two', null], flag: true }, n: 1.5 };
     const res = await call(h.app, 'POST', resourcesUrl(shareId), {
@@ -326,7 +280,7 @@ describe('POST /shares/{share_id}/resources', () => {
   });
 
   test('given meta keys holding line breaks, when adding the resource, then they are kept in the answer and in later reads', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     // A `^(.*)$` key pattern does not match across a line break: the serializer dropped these keys.
     const meta = { 'two\nlines': 1, 'cr\rkey': { 'x\u2028y': true } };
     const res = await call(h.app, 'POST', resourcesUrl(shareId), {
@@ -339,7 +293,7 @@ describe('POST /shares/{share_id}/resources', () => {
   });
 
   test('given the id of an existing resource with another type, when adding it, then it is a different resource', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const res = await call(h.app, 'POST', resourcesUrl(shareId), {
       body: resourceBody(SEED_RESOURCE_ID, 'gateway-policy'),
     });
@@ -349,7 +303,7 @@ describe('POST /shares/{share_id}/resources', () => {
   });
 
   test('given a resource of another account, when adding it, then 400 with a pointer to resource_account_id', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const before = await resourcesOf(shareId);
     for (const account of [R1, STRANGER, hexId(0x999, 'b')]) {
       const res = await call(h.app, 'POST', resourcesUrl(shareId), {
@@ -367,7 +321,7 @@ describe('POST /shares/{share_id}/resources', () => {
   });
 
   test('given a resource already in the share, when adding it again, then 409 and nothing changes', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const before = await resourcesOf(shareId);
     const res = await call(h.app, 'POST', resourcesUrl(shareId), {
       body: resourceBody(SEED_RESOURCE_ID, 'custom-ruleset', { other: true }),
@@ -377,7 +331,7 @@ describe('POST /shares/{share_id}/resources', () => {
   });
 
   test('given a resource that is deleting, when adding the same type and id, then still 409', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const seed = await seedResource(shareId);
     assertSuccess(await call(h.app, 'DELETE', resourcesUrl(shareId, `/${seed.id}`)));
     const before = await resourcesOf(shareId);
@@ -389,7 +343,7 @@ describe('POST /shares/{share_id}/resources', () => {
   });
 
   test('given a resource the reconciler marked deleted, when adding the same type and id, then 201 with a new resource', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const seed = await seedResource(shareId);
     assertSuccess(await call(h.app, 'DELETE', resourcesUrl(shareId, `/${seed.id}`)));
     await h.sql(`UPDATE share_resources SET status = 'deleted' WHERE id = ?`, seed.id);
@@ -411,7 +365,7 @@ describe('POST /shares/{share_id}/resources', () => {
   });
 
   test('given invalid bodies, when adding, then 400 with a pointer to the field and nothing changes', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const before = await resourcesOf(shareId);
     const valid = resourceBody('bad-1');
     const { meta: _meta, ...noMeta } = valid;
@@ -447,7 +401,7 @@ describe('POST /shares/{share_id}/resources', () => {
   });
 
   test('given a read-only token, when adding a resource, then 403 and nothing changes', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const before = await resourcesOf(shareId);
     const res = await call(h.app, 'POST', resourcesUrl(shareId), {
       token: TOKENS.ownerRead,
@@ -460,7 +414,7 @@ describe('POST /shares/{share_id}/resources', () => {
 
 describe('PUT /shares/{share_id}/resources/{share_resource_id}', () => {
   test('given new meta, when updating twice, then meta is replaced and the version goes 1, 2, 3 as modified moves', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const added = await addResource(shareId, resourceBody('upd-1', 'gateway-policy', { keep: 'no', a: 1 }));
     assert.equal(added.resource_version, 1);
     h.clock.advance(1000);
@@ -491,7 +445,7 @@ describe('PUT /shares/{share_id}/resources/{share_resource_id}', () => {
   });
 
   test('given invalid meta, when updating, then 400 with a pointer to meta and nothing changes', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const seed = await seedResource(shareId);
     for (const [body, message] of [
       [{}, 'meta is required'],
@@ -510,7 +464,7 @@ describe('PUT /shares/{share_id}/resources/{share_resource_id}', () => {
   });
 
   test('given an unknown resource id, when updating, then 404 Share resource not found', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     assertError(
       await call(h.app, 'PUT', resourcesUrl(shareId, `/${hexId(0xbeef)}`), { body: { meta: {} } }),
       404,
@@ -520,7 +474,7 @@ describe('PUT /shares/{share_id}/resources/{share_resource_id}', () => {
   });
 
   test('given a read-only token, when updating a resource, then 403 and nothing changes', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const seed = await seedResource(shareId);
     const res = await call(h.app, 'PUT', resourcesUrl(shareId, `/${seed.id}`), {
       token: TOKENS.ownerRead,
@@ -533,7 +487,7 @@ describe('PUT /shares/{share_id}/resources/{share_resource_id}', () => {
 
 describe('DELETE /shares/{share_id}/resources/{share_resource_id}', () => {
   test('given an active resource, when deleting it, then 200 with it deleting and later changes to it are 409', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const seed = await seedResource(shareId);
     h.clock.advance(1000);
     const res = await call(h.app, 'DELETE', resourcesUrl(shareId, `/${seed.id}`));
@@ -551,7 +505,7 @@ describe('DELETE /shares/{share_id}/resources/{share_resource_id}', () => {
   });
 
   test('given an unknown resource id, when deleting, then 404 Share resource not found', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     assertError(
       await call(h.app, 'DELETE', resourcesUrl(shareId, `/${hexId(0xbeef)}`)),
       404,
@@ -561,7 +515,7 @@ describe('DELETE /shares/{share_id}/resources/{share_resource_id}', () => {
   });
 
   test('given a read-only token, when deleting a resource, then 403 and nothing changes', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const seed = await seedResource(shareId);
     const res = await call(h.app, 'DELETE', resourcesUrl(shareId, `/${seed.id}`), {
       token: TOKENS.ownerRead,
@@ -573,7 +527,7 @@ describe('DELETE /shares/{share_id}/resources/{share_resource_id}', () => {
 
 describe('resources seen by recipients and others', () => {
   test('given R1 receives the share, when it lists and gets the resources under its own account, then it sees them', async () => {
-    const shareId = await newShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     await addResource(shareId, resourceBody('seen-1'));
     const owner = await resourcesOf(shareId);
     const list = await call(h.app, 'GET', `${resourcesUrl(shareId, '', R1)}?resource_type=gateway-policy`, {
@@ -594,7 +548,7 @@ describe('resources seen by recipients and others', () => {
   });
 
   test('given R3 does not receive the share, when it lists or gets the resources, then 404 Share not found', async () => {
-    const shareId = await newShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const seed = await seedResource(shareId);
     for (const [account, token] of [
       [R3, R3_TOKEN],
@@ -618,7 +572,7 @@ describe('resources seen by recipients and others', () => {
   });
 
   test('given R1 receives the share, when it adds, updates or deletes a resource, then 404 Share not found and nothing changes', async () => {
-    const shareId = await newShare([R1]);
+    const shareId = await accountShare(h.app, [R1]);
     const before = await resourcesOf(shareId);
     const seedId = before[0]?.id as string;
     for (const account of [R1, OWNER]) {
@@ -652,7 +606,7 @@ describe('resources seen by recipients and others', () => {
   });
 
   test('given R1 was removed from the share, when it lists the resources, then 404 Share not found', async () => {
-    const shareId = await newShare([R1, R2]);
+    const shareId = await accountShare(h.app, [R1, R2]);
     const res = await call(h.app, 'PUT', `${base()}/${shareId}/recipients`, {
       body: [{ recipient_account_id: R2 }],
     });
@@ -681,7 +635,7 @@ describe('resources seen by recipients and others', () => {
 
 describe('resources of a deleted share', () => {
   test('given a share being deleted, when changing its resources, then every change is 409 and resources are deleting', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const seed = await seedResource(shareId);
     const del = await call(h.app, 'DELETE', `${base()}/${shareId}`);
     assertSuccess(del);
@@ -709,7 +663,7 @@ describe('resources of a deleted share', () => {
 
 describe('ResourcesStore versioned writes', () => {
   test('given a resource changed since it was read, when updateMeta or markDeleting writes from the old read, then stale and neither the change nor its audit entry is written; from a fresh read, then written', async () => {
-    const shareId = await newShare();
+    const shareId = await accountShare(h.app);
     const { id } = await seedResource(shareId);
     const resources = h.store.resources;
     const now = h.clock.timestamp();

@@ -11,6 +11,7 @@ import { ownerOf, recipientOf, StoreNotEmptyError } from '../src/emulator/seed/s
 import { call, TIMESTAMP } from './helpers.js';
 import { openTestStore, STORE_KIND, type TestStore } from './support/store.js';
 import { buildReconciler } from './support/reconciler.js';
+import { nonEmpty } from './support/assert.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'src', 'cli.ts');
@@ -62,8 +63,10 @@ describe('rshare seed', () => {
       assert.equal(sent.body.result_info.total_count, SHARES / ACCOUNTS);
       assert.equal(received.body.result_info.total_count, SHARES / ACCOUNTS);
       assert.equal(all.body.result_info.total_count, (2 * SHARES) / ACCOUNTS);
-      for (const s of sent.body.result) assert.equal(s.account_id, account(a));
-      for (const s of received.body.result) assert.notEqual(s.account_id, account(a));
+      for (const s of nonEmpty(sent.body.result as { account_id: string }[], 'sent shares'))
+        assert.equal(s.account_id, account(a));
+      for (const s of nonEmpty(received.body.result as { account_id: string }[], 'received shares'))
+        assert.notEqual(s.account_id, account(a));
     }
   });
 

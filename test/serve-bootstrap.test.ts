@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hexId } from './helpers.js';
-import { freePort, ROOT, startServer, writeOrganizationBootstrap } from './support/process.js';
+import { freePort } from './support/port.js';
+import { ROOT, startServer, writeOrganizationBootstrap } from './support/process.js';
 import { openTestStore, type TestStore } from './support/store.js';
 
 const ORG = hexId(1, 'a');

@@ -15,13 +15,8 @@ import { SqliteStore } from '../src/adapters/sqlite/index.js';
 import type { ReconcilerLogger } from '../src/engine/reconciler/reconciler.js';
 import { assertError, base, call, R1, seedShareBody, setup, type Harness, type Reply } from './helpers.js';
 import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
-import {
-  freePort,
-  startServer,
-  waitFor,
-  writeOrganizationBootstrap,
-  type ServerProcess,
-} from './support/process.js';
+import { freePort } from './support/port.js';
+import { startServer, waitFor, writeOrganizationBootstrap, type ServerProcess } from './support/process.js';
 import { STORE_KIND } from './support/store.js';
 import { buildReconciler, type TestReconcilerOptions } from './support/reconciler.js';
 

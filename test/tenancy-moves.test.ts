@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashSecret } from '../src/lib/secrets.js';
 import { OWNER_LEFT } from '../src/engine/reconciler/audit.js';
 import type { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { ENTITLEMENT_ERROR } from '../src/engine/reconciler/reconciler.js';
@@ -29,9 +28,10 @@ import {
   type Harness,
 } from './helpers.js';
 import { buildReconciler } from './support/reconciler.js';
+import { nonEmpty } from './support/assert.js';
+import { addToken, R3_TOKEN, recipientsOf } from './support/shares.js';
 
 const RESOURCE_ID = '023e105f4ecef8ad9ca31a8372d0c353';
-const R3_TOKEN = 'recipient-three-token-secret-10';
 const NEWCOMER = hexId(7, 'b');
 const NEWCOMER_TOKEN = 'newcomer-token-secret-value-11';
 const LATE = hexId(8, 'b');
@@ -49,41 +49,6 @@ const orgShareBody = (resourceAccount = OWNER, organization = ORG) => ({
     },
   ],
 });
-
-async function addToken(h: Harness, n: number, value: string, account: string): Promise<void> {
-  await h.store.tenancy.upsertToken({
-    id: hexId(n, 'c'),
-    name: `token-${n}`,
-    secret_hash: hashSecret(value),
-    can_edit: true,
-    status: 'active',
-    expires_on: null,
-    created: h.clock.timestamp(),
-    accounts: [account],
-    organizations: [],
-  });
-}
-
-interface RecipientView {
-  id: string;
-  account_id: string;
-  association_status: string;
-  resources: { resource_id: string; resource_version: number; error: string; terminal: boolean }[];
-}
-
-/** The owner's view of the share's recipients, with delivery state, keyed by account. */
-async function recipientsOf(h: Harness, shareId: string, owner = OWNER, token: string = TOKENS.owner) {
-  const res = await call(
-    h.app,
-    'GET',
-    `${base(owner)}/${shareId}/recipients?include_resources=true&per_page=50`,
-    {
-      token,
-    },
-  );
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return new Map((res.body.result as RecipientView[]).map((r) => [r.account_id, r]));
-}
 
 /** What the inventory driver holds in the account, as `share_id/resource_id@version`. */
 async function inventoryOf(h: Harness, account: string, token: string): Promise<string[]> {
@@ -125,7 +90,7 @@ describe('organization shares follow account moves and entitlements', () => {
 
     await reconciler.reconcileOnce();
 
-    const recipients = await recipientsOf(h, shareId);
+    const recipients = await recipientsOf(h.app, shareId, { include: true });
     assert.deepEqual([...recipients.keys()].sort(), [R1, R2, R3].sort());
     for (const r of recipients.values()) {
       assert.equal(r.association_status, 'associated', r.account_id);
@@ -142,11 +107,15 @@ describe('organization shares follow account moves and entitlements', () => {
   test('createAccount: given a new account in ORG, when reconciled, then it gets an associated recipient and the resource', async () => {
     await service.createAccount({ id: NEWCOMER, name: 'Newcomer', organization_id: ORG });
     await addToken(h, 21, NEWCOMER_TOKEN, NEWCOMER);
-    assert.equal((await recipientsOf(h, shareId)).has(NEWCOMER), false, 'derived by the reconciler');
+    assert.equal(
+      (await recipientsOf(h.app, shareId, { include: true })).has(NEWCOMER),
+      false,
+      'derived by the reconciler',
+    );
 
     await reconciler.reconcileOnce();
 
-    const r = (await recipientsOf(h, shareId)).get(NEWCOMER);
+    const r = (await recipientsOf(h.app, shareId, { include: true })).get(NEWCOMER);
     assert.equal(r?.association_status, 'associated');
     assert.deepEqual(r.resources, [applied]);
     assert.deepEqual(await inventoryOf(h, NEWCOMER, NEWCOMER_TOKEN), [`${shareId}/${RESOURCE_ID}@1`]);
@@ -156,7 +125,7 @@ describe('organization shares follow account moves and entitlements', () => {
   });
 
   test('moveAccount: given R1 moved out of ORG, when reconciled, then its recipient is disassociated, its inventory empty and the share hidden from it', async () => {
-    const before = (await recipientsOf(h, shareId)).get(R1);
+    const before = (await recipientsOf(h.app, shareId, { include: true })).get(R1);
     const moved = await service.moveAccount(R1, null);
     assert.equal(moved.change, 'updated');
     assert.equal(moved.row.organization_id, null);
@@ -164,7 +133,7 @@ describe('organization shares follow account moves and entitlements', () => {
 
     await reconciler.reconcileOnce();
 
-    const recipients = await recipientsOf(h, shareId);
+    const recipients = await recipientsOf(h.app, shareId, { include: true });
     const r = recipients.get(R1);
     assert.ok(r && before);
     assert.equal(r.id, before.id);
@@ -180,12 +149,12 @@ describe('organization shares follow account moves and entitlements', () => {
   });
 
   test('moveAccount: given R1 moved back into ORG, when reconciled, then the same recipient is associated again and holds the resource', async () => {
-    const before = (await recipientsOf(h, shareId)).get(R1);
+    const before = (await recipientsOf(h.app, shareId, { include: true })).get(R1);
     await service.moveAccount(R1, ORG);
 
     await reconciler.reconcileOnce();
 
-    const recipients = await recipientsOf(h, shareId);
+    const recipients = await recipientsOf(h.app, shareId, { include: true });
     assert.equal(recipients.size, 4, 'no second record for R1');
     const r = recipients.get(R1);
     assert.ok(r && before);
@@ -203,13 +172,27 @@ describe('organization shares follow account moves and entitlements', () => {
     assert.equal(other.status, 201, JSON.stringify(other.body));
     const otherId: string = other.body.result.id;
     await reconciler.reconcileOnce();
-    assert.deepEqual([...(await recipientsOf(h, otherId, STRANGER, TOKENS.stranger)).keys()], []);
+    assert.deepEqual(
+      [
+        ...(
+          await recipientsOf(h.app, otherId, { account: STRANGER, token: TOKENS.stranger, include: true })
+        ).keys(),
+      ],
+      [],
+    );
 
     await service.moveAccount(R2, OTHER_ORG);
     await reconciler.reconcileOnce();
 
-    assert.equal((await recipientsOf(h, shareId)).get(R2)?.association_status, 'disassociated');
-    const joined = await recipientsOf(h, otherId, STRANGER, TOKENS.stranger);
+    assert.equal(
+      (await recipientsOf(h.app, shareId, { include: true })).get(R2)?.association_status,
+      'disassociated',
+    );
+    const joined = await recipientsOf(h.app, otherId, {
+      account: STRANGER,
+      token: TOKENS.stranger,
+      include: true,
+    });
     assert.deepEqual([...joined.keys()], [R2]);
     assert.equal(joined.get(R2)?.association_status, 'associated');
     assert.deepEqual(joined.get(R2)?.resources, [applied]);
@@ -218,9 +201,14 @@ describe('organization shares follow account moves and entitlements', () => {
     // Back home for the tests that follow.
     await service.moveAccount(R2, ORG);
     await reconciler.reconcileOnce();
-    assert.equal((await recipientsOf(h, shareId)).get(R2)?.association_status, 'associated');
     assert.equal(
-      (await recipientsOf(h, otherId, STRANGER, TOKENS.stranger)).get(R2)?.association_status,
+      (await recipientsOf(h.app, shareId, { include: true })).get(R2)?.association_status,
+      'associated',
+    );
+    assert.equal(
+      (await recipientsOf(h.app, otherId, { account: STRANGER, token: TOKENS.stranger, include: true })).get(
+        R2,
+      )?.association_status,
       'disassociated',
     );
     assert.deepEqual(await inventoryOf(h, R2, TOKENS.r2), [`${shareId}/${RESOURCE_ID}@1`]);
@@ -233,7 +221,7 @@ describe('organization shares follow account moves and entitlements', () => {
 
     await reconciler.reconcileOnce();
 
-    const recipients = await recipientsOf(h, shareId);
+    const recipients = await recipientsOf(h.app, shareId, { include: true });
     assert.equal(recipients.get(R3)?.association_status, 'associated');
     assert.deepEqual(recipients.get(R3)?.resources, [missingEntitlement]);
     assert.deepEqual(await inventoryOf(h, R3, R3_TOKEN), []);
@@ -246,13 +234,15 @@ describe('organization shares follow account moves and entitlements', () => {
     const report = await reconciler.reconcileOnce();
     assert.deepEqual(report, { processed: 0, retried: 0, transitions: [] });
     assert.equal(await h.store.reconciler.pendingCount(), 0);
-    assert.deepEqual((await recipientsOf(h, shareId)).get(R3)?.resources, [missingEntitlement]);
+    assert.deepEqual((await recipientsOf(h.app, shareId, { include: true })).get(R3)?.resources, [
+      missingEntitlement,
+    ]);
   });
 
   test('setEntitlements: given another list still without custom-ruleset, when reconciled, then the error stays terminal and nothing is applied', async () => {
     await service.setEntitlements(R3, ['gateway-policy', 'idp-federation-grant']);
     await reconciler.reconcileOnce();
-    const r = (await recipientsOf(h, shareId)).get(R3);
+    const r = (await recipientsOf(h.app, shareId, { include: true })).get(R3);
     assert.equal(r?.association_status, 'associated');
     assert.deepEqual(r.resources, [missingEntitlement]);
     assert.deepEqual(await inventoryOf(h, R3, R3_TOKEN), []);
@@ -264,7 +254,7 @@ describe('organization shares follow account moves and entitlements', () => {
 
     await reconciler.reconcileOnce();
 
-    const r = (await recipientsOf(h, shareId)).get(R3);
+    const r = (await recipientsOf(h.app, shareId, { include: true })).get(R3);
     assert.equal(r?.association_status, 'associated');
     assert.deepEqual(r.resources, [applied]);
     assert.deepEqual(await inventoryOf(h, R3, R3_TOKEN), [`${shareId}/${RESOURCE_ID}@1`]);
@@ -274,7 +264,7 @@ describe('organization shares follow account moves and entitlements', () => {
     const set = await service.setEntitlements(R3, null);
     assert.equal(set.row.entitlements, null);
     await reconciler.reconcileOnce();
-    assert.deepEqual((await recipientsOf(h, shareId)).get(R3)?.resources, [applied]);
+    assert.deepEqual((await recipientsOf(h.app, shareId, { include: true })).get(R3)?.resources, [applied]);
     assert.deepEqual(await inventoryOf(h, R3, R3_TOKEN), [`${shareId}/${RESOURCE_ID}@1`]);
   });
 
@@ -289,7 +279,7 @@ describe('organization shares follow account moves and entitlements', () => {
 
     await reconciler.reconcileOnce();
 
-    const r = (await recipientsOf(h, shareId)).get(LATE);
+    const r = (await recipientsOf(h.app, shareId, { include: true })).get(LATE);
     assert.equal(r?.association_status, 'associated');
     assert.deepEqual(r.resources, [missingEntitlement]);
     assert.deepEqual(await inventoryOf(h, LATE, LATE_TOKEN), []);
@@ -310,7 +300,7 @@ describe('organization shares follow account moves and entitlements', () => {
     assert.deepEqual(second.accounts, { created: 0, updated: 2, unchanged: 0 });
     await reconciler.reconcileOnce();
 
-    const recipients = await recipientsOf(h, shareId);
+    const recipients = await recipientsOf(h.app, shareId, { include: true });
     assert.equal(recipients.get(NEWCOMER)?.association_status, 'disassociated');
     assert.deepEqual(await inventoryOf(h, NEWCOMER, NEWCOMER_TOKEN), []);
     assert.equal(recipients.get(LATE)?.association_status, 'associated');
@@ -383,10 +373,10 @@ describe('SqliteTenancyStore.upsertAccount queues reconciler work', () => {
     const removed = await call(
       h.app,
       'DELETE',
-      `${base()}/${shareId}/recipients/${(await recipientsOf(h, shareId)).get(R3)?.id}`,
+      `${base()}/${shareId}/recipients/${(await recipientsOf(h.app, shareId, { include: true })).get(R3)?.id}`,
     );
     assert.equal(removed.status, 200, JSON.stringify(removed.body));
-    const r2 = (await recipientsOf(h, shareId)).get(R2)?.id;
+    const r2 = (await recipientsOf(h.app, shareId, { include: true })).get(R2)?.id;
     const [{ id: resourceRowId }] = (await h.sql(
       'SELECT id FROM share_resources WHERE share_id = ?',
       shareId,
@@ -485,7 +475,7 @@ describe('an owner that leaves its organization', () => {
       assert.equal(share.body.result.status, 'deleted');
       assert.equal(share.body.result.associated_recipient_count, 0);
       assert.equal(share.body.result.associating_recipient_count, 0);
-      for (const r of (await recipientsOf(h, id)).values()) {
+      for (const r of nonEmpty((await recipientsOf(h.app, id, { include: true })).values(), 'recipients')) {
         assert.equal(r.association_status, 'disassociated', r.account_id);
       }
     }

@@ -11,6 +11,9 @@ import {
   type Received,
 } from './support/webhook-receiver.js';
 import { buildReconciler, testDrivers } from './support/reconciler.js';
+import { waitFor } from './support/process.js';
+import { assertSuccess } from './support/assert.js';
+import { createShare, toAccounts, type Resource } from './support/shares.js';
 
 const SECRET = 'webhook-secret-for-tests-0001';
 const BACKOFF_BASE = 100;
@@ -21,15 +24,6 @@ interface RecipientResource {
   resource_version: number;
   error: string;
   terminal: boolean;
-}
-
-interface Resource {
-  id: string;
-  resource_id: string;
-  resource_type: string;
-  resource_account_id: string;
-  meta: Record<string, unknown>;
-  resource_version: number;
 }
 
 let h: Harness;
@@ -62,13 +56,33 @@ function reconcilerFor(target: string, timeoutMs = 2000): Reconciler {
   });
 }
 
+/**
+ * One pass whose deliveries time out, with time driven rather than waited for: the driver's timeout signal
+ * is one the test fires as soon as the receiver has the request. Returns the report and the timeouts asked for.
+ */
+async function reconcileTimingOut(
+  reconciler: Reconciler,
+): Promise<{ report: ReconcileReport; asked: number[] }> {
+  const asked: number[] = [];
+  const timeout = new AbortController();
+  const realTimeout = AbortSignal.timeout.bind(AbortSignal);
+  AbortSignal.timeout = (ms: number) => {
+    asked.push(ms);
+    return timeout.signal;
+  };
+  receiver.onRequest = async () => {
+    timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  };
+  try {
+    return { report: await reconciler.reconcileOnce(), asked };
+  } finally {
+    AbortSignal.timeout = realTimeout;
+    receiver.onRequest = undefined;
+  }
+}
+
 /** With `random: () => 0` the delay before retry number `attempts + 1` is half of base × 2^attempts. */
 const backoff = (attempts: number) => (BACKOFF_BASE * 2 ** attempts) / 2;
-
-function assertSuccess(res: Reply, status = 200): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assert.equal(res.body.success, true);
-}
 
 const policy = (n: number, meta: Record<string, unknown> = { rule: 'deny', n }) => ({
   resource_account_id: OWNER,
@@ -77,15 +91,11 @@ const policy = (n: number, meta: Record<string, unknown> = { rule: 'deny', n }) 
   meta,
 });
 
-async function createShare(
+async function hookedShare(
   recipients: string[] = [R1],
   resources: Record<string, unknown>[] = [policy(1)],
 ): Promise<{ id: string; resources: Resource[]; recipientIds: Map<string, string> }> {
-  const res = await call(h.app, 'POST', base(), {
-    body: { name: 'hooked', recipients: recipients.map((r) => ({ recipient_account_id: r })), resources },
-  });
-  assertSuccess(res, 201);
-  const id = res.body.result.id as string;
+  const { id } = await createShare(h.app, { name: 'hooked', recipients: toAccounts(recipients), resources });
   return { id, resources: await resourcesOf(id), recipientIds: await recipientIds(id) };
 }
 
@@ -177,7 +187,7 @@ describe('Webhook driver: retryable failures', () => {
   test('given a receiver answering 503 three times then 200, when reconciling as the backoff elapses, then the recipient stays associating with the error until it is associated', async () => {
     receiver.script([{ status: 503 }, { status: 503 }, { status: 503 }]);
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     const [resource] = share.resources;
     assert.ok(resource);
     const recipientId = share.recipientIds.get(R1) as string;
@@ -245,7 +255,7 @@ describe('Webhook driver: retryable failures', () => {
   test('given a recipient backing off after a 503, when the share is deleted, then the recipient is reconciled at once and the share finishes deleting', async () => {
     receiver.script([{ status: 503 }]);
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     assertReport(await reconciler.reconcileOnce(), 1, 1, 0);
     assert.deepEqual(await reconciler.reconcileOnce(), idle, 'backing off');
     const del = await call(h.app, 'DELETE', `${base()}/${share.id}`);
@@ -270,7 +280,7 @@ describe('Webhook driver: retryable failures', () => {
   });
 
   test('given a webhook URL where nothing listens, when reconciling, then the connection error is retryable and a later attempt succeeds', async () => {
-    const share = await createShare();
+    const share = await hookedShare();
     const [resource] = share.resources;
     assert.ok(resource);
     const refused = reconcilerFor(await closedPortUrl());
@@ -298,13 +308,19 @@ describe('Webhook driver: retryable failures', () => {
   test('given a receiver that never answers and timeout_ms 200, when reconciling, then the timeout is retryable and the retry succeeds', async () => {
     receiver.script(['hang']);
     const reconciler = reconcilerFor(url, 200);
-    const share = await createShare();
+    const share = await hookedShare();
     const [resource] = share.resources;
     assert.ok(resource);
-    const started = Date.now();
-    assertReport(await reconciler.reconcileOnce(), 1, 1, 0);
-    const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 190 && elapsed < 1900, `gave up after ${elapsed} ms`);
+    const { report, asked } = await reconcileTimingOut(reconciler);
+    assertReport(report, 1, 1, 0);
+    assert.deepEqual(asked, [200], 'the delivery asked for the configured timeout_ms');
+    assert.deepEqual(receiver.hookErrors, []);
+    // The request arrived and the client, not the receiver, ended it: the receiver never answered.
+    assert.equal(receiver.requests.length, 1);
+    await waitFor('the client to close the hung request', () => receiver.abandoned === 1 || undefined, {
+      timeoutMs: 5000,
+      intervalMs: 10,
+    });
     assert.deepEqual(await recipient(share.id), {
       status: 'associating',
       resources: [
@@ -316,6 +332,11 @@ describe('Webhook driver: retryable failures', () => {
         },
       ],
     });
+    assert.deepEqual(
+      await reconciler.reconcileOnce(),
+      idle,
+      'not retried before the clock reaches its backoff',
+    );
     h.clock.advance(backoff(0));
     assertReport(await reconciler.reconcileOnce(), 1, 0, 1);
     assert.equal(receiver.requests.length, 2);
@@ -334,7 +355,7 @@ describe('Webhook driver: retryable failures', () => {
     test(`given a receiver answering ${status} ${JSON.stringify(body)}, when reconciling, then the error "${error}" is retryable`, async () => {
       receiver.script([{ status, body }]);
       const reconciler = reconcilerFor(url);
-      const share = await createShare();
+      const share = await hookedShare();
       assertReport(await reconciler.reconcileOnce(), 1, 1, 0);
       assert.deepEqual((await recipient(share.id)).resources, [
         { resource_id: share.resources[0]?.resource_id, resource_version: 0, error, terminal: false },
@@ -345,7 +366,7 @@ describe('Webhook driver: retryable failures', () => {
   test('given a receiver answering with a redirect, when reconciling, then the delivery is not counted as done', async () => {
     receiver.script([{ status: 303, headers: { location: '/elsewhere' } }], { status: 200 });
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     const report = await reconciler.reconcileOnce();
     // Following the redirect would turn the signed POST into a bodiless GET that "succeeds".
     assert.equal(
@@ -372,7 +393,7 @@ describe('Webhook driver: terminal failures', () => {
   test('given a receiver answering 400 with a Cloudflare error, when reconciling, then the failure is terminal, the recipient associated, and nothing is resent until the resource changes', async () => {
     receiver.script([{ status: 400, body: '{"errors":[{"code":1,"message":"policy rejected"}]}' }]);
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     const [resource] = share.resources;
     assert.ok(resource);
     const recipientId = share.recipientIds.get(R1) as string;
@@ -447,7 +468,7 @@ describe('Webhook driver: terminal failures', () => {
   ] as const) {
     test(`given a receiver answering ${status} ${JSON.stringify(body).slice(0, 40)}, when reconciling, then the terminal error is ${JSON.stringify(error).slice(0, 40)}`, async () => {
       receiver.script([{ status, body }]);
-      const share = await createShare();
+      const share = await hookedShare();
       assertReport(await reconcilerFor(url).reconcileOnce(), 1, 0, 1);
       assert.deepEqual(await recipient(share.id), {
         status: 'associated',
@@ -462,7 +483,7 @@ describe('Webhook driver: terminal failures', () => {
 describe('Webhook driver: removal and routing', () => {
   test('given an associated recipient, when it is deleted, then a signed remove event with its own key is sent and it ends disassociated', async () => {
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     const [resource] = share.resources;
     assert.ok(resource);
     const recipientId = share.recipientIds.get(R1) as string;
@@ -508,7 +529,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given a recipient whose apply failed terminally, when it is deleted, then no remove event is sent and it ends disassociated', async () => {
     receiver.script([{ status: 400, body: '{"errors":[{"code":1,"message":"policy rejected"}]}' }]);
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     await reconciler.reconcileOnce();
     assert.equal((await recipient(share.id)).status, 'associated');
     assertSuccess(
@@ -527,7 +548,7 @@ describe('Webhook driver: removal and routing', () => {
       resource_type: 'custom-ruleset',
       meta: { kind: 'inventory' },
     };
-    const share = await createShare([R1, R2], [policy(1), ruleset]);
+    const share = await hookedShare([R1, R2], [policy(1), ruleset]);
     const report = await reconciler.reconcileOnce();
     assertReport(report, 2, 0, 2);
     assert.equal(receiver.requests.length, 2);
@@ -560,7 +581,7 @@ describe('Webhook driver: removal and routing', () => {
 
   test('given an applied resource, when a new version is refused with 400, then the recipient is associated with version 1 and the terminal error, and removal still removes version 1', async () => {
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     const [resource] = share.resources;
     assert.ok(resource);
     const recipientId = share.recipientIds.get(R1) as string;
@@ -593,7 +614,7 @@ describe('Webhook driver: removal and routing', () => {
 
   test('given a resource updated while its delivery is in flight, when the pass ends, then the new version has been delivered too', async () => {
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     const [resource] = share.resources;
     assert.ok(resource);
     let put: Reply | undefined;
@@ -624,7 +645,7 @@ describe('Webhook driver: removal and routing', () => {
 
   test('given a recipient deleted while its apply is in flight, when the pass ends, then the resource was removed again and it is disassociated', async () => {
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     const recipientId = share.recipientIds.get(R1) as string;
     let del: Reply | undefined;
     receiver.onRequest = async (req) => {
@@ -648,7 +669,7 @@ describe('Webhook driver: removal and routing', () => {
 
   test('given a receiver refusing a removal with 400, when the recipient is deleted, then it ends disassociated with the refusal shown as terminal', async () => {
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     const [resource] = share.resources;
     assert.ok(resource);
     const recipientId = share.recipientIds.get(R1) as string;
@@ -672,7 +693,7 @@ describe('Webhook driver: removal and routing', () => {
 
   test('given a recipient whose removal was refused, when it is added back, then the resource is applied again', async () => {
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     const [resource] = share.resources;
     assert.ok(resource);
     const recipientId = share.recipientIds.get(R1) as string;
@@ -698,8 +719,10 @@ describe('Webhook driver: removal and routing', () => {
   test('given an apply that timed out (the receiver may have applied it), when the recipient is deleted, then a remove event is still sent', async () => {
     receiver.script(['hang']);
     const reconciler = reconcilerFor(url, 200);
-    const share = await createShare();
-    assertReport(await reconciler.reconcileOnce(), 1, 1, 0);
+    const share = await hookedShare();
+    const timedOut = await reconcileTimingOut(reconciler);
+    assertReport(timedOut.report, 1, 1, 0);
+    assert.deepEqual(timedOut.asked, [200]);
     assertSuccess(
       await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${share.recipientIds.get(R1)}`),
     );
@@ -710,7 +733,7 @@ describe('Webhook driver: removal and routing', () => {
 
   test('given a recipient removed and added back at the same resource version, when it is applied again, then the apply carries a new idempotency key', async () => {
     const reconciler = reconcilerFor(url);
-    const share = await createShare();
+    const share = await hookedShare();
     const recipientId = share.recipientIds.get(R1) as string;
     await reconciler.reconcileOnce();
     assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${recipientId}`));

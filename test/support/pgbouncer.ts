@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { waitFor } from './process.js';
-import { freePort } from './postgres.js';
+import { freePort } from './port.js';
 
 /** Debian's PgBouncer, where the `pgbouncer` package puts it (or on PATH). */
 export function findPgBouncer(): string | undefined {

@@ -1,23 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './port.js';
+
+export { freePort }; // bench/ imports it from here
 
 /** The repository root (this file lives in test/support/). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** A port that was free a moment ago (the kernel picks it; the listener is closed before returning). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port assigned');
-  return address.port;
-}
 
 /**
  * Calls `probe` every `intervalMs` until it returns something other than undefined, and returns that;

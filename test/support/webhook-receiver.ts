@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { freePort } from './port.js';
 
 /** One request the receiver got: its headers, raw body, and the body parsed as JSON. */
 export interface Received {
@@ -31,6 +32,8 @@ export class WebhookReceiver {
   private answers: Answer[] = [];
   private fallback: Answer = { status: 200, body: '{"success":true}' };
   private readonly hanging = new Set<ServerResponse>();
+  /** Hung requests whose client closed the connection before any answer (a client-side timeout). */
+  abandoned = 0;
   private server: Server | undefined;
   /** Runs after a request is recorded and before it is answered (to change things mid-delivery). */
   onRequest: ((req: Received) => Promise<void>) | undefined;
@@ -68,6 +71,9 @@ export class WebhookReceiver {
         void hook.then(() => {
           if (answer === 'hang') {
             this.hanging.add(res);
+            res.on('close', () => {
+              if (this.hanging.delete(res)) this.abandoned++;
+            });
             return;
           }
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
@@ -96,7 +102,9 @@ export class WebhookReceiver {
   }
 
   async close(): Promise<void> {
-    for (const res of this.hanging) res.destroy();
+    const hung = [...this.hanging];
+    this.hanging.clear(); // closed by the receiver, not abandoned by the client
+    for (const res of hung) res.destroy();
     const server = this.server;
     if (!server) return;
     server.closeAllConnections();
@@ -106,9 +114,5 @@ export class WebhookReceiver {
 
 /** A URL on 127.0.0.1 where nothing listens (a port that was just freed): connections are refused. */
 export async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/hook`;
+  return `http://127.0.0.1:${await freePort()}/hook`;
 }
