@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import module from 'node:module';
 import { Command } from 'commander';
-import { serveCommand } from './cli-serve.js';
-import { auditCommand, migrateStoreCommand, seedCommand } from './cli-store.js';
-import { tenancyCommands } from './cli-tenancy.js';
+import { serveCommand } from './cli/serve.js';
+import { auditCommand, migrateStoreCommand, seedCommand } from './cli/store.js';
+import { tenancyCommands } from './cli/tenancy.js';
 
 // Most of a cold start is loading modules (TypeBox, Fastify, Ajv); Node 22.1+ can cache their compiled
 // code between runs (the server's modules load after this line). A no-op on Node 20, which lacks it.

@@ -1,11 +1,11 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { PG_POOLERS, type PgPooler } from './adapters/pooler.js';
+import { PG_POOLERS, type PgPooler } from '../adapters/pooler.js';
 import {
   parseRateLimit,
   RateLimitOptionError,
   type RateLimitPolicy,
-} from './cloudflare/rate-limit/options.js';
-import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './platform/resource-types/registry.js';
+} from '../cloudflare/rate-limit/options.js';
+import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../platform/resource-types/registry.js';
 
 // What the CLI's commands share: argument parsers, common options, and printing text or JSON.
 
@@ -96,7 +96,7 @@ export function admin(command: Command): Command {
 /** The server's resource types, as `serve` reads them (entitlements and seeded types are checked against them). */
 export async function resourceTypes(options: AdminOptions): Promise<ResourceTypeRegistry> {
   if (options.resourceTypes === undefined) return BUILTIN_RESOURCE_TYPES;
-  const { loadResourceTypesFile } = await import('./platform/resource-types/file.js');
+  const { loadResourceTypesFile } = await import('../platform/resource-types/file.js');
   return loadResourceTypesFile(options.resourceTypes);
 }
 

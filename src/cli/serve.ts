@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
-import type { LogFormat, Role, ServeOptions } from './server.js';
-import type { PgPooler } from './adapters/pooler.js';
-import type { RateLimitPolicy } from './cloudflare/rate-limit/options.js';
-import { timeoutOption, timeoutsFrom } from './http/timeout-options.js';
+import type { LogFormat, Role, ServeOptions } from '../server.js';
+import type { PgPooler } from '../adapters/pooler.js';
+import type { RateLimitPolicy } from '../cloudflare/rate-limit/options.js';
+import { timeoutOption, timeoutsFrom } from '../http/timeout-options.js';
 import {
   databaseOption,
   intAtLeast,
@@ -11,7 +11,7 @@ import {
   positiveInt,
   rateLimitPolicy,
   resourceTypesOption,
-} from './cli-options.js';
+} from './options.js';
 
 /** `rshare serve`: the HTTP API server and the reconciler, as `--role` says. */
 export function serveCommand(program: Command): void {
@@ -183,7 +183,7 @@ export function serveCommand(program: Command): void {
         rateLimit?: RateLimitPolicy;
       }) => {
         // Loaded lazily so admin commands never pull in the HTTP stack.
-        const { serve, newAdminToken } = await import('./server.js');
+        const { serve, newAdminToken } = await import('../server.js');
         const options: ServeOptions = {
           host: opts.host,
           port: opts.port,

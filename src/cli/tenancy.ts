@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { openAdminTenancyStore } from './adapters/admin-store.js';
-import { systemClock } from './lib/clock.js';
-import { TenancyService } from './platform/tenancy/service.js';
-import { toPublicToken, toPublicUser } from './platform/tenancy/rows.js';
-import type { AccountRow, OrganizationRow, TokenRow, UserRow } from './platform/tenancy/store.js';
-import { admin, type AdminOptions, commaList, idList, output, resourceTypes, table } from './cli-options.js';
+import { openAdminTenancyStore } from '../adapters/admin-store.js';
+import { systemClock } from '../lib/clock.js';
+import { TenancyService } from '../platform/tenancy/service.js';
+import { toPublicToken, toPublicUser } from '../platform/tenancy/rows.js';
+import type { AccountRow, OrganizationRow, TokenRow, UserRow } from '../platform/tenancy/store.js';
+import { admin, type AdminOptions, commaList, idList, output, resourceTypes, table } from './options.js';
 
 // `rshare org|account|user|token`: the tenancy an operator manages, each change audited as the CLI's.
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { AuditLogV2 } from './cloudflare/audit/schemas.js';
-import { SEEDED_TYPE } from './emulator/seed/store.js';
+import type { AuditLogV2 } from '../cloudflare/audit/schemas.js';
+import { SEEDED_TYPE } from '../emulator/seed/store.js';
 import {
   admin,
   type AdminOptions,
@@ -9,7 +9,7 @@ import {
   positiveInt,
   resourceTypes,
   table,
-} from './cli-options.js';
+} from './options.js';
 
 // Commands on a whole store: copy it to PostgreSQL, seed it for a load test, print an account's audit log.
 
@@ -39,7 +39,7 @@ export function migrateStoreCommand(program: Command): void {
     .requiredOption('--to <url>', 'postgres:// URL of the target database (migrated, must hold no data)')
     .option('--json', 'print JSON instead of text')
     .action(async (opts: { from: string; to: string; json?: boolean }) => {
-      const { copyStore } = await import('./adapters/copy.js');
+      const { copyStore } = await import('../adapters/copy.js');
       const counts = await copyStore(opts.from, opts.to);
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       output({ database: opts.to, json: opts.json }, counts, () =>
@@ -69,8 +69,8 @@ export function seedCommand(program: Command): void {
           `seed: it creates ${SEEDED_TYPE} resources, which the resource types file does not declare`,
         );
       }
-      const { seedStore } = await import('./emulator/seed/service.js');
-      const { openStore } = await import('./adapters/open.js');
+      const { seedStore } = await import('../emulator/seed/service.js');
+      const { openStore } = await import('../adapters/open.js');
       const started = performance.now();
       // Bulk statements of a large seed run far longer than a request may.
       const store = await openStore(opts.database, {
@@ -99,8 +99,8 @@ export function auditCommand(program: Command): void {
     .option('--limit <n>', 'at most this many entries', positiveInt, 100)
     .action(
       async (opts: AdminOptions & { account: string; since?: string; before?: string; limit: number }) => {
-        const { openStore } = await import('./adapters/open.js');
-        const { AuditService } = await import('./cloudflare/audit/service.js');
+        const { openStore } = await import('../adapters/open.js');
+        const { AuditService } = await import('../cloudflare/audit/service.js');
         const store = await openStore(opts.database, { poolSize: 2, pgPooler: opts.pgPooler });
         const entries: AuditLogV2[] = [];
         try {
