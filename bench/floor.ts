@@ -7,6 +7,10 @@
  * alternately, in rounds, with the project's load generator (raw-socket client, bounded in time and count);
  * the best round of each is kept, and each rshare figure is printed as a ratio against both references.
  * Figures go to bench/floor-results.json. Targets are reported, never enforced.
+ *
+ * `--against DIR` adds a fourth server to every round: rshare from another checkout (an earlier commit,
+ * with its own node_modules), on a database of its own filled the same way, so a change is measured side
+ * by side with what it changed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -22,7 +26,7 @@ import { ask, cpuMsOf, end, forkTs, runLoad } from './proc.js';
 
 type StoreKind = 'sqlite' | 'postgres';
 type Request = 'get' | 'list' | 'create' | 'create-api';
-type Server = 'floor' | 'rshare' | 'bare';
+type Server = 'floor' | 'rshare' | 'bare' | 'before';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const LOAD = { connections: 32, warmupMs: 1000, durationMs: 4000, maxRequests: 1_000_000 };
@@ -112,8 +116,15 @@ async function measure(
   }
 }
 
-async function startRshare(database: string, bootstrap: string, role: 'all' | 'api', dist: boolean) {
+async function startRshare(
+  database: string,
+  bootstrap: string,
+  role: 'all' | 'api',
+  dist: boolean,
+  root?: string,
+) {
   return startServer({
+    ...(root ? { root } : {}),
     database,
     bootstrap,
     role,
@@ -136,36 +147,52 @@ async function fetchBody(url: string, init: RequestInit = {}): Promise<string> {
   return text;
 }
 
-async function runStore(store: StoreKind, dist: boolean, out: Record<string, unknown>): Promise<void> {
+/** Fills a server's store with the list's shares through its API; the last share's id is the GET's. */
+async function fillShares(url: string): Promise<string> {
+  const client = new JsonClient(url, TOKEN);
+  let shareId = '';
+  for (let i = 0; i < LIST_SIZE; i++) {
+    const { result } = await client.expect<{ id: string }>(
+      201,
+      'POST',
+      `/client/v4/accounts/${OWNER}/shares`,
+      JSON.parse(createBody(OWNER, `list share ${i}`)) as unknown,
+    );
+    shareId = result.id;
+  }
+  client.close();
+  return shareId;
+}
+
+async function runStore(
+  store: StoreKind,
+  dist: boolean,
+  against: string | undefined,
+  out: Record<string, unknown>,
+): Promise<void> {
   say(`\n===== ${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'} =====\n`);
   const dir = mkdtempSync(join(tmpdir(), 'rshare-floor-'));
   let cluster: BenchPostgres | undefined;
   let rshare: ServerProcess | undefined;
+  let before: ServerProcess | undefined;
   const children = { floor: forkTs('./floor-server.ts'), bare: [] as ReturnType<typeof forkTs>[] };
   try {
     let database = join(dir, 'rshare.db');
     let floorDatabase = join(dir, 'floor.db');
+    let beforeDatabase = join(dir, 'before.db');
     if (store === 'postgres') {
       cluster = await startBenchPostgres();
       database = cluster.url;
       floorDatabase = await cluster.createDatabase('floor');
+      if (against) beforeDatabase = await cluster.createDatabase('before');
     }
     const bootstrap = join(dir, 'bootstrap.json');
     const accounts = [OWNER, ...RECIPIENTS, CREATOR];
     writeOrganizationBootstrap(bootstrap, { organization: ORG, name: 'Floor org', accounts, token: TOKEN });
     rshare = await startRshare(database, bootstrap, 'all', dist);
-    const client = new JsonClient(rshare.url, TOKEN);
-    let shareId = '';
-    for (let i = 0; i < LIST_SIZE; i++) {
-      const { result } = await client.expect<{ id: string }>(
-        201,
-        'POST',
-        `/client/v4/accounts/${OWNER}/shares`,
-        JSON.parse(createBody(OWNER, `list share ${i}`)) as unknown,
-      );
-      shareId = result.id;
-    }
-    client.close();
+    const shareId = await fillShares(rshare.url);
+    before = against ? await startRshare(beforeDatabase, bootstrap, 'all', dist, against) : undefined;
+    const beforeShareId = before ? await fillShares(before.url) : '';
     const config: FloorConfig = {
       store,
       database: floorDatabase,
@@ -214,21 +241,32 @@ async function runStore(store: StoreKind, dist: boolean, out: Record<string, unk
     }
     const rPid = rshare.child.pid ?? 0;
     const fPid = children.floor.pid ?? 0;
+    const bPid = before?.child.pid ?? 0;
+    const beside = (request: 'get' | 'list' | 'create'): { before?: Target } => {
+      if (!before) return {};
+      const url = `${before.url}${request === 'get' ? paths.get(beforeShareId) : paths[request]}`;
+      return request === 'create'
+        ? { before: { method: 'POST', url, body, status: 201, pid: bPid } }
+        : { before: { method: 'GET', url, status: 200, pid: bPid } };
+    };
     const targets: Record<Request, Partial<Record<Server, Target>>> = {
       get: {
         floor: { method: 'GET', url: `${floorUrl}${paths.get(floor.shareId)}`, status: 200, pid: fPid },
         rshare: { method: 'GET', url: `${rshare.url}${paths.get(shareId)}`, status: 200, pid: rPid },
         bare: bare.get,
+        ...beside('get'),
       },
       list: {
         floor: { method: 'GET', url: `${floorUrl}${paths.list}`, status: 200, pid: fPid },
         rshare: { method: 'GET', url: `${rshare.url}${paths.list}`, status: 200, pid: rPid },
         bare: bare.list,
+        ...beside('list'),
       },
       create: {
         floor: { method: 'POST', url: `${floorUrl}${paths.create}`, body, status: 201, pid: fPid },
         rshare: { method: 'POST', url: `${rshare.url}${paths.create}`, body, status: 201, pid: rPid },
         bare: bare.create,
+        ...beside('create'),
       },
       'create-api': {},
     };
@@ -236,16 +274,19 @@ async function runStore(store: StoreKind, dist: boolean, out: Record<string, unk
     await measure(['get', 'list', 'create'], targets, samples);
     await rshare.stop(10_000);
     rshare = await startRshare(database, bootstrap, 'api', dist);
-    targets['create-api'] = {
-      ...targets.create,
-      rshare: {
-        method: 'POST',
-        url: `${rshare.url}${paths.create}`,
-        body,
-        status: 201,
-        pid: rshare.child.pid ?? 0,
-      },
-    };
+    const api = (server: ServerProcess): Target => ({
+      method: 'POST',
+      url: `${server.url}${paths.create}`,
+      body,
+      status: 201,
+      pid: server.child.pid ?? 0,
+    });
+    targets['create-api'] = { ...targets.create, rshare: api(rshare) };
+    if (before) {
+      await before.stop(10_000);
+      before = await startRshare(beforeDatabase, bootstrap, 'api', dist, against);
+      targets['create-api'].before = api(before);
+    }
     await measure(['create-api'], targets, samples);
     out[store] = {
       samples,
@@ -254,6 +295,7 @@ async function runStore(store: StoreKind, dist: boolean, out: Record<string, unk
     report(store, samples);
   } finally {
     await rshare?.stop(10_000);
+    await before?.stop(10_000);
     await Promise.all([end(children.floor), ...children.bare.map((c) => end(c))]);
     cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -262,11 +304,13 @@ async function runStore(store: StoreKind, dist: boolean, out: Record<string, unk
 
 const tableRows: string[][] = [];
 
+let withBefore = false;
+
 function report(store: StoreKind, samples: Sample[]): void {
-  const best = (request: Request, server: Server) =>
+  const best = (request: Request, server: Server): Sample | undefined =>
     samples
       .filter((s) => s.request === request && s.server === server)
-      .reduce((a, b) => (b.rps > a.rps ? b : a));
+      .reduce<Sample | undefined>((a, b) => (a === undefined || b.rps > a.rps ? b : a), undefined);
   for (const request of Object.keys(LABELS) as Request[]) {
     const [f, r, b] = (['floor', 'rshare', 'bare'] as const).map((s) => best(request, s));
     if (!f || !r || !b) continue;
@@ -279,6 +323,12 @@ function report(store: StoreKind, samples: Sample[]): void {
       `${fmt(r.rps)} (${fmt(r.cpuUsPerRequest)} µs)`,
       `${ratio.toFixed(2)} (≥ ${TARGETS[request]}: ${ratio >= TARGETS[request] ? 'met' : 'MISSED'})`,
       (r.rps / b.rps).toFixed(2),
+      ...(withBefore
+        ? ((p) =>
+            p ? [`${fmt(p.rps)} (${fmt(p.cpuUsPerRequest)} µs)`, (r.rps / p.rps).toFixed(2)] : ['', ''])(
+            best(request, 'before'),
+          )
+        : []),
     ]);
   }
 }
@@ -292,6 +342,7 @@ function printTable(): void {
     'rshare req/s (CPU/req)',
     'rshare / floor',
     'rshare / bare',
+    ...(withBefore ? ['before req/s (CPU/req)', 'rshare / before'] : []),
   ];
   const all = [head, ...tableRows];
   const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
@@ -300,7 +351,12 @@ function printTable(): void {
   for (const r of tableRows) say(`${line(r)}\n`);
 }
 
-export async function runFloor(options: { stores: StoreKind[]; dist: boolean }): Promise<void> {
+export async function runFloor(options: {
+  stores: StoreKind[];
+  dist: boolean;
+  against?: string;
+}): Promise<void> {
+  withBefore = options.against !== undefined;
   const deadline = setTimeout(() => {
     process.stderr.write('bench --floor: exceeded its time bound, aborting\n');
     process.exit(2);
@@ -315,7 +371,7 @@ export async function runFloor(options: { stores: StoreKind[]; dist: boolean }):
   say(
     `rshare bench --floor: ${LOAD.connections} connections, ${LOAD.warmupMs / 1000} s warm-up + ${LOAD.durationMs / 1000} s, best of ${ROUNDS} alternating rounds\n`,
   );
-  for (const store of options.stores) await runStore(store, options.dist, out);
+  for (const store of options.stores) await runStore(store, options.dist, options.against, out);
   out.loadAverageAtEnd = loadavg();
   printTable();
   writeFileSync(join(HERE, 'floor-results.json'), `${JSON.stringify(out, null, 2)}\n`);

@@ -8,7 +8,8 @@
  *   --startup                     start-up for test suites: CLI `serve --database :memory:` to /readyz, and
  *                                 startRshare() plus a first request in process, each beside bare node:http
  *   --floor                       rshare beside a same-work floor and bare node:http: GET share, a list of
- *                                 100 with resources, creates with --role all and api (bench/floor.ts)
+ *                                 100 with resources, creates with --role all and api (bench/floor.ts);
+ *                                 with --against DIR, rshare from that checkout (an earlier commit) too
  *   --scale [--quick]             the scale matrix instead (bench/scale.ts: 1M-share store, 20,000-account
  *                                 tenancy, throughput against bare node:http with wrk too); --quick: small
  *
@@ -54,6 +55,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     startup: { type: 'boolean', default: false },
     floor: { type: 'boolean', default: false },
+    against: { type: 'string' },
   },
 });
 if (args.quick && !args.scale) throw new Error('--quick only applies to --scale');
@@ -619,7 +621,7 @@ if (args.startup) {
   await runStartup();
 } else if (args.floor) {
   const { runFloor } = await import('./floor.js');
-  await runFloor({ stores, dist: args.dist });
+  await runFloor({ stores, dist: args.dist, ...(args.against ? { against: args.against } : {}) });
 } else if (args.scale) {
   // Its own module: its own parts, table, abort timer and bench/scale-results.json.
   const { runScale } = await import('./scale.js');

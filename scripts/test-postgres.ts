@@ -37,7 +37,7 @@ const SKIP = new Set([
 
 // `npm run test:postgres -- test/a.test.ts …` runs just those files (skipped or not). With `--pooler
 // transaction` (or `session`) first, every connection goes through PgBouncer in that mode, to a server whose
-// default time zone is not UTC: what production behind a pooler looks like (README "Production PostgreSQL").
+// default time zone is not UTC: what production behind a pooler looks like (docs/postgresql.md, "Production PostgreSQL").
 const args = process.argv.slice(2);
 const pooler = args[0] === '--pooler' ? args[1] : undefined;
 if (pooler !== undefined && pooler !== 'transaction' && pooler !== 'session') {

@@ -48,9 +48,9 @@ export interface StartOptions {
   journalBodyBytes?: number;
   /** Cloudflare's rate limit: `off` (default), `cloudflare` (1200/300s) or `<requests>/<seconds>s`. */
   rateLimit?: string;
-  /** HTTP server timeouts (default: headers 10 s, request 30 s, keep-alive 5 s; see the README). */
+  /** HTTP server timeouts (default: headers 10 s, request 30 s, keep-alive 5 s; see docs/configuration.md). */
   timeouts?: Partial<ServerTimeouts>;
-  /** Delivery drivers file (see the README); default: the built-in inventory. */
+  /** Delivery drivers file (see docs/reconciler.md); default: the built-in inventory. */
   drivers?: string;
   /** Resource types declared by this platform: the document, or the path of a resource-types JSON file. */
   resourceTypes?: ResourceTypesFile | string;

@@ -13,7 +13,7 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** When work queued by API changes becomes due (default: at once; see `delayedWork`). */
   timing?: WorkTiming;
-  /** PostgreSQL statement timeout (default 4 s, see README "Store outages"); 0: none, for bulk loads. */
+  /** PostgreSQL statement timeout (default 4 s, see docs/postgresql.md, "Store outages"); 0: none, for bulk loads. */
   queryTimeoutMs?: number;
   /** What sits between rshare and PostgreSQL (default `none`); ignored for SQLite. */
   pgPooler?: PgPooler;

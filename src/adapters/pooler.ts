@@ -1,5 +1,5 @@
 /**
- * What sits between rshare and PostgreSQL (README "Production PostgreSQL: PgBouncer and failover"), in a
+ * What sits between rshare and PostgreSQL (docs/postgresql.md, "Production PostgreSQL: PgBouncer and failover"), in a
  * module of its own so the CLI can list the choices without loading the PostgreSQL driver.
  * `none`: PostgreSQL itself; session settings go in the startup packet and hot queries are named prepared
  * statements. `session`: a pooler in session mode (PgBouncer refuses those startup parameters), so the

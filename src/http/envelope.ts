@@ -9,7 +9,7 @@ export interface Page {
 
 /**
  * Omitting both `page` and `per_page` gives the first page of 20: a "non-paginated" answer would make
- * the SDK's auto-pagination (which asks for page+1 without per_page) repeat items. See README.
+ * the SDK's auto-pagination (which asks for page+1 without per_page) repeat items. See docs/api.md, "Pagination".
  */
 export function pageOf(query: { page?: number; per_page?: number }): Page {
   const page = query.page ?? 1;

@@ -1,6 +1,6 @@
 /**
  * One class per kind of failure, each with its Cloudflare code and HTTP status. Services throw these;
- * the single error handler turns them into the v4 envelope. Codes are documented in the README.
+ * the single error handler turns them into the v4 envelope. Codes are documented in docs/api.md, "Errors".
  */
 export interface ErrorSource {
   pointer: string;

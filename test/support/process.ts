@@ -51,9 +51,11 @@ export interface ServerProcessOptions {
   serveArgs?: string[];
   /**
    * `src` runs `src/cli.ts` through tsx (default); `dist` runs the compiled `dist/cli.js`; `bin` runs the
-   * bundled `dist/bin/rshare.js`, the package's `bin` (both from `npm run build`, which `npm install` runs).
+   * bundled `dist/bin/rshare.js` (both from `npm run build`, which `npm install` runs).
    */
   entry?: 'src' | 'dist' | 'bin';
+  /** The checkout to run (default: this one); the bench runs an older checkout beside this one with it. */
+  root?: string;
   /** How long to wait for /readyz. */
   readyTimeoutMs?: number;
 }
@@ -123,7 +125,11 @@ export async function startServer(options: ServerProcessOptions): Promise<Server
     if (name.startsWith('RSHARE_') && name !== 'RSHARE_PG_POOL' && name !== 'RSHARE_PG_POOLER')
       delete env[name];
   }
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: options.root ?? ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const collect = (chunk: Buffer) => {
     output += chunk.toString('utf8');

@@ -60,7 +60,7 @@ export function named(text: string, values: unknown[] = []): pg.QueryConfig<unkn
 }
 
 export interface PoolOptions {
-  /** Connections per process; see README "Pool sizing". */
+  /** Connections per process; see docs/postgresql.md, "Pool sizing". */
   max?: number;
   /** Longest wait for a connection (a new one, or a free one from a busy pool). */
   connectTimeoutMs?: number;
@@ -72,7 +72,7 @@ export interface PoolOptions {
 
 /**
  * Together they bound how long a request waits on a database that is gone, hung or overloaded: about 5 s
- * before it is answered 503 (see README "Store outages"). Migrations are exempt (see `migrate`).
+ * before it is answered 503 (see docs/postgresql.md, "Store outages"). Migrations are exempt (see `migrate`).
  */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 export const DEFAULT_QUERY_TIMEOUT_MS = 4000;
