@@ -29,7 +29,7 @@ import {
 } from './helpers.js';
 import { buildReconciler, testDrivers } from './support/reconciler.js';
 import { assertSuccess } from './support/assert.js';
-import { accountShare, admin } from './support/shares.js';
+import { accountShare, admin, recipientList } from './support/shares.js';
 
 const ADMIN = 'admin-token-for-fault-tests-01';
 const FAULT_NOT_FOUND = 'Fault rule not found';
@@ -556,18 +556,15 @@ describe('delivery faults', () => {
   });
   afterEach(() => h.close());
 
-  async function recipientsOf(shareId: string) {
-    const res = await call(h.app, 'GET', `${base()}/${shareId}/recipients?include_resources=true`);
-    assertSuccess(res);
+  /** Each recipient's status and per-resource error and terminal flag, keyed by account. */
+  async function deliveryState(shareId: string) {
     const byAccount: Record<string, { status: string; resources: { error: string; terminal: boolean }[] }> =
       {};
-    for (const r of res.body.result) {
+    for (const r of await recipientList(h.app, shareId, { include: true })) {
+      assert.ok(r.resources, `${r.account_id}: include_resources=true lists its resources`);
       byAccount[r.account_id] = {
         status: r.association_status,
-        resources: r.resources.map((x: { error: string; terminal: boolean }) => ({
-          error: x.error,
-          terminal: x.terminal,
-        })),
+        resources: r.resources.map((x) => ({ error: x.error, terminal: x.terminal })),
       };
     }
     return byAccount;
@@ -585,7 +582,7 @@ describe('delivery faults', () => {
     const shareId = await accountShare(h.app, [R1, R2]);
     const report = await reconciler.reconcileOnce();
     assert.equal(report.retried, 0);
-    assert.deepEqual(await recipientsOf(shareId), {
+    assert.deepEqual(await deliveryState(shareId), {
       // A terminal error settles the recipient (as a missing entitlement does): the error tells why.
       [R1]: { status: 'associated', resources: [{ error: 'Quota exceeded', terminal: true }] },
       [R2]: { status: 'associated', resources: [{ error: '', terminal: false }] },
@@ -595,7 +592,7 @@ describe('delivery faults', () => {
     // Terminal: settled, not retried, even long after.
     h.clock.advance(3_600_000);
     assert.equal((await reconciler.reconcileOnce()).processed, 0);
-    assert.deepEqual((await recipientsOf(shareId))[R1]?.resources, [
+    assert.deepEqual((await deliveryState(shareId))[R1]?.resources, [
       { error: 'Quota exceeded', terminal: true },
     ]);
     assert.equal(await inventoryOf(R1), 0);
@@ -607,14 +604,14 @@ describe('delivery faults', () => {
     const shareId = await accountShare(h.app, [R1]);
     const first = await reconciler.reconcileOnce();
     assert.equal(first.retried, 1);
-    assert.deepEqual(await recipientsOf(shareId), {
+    assert.deepEqual(await deliveryState(shareId), {
       [R1]: { status: 'associating', resources: [{ error: 'Injected delivery fault', terminal: false }] },
     });
     assert.equal(await inventoryOf(R1), 0);
     h.clock.advance(60_000); // past the backoff cap
     const second = await reconciler.reconcileOnce();
     assert.equal(second.retried, 0);
-    assert.deepEqual(await recipientsOf(shareId), {
+    assert.deepEqual(await deliveryState(shareId), {
       [R1]: { status: 'associated', resources: [{ error: '', terminal: false }] },
     });
     assert.equal(await inventoryOf(R1), 1);
@@ -625,7 +622,7 @@ describe('delivery faults', () => {
     await addRule(h, { target: 'delivery', resource_type: 'gateway-policy', terminal: true });
     const shareId = await accountShare(h.app, [R1]);
     await reconciler.reconcileOnce();
-    assert.equal((await recipientsOf(shareId))[R1]?.status, 'associated');
+    assert.equal((await deliveryState(shareId))[R1]?.status, 'associated');
     const [rule] = await rules(h);
     assert.deepEqual([rule?.seen, rule?.fired], [0, 0]);
   });

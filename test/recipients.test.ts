@@ -30,6 +30,7 @@ import {
   organizationShare,
   recipientsOf,
   recipientsUrl,
+  statuses,
   type Recipient,
 } from './support/shares.js';
 
@@ -117,11 +118,11 @@ describe('GET /shares/{share_id}/recipients', () => {
       h.sql('UPDATE share_recipients SET status = ? WHERE id = ?', status, id);
     await converge('associated', ids.get(R1)?.id);
     await converge('disassociated', ids.get(R2)?.id);
-    const statuses = async () =>
-      Object.fromEntries(
-        [...(await recipientsOf(h.app, shareId))].map(([a, r]) => [a, r.association_status]),
-      );
-    assert.deepEqual(await statuses(), { [R1]: 'associated', [R2]: 'disassociated', [R3]: 'disassociating' });
+    assert.deepEqual(await statuses(h.app, shareId), {
+      [R1]: 'associated',
+      [R2]: 'disassociated',
+      [R3]: 'disassociating',
+    });
     assertConflict(
       await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: R1 } }),
       `Account ${R1} is already a recipient of the share`,
@@ -133,12 +134,16 @@ describe('GET /shares/{share_id}/recipients', () => {
     const back = await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: R2 } });
     assertSuccess(back, 201);
     assert.equal(back.body.result.id, ids.get(R2)?.id);
-    assert.deepEqual(await statuses(), { [R1]: 'associated', [R2]: 'associating', [R3]: 'disassociating' });
+    assert.deepEqual(await statuses(h.app, shareId), {
+      [R1]: 'associated',
+      [R2]: 'associating',
+      [R3]: 'disassociating',
+    });
     assert.equal(
       (await call(h.app, 'PUT', recipientsUrl(shareId), { body: [{ recipient_account_id: R2 }] })).status,
       204,
     );
-    assert.deepEqual(await statuses(), {
+    assert.deepEqual(await statuses(h.app, shareId), {
       [R1]: 'disassociating',
       [R2]: 'associating',
       [R3]: 'disassociating',
