@@ -15,8 +15,49 @@ import {
 } from './tenancy-rows.js';
 import type { OrganizationRow } from '../../platform/tenancy/store.js';
 
+/** Every statement of the tenancy store, typed by hand so the compiled declarations can name them. */
+export interface TenancyStatements {
+  orgGet: Database.Statement<[string], OrganizationRow>;
+  orgList: Database.Statement<[], OrganizationRow>;
+  orgUpsert: Database.Statement<OrganizationRow>;
+  accountGet: Database.Statement<[string], AccountRecord>;
+  accountList: Database.Statement<[], AccountRecord>;
+  accountListByOrg: Database.Statement<[string], AccountRecord>;
+  accountUpsert: Database.Statement<AccountRecord>;
+  userByEmail: Database.Statement<[string], UserRecord>;
+  userList: Database.Statement<[], UserRecord>;
+  userUpsert: Database.Statement<UserRecord>;
+  userIdByEmail: Database.Statement<[string], string>;
+  userAccounts: Database.Statement<[string], string>;
+  userOrgs: Database.Statement<[string], string>;
+  allUserAccounts: Database.Statement<[], ScopeLink>;
+  allUserOrgs: Database.Statement<[], ScopeLink>;
+  userAccountsClear: Database.Statement<[string]>;
+  userOrgsClear: Database.Statement<[string]>;
+  userAccountAdd: Database.Statement<[string, string]>;
+  userOrgAdd: Database.Statement<[string, string]>;
+  tokenByHash: Database.Statement<[string], TokenRecord>;
+  tokenById: Database.Statement<[string], TokenRecord>;
+  tokenList: Database.Statement<[], TokenRecord>;
+  tokenUpsert: Database.Statement<TokenRecord>;
+  tokenAccounts: Database.Statement<[string], string>;
+  tokenOrgs: Database.Statement<[string], string>;
+  allTokenAccounts: Database.Statement<[], ScopeLink>;
+  allTokenOrgs: Database.Statement<[], ScopeLink>;
+  tokenAccountsClear: Database.Statement<[string]>;
+  tokenOrgsClear: Database.Statement<[string]>;
+  tokenAccountAdd: Database.Statement<[string, string]>;
+  tokenOrgAdd: Database.Statement<[string, string]>;
+  members: Database.Statement<[string, string], string>;
+  userCredential: Map<Target, Database.Statement<[string, string], UserRecord & TargetAccountRecord>>;
+  tokenCredential: Map<Target, Database.Statement<[string, string], TokenRecord & TargetAccountRecord>>;
+  accountsByIds: Database.Statement<[string], AccountRecord>;
+}
+
 /** Every statement of the tenancy store, prepared once per database. */
-export function tenancyStatements(db: Database.Database) {
+export function tenancyStatements(db: Database.Database): TenancyStatements {
+  const pluck = <P extends unknown[], R>(sql: string): Database.Statement<P, R> =>
+    db.prepare<P, R>(sql).pluck() as Database.Statement<P, R>;
   const userCredential = new Map<
     Target,
     Database.Statement<[string, string], UserRecord & TargetAccountRecord>
@@ -59,15 +100,13 @@ export function tenancyStatements(db: Database.Database) {
     `INSERT INTO users (id, email, api_key_hash, created, modified) VALUES (@id, @email, @api_key_hash, @created, @created)
      ON CONFLICT (email) DO UPDATE SET api_key_hash = excluded.api_key_hash, modified = ${NOW_SQL}`,
   );
-  const userIdByEmail = db.prepare<[string], string>('SELECT id FROM users WHERE email = ?').pluck();
-  const userAccounts = db
-    .prepare<[string], string>('SELECT account_id FROM user_accounts WHERE user_id = ? ORDER BY rowid')
-    .pluck();
-  const userOrgs = db
-    .prepare<[string], string>(
-      'SELECT organization_id FROM user_organizations WHERE user_id = ? ORDER BY rowid',
-    )
-    .pluck();
+  const userIdByEmail = pluck<[string], string>('SELECT id FROM users WHERE email = ?');
+  const userAccounts = pluck<[string], string>(
+    'SELECT account_id FROM user_accounts WHERE user_id = ? ORDER BY rowid',
+  );
+  const userOrgs = pluck<[string], string>(
+    'SELECT organization_id FROM user_organizations WHERE user_id = ? ORDER BY rowid',
+  );
   const allUserAccounts = db.prepare<[], ScopeLink>(
     'SELECT user_id AS owner, account_id AS target FROM user_accounts ORDER BY rowid',
   );
@@ -95,14 +134,12 @@ export function tenancyStatements(db: Database.Database) {
        can_edit = excluded.can_edit, status = excluded.status, expires_on = excluded.expires_on,
        modified = ${NOW_SQL}`,
   );
-  const tokenAccounts = db
-    .prepare<[string], string>('SELECT account_id FROM token_accounts WHERE token_id = ? ORDER BY rowid')
-    .pluck();
-  const tokenOrgs = db
-    .prepare<[string], string>(
-      'SELECT organization_id FROM token_organizations WHERE token_id = ? ORDER BY rowid',
-    )
-    .pluck();
+  const tokenAccounts = pluck<[string], string>(
+    'SELECT account_id FROM token_accounts WHERE token_id = ? ORDER BY rowid',
+  );
+  const tokenOrgs = pluck<[string], string>(
+    'SELECT organization_id FROM token_organizations WHERE token_id = ? ORDER BY rowid',
+  );
   const allTokenAccounts = db.prepare<[], ScopeLink>(
     'SELECT token_id AS owner, account_id AS target FROM token_accounts ORDER BY rowid',
   );
@@ -136,14 +173,12 @@ export function tenancyStatements(db: Database.Database) {
       ),
     );
   }
-  const members = db
-    // Driven from the named ids (CROSS JOIN fixes the loop order, `+` keeps the organization index out):
-    // one primary-key probe per id, never a walk over the organization's accounts.
-    .prepare<[string, string], string>(
-      `SELECT a.id FROM json_each(?) AS j CROSS JOIN accounts AS a ON a.id = j.value
-       WHERE +a.organization_id = ?`,
-    )
-    .pluck();
+  // Driven from the named ids (CROSS JOIN fixes the loop order, `+` keeps the organization index out):
+  // one primary-key probe per id, never a walk over the organization's accounts.
+  const members = pluck<[string, string], string>(
+    `SELECT a.id FROM json_each(?) AS j CROSS JOIN accounts AS a ON a.id = j.value
+     WHERE +a.organization_id = ?`,
+  );
   // Batches pass their rows as one JSON array per statement: one call into SQLite for any number of rows.
   const accountsByIds = db.prepare<[string], AccountRecord>(
     `SELECT a.id, a.name, a.organization_id, a.entitlements, a.created, a.modified
@@ -187,5 +222,3 @@ export function tenancyStatements(db: Database.Database) {
     accountsByIds,
   };
 }
-
-export type TenancyStatements = ReturnType<typeof tenancyStatements>;
