@@ -116,12 +116,11 @@ export function createServices(
   ids: IdSource = randomIds,
   types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
 ): Services {
-  const shares = new SharesService(store, clock, ids, types);
   return {
-    shares,
-    recipients: new RecipientsService(store, shares, clock, ids),
-    resources: new ResourcesService(store, shares, clock, ids, types),
-    excludedRecipients: new ExcludedRecipientsService(store, shares, clock, ids),
+    shares: new SharesService(store, clock, ids, types),
+    recipients: new RecipientsService(store, clock, ids),
+    resources: new ResourcesService(store, clock, ids, types),
+    excludedRecipients: new ExcludedRecipientsService(store, clock, ids),
     authenticator: new Authenticator(store.tenancy, clock),
   };
 }

@@ -3,8 +3,8 @@ import type { Page } from '../../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
 import { randomIds, type IdSource } from '../../lib/ids.js';
-import { ownerOf, shareNotActive, type SharesService } from '../shares/service.js';
-import type { ShareView } from '../shares/store.js';
+import { ownedActiveShare, ownedShare, ownerOf, shareNotActive } from '../shares/access.js';
+import type { SharesStore, ShareView } from '../shares/store.js';
 import type { ExcludedRecipientObject, ExcludedRecipientRequest } from './schemas.js';
 import type { ExcludedRecipientRow, ExclusionChanges } from './store.js';
 import type { ExcludedRecipientsStore } from './store.js';
@@ -13,6 +13,7 @@ import type { TenancyStore } from '../../platform/tenancy/store.js';
 /** The parts of the store this service uses (the server passes its whole store). */
 export interface ExcludedRecipientsServiceStore {
   readonly excludedRecipients: ExcludedRecipientsStore;
+  readonly shares: SharesStore;
   readonly tenancy: TenancyStore;
 }
 
@@ -26,7 +27,6 @@ function toObject(r: ExcludedRecipientRow): ExcludedRecipientObject {
 export class ExcludedRecipientsService {
   constructor(
     private readonly store: ExcludedRecipientsServiceStore,
-    private readonly shares: SharesService,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,
   ) {}
@@ -130,8 +130,8 @@ export class ExcludedRecipientsService {
 
   private async organizationShare(accountId: string, shareId: string, change: boolean): Promise<ShareView> {
     const share = change
-      ? await this.shares.ownedActive(accountId, shareId)
-      : await this.shares.owned(accountId, shareId);
+      ? await ownedActiveShare(this.store.shares, accountId, shareId)
+      : await ownedShare(this.store.shares, accountId, shareId);
     if (share.target_type !== 'organization') {
       throw new ValidationError(
         'Excluded recipients apply only to shares with target_type=organization',

@@ -4,8 +4,8 @@ import { ConflictError, NotFoundError, ValidationError } from '../../http/errors
 import type { Clock } from '../../lib/clock.js';
 import { randomIds, type IdSource } from '../../lib/ids.js';
 import { checkRecipientAccount, namedAccounts, recipientAccount } from '../shares/recipient-accounts.js';
-import { ownerOf, shareNotActive, type SharesService } from '../shares/service.js';
-import type { ShareView } from '../shares/store.js';
+import { ownedActiveShare, ownedShare, ownerOf, shareNotActive } from '../shares/access.js';
+import type { SharesStore, ShareView } from '../shares/store.js';
 import type { AccountRow } from '../../platform/tenancy/store.js';
 import type { RecipientObject, RecipientRequest } from './schemas.js';
 import {
@@ -19,6 +19,7 @@ import type { TenancyStore } from '../../platform/tenancy/store.js';
 /** The parts of the store this service uses (the server passes its whole store). */
 export interface RecipientsServiceStore {
   readonly recipients: RecipientsStore;
+  readonly shares: SharesStore;
   readonly tenancy: TenancyStore;
 }
 
@@ -27,7 +28,6 @@ const RECIPIENT_NOT_FOUND = 'Share recipient not found';
 export class RecipientsService {
   constructor(
     private readonly store: RecipientsServiceStore,
-    private readonly shares: SharesService,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,
   ) {}
@@ -38,7 +38,7 @@ export class RecipientsService {
     includeResources: boolean,
     page: Page,
   ): Promise<{ items: RecipientObject[]; total: number }> {
-    await this.shares.owned(accountId, shareId);
+    await ownedShare(this.store.shares, accountId, shareId);
     const { rows, total } = await this.store.recipients.list(shareId, page.limit, page.offset);
     return { items: await this.present(rows, includeResources), total };
   }
@@ -49,7 +49,7 @@ export class RecipientsService {
     id: string,
     includeResources: boolean,
   ): Promise<RecipientObject> {
-    await this.shares.owned(accountId, shareId);
+    await ownedShare(this.store.shares, accountId, shareId);
     const [obj] = await this.present([await this.find(shareId, id)], includeResources);
     return obj as RecipientObject;
   }
@@ -148,7 +148,7 @@ export class RecipientsService {
 
   /** Soft delete: the recipient goes `disassociating` and stays listed. */
   async delete(accountId: string, shareId: string, id: string, actor: AuditActor): Promise<RecipientObject> {
-    const share = await this.shares.ownedActive(accountId, shareId);
+    const share = await ownedActiveShare(this.store.shares, accountId, shareId);
     if (share.target_type === 'organization') {
       throw new ValidationError(
         'Recipients of an organization-targeted share follow the organization; exclude the account instead',
@@ -177,7 +177,7 @@ export class RecipientsService {
     accountId: string,
     shareId: string,
   ): Promise<{ share: ShareView; owner: AccountRow }> {
-    const share = await this.shares.ownedActive(accountId, shareId);
+    const share = await ownedActiveShare(this.store.shares, accountId, shareId);
     if (share.target_type === 'organization') {
       throw new ValidationError(
         'The share targets the whole organization; its recipients cannot be edited (use excluded recipients)',

@@ -6,7 +6,8 @@ import type { Clock } from '../../lib/clock.js';
 import { randomIds, type IdSource } from '../../lib/ids.js';
 import { checkMeta } from '../../platform/resource-types/meta.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
-import { ownerOf, shareNotActive, type SharesService } from '../shares/service.js';
+import { ownedActiveShare, ownerOf, shareNotActive, visibleShare } from '../shares/access.js';
+import type { SharesStore } from '../shares/store.js';
 import type {
   CreateResourceBody,
   ListResourcesQuery,
@@ -20,6 +21,7 @@ import type { ResourcesStore } from './store.js';
 /** The parts of the store this service uses (the server passes its whole store). */
 export interface ResourcesServiceStore {
   readonly resources: ResourcesStore;
+  readonly shares: SharesStore;
 }
 
 const RESOURCE_NOT_FOUND = 'Share resource not found';
@@ -27,7 +29,6 @@ const RESOURCE_NOT_FOUND = 'Share resource not found';
 export class ResourcesService {
   constructor(
     private readonly store: ResourcesServiceStore,
-    private readonly shares: SharesService,
     private readonly clock: Clock,
     private readonly ids: IdSource = randomIds,
     private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
@@ -39,7 +40,7 @@ export class ResourcesService {
     q: ListResourcesQuery,
     page: Page,
   ): Promise<{ items: ResourceObject[]; total: number }> {
-    await this.shares.visible(accountId, shareId);
+    await visibleShare(this.store.shares, accountId, shareId);
     const { rows, total } = await this.store.resources.list(shareId, {
       status: q.status,
       resourceType: q.resource_type,
@@ -50,7 +51,7 @@ export class ResourcesService {
   }
 
   async get(accountId: string, shareId: string, id: string): Promise<ResourceObject> {
-    await this.shares.visible(accountId, shareId);
+    await visibleShare(this.store.shares, accountId, shareId);
     return toResourceObject(await this.find(shareId, id));
   }
 
@@ -60,7 +61,7 @@ export class ResourcesService {
     body: CreateResourceBody,
     actor: AuditActor,
   ): Promise<ResourceObject> {
-    const share = await this.shares.ownedActive(accountId, shareId);
+    const share = await ownedActiveShare(this.store.shares, accountId, shareId);
     if (body.resource_account_id !== accountId) {
       throw new ValidationError(
         "resource_account_id must be the share owner's account",
@@ -107,7 +108,7 @@ export class ResourcesService {
     body: UpdateResourceBody,
     actor: AuditActor,
   ): Promise<ResourceObject> {
-    const share = await this.shares.ownedActive(accountId, shareId);
+    const share = await ownedActiveShare(this.store.shares, accountId, shareId);
     let current = await this.activeResource(shareId, id);
     // Only new writes meet a schema made stricter since the resource was stored.
     checkMeta(this.types, current.resource_type, body.meta, '/meta');
@@ -136,7 +137,7 @@ export class ResourcesService {
   }
 
   async delete(accountId: string, shareId: string, id: string, actor: AuditActor): Promise<ResourceObject> {
-    const share = await this.shares.ownedActive(accountId, shareId);
+    const share = await ownedActiveShare(this.store.shares, accountId, shareId);
     let current = await this.activeResource(shareId, id);
     const now = this.clock.timestamp();
     for (;;) {

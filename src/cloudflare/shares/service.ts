@@ -1,8 +1,7 @@
 import { auditEntry, type AuditActor } from '../../platform/audit/entry.js';
 import { pointerSegment } from '../../http/validation.js';
-import { OBJECT_NOT_FOUND } from '../../platform/tenancy/auth.js';
 import type { Page } from '../../http/envelope.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
+import { ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
 import { randomIds, type IdSource } from '../../lib/ids.js';
 import { checkMeta } from '../../platform/resource-types/meta.js';
@@ -18,6 +17,7 @@ import {
   type ShareObject,
   type UpdateShareBody,
 } from './schemas.js';
+import { ownedActiveShare, ownerOf, shareNotActive, visibleShare } from './access.js';
 import { namedAccounts, resolveRecipients } from './recipient-accounts.js';
 import type { ShareDetail, ShareListQuery, ShareRow, ShareView, TagFilter, Tags } from './store.js';
 import type { SharesStore } from './store.js';
@@ -36,7 +36,7 @@ export interface Includes {
 
 type Kind = 'sent' | 'received';
 
-/** Shares, and the access rules every sub-object of a share goes through. */
+/** Shares: create, read, list, rename and delete (the access rules are in access.ts). */
 export class SharesService {
   constructor(
     private readonly store: SharesServiceStore,
@@ -44,27 +44,6 @@ export class SharesService {
     private readonly ids: IdSource = randomIds,
     private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
   ) {}
-
-  /** The share, if `accountId` owns it; otherwise the same 404 as an unknown id. */
-  async owned(accountId: string, shareId: string): Promise<ShareView> {
-    const share = await this.store.shares.get(shareId);
-    if (!share || share.account_id !== accountId) throw new NotFoundError(OBJECT_NOT_FOUND);
-    return share;
-  }
-
-  /** The share, if `accountId` owns it or currently receives it (one statement). */
-  async visible(accountId: string, shareId: string, includeResources = false): Promise<ShareDetail> {
-    const share = await this.store.shares.visibleTo(accountId, shareId, includeResources);
-    if (!share) throw new NotFoundError(OBJECT_NOT_FOUND);
-    return share;
-  }
-
-  /** The owned share, refusing changes once it is being deleted. */
-  async ownedActive(accountId: string, shareId: string): Promise<ShareView> {
-    const share = await this.owned(accountId, shareId);
-    if (share.status !== 'active') throw shareNotActive(share.status);
-    return share;
-  }
 
   /** `owner` is the path's account as authentication read it; the answer is built from what is written. */
   async create(owner: AccountRow, body: CreateShareBody, actor: AuditActor): Promise<ShareObject> {
@@ -134,7 +113,12 @@ export class SharesService {
   }
 
   async get(accountId: string, shareId: string, includes: Includes): Promise<ShareObject> {
-    const share = await this.visible(accountId, shareId, includes.include_resources === true);
+    const share = await visibleShare(
+      this.store.shares,
+      accountId,
+      shareId,
+      includes.include_resources === true,
+    );
     const [obj] = await this.decorate([share], kindFor(accountId), includes);
     return obj as ShareObject;
   }
@@ -170,7 +154,7 @@ export class SharesService {
     actor: AuditActor,
   ): Promise<ShareObject> {
     checkTags(body.tags);
-    const share = await this.ownedActive(accountId, shareId);
+    const share = await ownedActiveShare(this.store.shares, accountId, shareId);
     const now = this.clock.timestamp();
     const tags = (await this.store.shares.tagsOf([shareId])).get(shareId) ?? {};
     const audit = auditEntry(actor, now, {
@@ -189,7 +173,7 @@ export class SharesService {
   }
 
   async delete(accountId: string, shareId: string, actor: AuditActor): Promise<ShareObject> {
-    const share = await this.ownedActive(accountId, shareId);
+    const share = await ownedActiveShare(this.store.shares, accountId, shareId);
     const now = this.clock.timestamp();
     const audit = auditEntry(actor, now, {
       account: ownerOf(share),
@@ -205,7 +189,11 @@ export class SharesService {
   }
 
   private async present(accountId: string, shareId: string): Promise<ShareObject> {
-    const [obj] = await this.decorate([await this.visible(accountId, shareId)], kindFor(accountId), {});
+    const [obj] = await this.decorate(
+      [await visibleShare(this.store.shares, accountId, shareId)],
+      kindFor(accountId),
+      {},
+    );
     return obj as ShareObject;
   }
 
@@ -245,10 +233,6 @@ export class SharesService {
 function stamp(clock: Clock): { created: string; modified: string } {
   const t = clock.timestamp();
   return { created: t, modified: t };
-}
-
-export function shareNotActive(status: string): ConflictError {
-  return new ConflictError(`The share is ${status} and can no longer be changed`);
 }
 
 function filters(
@@ -340,9 +324,4 @@ function toShareObject(s: ShareView & { tags: Tags }, kind: Kind): ShareObject {
     kind,
     tags: s.tags,
   };
-}
-
-/** The account whose log records a change to the share: its owner. */
-export function ownerOf(share: ShareView): { id: string; organization_id: string } {
-  return { id: share.account_id, organization_id: share.organization_id };
 }
