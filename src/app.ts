@@ -265,9 +265,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
         tokenRoutes(typed);
         inventoryRoutes(typed, options.store.inventory);
         auditRoutes(typed, audit);
-        const accounts = new AccountsService(options.store.accounts);
-        accountRoutes(typed, accounts);
-        membershipRoutes(typed, new MembershipsService(accounts));
+        accountRoutes(typed, new AccountsService(options.store.accounts));
+        membershipRoutes(typed, new MembershipsService(options.store.accounts));
       },
       { prefix: API_ROOT },
     );

@@ -17,25 +17,34 @@ function toAccount(row: ScopedAccountRow): AccountObject {
   return account;
 }
 
+/** The accounts the caller can see: a token's or user's accounts and the members of its organizations. */
+export async function accountsInScope(
+  store: AccountsStore,
+  principal: Principal,
+  query: ListAccountsQuery,
+  page: Page,
+): Promise<{ items: AccountObject[]; total: number }> {
+  const name = query.name?.trim();
+  const { rows, total } = await store.listInScope(
+    { kind: principal.kind, id: principal.id },
+    {
+      ...(name ? { name } : {}),
+      direction: query.direction ?? 'asc',
+      limit: page.limit,
+      offset: page.offset,
+    },
+  );
+  return { items: rows.map(toAccount), total };
+}
+
 export class AccountsService {
   constructor(private readonly store: AccountsStore) {}
 
-  /** The accounts the caller can see: a token's or user's accounts and the members of its organizations. */
-  async list(
+  list(
     principal: Principal,
     query: ListAccountsQuery,
     page: Page,
   ): Promise<{ items: AccountObject[]; total: number }> {
-    const name = query.name?.trim();
-    const { rows, total } = await this.store.listInScope(
-      { kind: principal.kind, id: principal.id },
-      {
-        ...(name ? { name } : {}),
-        direction: query.direction ?? 'asc',
-        limit: page.limit,
-        offset: page.offset,
-      },
-    );
-    return { items: rows.map(toAccount), total };
+    return accountsInScope(this.store, principal, query, page);
   }
 }

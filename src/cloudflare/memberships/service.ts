@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AccountObject } from '../accounts/schemas.js';
-import type { AccountsService } from '../accounts/service.js';
+import { accountsInScope } from '../accounts/service.js';
+import type { AccountsStore } from '../accounts/store.js';
 import type { Principal } from '../../platform/tenancy/auth.js';
 import type { Page } from '../../http/envelope.js';
 import {
@@ -40,7 +41,7 @@ function membership(principal: Principal, account: AccountObject): MembershipObj
 
 /** Cloudflare's `GET /memberships`: one accepted membership per account in the caller's scope. */
 export class MembershipsService {
-  constructor(private readonly accounts: AccountsService) {}
+  constructor(private readonly accounts: AccountsStore) {}
 
   async list(
     principal: Principal,
@@ -50,7 +51,8 @@ export class MembershipsService {
     // Every membership is accepted: asking for another status finds none.
     if (query.status !== undefined && query.status !== 'accepted') return { items: [], total: 0 };
     const name = query['account.name'] ?? query.name;
-    const { items, total } = await this.accounts.list(
+    const { items, total } = await accountsInScope(
+      this.accounts,
       principal,
       { ...(name === undefined ? {} : { name }), ...(query.direction ? { direction: query.direction } : {}) },
       page,
