@@ -64,6 +64,19 @@ function controls(random?: () => number): Controls {
   };
 }
 
+/** The harness and controls of the running test, in the blocks that call `freshPerTest()`. */
+let h: Harness;
+let c: Controls;
+
+/** Fresh controls, and a harness on them, for each test of the calling block (hooks run in order). */
+function freshPerTest(): void {
+  beforeEach(async () => {
+    c = controls();
+    h = await setup({ clock: c.clock, app: c.app });
+  });
+  afterEach(() => h.close());
+}
+
 async function addRule(h: Harness, body: unknown): Promise<{ id: string } & Record<string, unknown>> {
   const res = await admin(h.app, ADMIN, 'POST', '/faults', body);
   assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -77,13 +90,7 @@ async function rules(h: Harness): Promise<Record<string, unknown>[]> {
 }
 
 describe('fault rules API', () => {
-  let h: Harness;
-  let c: Controls;
-  beforeEach(async () => {
-    c = controls();
-    h = await setup({ clock: c.clock, app: c.app });
-  });
-  afterEach(() => h.close());
+  freshPerTest();
 
   test('given an http rule, when it is added, then it answers 201 with its id and defaults, and is listed with its counts', async () => {
     const res = await admin(h.app, ADMIN, 'POST', '/faults', {
@@ -228,13 +235,7 @@ describe('fault rules API', () => {
 });
 
 describe('HTTP faults', () => {
-  let h: Harness;
-  let c: Controls;
-  beforeEach(async () => {
-    c = controls();
-    h = await setup({ clock: c.clock, app: c.app });
-  });
-  afterEach(() => h.close());
+  freshPerTest();
 
   test('given a count: 1 503 rule on GET share, when the share is read twice, then the first read is the fault and the second the share', async () => {
     const id = await accountShare(h.app);
@@ -540,12 +541,9 @@ describe('HTTP faults through the official SDK', () => {
 });
 
 describe('delivery faults', () => {
-  let h: Harness;
-  let c: Controls;
   let reconciler: Reconciler;
+  freshPerTest();
   beforeEach(async () => {
-    c = controls();
-    h = await setup({ clock: c.clock, app: c.app });
     reconciler = buildReconciler({
       store: h.store,
       clock: h.clock,
@@ -554,7 +552,6 @@ describe('delivery faults', () => {
     // setup() queues organization work: start from an empty queue.
     await reconciler.reconcileOnce();
   });
-  afterEach(() => h.close());
 
   /** Each recipient's status and per-resource error and terminal flag, keyed by account. */
   async function deliveryState(shareId: string) {

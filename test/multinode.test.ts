@@ -1,4 +1,4 @@
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { openPostgresStore } from '../src/adapters/postgres/index.js';
 import type { WorkItem } from '../src/engine/reconciler/store.js';
-import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
+import type { PostgresServer } from './support/postgres.js';
+import { suiteCluster } from './support/postgres-suite.js';
 import {
   heldView,
   startServer,
@@ -25,9 +26,6 @@ import type { Recipient, Resource } from './support/shares.js';
  * recipient must end up associated, holding each resource of its shares exactly once at its final
  * version, with the work queue drained: no item lost to the dead worker, none applied twice.
  */
-
-const PG_BIN = findPostgresBin();
-const SKIP = 'PostgreSQL binaries not found';
 
 const id = (prefix: string, n: number) => prefix + n.toString(16).padStart(32 - prefix.length, '0');
 const ORG = id('a0', 1);
@@ -83,18 +81,12 @@ describe('multi-node: two API nodes and two workers on one PostgreSQL, a worker 
   let workers: ServerProcess[] = [];
   let dbName: string;
 
-  const skipped = (t: TestContext) => {
-    if (server) return false;
-    t.skip(SKIP);
-    return true;
-  };
+  const cluster = suiteCluster('multi-node');
+  const skipped = cluster.skipped;
 
   before(async () => {
-    if (!PG_BIN) {
-      process.stderr.write(`\n*** multi-node tests SKIPPED: ${SKIP} ***\n\n`);
-      return;
-    }
-    server = await startPostgres();
+    server = await cluster.start();
+    if (!server) return;
     dbName = `rshare_multi_${randomBytes(6).toString('hex')}`;
     admin = new pg.Client(server.url);
     await admin.connect();

@@ -14,7 +14,8 @@ import { createPool, transaction } from '../src/adapters/postgres/database.js';
 import { SqliteStore } from '../src/adapters/sqlite/index.js';
 import type { ReconcilerLogger } from '../src/engine/reconciler/reconciler.js';
 import { assertError, base, call, R1, seedShareBody, setup, type Harness, type Reply } from './helpers.js';
-import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
+import type { PostgresServer } from './support/postgres.js';
+import { suiteCluster } from './support/postgres-suite.js';
 import { freePort } from './support/port.js';
 import { startServer, waitFor, writeOrganizationBootstrap, type ServerProcess } from './support/process.js';
 import { STORE_KIND } from './support/store.js';
@@ -277,27 +278,18 @@ describe('store outage: PostgreSQL pool bounds', () => {
   });
 });
 
-const PG_BIN = findPostgresBin();
-const PG_SKIP = 'PostgreSQL binaries not found';
-
 describe('store outage: PostgreSQL', () => {
   let server: PostgresServer | undefined;
   let dir: string | undefined;
   let node: ServerProcess | undefined;
 
-  const skipped = (t: TestContext) => {
-    if (server) return false;
-    t.skip(PG_SKIP);
-    return true;
-  };
+  const cluster = suiteCluster('PostgreSQL store-outage');
+  const skipped = cluster.skipped;
 
   before(async () => {
-    if (!PG_BIN) {
-      process.stderr.write(`\n*** PostgreSQL store-outage tests SKIPPED: ${PG_SKIP} ***\n\n`);
-      return;
-    }
     // Commits acknowledged before an immediate stop must survive it: synchronous_commit stays on.
-    server = await startPostgres({ durableCommits: true });
+    server = await cluster.start({ durableCommits: true });
+    if (!server) return;
     dir = mkdtempSync(join(tmpdir(), 'rshare-outage-'));
   });
 

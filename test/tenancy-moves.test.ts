@@ -61,6 +61,19 @@ async function inventoryOf(h: Harness, account: string, token: string): Promise<
   );
 }
 
+/** A harness with a reconciler on its store, the tenancy service, and R3's token (token number `n`). */
+async function withReconciler(
+  n: number,
+): Promise<{ h: Harness; reconciler: Reconciler; service: TenancyService }> {
+  const h = await setup();
+  await addToken(h, n, R3_TOKEN, R3);
+  return {
+    h,
+    reconciler: buildReconciler({ store: h.store, clock: h.clock }),
+    service: new TenancyService(h.store.tenancy, h.clock),
+  };
+}
+
 const applied = { resource_id: RESOURCE_ID, resource_version: 1, error: '', terminal: false };
 const missingEntitlement = {
   resource_id: RESOURCE_ID,
@@ -76,10 +89,7 @@ describe('organization shares follow account moves and entitlements', () => {
   let shareId: string;
 
   before(async () => {
-    h = await setup();
-    reconciler = buildReconciler({ store: h.store, clock: h.clock });
-    service = new TenancyService(h.store.tenancy, h.clock);
-    await addToken(h, 20, R3_TOKEN, R3);
+    ({ h, reconciler, service } = await withReconciler(20));
   });
   after(() => h.close());
 
@@ -433,10 +443,7 @@ describe('an owner that leaves its organization', () => {
   let otherShare: string;
 
   before(async () => {
-    h = await setup();
-    reconciler = buildReconciler({ store: h.store, clock: h.clock });
-    service = new TenancyService(h.store.tenancy, h.clock);
-    await addToken(h, 22, R3_TOKEN, R3);
+    ({ h, reconciler, service } = await withReconciler(22));
     const byAccount = await call(h.app, 'POST', base(), {
       body: {
         ...orgShareBody(),
