@@ -20,6 +20,7 @@ import {
   type Harness,
 } from './helpers.js';
 import { STORE_KIND } from './support/store.js';
+import { assertOnePage } from './support/assert.js';
 
 let h: Harness;
 before(async () => {
@@ -50,13 +51,7 @@ describe('GET /accounts', () => {
         settings: { enforce_twofactor: false },
       },
     );
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 1,
-      total_count: 1,
-      total_pages: 1,
-    });
+    assertOnePage(res, 1);
   });
 
   test('given an organization-scoped token, when listing, then every member account by name, none of another organization', async () => {

@@ -25,6 +25,7 @@ import {
   routeErrors,
 } from './helpers.js';
 import { addR3Token, R3_TOKEN, recipientList } from './support/shares.js';
+import { assertOnePage } from './support/assert.js';
 
 const RESOURCE_TYPE_ENUM =
   'custom-ruleset, gateway-policy, gateway-destination-ip, gateway-block-page-settings, gateway-extended-email-matching, idp-federation-grant, trust-grant';
@@ -701,13 +702,7 @@ describe('GET /accounts/{account_id}/shares', () => {
     const d = res.body.result[3];
     assert.equal(d.account_name, 'Acme R1');
     assert.deepEqual(d.tags, { env: 'prod' });
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 4,
-      total_count: 4,
-      total_pages: 1,
-    });
+    assertOnePage(res, 4);
     for (const s of res.body.result) {
       assert.equal('resources' in s, false);
       assert.equal('associating_recipient_count' in s, false);
@@ -1214,13 +1209,7 @@ describe('GET /organizations/{organization_id}/shares', () => {
     );
     const own = await call(h.app, 'GET', `${base()}/${B}`);
     assert.deepEqual(res.body.result[1], own.body.result);
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 3,
-      total_count: 3,
-      total_pages: 1,
-    });
+    assertOnePage(res, 3);
     assert.equal((await orgIds('?per_page=100')).includes(S), false);
   });
 

@@ -24,3 +24,14 @@ export function assertConflict(res: Reply, message: string | RegExp): void {
   assertError(res, 409, 1409, message);
   assert.equal(res.headers['x-should-retry'], 'false');
 }
+
+/** Asserts the `result_info` of a list that fits on its first page: `count` items of `perPage` (default 20). */
+export function assertOnePage(res: Pick<Reply, 'body'>, count: number, perPage = 20): void {
+  assert.deepEqual(res.body.result_info, {
+    page: 1,
+    per_page: perPage,
+    count,
+    total_count: count,
+    total_pages: 1,
+  });
+}
