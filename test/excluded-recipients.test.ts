@@ -24,6 +24,7 @@ import {
   SHARE_DELETING,
   routeErrors,
 } from './helpers.js';
+import { assertIdsNotFound, type IdCall } from './support/not-found.js';
 import { assertConflict, assertSuccess, nonEmpty } from './support/assert.js';
 import {
   accountShare,
@@ -227,12 +228,8 @@ describe('DELETE /shares/{share_id}/excluded-recipients/{excluded_recipient_id}'
 
   test('given an unknown exclusion id, when deleting, then 404 Share excluded recipient not found', async () => {
     const shareId = await organizationShare(h);
-    assertError(
-      await call(h.app, 'DELETE', excludedUrl(shareId, `/${hexId(0xbeef)}`)),
-      404,
-      1404,
-      EXCLUSION_NOT_FOUND,
-    );
+    const url = (id: string) => excludedUrl(shareId, `/${id}`);
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef)], [{ method: 'DELETE' }], EXCLUSION_NOT_FOUND);
   });
 
   test('given a read-only token, when deleting an exclusion, then 403 and nothing changes', async () => {
@@ -406,15 +403,9 @@ describe('GET /shares/{share_id}/excluded-recipients/{excluded_recipient_id}', (
     const shareId = await organizationShare(h);
     const other = await organizationShare(h);
     const foreign = await exclude(other, R1);
-    for (const id of [hexId(0xbeef), foreign.id]) {
-      assertError(await call(h.app, 'GET', excludedUrl(shareId, `/${id}`)), 404, 1404, EXCLUSION_NOT_FOUND);
-      assertError(
-        await call(h.app, 'DELETE', excludedUrl(shareId, `/${id}`)),
-        404,
-        1404,
-        EXCLUSION_NOT_FOUND,
-      );
-    }
+    const url = (id: string) => excludedUrl(shareId, `/${id}`);
+    const calls: IdCall[] = [{ method: 'GET' }, { method: 'DELETE' }];
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef), foreign.id], calls, EXCLUSION_NOT_FOUND);
     assert.deepEqual([...(await exclusionsOf(other)).values()], [foreign]);
   });
 

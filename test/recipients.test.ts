@@ -23,8 +23,8 @@ import {
   SHARE_DELETING,
   routeErrors,
 } from './helpers.js';
-import { nonEmpty } from './support/assert.js';
-import { assertConflict, assertSuccess } from './support/assert.js';
+import { assertConflict, assertOnePage, assertSuccess, nonEmpty } from './support/assert.js';
+import { assertIdsNotFound } from './support/not-found.js';
 import {
   accountShare,
   organizationShare,
@@ -76,13 +76,7 @@ describe('GET /shares/{share_id}/recipients', () => {
     const shareId = await accountShare(h.app, [R1, R2]);
     const res = await call(h.app, 'GET', recipientsUrl(shareId));
     assertSuccess(res);
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 2,
-      total_count: 2,
-      total_pages: 1,
-    });
+    assertOnePage(res, 2);
     const list = res.body.result as Recipient[];
     assert.deepEqual(list.map((r) => r.account_id).sort(), [R1, R2]);
     for (const r of list) {
@@ -170,13 +164,7 @@ describe('GET /shares/{share_id}/recipients', () => {
     const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'GET', recipientsUrl(shareId, '?page=1'));
     assertSuccess(res);
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 1,
-      total_count: 1,
-      total_pages: 1,
-    });
+    assertOnePage(res, 1);
   });
 
   test('given include_resources=true, when listing, then every recipient has an empty resources array', async () => {
@@ -293,24 +281,16 @@ describe('GET /shares/{share_id}/recipients/{recipient_id}', () => {
 
   test('given an unknown recipient id, when getting it, then 404 Share recipient not found', async () => {
     const shareId = await accountShare(h.app);
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(shareId, `/${hexId(0xbeef)}`)),
-      404,
-      1404,
-      RECIPIENT_NOT_FOUND,
-    );
+    const url = (id: string) => recipientsUrl(shareId, `/${id}`);
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef)], [{ method: 'GET' }], RECIPIENT_NOT_FOUND);
   });
 
   test('given the recipient id of another share, when getting it under this share, then 404 Share recipient not found', async () => {
     const one = await accountShare(h.app, [R1]);
     const other = await accountShare(h.app, [R1]);
     const foreign = (await recipientsOf(h.app, other)).get(R1) as Recipient;
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(one, `/${foreign.id}`)),
-      404,
-      1404,
-      RECIPIENT_NOT_FOUND,
-    );
+    const url = (id: string) => recipientsUrl(one, `/${id}`);
+    await assertIdsNotFound(h.app, url, [foreign.id], [{ method: 'GET' }], RECIPIENT_NOT_FOUND);
   });
 
   test('given a recipient id longer than 32 characters, when getting it, then 400 7003 + 7000 naming the path', async () => {
@@ -689,12 +669,8 @@ describe('DELETE /shares/{share_id}/recipients/{recipient_id}', () => {
 
   test('given an unknown recipient id, when deleting, then 404 Share recipient not found', async () => {
     const shareId = await accountShare(h.app, [R1]);
-    assertError(
-      await call(h.app, 'DELETE', recipientsUrl(shareId, `/${hexId(0xbeef)}`)),
-      404,
-      1404,
-      RECIPIENT_NOT_FOUND,
-    );
+    const url = (id: string) => recipientsUrl(shareId, `/${id}`);
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef)], [{ method: 'DELETE' }], RECIPIENT_NOT_FOUND);
   });
 
   test('given an organization share, when deleting a recipient, then 400 with a pointer to the share id and nothing changes', async () => {
