@@ -126,6 +126,38 @@ async function recipient(
   return { status: one.body.result.association_status, resources: one.body.result.resources };
 }
 
+/** Asserts R1's recipient associated, holding its one resource at `version` with `error` (none by default). */
+async function assertAssociated(
+  shareId: string,
+  resourceId: string | undefined,
+  version: number,
+  error = '',
+  terminal = false,
+): Promise<void> {
+  assert.deepEqual(await recipient(shareId), {
+    status: 'associated',
+    resources: [{ resource_id: resourceId, resource_version: version, error, terminal }],
+  });
+}
+
+/**
+ * Deletes R1's recipient, reconciles, adds R1 back, reconciles, and asserts the receiver saw apply, remove,
+ * apply (the first apply delivered before this is called).
+ */
+async function removeAndAddBack(reconciler: Reconciler, shareId: string, recipientId: string): Promise<void> {
+  assertSuccess(await call(h.app, 'DELETE', `${base()}/${shareId}/recipients/${recipientId}`));
+  await reconciler.reconcileOnce();
+  assertSuccess(
+    await call(h.app, 'POST', `${base()}/${shareId}/recipients`, { body: { recipient_account_id: R1 } }),
+    201,
+  );
+  await reconciler.reconcileOnce();
+  assert.deepEqual(
+    receiver.requests.map((r) => r.body.action),
+    ['apply', 'remove', 'apply'],
+  );
+}
+
 /** Checks one webhook request completely: method, headers, signature and body. */
 function assertEvent(
   req: Received | undefined,
@@ -235,10 +267,7 @@ describe('Webhook driver: retryable failures', () => {
     bodies.push(receiver.requests[3]?.raw as string);
     assert.deepEqual(new Set(keys).size, 1, 'the same key for every attempt');
     assert.deepEqual(new Set(bodies).size, 1, 'the same body for every attempt');
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [{ resource_id: resource.resource_id, resource_version: 1, error: '', terminal: false }],
-    });
+    await assertAssociated(share.id, resource.resource_id, 1);
     assert.deepEqual(await reconciler.reconcileOnce(), idle);
     assert.equal(receiver.requests.length, 4);
 
@@ -299,10 +328,7 @@ describe('Webhook driver: retryable failures', () => {
     h.clock.advance(backoff(0));
     assertReport(await working.reconcileOnce(), 1, 0, 1);
     assert.equal(receiver.requests.length, 1);
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [{ resource_id: resource.resource_id, resource_version: 1, error: '', terminal: false }],
-    });
+    await assertAssociated(share.id, resource.resource_id, 1);
   });
 
   test('given a receiver that never answers and timeout_ms 200, when reconciling, then the timeout is retryable and the retry succeeds', async () => {
@@ -411,12 +437,7 @@ describe('Webhook driver: terminal failures', () => {
       resource,
       sentAt,
     });
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [
-        { resource_id: resource.resource_id, resource_version: 0, error: 'policy rejected', terminal: true },
-      ],
-    });
+    await assertAssociated(share.id, resource.resource_id, 0, 'policy rejected', true);
 
     // Neither another pass, nor a redundant request for the recipient, nor time passing resends it.
     assert.deepEqual(await reconciler.reconcileOnce(), idle);
@@ -447,10 +468,7 @@ describe('Webhook driver: terminal failures', () => {
       sentAt: retryAt,
     });
     assert.notEqual(secondKey, firstKey, 'a new version is a new delivery');
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [{ resource_id: resource.resource_id, resource_version: 2, error: '', terminal: false }],
-    });
+    await assertAssociated(share.id, resource.resource_id, 2);
     const metrics = await reconciler.metrics.registry.metrics();
     assert.match(
       metrics,
@@ -470,12 +488,7 @@ describe('Webhook driver: terminal failures', () => {
       receiver.script([{ status, body }]);
       const share = await hookedShare();
       assertReport(await reconcilerFor(url).reconcileOnce(), 1, 0, 1);
-      assert.deepEqual(await recipient(share.id), {
-        status: 'associated',
-        resources: [
-          { resource_id: share.resources[0]?.resource_id, resource_version: 0, error, terminal: true },
-        ],
-      });
+      await assertAssociated(share.id, share.resources[0]?.resource_id, 0, error, true);
     });
   }
 });
@@ -599,12 +612,7 @@ describe('Webhook driver: removal and routing', () => {
     ]);
     assert.equal(receiver.requests.length, 2);
     assert.equal(receiver.requests[1]?.body.resource.resource_version, 2);
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [
-        { resource_id: resource.resource_id, resource_version: 1, error: 'policy rejected', terminal: true },
-      ],
-    });
+    await assertAssociated(share.id, resource.resource_id, 1, 'policy rejected', true);
     assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${recipientId}`));
     assertReport(await reconciler.reconcileOnce(), 1, 0, 1);
     assert.equal(receiver.requests.length, 3);
@@ -636,10 +644,7 @@ describe('Webhook driver: removal and routing', () => {
         ['apply', 2, { rule: 'newer' }],
       ],
     );
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [{ resource_id: resource.resource_id, resource_version: 2, error: '', terminal: false }],
-    });
+    await assertAssociated(share.id, resource.resource_id, 2);
     assert.equal(await h.store.reconciler.pendingCount(), 0);
   });
 
@@ -699,21 +704,8 @@ describe('Webhook driver: removal and routing', () => {
     const recipientId = share.recipientIds.get(R1) as string;
     await reconciler.reconcileOnce();
     receiver.script([{ status: 400, body: '{"errors":[{"code":2,"message":"still in use"}]}' }]);
-    assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${recipientId}`));
-    await reconciler.reconcileOnce();
-    assertSuccess(
-      await call(h.app, 'POST', `${base()}/${share.id}/recipients`, { body: { recipient_account_id: R1 } }),
-      201,
-    );
-    await reconciler.reconcileOnce();
-    assert.deepEqual(
-      receiver.requests.map((r) => r.body.action),
-      ['apply', 'remove', 'apply'],
-    );
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [{ resource_id: resource.resource_id, resource_version: 1, error: '', terminal: false }],
-    });
+    await removeAndAddBack(reconciler, share.id, recipientId);
+    await assertAssociated(share.id, resource.resource_id, 1);
   });
 
   test('given an apply that timed out (the receiver may have applied it), when the recipient is deleted, then a remove event is still sent', async () => {
@@ -736,17 +728,7 @@ describe('Webhook driver: removal and routing', () => {
     const share = await hookedShare();
     const recipientId = share.recipientIds.get(R1) as string;
     await reconciler.reconcileOnce();
-    assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${recipientId}`));
-    await reconciler.reconcileOnce();
-    assertSuccess(
-      await call(h.app, 'POST', `${base()}/${share.id}/recipients`, { body: { recipient_account_id: R1 } }),
-      201,
-    );
-    await reconciler.reconcileOnce();
-    assert.deepEqual(
-      receiver.requests.map((r) => r.body.action),
-      ['apply', 'remove', 'apply'],
-    );
+    await removeAndAddBack(reconciler, share.id, recipientId);
     assert.notEqual(
       receiver.requests[2]?.headers['idempotency-key'],
       receiver.requests[0]?.headers['idempotency-key'],
