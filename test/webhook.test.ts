@@ -91,12 +91,28 @@ const policy = (n: number, meta: Record<string, unknown> = { rule: 'deny', n }) 
   meta,
 });
 
+interface HookedShare {
+  id: string;
+  resources: Resource[];
+  /** The first resource. */
+  resource: Resource;
+  recipientIds: Map<string, string>;
+  /** R1's recipient id. */
+  recipientId: string;
+}
+
+/** A share of `resources` to `recipients` (R1 among them), with the ids the API gave them. */
 async function hookedShare(
   recipients: string[] = [R1],
   resources: Record<string, unknown>[] = [policy(1)],
-): Promise<{ id: string; resources: Resource[]; recipientIds: Map<string, string> }> {
+): Promise<HookedShare> {
   const { id } = await createShare(h.app, { name: 'hooked', recipients: toAccounts(recipients), resources });
-  return { id, resources: await resourcesOf(id), recipientIds: await recipientIds(id) };
+  const created = await resourcesOf(id);
+  const ids = await recipientIds(id);
+  const [resource] = created;
+  const recipientId = ids.get(R1);
+  assert.ok(resource && recipientId, 'a hooked share has a resource and R1 among its recipients');
+  return { id, resources: created, resource, recipientIds: ids, recipientId };
 }
 
 async function resourcesOf(shareId: string): Promise<Resource[]> {
@@ -220,9 +236,7 @@ describe('Webhook driver: retryable failures', () => {
     receiver.script([{ status: 503 }, { status: 503 }, { status: 503 }]);
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     const event = { action: 'apply' as const, shareId: share.id, recipientId, account: R1, resource };
     const failing = {
       status: 'associating',
@@ -310,8 +324,7 @@ describe('Webhook driver: retryable failures', () => {
 
   test('given a webhook URL where nothing listens, when reconciling, then the connection error is retryable and a later attempt succeeds', async () => {
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
+    const { resource } = share;
     const refused = reconcilerFor(await closedPortUrl());
     assertReport(await refused.reconcileOnce(), 1, 1, 0);
     const state = await recipient(share.id);
@@ -335,8 +348,7 @@ describe('Webhook driver: retryable failures', () => {
     receiver.script(['hang']);
     const reconciler = reconcilerFor(url, 200);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
+    const { resource } = share;
     const { report, asked } = await reconcileTimingOut(reconciler);
     assertReport(report, 1, 1, 0);
     assert.deepEqual(asked, [200], 'the delivery asked for the configured timeout_ms');
@@ -420,9 +432,7 @@ describe('Webhook driver: terminal failures', () => {
     receiver.script([{ status: 400, body: '{"errors":[{"code":1,"message":"policy rejected"}]}' }]);
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     const sentAt = h.clock.now();
     const report = await reconciler.reconcileOnce();
     assertReport(report, 1, 0, 1);
@@ -497,9 +507,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given an associated recipient, when it is deleted, then a signed remove event with its own key is sent and it ends disassociated', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     await reconciler.reconcileOnce();
     assert.equal(receiver.requests.length, 1);
     const applyKey = String(receiver.requests[0]?.headers['idempotency-key']);
@@ -595,9 +603,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given an applied resource, when a new version is refused with 400, then the recipient is associated with version 1 and the terminal error, and removal still removes version 1', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     await reconciler.reconcileOnce();
     receiver.script([{ status: 400, body: '{"errors":[{"code":1,"message":"policy rejected"}]}' }]);
     assertSuccess(
@@ -623,8 +629,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given a resource updated while its delivery is in flight, when the pass ends, then the new version has been delivered too', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
+    const { resource } = share;
     let put: Reply | undefined;
     receiver.onRequest = async (req) => {
       if (req.body.resource.resource_version !== 1) return;
@@ -651,7 +656,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given a recipient deleted while its apply is in flight, when the pass ends, then the resource was removed again and it is disassociated', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { recipientId } = share;
     let del: Reply | undefined;
     receiver.onRequest = async (req) => {
       if (req.body.action !== 'apply') return;
@@ -675,9 +680,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given a receiver refusing a removal with 400, when the recipient is deleted, then it ends disassociated with the refusal shown as terminal', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     await reconciler.reconcileOnce();
     receiver.script([{ status: 400, body: '{"errors":[{"code":2,"message":"still in use"}]}' }]);
     assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${recipientId}`));
@@ -699,9 +702,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given a recipient whose removal was refused, when it is added back, then the resource is applied again', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     await reconciler.reconcileOnce();
     receiver.script([{ status: 400, body: '{"errors":[{"code":2,"message":"still in use"}]}' }]);
     await removeAndAddBack(reconciler, share.id, recipientId);
@@ -726,7 +727,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given a recipient removed and added back at the same resource version, when it is applied again, then the apply carries a new idempotency key', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { recipientId } = share;
     await reconciler.reconcileOnce();
     await removeAndAddBack(reconciler, share.id, recipientId);
     assert.notEqual(
