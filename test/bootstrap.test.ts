@@ -12,9 +12,8 @@ import { hashSecret } from '../src/lib/secrets.js';
 import { buildApp } from '../src/app.js';
 import { applyBootstrap, loadBootstrapFile } from '../src/platform/tenancy/bootstrap.js';
 import { TenancyService } from '../src/platform/tenancy/service.js';
-import { call } from './helpers.js';
+import { call, hexId as id } from './helpers.js';
 
-const id = (n: number, prefix = ''): string => (prefix + n.toString(16)).padStart(32, '0');
 const ORG = id(1, 'a');
 const PROD = id(1, 'b');
 const STAGING = id(2, 'b');

@@ -19,6 +19,7 @@ import {
 } from './support/process.js';
 import { serverOk } from './support/server-api.js';
 import type { Recipient, Resource } from './support/shares.js';
+import { prefixedId as id } from './helpers.js';
 
 /**
  * Several rshare nodes on one PostgreSQL database: two API nodes behind an imaginary load balancer and
@@ -27,7 +28,6 @@ import type { Recipient, Resource } from './support/shares.js';
  * version, with the work queue drained: no item lost to the dead worker, none applied twice.
  */
 
-const id = (prefix: string, n: number) => prefix + n.toString(16).padStart(32 - prefix.length, '0');
 const ORG = id('a0', 1);
 const OWNER = id('b0', 0);
 /** 110 recipient accounts; share i targets 100 of them starting at 11·i (wrapping), so holdings vary. */
