@@ -35,3 +35,8 @@ export function assertOnePage(res: Pick<Reply, 'body'>, count: number, perPage =
     total_pages: 1,
   });
 }
+
+/** Asserts the 404 7003 rshare answers for a path no route serves (as Cloudflare does). */
+export function assertNoRoute(res: Reply): void {
+  assertError(res, 404, 7003, 'No route for the URI');
+}
