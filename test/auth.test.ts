@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InjectOptions } from 'fastify';
-import { hashSecret } from '../src/lib/secrets.js';
 import {
   assertError,
   assertErrors,
@@ -25,6 +24,7 @@ import {
 } from './helpers.js';
 import { servedRoutes } from './support/contract.js';
 import { assertNoRoute, nonEmpty } from './support/assert.js';
+import { addToken } from './support/shares.js';
 
 const UNKNOWN = hexId(0xbeef, 'f');
 const MISSING = 'Missing X-Auth-Key, X-Auth-Email or Authorization headers';
@@ -175,17 +175,7 @@ describe('authentication', () => {
   test('given tokens an operator may already have written (any visible ASCII, up to 512 characters) and a lowercase scheme, when listing shares, then they keep working', async () => {
     const values = ['bootstrap!#$%&\'*+.^_`|~:=/?@[]{}<>"(),;\\', 'ab', 'y'.repeat(512)];
     for (const [i, value] of values.entries()) {
-      await h.store.tenancy.upsertToken({
-        id: hexId(0x70 + i, 'c'),
-        name: `legacy-${i}`,
-        secret_hash: hashSecret(value),
-        can_edit: false,
-        status: 'active',
-        expires_on: null,
-        created: h.clock.timestamp(),
-        accounts: [OWNER],
-        organizations: [],
-      });
+      await addToken(h, 0x70 + i, value, OWNER, { name: `legacy-${i}`, can_edit: false });
       assert.equal((await call(h.app, 'GET', base(), { token: value })).status, 200, value);
     }
     const lower = await call(h.app, 'GET', base(), {
@@ -206,17 +196,7 @@ describe('authentication', () => {
   test('given a token expiring later, when time passes its expiry, then it works before and answers 1000 after', async () => {
     const secret = 'soon-expiring-token-secret-0010';
     const expires = new Date(h.clock.now() + 60_000).toISOString();
-    await h.store.tenancy.upsertToken({
-      id: hexId(10, 'c'),
-      name: 'token-10',
-      secret_hash: hashSecret(secret),
-      can_edit: false,
-      status: 'active',
-      expires_on: expires,
-      created: h.clock.timestamp(),
-      accounts: [OWNER],
-      organizations: [],
-    });
+    await addToken(h, 10, secret, OWNER, { can_edit: false, expires_on: expires });
     assert.equal((await call(h.app, 'GET', base(), { token: secret })).status, 200);
     h.clock.advance(60_000);
     assertError(await call(h.app, 'GET', base(), { token: secret }), 400, 1000, 'Invalid API Token');
@@ -502,17 +482,7 @@ describe('tokens/verify', () => {
   test('given a token with an expiry, when verifying, then the answer carries expires_on', async () => {
     const secret = 'verify-expiring-token-secret11';
     const expires_on = '2030-01-01T00:00:00Z';
-    await h.store.tenancy.upsertToken({
-      id: hexId(11, 'c'),
-      name: 'token-11',
-      secret_hash: hashSecret(secret),
-      can_edit: true,
-      status: 'active',
-      expires_on,
-      created: h.clock.timestamp(),
-      accounts: [OWNER],
-      organizations: [],
-    });
+    await addToken(h, 11, secret, OWNER, { expires_on });
     const res = await call(h.app, 'GET', '/client/v4/user/tokens/verify', { token: secret });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, valid(hexId(11, 'c'), { expires_on }));

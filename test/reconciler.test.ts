@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import type { DeliveryDriver } from '../src/engine/reconciler/drivers/types.js';
 import type { Reconciler, ReconcileReport, TransitionRecord } from '../src/engine/reconciler/reconciler.js';
-import { hashSecret } from '../src/lib/secrets.js';
 import { deriveShareRecipients } from '../src/engine/reconciler/derive.js';
 import { newId } from '../src/lib/ids.js';
 import {
@@ -25,6 +24,7 @@ import { buildReconciler } from './support/reconciler.js';
 import { assertSuccess, nonEmpty } from './support/assert.js';
 import {
   addMember,
+  addToken,
   createShare,
   recipientList,
   statuses,
@@ -531,17 +531,7 @@ describe('Reconciler: organization-targeted share', () => {
     }
     const target = extra[17] as string;
     const targetToken = 'member-seventeen-token-secret';
-    await h.store.tenancy.upsertToken({
-      id: hexId(99, 'c'),
-      name: 'member-17',
-      secret_hash: hashSecret(targetToken),
-      can_edit: true,
-      status: 'active',
-      expires_on: null,
-      created: now,
-      accounts: [target],
-      organizations: [],
-    });
+    await addToken(h, 99, targetToken, target, { name: 'member-17', created: now });
     await reconciler.reconcileOnce(); // the organization re-derivation queued by the new members
 
     const share = await reconciledShare('organization');
