@@ -461,9 +461,7 @@ describe('clear', () => {
   let t: StateHarness;
   let doc: StateDocument;
   before(async () => {
-    t = await open();
-    await populate(t);
-    doc = await t.service.exportState();
+    ({ t, doc } = await populated());
     await t.service.clear();
   });
   after(() => t.close());
@@ -500,9 +498,7 @@ describe('clear one organization', () => {
   let before_: StateDocument;
   let removed: { shares: number };
   before(async () => {
-    t = await open();
-    shares = await populate(t);
-    before_ = await t.service.exportState();
+    ({ t, shares, doc: before_ } = await populated());
     removed = await t.service.clearOrganization(ORG);
   });
   after(() => t.close());
@@ -649,9 +645,7 @@ describe('invalid documents', () => {
   let t: StateHarness;
   let doc: StateDocument;
   before(async () => {
-    t = await open();
-    await populate(t);
-    doc = await t.service.exportState();
+    ({ t, doc } = await populated());
   });
   after(() => t.close());
 
