@@ -25,7 +25,7 @@ import {
 } from './helpers.js';
 import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
 import { assertIdsNotFound, type IdCall } from './support/not-found.js';
-import { assertConflict, assertOnePage, assertSuccess } from './support/assert.js';
+import { assertConflict, assertOnePage, assertPageInfo, assertSuccess } from './support/assert.js';
 import { accountShare, addR3Token, R3_TOKEN, type Resource } from './support/shares.js';
 
 const RESOURCE_NOT_FOUND = 'Share resource not found';
@@ -158,13 +158,7 @@ describe('GET /shares/{share_id}/resources', () => {
       resourcesUrl(shareId, '?resource_type=gateway-policy&per_page=3&page=2'),
     );
     assertSuccess(filtered);
-    assert.deepEqual(filtered.body.result_info, {
-      page: 2,
-      per_page: 3,
-      count: 1,
-      total_count: 4,
-      total_pages: 2,
-    });
+    assertPageInfo(filtered, 2, 3, 1, 4, 2);
     assert.deepEqual(filtered.body.result, [all[4]]);
   });
 
