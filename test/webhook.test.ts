@@ -150,8 +150,20 @@ async function assertAssociated(
   error = '',
   terminal = false,
 ): Promise<void> {
+  await assertRecipient(shareId, 'associated', resourceId, version, error, terminal);
+}
+
+/** Asserts R1's recipient `status`, its one resource at `version` with `error` (terminal or not). */
+async function assertRecipient(
+  shareId: string,
+  status: string,
+  resourceId: string | undefined,
+  version: number,
+  error: string,
+  terminal: boolean,
+): Promise<void> {
   assert.deepEqual(await recipient(shareId), {
-    status: 'associated',
+    status,
     resources: [{ resource_id: resourceId, resource_version: version, error, terminal }],
   });
 }
@@ -359,17 +371,14 @@ describe('Webhook driver: retryable failures', () => {
       timeoutMs: 5000,
       intervalMs: 10,
     });
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associating',
-      resources: [
-        {
-          resource_id: resource.resource_id,
-          resource_version: 0,
-          error: 'Webhook request failed: timed out',
-          terminal: false,
-        },
-      ],
-    });
+    await assertRecipient(
+      share.id,
+      'associating',
+      resource.resource_id,
+      0,
+      'Webhook request failed: timed out',
+      false,
+    );
     assert.deepEqual(
       await reconciler.reconcileOnce(),
       idle,
@@ -413,17 +422,14 @@ describe('Webhook driver: retryable failures', () => {
       JSON.stringify(receiver.requests.map((r) => [r.method, r.url])),
     );
     assertReport(report, 1, 1, 0);
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associating',
-      resources: [
-        {
-          resource_id: share.resources[0]?.resource_id,
-          resource_version: 0,
-          error: 'Webhook answered HTTP 303',
-          terminal: false,
-        },
-      ],
-    });
+    await assertRecipient(
+      share.id,
+      'associating',
+      share.resources[0]?.resource_id,
+      0,
+      'Webhook answered HTTP 303',
+      false,
+    );
   });
 });
 
@@ -519,17 +525,14 @@ describe('Webhook driver: removal and routing', () => {
     receiver.script([{ status: 503 }]);
     const sentAt = h.clock.now();
     assertReport(await reconciler.reconcileOnce(), 1, 1, 0);
-    assert.deepEqual(await recipient(share.id), {
-      status: 'disassociating',
-      resources: [
-        {
-          resource_id: resource.resource_id,
-          resource_version: 1,
-          error: 'Webhook answered HTTP 503',
-          terminal: false,
-        },
-      ],
-    });
+    await assertRecipient(
+      share.id,
+      'disassociating',
+      resource.resource_id,
+      1,
+      'Webhook answered HTTP 503',
+      false,
+    );
     const event = { action: 'remove' as const, shareId: share.id, recipientId, account: R1, resource };
     const removeKey = assertEvent(receiver.requests[1], { ...event, sentAt });
     assert.notEqual(removeKey, applyKey);
@@ -685,17 +688,14 @@ describe('Webhook driver: removal and routing', () => {
     receiver.script([{ status: 400, body: '{"errors":[{"code":2,"message":"still in use"}]}' }]);
     assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${recipientId}`));
     assertReport(await reconciler.reconcileOnce(), 1, 0, 1);
-    assert.deepEqual(await recipient(share.id), {
-      status: 'disassociated',
-      resources: [
-        {
-          resource_id: resource.resource_id,
-          resource_version: 0,
-          error: 'Removal refused: still in use',
-          terminal: true,
-        },
-      ],
-    });
+    await assertRecipient(
+      share.id,
+      'disassociated',
+      resource.resource_id,
+      0,
+      'Removal refused: still in use',
+      true,
+    );
     assert.equal(receiver.requests.length, 2);
   });
 
