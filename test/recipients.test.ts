@@ -24,6 +24,7 @@ import {
   routeErrors,
 } from './helpers.js';
 import { assertConflict, assertOnePage, assertSuccess, nonEmpty } from './support/assert.js';
+import { assertQueriesRefused } from './support/query.js';
 import { assertIdsNotFound } from './support/not-found.js';
 import {
   accountShare,
@@ -213,34 +214,12 @@ describe('GET /shares/{share_id}/recipients', () => {
 
   test('given invalid query parameters, when listing, then 400 with a pointer to the parameter', async () => {
     const shareId = await accountShare(h.app);
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(shareId, '?per_page=0')),
-      400,
-      1400,
-      'per_page must be at least 1',
-      '/query/per_page',
-    );
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(shareId, '?per_page=101')),
-      400,
-      1400,
-      'per_page must be at most 100',
-      '/query/per_page',
-    );
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(shareId, '?page=0')),
-      400,
-      1400,
-      'page must be at least 1',
-      '/query/page',
-    );
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(shareId, '?include_resources=maybe')),
-      400,
-      1400,
-      'include_resources must be a boolean',
-      '/query/include_resources',
-    );
+    await assertQueriesRefused(h.app, (q) => recipientsUrl(shareId, q), [
+      ['?per_page=0', 'per_page must be at least 1', '/query/per_page'],
+      ['?per_page=101', 'per_page must be at most 100', '/query/per_page'],
+      ['?page=0', 'page must be at least 1', '/query/page'],
+      ['?include_resources=maybe', 'include_resources must be a boolean', '/query/include_resources'],
+    ]);
   });
 
   test('given an unknown share, when listing, then 404 Share not found', async () => {

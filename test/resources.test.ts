@@ -24,6 +24,7 @@ import {
   routeErrors,
 } from './helpers.js';
 import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
+import { assertQueriesRefused } from './support/query.js';
 import { assertIdsNotFound, type IdCall } from './support/not-found.js';
 import { assertConflict, assertOnePage, assertPageInfo, assertSuccess } from './support/assert.js';
 import { accountShare, addR3Token, R3_TOKEN, type Resource } from './support/shares.js';
@@ -164,34 +165,12 @@ describe('GET /shares/{share_id}/resources', () => {
 
   test('given invalid filters, when listing, then 400 with a pointer to the query parameter', async () => {
     const shareId = await accountShare(h.app);
-    assertError(
-      await call(h.app, 'GET', resourcesUrl(shareId, '?status=gone')),
-      400,
-      1400,
-      'status must be one of: active, deleting, deleted',
-      '/query/status',
-    );
-    assertError(
-      await call(h.app, 'GET', resourcesUrl(shareId, '?resource_type=zone')),
-      400,
-      1400,
-      `resource_type must be one of: ${TYPES}`,
-      '/query/resource_type',
-    );
-    assertError(
-      await call(h.app, 'GET', resourcesUrl(shareId, '?per_page=0')),
-      400,
-      1400,
-      'per_page must be at least 1',
-      '/query/per_page',
-    );
-    assertError(
-      await call(h.app, 'GET', resourcesUrl(shareId, '?page=x')),
-      400,
-      1400,
-      'page must be an integer',
-      '/query/page',
-    );
+    await assertQueriesRefused(h.app, (q) => resourcesUrl(shareId, q), [
+      ['?status=gone', 'status must be one of: active, deleting, deleted', '/query/status'],
+      ['?resource_type=zone', `resource_type must be one of: ${TYPES}`, '/query/resource_type'],
+      ['?per_page=0', 'per_page must be at least 1', '/query/per_page'],
+      ['?page=x', 'page must be an integer', '/query/page'],
+    ]);
   });
 
   test('given an unknown share, when listing resources, then 404 Share not found', async () => {
