@@ -32,6 +32,14 @@ const UNKNOWN_KEY = 'Unknown X-Auth-Key or X-Auth-Email';
 const userHeaders = { 'x-auth-email': USER.email, 'x-auth-key': USER.key };
 
 let h: Harness;
+
+/** Asserts a share list with exactly `headers` (no token) is refused 400 6003, `causes` in its error chain. */
+async function assertHeadersRefused(
+  headers: Record<string, string>,
+  ...causes: [number, string][]
+): Promise<void> {
+  assertErrors(await call(h.app, 'GET', base(), { token: null, headers }), 400, headerErrors(...causes));
+}
 /** OWNER's account-targeted share (recipient R1, one resource) and organization share (R1 excluded). */
 let S: { id: string; recipientId: string; resourceId: string };
 let O: { id: string; exclusionId: string };
@@ -151,11 +159,7 @@ describe('authentication', () => {
 
   test('given a malformed Authorization header beside a valid email and key, when listing shares, then the Authorization header decides: 400 6111', async () => {
     const headers = { ...userHeaders, authorization: 'Basic b3duZXI6c2VjcmV0' };
-    assertErrors(
-      await call(h.app, 'GET', base(), { token: null, headers }),
-      400,
-      headerErrors(BAD_AUTHORIZATION),
-    );
+    await assertHeadersRefused(headers, BAD_AUTHORIZATION);
   });
 
   test('given well-formed tokens of every shape rshare or Cloudflare issues that match nothing, when listing shares, then 400 1000 as before', async () => {
@@ -244,36 +248,24 @@ describe('authentication', () => {
       `${'a'.repeat(250)}@acme.test`,
     ]) {
       const headers = { 'x-auth-email': email, 'x-auth-key': USER.key };
-      assertErrors(await call(h.app, 'GET', base(), { token: null, headers }), 400, headerErrors(BAD_EMAIL));
+      await assertHeadersRefused(headers, BAD_EMAIL);
     }
     const alone = { 'x-auth-email': 'not-an-address' };
-    assertErrors(
-      await call(h.app, 'GET', base(), { token: null, headers: alone }),
-      400,
-      headerErrors(BAD_EMAIL),
-    );
+    await assertHeadersRefused(alone, BAD_EMAIL);
   });
 
   test('given an X-Auth-Key no key can be, when listing shares, then 400 6003 with error_chain 6103', async () => {
     for (const key of ['', 'has a space', 'k\u00e9y-latin1', 'k'.repeat(513)]) {
       const headers = { 'x-auth-email': USER.email, 'x-auth-key': key };
-      assertErrors(await call(h.app, 'GET', base(), { token: null, headers }), 400, headerErrors(BAD_KEY));
+      await assertHeadersRefused(headers, BAD_KEY);
     }
     const alone = { 'x-auth-key': 'has a space' };
-    assertErrors(
-      await call(h.app, 'GET', base(), { token: null, headers: alone }),
-      400,
-      headerErrors(BAD_KEY),
-    );
+    await assertHeadersRefused(alone, BAD_KEY);
   });
 
   test('given both X-Auth headers malformed, when listing shares, then 400 6003 naming both, email first', async () => {
     const headers = { 'x-auth-email': 'nobody', 'x-auth-key': 'has a space' };
-    assertErrors(
-      await call(h.app, 'GET', base(), { token: null, headers }),
-      400,
-      headerErrors(BAD_EMAIL, BAD_KEY),
-    );
+    await assertHeadersRefused(headers, BAD_EMAIL, BAD_KEY);
   });
 
   test('given a malformed header on a change, when creating a share, then 400 6003 and nothing is created', async () => {
