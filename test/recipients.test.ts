@@ -24,7 +24,7 @@ import {
   routeErrors,
 } from './helpers.js';
 import { assertConflict, assertOnePage, assertSuccess, nonEmpty } from './support/assert.js';
-import { assertQueriesRefused } from './support/query.js';
+import { assertBodiesRefused, assertQueriesRefused } from './support/refused.js';
 import { assertIdsNotFound } from './support/not-found.js';
 import {
   accountShare,
@@ -399,34 +399,16 @@ describe('POST /shares/{share_id}/recipients', () => {
 
   test('given no account, when adding, then 400 with a pointer to recipient_account_id', async () => {
     const shareId = await accountShare(h.app, [R1]);
-    assertError(
-      await call(h.app, 'POST', recipientsUrl(shareId), { body: {} }),
-      400,
-      1400,
-      'recipient_account_id is required',
-      '/recipient_account_id',
-    );
-    assertError(
-      await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: '' } }),
-      400,
-      1400,
-      'recipient_account_id must not be empty',
-      '/recipient_account_id',
-    );
-    assertError(
-      await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: 'a'.repeat(33) } }),
-      400,
-      1400,
-      'recipient_account_id must be at most 32 characters',
-      '/recipient_account_id',
-    );
-    assertError(
-      await call(h.app, 'POST', recipientsUrl(shareId), { body: [{ recipient_account_id: R2 }] }),
-      400,
-      1400,
-      'body must be an object',
-      '',
-    );
+    await assertBodiesRefused(h.app, 'POST', recipientsUrl(shareId), [
+      [{}, 'recipient_account_id is required', '/recipient_account_id'],
+      [{ recipient_account_id: '' }, 'recipient_account_id must not be empty', '/recipient_account_id'],
+      [
+        { recipient_account_id: 'a'.repeat(33) },
+        'recipient_account_id must be at most 32 characters',
+        '/recipient_account_id',
+      ],
+      [[{ recipient_account_id: R2 }], 'body must be an object', ''],
+    ]);
     assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 
@@ -573,9 +555,7 @@ describe('PUT /shares/{share_id}/recipients', () => {
       ],
       [[{ recipient_account_id: '' }], 'recipient_account_id must not be empty', '/0/recipient_account_id'],
     ];
-    for (const [body, message, pointer] of cases) {
-      assertError(await call(h.app, 'PUT', recipientsUrl(shareId), { body }), 400, 1400, message, pointer);
-    }
+    await assertBodiesRefused(h.app, 'PUT', recipientsUrl(shareId), cases);
     assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 

@@ -24,7 +24,7 @@ import {
   routeErrors,
 } from './helpers.js';
 import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
-import { assertQueriesRefused } from './support/query.js';
+import { assertBodiesRefused, assertQueriesRefused } from './support/refused.js';
 import { assertIdsNotFound, type IdCall } from './support/not-found.js';
 import { assertConflict, assertOnePage, assertPageInfo, assertSuccess } from './support/assert.js';
 import { accountShare, addR3Token, R3_TOKEN, type Resource } from './support/shares.js';
@@ -348,9 +348,7 @@ describe('POST /shares/{share_id}/resources', () => {
       [noAccount, 'resource_account_id is required', '/resource_account_id'],
       [[valid], 'body must be an object', ''],
     ];
-    for (const [body, message, pointer] of cases) {
-      assertError(await call(h.app, 'POST', resourcesUrl(shareId), { body }), 400, 1400, message, pointer);
-    }
+    await assertBodiesRefused(h.app, 'POST', resourcesUrl(shareId), cases);
     assert.deepEqual(await resourcesOf(shareId), before);
   });
 
