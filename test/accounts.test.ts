@@ -20,6 +20,7 @@ import {
   type Harness,
 } from './helpers.js';
 import { STORE_KIND } from './support/store.js';
+import { assertOnePage, assertPageInfo } from './support/assert.js';
 
 let h: Harness;
 before(async () => {
@@ -50,13 +51,7 @@ describe('GET /accounts', () => {
         settings: { enforce_twofactor: false },
       },
     );
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 1,
-      total_count: 1,
-      total_pages: 1,
-    });
+    assertOnePage(res, 1);
   });
 
   test('given an organization-scoped token, when listing, then every member account by name, none of another organization', async () => {
@@ -91,25 +86,13 @@ describe('GET /accounts', () => {
   test('given pages, a direction and a name filter, when listing, then SQL paging, reverse order and case-insensitive substring', async () => {
     const page2 = await call(h.app, 'GET', '/accounts?per_page=3&page=2', { token: TOKENS.org });
     assert.deepEqual(ids(page2.body), [R3]);
-    assert.deepEqual(page2.body.result_info, {
-      page: 2,
-      per_page: 3,
-      count: 1,
-      total_count: 4,
-      total_pages: 2,
-    });
+    assertPageInfo(page2, 2, 3, 1, 4, 2);
     const desc = await call(h.app, 'GET', '/accounts?direction=desc&per_page=2', { token: TOKENS.org });
     assert.deepEqual(ids(desc.body), [R3, R2]);
     const named = await call(h.app, 'GET', '/accounts?name=aCMe%20r', { token: TOKENS.org });
     assert.deepEqual(ids(named.body), [R1, R2, R3]);
     const none = await call(h.app, 'GET', '/accounts?name=nothing', { token: TOKENS.org });
-    assert.deepEqual(none.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 0,
-      total_count: 0,
-      total_pages: 0,
-    });
+    assertPageInfo(none, 1, 20, 0, 0, 0);
     const beyond = await call(h.app, 'GET', '/accounts?page=9', { token: TOKENS.org });
     assert.deepEqual(ids(beyond.body), []);
     assert.equal(beyond.body.result_info.total_count, 4);

@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { buildApp } from '../src/app.js';
 import type { AuditLogV1, AuditLogV2 } from '../src/cloudflare/audit/schemas.js';
 import { AuditService } from '../src/cloudflare/audit/service.js';
-import { ManualClock } from '../src/lib/clock.js';
+import type { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { applyBootstrap } from '../src/platform/tenancy/bootstrap.js';
 import { seedDemo } from '../src/platform/tenancy/demo.js';
 import { TenancyService } from '../src/platform/tenancy/service.js';
 import { call, hexId } from './helpers.js';
 import { openTestStore, type TestStore } from './support/store.js';
+import { openTenancy } from './support/tenancy.js';
 
 const ORG = hexId(1, 'a');
 const ORG2 = hexId(2, 'a');
@@ -33,9 +34,7 @@ let service: TenancyService;
 let audit: AuditService;
 
 beforeEach(async () => {
-  db = await openTestStore();
-  clock = new ManualClock();
-  service = new TenancyService(db.store.tenancy, clock);
+  ({ db, clock, service } = await openTenancy());
   audit = new AuditService(db.store.audit);
   await service.createOrganization({ id: ORG, name: 'Acme' });
   await service.createOrganization({ id: ORG2, name: 'Other' });

@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InjectOptions } from 'fastify';
-import { hashSecret } from '../src/lib/secrets.js';
 import {
   assertError,
   assertErrors,
@@ -24,7 +23,8 @@ import {
   type Harness,
 } from './helpers.js';
 import { servedRoutes } from './support/contract.js';
-import { nonEmpty } from './support/assert.js';
+import { assertNoRoute, nonEmpty } from './support/assert.js';
+import { addToken } from './support/shares.js';
 
 const UNKNOWN = hexId(0xbeef, 'f');
 const MISSING = 'Missing X-Auth-Key, X-Auth-Email or Authorization headers';
@@ -32,6 +32,14 @@ const UNKNOWN_KEY = 'Unknown X-Auth-Key or X-Auth-Email';
 const userHeaders = { 'x-auth-email': USER.email, 'x-auth-key': USER.key };
 
 let h: Harness;
+
+/** Asserts a share list with exactly `headers` (no token) is refused 400 6003, `causes` in its error chain. */
+async function assertHeadersRefused(
+  headers: Record<string, string>,
+  ...causes: [number, string][]
+): Promise<void> {
+  assertErrors(await call(h.app, 'GET', base(), { token: null, headers }), 400, headerErrors(...causes));
+}
 /** OWNER's account-targeted share (recipient R1, one resource) and organization share (R1 excluded). */
 let S: { id: string; recipientId: string; resourceId: string };
 let O: { id: string; exclusionId: string };
@@ -151,11 +159,7 @@ describe('authentication', () => {
 
   test('given a malformed Authorization header beside a valid email and key, when listing shares, then the Authorization header decides: 400 6111', async () => {
     const headers = { ...userHeaders, authorization: 'Basic b3duZXI6c2VjcmV0' };
-    assertErrors(
-      await call(h.app, 'GET', base(), { token: null, headers }),
-      400,
-      headerErrors(BAD_AUTHORIZATION),
-    );
+    await assertHeadersRefused(headers, BAD_AUTHORIZATION);
   });
 
   test('given well-formed tokens of every shape rshare or Cloudflare issues that match nothing, when listing shares, then 400 1000 as before', async () => {
@@ -175,17 +179,7 @@ describe('authentication', () => {
   test('given tokens an operator may already have written (any visible ASCII, up to 512 characters) and a lowercase scheme, when listing shares, then they keep working', async () => {
     const values = ['bootstrap!#$%&\'*+.^_`|~:=/?@[]{}<>"(),;\\', 'ab', 'y'.repeat(512)];
     for (const [i, value] of values.entries()) {
-      await h.store.tenancy.upsertToken({
-        id: hexId(0x70 + i, 'c'),
-        name: `legacy-${i}`,
-        secret_hash: hashSecret(value),
-        can_edit: false,
-        status: 'active',
-        expires_on: null,
-        created: h.clock.timestamp(),
-        accounts: [OWNER],
-        organizations: [],
-      });
+      await addToken(h, 0x70 + i, value, OWNER, { name: `legacy-${i}`, can_edit: false });
       assert.equal((await call(h.app, 'GET', base(), { token: value })).status, 200, value);
     }
     const lower = await call(h.app, 'GET', base(), {
@@ -206,17 +200,7 @@ describe('authentication', () => {
   test('given a token expiring later, when time passes its expiry, then it works before and answers 1000 after', async () => {
     const secret = 'soon-expiring-token-secret-0010';
     const expires = new Date(h.clock.now() + 60_000).toISOString();
-    await h.store.tenancy.upsertToken({
-      id: hexId(10, 'c'),
-      name: 'token-10',
-      secret_hash: hashSecret(secret),
-      can_edit: false,
-      status: 'active',
-      expires_on: expires,
-      created: h.clock.timestamp(),
-      accounts: [OWNER],
-      organizations: [],
-    });
+    await addToken(h, 10, secret, OWNER, { can_edit: false, expires_on: expires });
     assert.equal((await call(h.app, 'GET', base(), { token: secret })).status, 200);
     h.clock.advance(60_000);
     assertError(await call(h.app, 'GET', base(), { token: secret }), 400, 1000, 'Invalid API Token');
@@ -264,36 +248,24 @@ describe('authentication', () => {
       `${'a'.repeat(250)}@acme.test`,
     ]) {
       const headers = { 'x-auth-email': email, 'x-auth-key': USER.key };
-      assertErrors(await call(h.app, 'GET', base(), { token: null, headers }), 400, headerErrors(BAD_EMAIL));
+      await assertHeadersRefused(headers, BAD_EMAIL);
     }
     const alone = { 'x-auth-email': 'not-an-address' };
-    assertErrors(
-      await call(h.app, 'GET', base(), { token: null, headers: alone }),
-      400,
-      headerErrors(BAD_EMAIL),
-    );
+    await assertHeadersRefused(alone, BAD_EMAIL);
   });
 
   test('given an X-Auth-Key no key can be, when listing shares, then 400 6003 with error_chain 6103', async () => {
     for (const key of ['', 'has a space', 'k\u00e9y-latin1', 'k'.repeat(513)]) {
       const headers = { 'x-auth-email': USER.email, 'x-auth-key': key };
-      assertErrors(await call(h.app, 'GET', base(), { token: null, headers }), 400, headerErrors(BAD_KEY));
+      await assertHeadersRefused(headers, BAD_KEY);
     }
     const alone = { 'x-auth-key': 'has a space' };
-    assertErrors(
-      await call(h.app, 'GET', base(), { token: null, headers: alone }),
-      400,
-      headerErrors(BAD_KEY),
-    );
+    await assertHeadersRefused(alone, BAD_KEY);
   });
 
   test('given both X-Auth headers malformed, when listing shares, then 400 6003 naming both, email first', async () => {
     const headers = { 'x-auth-email': 'nobody', 'x-auth-key': 'has a space' };
-    assertErrors(
-      await call(h.app, 'GET', base(), { token: null, headers }),
-      400,
-      headerErrors(BAD_EMAIL, BAD_KEY),
-    );
+    await assertHeadersRefused(headers, BAD_EMAIL, BAD_KEY);
   });
 
   test('given a malformed header on a change, when creating a share, then 400 6003 and nothing is created', async () => {
@@ -502,17 +474,7 @@ describe('tokens/verify', () => {
   test('given a token with an expiry, when verifying, then the answer carries expires_on', async () => {
     const secret = 'verify-expiring-token-secret11';
     const expires_on = '2030-01-01T00:00:00Z';
-    await h.store.tenancy.upsertToken({
-      id: hexId(11, 'c'),
-      name: 'token-11',
-      secret_hash: hashSecret(secret),
-      can_edit: true,
-      status: 'active',
-      expires_on,
-      created: h.clock.timestamp(),
-      accounts: [OWNER],
-      organizations: [],
-    });
+    await addToken(h, 11, secret, OWNER, { expires_on });
     const res = await call(h.app, 'GET', '/client/v4/user/tokens/verify', { token: secret });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, valid(hexId(11, 'c'), { expires_on }));
@@ -556,14 +518,9 @@ describe('tokens/verify', () => {
 
 describe('routing and operational endpoints', () => {
   test('given an unknown path, when calling it with or without credentials, then 404 7003 "No route for the URI"', async () => {
-    assertError(await call(h.app, 'GET', '/client/v4/nope'), 404, 7003, 'No route for the URI');
-    assertError(
-      await call(h.app, 'GET', '/client/v4/nope', { token: null }),
-      404,
-      7003,
-      'No route for the URI',
-    );
-    assertError(await call(h.app, 'GET', '/client/v5/user/tokens/verify'), 404, 7003, 'No route for the URI');
+    assertNoRoute(await call(h.app, 'GET', '/client/v4/nope'));
+    assertNoRoute(await call(h.app, 'GET', '/client/v4/nope', { token: null }));
+    assertNoRoute(await call(h.app, 'GET', '/client/v5/user/tokens/verify'));
   });
 
   test('given any request, when answered, then it carries an x-request-id (a fresh UUID, or the one the client sent)', async () => {

@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TenancyStore } from '../src/platform/tenancy/store.js';
 import { openTestStore, type TestStore } from './support/store.js';
-import { ManualClock } from '../src/lib/clock.js';
+import { openTenancy } from './support/tenancy.js';
+import type { ManualClock } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { buildApp } from '../src/app.js';
 import { applyBootstrap, loadBootstrapFile } from '../src/platform/tenancy/bootstrap.js';
 import { TenancyService } from '../src/platform/tenancy/service.js';
-import { call } from './helpers.js';
+import { call, hexId as id } from './helpers.js';
 
-const id = (n: number, prefix = ''): string => (prefix + n.toString(16)).padStart(32, '0');
 const ORG = id(1, 'a');
 const PROD = id(1, 'b');
 const STAGING = id(2, 'b');
@@ -33,10 +33,8 @@ let service: TenancyService;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rshare-bootstrap-'));
-  db = await openTestStore();
+  ({ db, clock, service } = await openTenancy());
   store = db.store.tenancy;
-  clock = new ManualClock();
-  service = new TenancyService(store, clock);
 });
 
 afterEach(async () => {

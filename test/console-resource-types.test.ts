@@ -12,6 +12,7 @@ import type { Browser } from 'playwright-core';
 import { hexId } from './helpers.js';
 import { chromiumSkip, launchChromium } from './support/chromium.js';
 import { startServer, type ServerProcess } from './support/process.js';
+import { ACME_DASHBOARD } from './support/resource-types.js';
 
 const SETTLE_MS = 15_000;
 const ORG = hexId(21, 'a');
@@ -31,15 +32,7 @@ const bootstrap = {
 const resourceTypes = {
   builtin_types: false,
   types: {
-    'acme-dashboard': {
-      description: 'A dashboard, shown read-only in the recipient account',
-      meta_schema: {
-        type: 'object',
-        required: ['region'],
-        additionalProperties: false,
-        properties: { region: { enum: ['eu', 'us'] } },
-      },
-    },
+    'acme-dashboard': ACME_DASHBOARD,
     'acme-flag': { meta_schema: { type: 'object' } },
   },
 };

@@ -5,14 +5,13 @@ import { controlRoutes } from '../src/emulator/control/routes.js';
 import { ControlService } from '../src/emulator/control/service.js';
 import type { App } from '../src/http/types.js';
 import { ControlledClock } from '../src/lib/clock.js';
-import { hashSecret } from '../src/lib/secrets.js';
 import type { DeliveryOutcome, DriverRegistry } from '../src/engine/reconciler/drivers/types.js';
 import type { Reconciler } from '../src/engine/reconciler/reconciler.js';
 import { delayedWork } from '../src/engine/reconciler/timing.js';
 import { assertError, base, call, hexId, OWNER, R1, R2, R3, setup, type Harness } from './helpers.js';
 import { buildReconciler, type TestReconcilerOptions } from './support/reconciler.js';
 import { assertSuccess } from './support/assert.js';
-import { accountShare, admin, statuses } from './support/shares.js';
+import { accountShare, addToken, admin, statuses } from './support/shares.js';
 
 const ADMIN = 'admin-token-for-control-tests';
 const RESOURCE_ID = '023e105f4ecef8ad9ca31a8372d0c353';
@@ -297,16 +296,11 @@ describe('/_rshare/clock', () => {
     const secret = 'short-lived-token-secret-0010';
     // A whole second: PostgreSQL keeps expires_on to the second.
     const expires = Math.ceil(c.clock.now() / 1000) * 1000 + 3_600_000;
-    await c.h.store.tenancy.upsertToken({
-      id: hexId(10, 'c'),
+    await addToken(c.h, 10, secret, OWNER, {
       name: 'short-lived',
-      secret_hash: hashSecret(secret),
       can_edit: false,
-      status: 'active',
       expires_on: new Date(expires).toISOString(),
       created: c.clock.timestamp(),
-      accounts: [OWNER],
-      organizations: [],
     });
     await admin(c.app, ADMIN, 'POST', '/clock', { advance_ms: expires - 1 - c.clock.now() });
     assert.equal((await call(c.app, 'GET', base(), { token: secret })).status, 200);

@@ -1,4 +1,4 @@
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +16,8 @@ import { ManualClock } from '../src/lib/clock.js';
 import { applyBootstrap } from '../src/platform/tenancy/bootstrap.js';
 import { TenancyService } from '../src/platform/tenancy/service.js';
 import { call, hexId, type Reply } from './helpers.js';
-import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
+import type { PostgresServer } from './support/postgres.js';
+import { suiteCluster } from './support/postgres-suite.js';
 import { ROOT } from './support/process.js';
 import { buildReconciler } from './support/reconciler.js';
 import { nonEmpty } from './support/assert.js';
@@ -25,9 +26,6 @@ import { nonEmpty } from './support/assert.js';
  * `rshare migrate-store`: an embedded (SQLite) store with data in every table is copied into an empty
  * PostgreSQL database, which must then hold the same rows and answer the API exactly as the source did.
  */
-
-const PG_BIN = findPostgresBin();
-const SKIP = 'PostgreSQL binaries not found';
 
 const ORG = hexId(1, 'a');
 const OWNER = hexId(1, 'b');
@@ -180,18 +178,12 @@ describe('rshare migrate-store: embedded SQLite store copied into PostgreSQL', (
     return counts;
   }
 
-  const skipped = (t: TestContext) => {
-    if (server) return false;
-    t.skip(SKIP);
-    return true;
-  };
+  const cluster = suiteCluster('copy-store');
+  const skipped = cluster.skipped;
 
   before(async () => {
-    if (!PG_BIN) {
-      process.stderr.write(`\n*** copy-store tests SKIPPED: ${SKIP} ***\n\n`);
-      return;
-    }
-    server = await startPostgres();
+    server = await cluster.start();
+    if (!server) return;
     dir = mkdtempSync(join(tmpdir(), 'rshare-copy-'));
     sqlitePath = join(dir, 'rshare.db');
     source = openSqliteStore(sqlitePath);

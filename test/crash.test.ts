@@ -15,6 +15,7 @@ import {
 } from './support/process.js';
 import { serverCall, serverOk } from './support/server-api.js';
 import type { Recipient, Resource } from './support/shares.js';
+import { prefixedId as id } from './helpers.js';
 
 /**
  * Crash recovery of the reconciler, end to end: a real `rshare serve` child process is SIGKILLed while it
@@ -22,7 +23,6 @@ import type { Recipient, Resource } from './support/shares.js';
  * what the database holds (queued work, expired leases) without duplicating or losing anything.
  */
 
-const id = (prefix: string, n: number) => prefix + n.toString(16).padStart(32 - prefix.length, '0');
 const ORG = id('c0', 1);
 const OWNER = id('c1', 0);
 const RECIPIENTS = Array.from({ length: 200 }, (_, i) => id('c2', i + 1));

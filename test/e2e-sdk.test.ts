@@ -18,6 +18,7 @@ import {
   type Harness,
   type Reply,
 } from './helpers.js';
+import { assertOnePage } from './support/assert.js';
 
 type CreateParams = Cloudflare.ResourceSharing.ResourceSharingCreateParams;
 
@@ -394,13 +395,7 @@ describe('over plain HTTP', () => {
     const listed = await http('GET', path);
     assert.equal(listed.status, 200);
     assert.deepEqual(listed.body.result, [created.body.result]);
-    assert.deepEqual(listed.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 1,
-      total_count: 1,
-      total_pages: 1,
-    });
+    assertOnePage(listed, 1);
 
     const got = await http('GET', `${path}/${id}`);
     assert.deepEqual(got.body.result, created.body.result);

@@ -24,7 +24,9 @@ import {
   SHARE_DELETING,
   routeErrors,
 } from './helpers.js';
-import { assertConflict, assertSuccess, nonEmpty } from './support/assert.js';
+import { assertBodiesRefused, assertQueriesRefused } from './support/refused.js';
+import { assertIdsNotFound, type IdCall } from './support/not-found.js';
+import { assertConflict, assertPageInfo, assertSuccess, nonEmpty } from './support/assert.js';
 import {
   accountShare,
   addMember,
@@ -159,9 +161,7 @@ describe('POST /shares/{share_id}/excluded-recipients', () => {
       [{ account_id: 'a'.repeat(33) }, 'account_id must be at most 32 characters', '/account_id'],
       [[{ account_id: R1 }], 'body must be an object', ''],
     ];
-    for (const [body, message, pointer] of cases) {
-      assertError(await call(h.app, 'POST', excludedUrl(shareId), { body }), 400, 1400, message, pointer);
-    }
+    await assertBodiesRefused(h.app, 'POST', excludedUrl(shareId), cases);
     assert.deepEqual(await exclusionsOf(shareId), new Map());
     assert.deepEqual(await recipientsOf(h.app, shareId), recipients);
   });
@@ -227,12 +227,8 @@ describe('DELETE /shares/{share_id}/excluded-recipients/{excluded_recipient_id}'
 
   test('given an unknown exclusion id, when deleting, then 404 Share excluded recipient not found', async () => {
     const shareId = await organizationShare(h);
-    assertError(
-      await call(h.app, 'DELETE', excludedUrl(shareId, `/${hexId(0xbeef)}`)),
-      404,
-      1404,
-      EXCLUSION_NOT_FOUND,
-    );
+    const url = (id: string) => excludedUrl(shareId, `/${id}`);
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef)], [{ method: 'DELETE' }], EXCLUSION_NOT_FOUND);
   });
 
   test('given a read-only token, when deleting an exclusion, then 403 and nothing changes', async () => {
@@ -318,9 +314,7 @@ describe('PUT /shares/{share_id}/excluded-recipients', () => {
       [[{ account_id: R2 }, {}], 'account_id is required', '/1/account_id'],
       [{ account_id: R2 }, 'body must be an array', ''],
     ];
-    for (const [body, message, pointer] of cases) {
-      assertError(await call(h.app, 'PUT', excludedUrl(shareId), { body }), 400, 1400, message, pointer);
-    }
+    await assertBodiesRefused(h.app, 'PUT', excludedUrl(shareId), cases);
     assert.deepEqual(await exclusionsOf(shareId), before);
     assert.deepEqual(await recipientsOf(h.app, shareId), recipients);
   });
@@ -341,13 +335,7 @@ describe('GET /shares/{share_id}/excluded-recipients', () => {
     const res = await call(h.app, 'GET', excludedUrl(shareId));
     assertSuccess(res);
     assert.deepEqual(res.body.result, []);
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 0,
-      total_count: 0,
-      total_pages: 0,
-    });
+    assertPageInfo(res, 1, 20, 0, 0, 0);
   });
 
   test('given three exclusions, when paging with per_page=2, then they come in creation order over two pages', async () => {
@@ -372,20 +360,10 @@ describe('GET /shares/{share_id}/excluded-recipients', () => {
 
   test('given invalid paging, when listing, then 400 with a pointer to the query parameter', async () => {
     const shareId = await organizationShare(h);
-    assertError(
-      await call(h.app, 'GET', excludedUrl(shareId, '?per_page=101')),
-      400,
-      1400,
-      'per_page must be at most 100',
-      '/query/per_page',
-    );
-    assertError(
-      await call(h.app, 'GET', excludedUrl(shareId, '?page=0')),
-      400,
-      1400,
-      'page must be at least 1',
-      '/query/page',
-    );
+    await assertQueriesRefused(h.app, (q) => excludedUrl(shareId, q), [
+      ['?per_page=101', 'per_page must be at most 100', '/query/per_page'],
+      ['?page=0', 'page must be at least 1', '/query/page'],
+    ]);
   });
 
   test('given an unknown share, when listing exclusions, then 404 Share not found', async () => {
@@ -406,15 +384,9 @@ describe('GET /shares/{share_id}/excluded-recipients/{excluded_recipient_id}', (
     const shareId = await organizationShare(h);
     const other = await organizationShare(h);
     const foreign = await exclude(other, R1);
-    for (const id of [hexId(0xbeef), foreign.id]) {
-      assertError(await call(h.app, 'GET', excludedUrl(shareId, `/${id}`)), 404, 1404, EXCLUSION_NOT_FOUND);
-      assertError(
-        await call(h.app, 'DELETE', excludedUrl(shareId, `/${id}`)),
-        404,
-        1404,
-        EXCLUSION_NOT_FOUND,
-      );
-    }
+    const url = (id: string) => excludedUrl(shareId, `/${id}`);
+    const calls: IdCall[] = [{ method: 'GET' }, { method: 'DELETE' }];
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef), foreign.id], calls, EXCLUSION_NOT_FOUND);
     assert.deepEqual([...(await exclusionsOf(other)).values()], [foreign]);
   });
 

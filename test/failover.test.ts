@@ -14,6 +14,7 @@ import {
   type StandbyServer,
 } from './support/postgres.js';
 import { startServer, waitFor, writeOrganizationBootstrap, type ServerProcess } from './support/process.js';
+import { prefixedId as id } from './helpers.js';
 
 /**
  * A failover as production sees it: a PostgreSQL primary with a synchronous standby, PgBouncer in front,
@@ -31,7 +32,6 @@ const SKIP = !findPostgresBin()
     ? 'pgbouncer not found'
     : undefined;
 
-const id = (prefix: string, n: number) => prefix + n.toString(16).padStart(32 - prefix.length, '0');
 const ORG = id('a0', 1);
 const OWNER = id('b0', 0);
 const RECIPIENTS = Array.from({ length: 5 }, (_, i) => id('b1', i + 1));

@@ -19,6 +19,10 @@ export const SHARE_DELETING = 'The share is deleting and can no longer be change
 /** Readable fixed ids: `hexId(1)` is `000…001`. */
 export const hexId = (n: number, prefix = ''): string => (prefix + n.toString(16)).padStart(32, '0');
 
+/** Ids led by `prefix`: `prefixedId('c0', 1)` is `c000…001`, so bulk fixtures keep their kinds apart. */
+export const prefixedId = (prefix: string, n: number): string =>
+  prefix + n.toString(16).padStart(32 - prefix.length, '0');
+
 export const ORG = hexId(1, 'a');
 export const OTHER_ORG = hexId(2, 'a');
 export const OWNER = hexId(1, 'b');

@@ -30,6 +30,7 @@ import {
   type Harness,
   type Reply,
 } from './helpers.js';
+import { assertNoRoute } from './support/assert.js';
 
 const ADMIN = 'admin-token-for-journal-tests';
 const OWNER_TOKEN_ID = hexId(1, 'c');
@@ -126,7 +127,7 @@ describe('request journal', () => {
     const invalid = await call(h.app, 'POST', base(), { body: { name: '' } });
     assertError(invalid, 400, 1400, 'recipients is required', '/recipients');
     const unknown = await call(h.app, 'GET', '/client/v4/nowhere?q=1');
-    assertError(unknown, 404, 7003, 'No route for the URI');
+    assertNoRoute(unknown);
     const entries = await journaled(h);
     assert.deepEqual(
       entries.map((e) => [e.method, e.path, e.operation_id, e.status, e.caller, e.body]),
@@ -145,12 +146,7 @@ describe('request journal', () => {
     assert.equal((await h.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200);
     assertOk(await call(h.app, 'GET', '/_rshare/faults', { token: ADMIN }));
     assertError(await call(h.app, 'GET', '/_rshare/requests'), 403, 10000, 'Authentication error');
-    assertError(
-      await call(h.app, 'GET', '/_rshare/unknown', { token: ADMIN }),
-      404,
-      7003,
-      'No route for the URI',
-    );
+    assertNoRoute(await call(h.app, 'GET', '/_rshare/unknown', { token: ADMIN }));
     assert.deepEqual(await journaled(h), []);
   });
 
@@ -375,12 +371,7 @@ describe('request journal bytes', () => {
       const exact = { name: 'a'.repeat(100 - '{"name":""}'.length) };
       assert.equal(Buffer.byteLength(JSON.stringify(exact)), 100);
       for (const body of [over, exact]) {
-        assertError(
-          await call(h.app, 'POST', '/client/v4/nope', { body }),
-          404,
-          7003,
-          'No route for the URI',
-        );
+        assertNoRoute(await call(h.app, 'POST', '/client/v4/nope', { body }));
       }
       const [atCap, cut] = await journaled(h);
       assert.deepEqual([cut?.body_truncated, cut?.body], [true, `{"name":"${'€'.repeat(30)}`]);
@@ -407,7 +398,7 @@ describe('request journal bytes', () => {
         headers: { 'x-request-id': 'broken-1' },
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
-      assertError(await call(h.app, 'GET', '/client/v4/nope'), 404, 7003, 'No route for the URI');
+      assertNoRoute(await call(h.app, 'GET', '/client/v4/nope'));
       const mine = lines.find((l) => l.reqId === 'broken-1');
       assert.deepEqual(
         [mine?.level, mine?.msg, mine?.err?.message],

@@ -15,6 +15,7 @@ import {
 import { createPostgresDatabase, PG_URL, STORE_KIND } from './support/store.js';
 import { nonEmpty } from './support/assert.js';
 import type { Envelope } from './support/server-api.js';
+import { prefixedId as id } from './helpers.js';
 
 /**
  * Durability under SIGKILL: 8 writers create shares, update resources and replace recipient lists on a
@@ -31,7 +32,6 @@ const WRITERS = 8;
 /** Per writer: enough shares to spread writes over, few enough that each check reads them all quickly. */
 const SHARES_PER_WRITER = 6;
 
-const id = (prefix: string, n: number) => prefix + n.toString(16).padStart(32 - prefix.length, '0');
 const ORG = id('f0', 1);
 const OWNER = id('f1', 0);
 const ACCOUNTS = Array.from({ length: 6 }, (_, i) => id('f2', i + 1));

@@ -16,6 +16,7 @@ import {
   USER,
   type Harness,
 } from './helpers.js';
+import { assertOnePage, assertPageInfo } from './support/assert.js';
 
 const URL = '/client/v4/memberships';
 const userHeaders = { 'x-auth-email': USER.email, 'x-auth-key': USER.key };
@@ -56,13 +57,7 @@ describe('GET /memberships', () => {
   test("given the owner's edit token, when listing, then one accepted Administrator membership of OWNER with every permission writable", async () => {
     const res = await call(h.app, 'GET', URL);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 1,
-      total_count: 1,
-      total_pages: 1,
-    });
+    assertOnePage(res, 1);
     const [m] = res.body.result as Membership[];
     assert.ok(m);
     assert.match(m.id, ID);
@@ -108,13 +103,7 @@ describe('GET /memberships', () => {
   test('given page, per_page, direction, a name and a status, when listing, then Cloudflare pagination and filters apply', async () => {
     const page2 = await call(h.app, 'GET', `${URL}?page=2&per_page=3`, { token: TOKENS.org });
     assert.deepEqual(accountIds(page2), [R3]);
-    assert.deepEqual(page2.body.result_info, {
-      page: 2,
-      per_page: 3,
-      count: 1,
-      total_count: 4,
-      total_pages: 2,
-    });
+    assertPageInfo(page2, 2, 3, 1, 4, 2);
     const desc = await call(h.app, 'GET', `${URL}?direction=desc&order=account.name`, { token: TOKENS.org });
     assert.deepEqual(accountIds(desc), [R3, R2, R1, OWNER]);
     const named = await call(h.app, 'GET', `${URL}?name=r2`, { token: TOKENS.org });

@@ -1,4 +1,4 @@
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { openPostgresStore } from '../src/adapters/postgres/index.js';
 import type { WorkItem } from '../src/engine/reconciler/store.js';
-import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
+import type { PostgresServer } from './support/postgres.js';
+import { suiteCluster } from './support/postgres-suite.js';
 import {
   heldView,
   startServer,
@@ -18,6 +19,7 @@ import {
 } from './support/process.js';
 import { serverOk } from './support/server-api.js';
 import type { Recipient, Resource } from './support/shares.js';
+import { prefixedId as id } from './helpers.js';
 
 /**
  * Several rshare nodes on one PostgreSQL database: two API nodes behind an imaginary load balancer and
@@ -26,10 +28,6 @@ import type { Recipient, Resource } from './support/shares.js';
  * version, with the work queue drained: no item lost to the dead worker, none applied twice.
  */
 
-const PG_BIN = findPostgresBin();
-const SKIP = 'PostgreSQL binaries not found';
-
-const id = (prefix: string, n: number) => prefix + n.toString(16).padStart(32 - prefix.length, '0');
 const ORG = id('a0', 1);
 const OWNER = id('b0', 0);
 /** 110 recipient accounts; share i targets 100 of them starting at 11·i (wrapping), so holdings vary. */
@@ -83,18 +81,12 @@ describe('multi-node: two API nodes and two workers on one PostgreSQL, a worker 
   let workers: ServerProcess[] = [];
   let dbName: string;
 
-  const skipped = (t: TestContext) => {
-    if (server) return false;
-    t.skip(SKIP);
-    return true;
-  };
+  const cluster = suiteCluster('multi-node');
+  const skipped = cluster.skipped;
 
   before(async () => {
-    if (!PG_BIN) {
-      process.stderr.write(`\n*** multi-node tests SKIPPED: ${SKIP} ***\n\n`);
-      return;
-    }
-    server = await startPostgres();
+    server = await cluster.start();
+    if (!server) return;
     dbName = `rshare_multi_${randomBytes(6).toString('hex')}`;
     admin = new pg.Client(server.url);
     await admin.connect();

@@ -8,6 +8,7 @@ import { RESOURCE_TYPES } from '../src/lib/resource-types.js';
 import { BUILTIN_RESOURCE_TYPES } from '../src/platform/resource-types/registry.js';
 import { bindResourceTypes, META_SCHEMAS_EXTENSION } from '../src/platform/resource-types/schemas.js';
 import { CreateShareBody } from '../src/cloudflare/shares/schemas.js';
+import { ACME_DASHBOARD } from './support/resource-types.js';
 
 const hook = { driver: 'webhook', url: 'https://datasets.internal/hook', secret: 'at-least-16-chars' };
 
@@ -16,13 +17,7 @@ const EXAMPLE = {
   builtin_types: true,
   types: {
     'acme-dashboard': {
-      description: 'A dashboard, shown read-only in the recipient account',
-      meta_schema: {
-        type: 'object',
-        required: ['region'],
-        additionalProperties: false,
-        properties: { region: { enum: ['eu', 'us'] } },
-      },
+      ...ACME_DASHBOARD,
       entitlement: 'acme-dashboard',
       driver: 'inventory',
     },

@@ -12,6 +12,7 @@ import { assertError, type Reply } from './helpers.js';
 import { ROOT } from './support/process.js';
 import { openTestStore, type TestStore } from './support/store.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
+import { ACME_DASHBOARD } from './support/resource-types.js';
 
 const ORG = 'a0000000000000000000000000000021';
 const OWNER = 'b0000000000000000000000000000021';
@@ -31,18 +32,13 @@ const BOOTSTRAP: BootstrapFile = {
   tokens: [{ value: TOKEN, name: 'ci', accounts: [OWNER, PEER, NARROW], permissions: ['read', 'edit'] }],
 };
 
-const DASHBOARD_SCHEMA = {
-  type: 'object',
-  required: ['region'],
-  additionalProperties: false,
-  properties: { region: { enum: ['eu', 'us'] } },
-};
+const DASHBOARD_SCHEMA = ACME_DASHBOARD.meta_schema;
 
 const platformTypes = (hookUrl: string, dashboardSchema: object = DASHBOARD_SCHEMA): ResourceTypesFile => ({
   builtin_types: true,
   types: {
     'acme-dashboard': {
-      description: 'A dashboard, shown read-only in the recipient account',
+      ...ACME_DASHBOARD,
       meta_schema: dashboardSchema,
       entitlement: 'dashboards',
       driver: 'inventory',

@@ -23,8 +23,9 @@ import {
   SHARE_DELETING,
   routeErrors,
 } from './helpers.js';
-import { nonEmpty } from './support/assert.js';
-import { assertConflict, assertSuccess } from './support/assert.js';
+import { assertConflict, assertOnePage, assertSuccess, nonEmpty } from './support/assert.js';
+import { assertBodiesRefused, assertQueriesRefused } from './support/refused.js';
+import { assertIdsNotFound } from './support/not-found.js';
 import {
   accountShare,
   organizationShare,
@@ -76,13 +77,7 @@ describe('GET /shares/{share_id}/recipients', () => {
     const shareId = await accountShare(h.app, [R1, R2]);
     const res = await call(h.app, 'GET', recipientsUrl(shareId));
     assertSuccess(res);
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 2,
-      total_count: 2,
-      total_pages: 1,
-    });
+    assertOnePage(res, 2);
     const list = res.body.result as Recipient[];
     assert.deepEqual(list.map((r) => r.account_id).sort(), [R1, R2]);
     for (const r of list) {
@@ -170,13 +165,7 @@ describe('GET /shares/{share_id}/recipients', () => {
     const shareId = await accountShare(h.app, [R1]);
     const res = await call(h.app, 'GET', recipientsUrl(shareId, '?page=1'));
     assertSuccess(res);
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 1,
-      total_count: 1,
-      total_pages: 1,
-    });
+    assertOnePage(res, 1);
   });
 
   test('given include_resources=true, when listing, then every recipient has an empty resources array', async () => {
@@ -225,34 +214,12 @@ describe('GET /shares/{share_id}/recipients', () => {
 
   test('given invalid query parameters, when listing, then 400 with a pointer to the parameter', async () => {
     const shareId = await accountShare(h.app);
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(shareId, '?per_page=0')),
-      400,
-      1400,
-      'per_page must be at least 1',
-      '/query/per_page',
-    );
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(shareId, '?per_page=101')),
-      400,
-      1400,
-      'per_page must be at most 100',
-      '/query/per_page',
-    );
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(shareId, '?page=0')),
-      400,
-      1400,
-      'page must be at least 1',
-      '/query/page',
-    );
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(shareId, '?include_resources=maybe')),
-      400,
-      1400,
-      'include_resources must be a boolean',
-      '/query/include_resources',
-    );
+    await assertQueriesRefused(h.app, (q) => recipientsUrl(shareId, q), [
+      ['?per_page=0', 'per_page must be at least 1', '/query/per_page'],
+      ['?per_page=101', 'per_page must be at most 100', '/query/per_page'],
+      ['?page=0', 'page must be at least 1', '/query/page'],
+      ['?include_resources=maybe', 'include_resources must be a boolean', '/query/include_resources'],
+    ]);
   });
 
   test('given an unknown share, when listing, then 404 Share not found', async () => {
@@ -293,24 +260,16 @@ describe('GET /shares/{share_id}/recipients/{recipient_id}', () => {
 
   test('given an unknown recipient id, when getting it, then 404 Share recipient not found', async () => {
     const shareId = await accountShare(h.app);
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(shareId, `/${hexId(0xbeef)}`)),
-      404,
-      1404,
-      RECIPIENT_NOT_FOUND,
-    );
+    const url = (id: string) => recipientsUrl(shareId, `/${id}`);
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef)], [{ method: 'GET' }], RECIPIENT_NOT_FOUND);
   });
 
   test('given the recipient id of another share, when getting it under this share, then 404 Share recipient not found', async () => {
     const one = await accountShare(h.app, [R1]);
     const other = await accountShare(h.app, [R1]);
     const foreign = (await recipientsOf(h.app, other)).get(R1) as Recipient;
-    assertError(
-      await call(h.app, 'GET', recipientsUrl(one, `/${foreign.id}`)),
-      404,
-      1404,
-      RECIPIENT_NOT_FOUND,
-    );
+    const url = (id: string) => recipientsUrl(one, `/${id}`);
+    await assertIdsNotFound(h.app, url, [foreign.id], [{ method: 'GET' }], RECIPIENT_NOT_FOUND);
   });
 
   test('given a recipient id longer than 32 characters, when getting it, then 400 7003 + 7000 naming the path', async () => {
@@ -440,34 +399,16 @@ describe('POST /shares/{share_id}/recipients', () => {
 
   test('given no account, when adding, then 400 with a pointer to recipient_account_id', async () => {
     const shareId = await accountShare(h.app, [R1]);
-    assertError(
-      await call(h.app, 'POST', recipientsUrl(shareId), { body: {} }),
-      400,
-      1400,
-      'recipient_account_id is required',
-      '/recipient_account_id',
-    );
-    assertError(
-      await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: '' } }),
-      400,
-      1400,
-      'recipient_account_id must not be empty',
-      '/recipient_account_id',
-    );
-    assertError(
-      await call(h.app, 'POST', recipientsUrl(shareId), { body: { recipient_account_id: 'a'.repeat(33) } }),
-      400,
-      1400,
-      'recipient_account_id must be at most 32 characters',
-      '/recipient_account_id',
-    );
-    assertError(
-      await call(h.app, 'POST', recipientsUrl(shareId), { body: [{ recipient_account_id: R2 }] }),
-      400,
-      1400,
-      'body must be an object',
-      '',
-    );
+    await assertBodiesRefused(h.app, 'POST', recipientsUrl(shareId), [
+      [{}, 'recipient_account_id is required', '/recipient_account_id'],
+      [{ recipient_account_id: '' }, 'recipient_account_id must not be empty', '/recipient_account_id'],
+      [
+        { recipient_account_id: 'a'.repeat(33) },
+        'recipient_account_id must be at most 32 characters',
+        '/recipient_account_id',
+      ],
+      [[{ recipient_account_id: R2 }], 'body must be an object', ''],
+    ]);
     assert.deepEqual([...(await recipientsOf(h.app, shareId)).keys()], [R1]);
   });
 
@@ -614,9 +555,7 @@ describe('PUT /shares/{share_id}/recipients', () => {
       ],
       [[{ recipient_account_id: '' }], 'recipient_account_id must not be empty', '/0/recipient_account_id'],
     ];
-    for (const [body, message, pointer] of cases) {
-      assertError(await call(h.app, 'PUT', recipientsUrl(shareId), { body }), 400, 1400, message, pointer);
-    }
+    await assertBodiesRefused(h.app, 'PUT', recipientsUrl(shareId), cases);
     assert.deepEqual(await recipientsOf(h.app, shareId), before);
   });
 
@@ -689,12 +628,8 @@ describe('DELETE /shares/{share_id}/recipients/{recipient_id}', () => {
 
   test('given an unknown recipient id, when deleting, then 404 Share recipient not found', async () => {
     const shareId = await accountShare(h.app, [R1]);
-    assertError(
-      await call(h.app, 'DELETE', recipientsUrl(shareId, `/${hexId(0xbeef)}`)),
-      404,
-      1404,
-      RECIPIENT_NOT_FOUND,
-    );
+    const url = (id: string) => recipientsUrl(shareId, `/${id}`);
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef)], [{ method: 'DELETE' }], RECIPIENT_NOT_FOUND);
   });
 
   test('given an organization share, when deleting a recipient, then 400 with a pointer to the share id and nothing changes', async () => {

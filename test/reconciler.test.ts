@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import type { DeliveryDriver } from '../src/engine/reconciler/drivers/types.js';
 import type { Reconciler, ReconcileReport, TransitionRecord } from '../src/engine/reconciler/reconciler.js';
-import { hashSecret } from '../src/lib/secrets.js';
 import { deriveShareRecipients } from '../src/engine/reconciler/derive.js';
 import { newId } from '../src/lib/ids.js';
 import {
@@ -25,6 +24,7 @@ import { buildReconciler } from './support/reconciler.js';
 import { assertSuccess, nonEmpty } from './support/assert.js';
 import {
   addMember,
+  addToken,
   createShare,
   recipientList,
   statuses,
@@ -531,17 +531,7 @@ describe('Reconciler: organization-targeted share', () => {
     }
     const target = extra[17] as string;
     const targetToken = 'member-seventeen-token-secret';
-    await h.store.tenancy.upsertToken({
-      id: hexId(99, 'c'),
-      name: 'member-17',
-      secret_hash: hashSecret(targetToken),
-      can_edit: true,
-      status: 'active',
-      expires_on: null,
-      created: now,
-      accounts: [target],
-      organizations: [],
-    });
+    await addToken(h, 99, targetToken, target, { name: 'member-17', created: now });
     await reconciler.reconcileOnce(); // the organization re-derivation queued by the new members
 
     const share = await reconciledShare('organization');
@@ -837,6 +827,21 @@ function dyingReconciler(dies: () => boolean) {
   });
 }
 
+/** PUTs the share's recipients as exactly `accounts` (204). */
+async function replaceRecipients(shareId: string, accounts: string[]): Promise<void> {
+  const res = await call(h.app, 'PUT', `${base()}/${shareId}/recipients`, { body: toAccounts(accounts) });
+  assert.equal(res.status, 204, JSON.stringify(res.body));
+}
+
+/** R1's association status once `reconciler` has had five passes, ten minutes apart (past any backoff). */
+async function r1AfterRetries(reconciler: Reconciler, shareId: string): Promise<string | undefined> {
+  for (let i = 0; i < 5; i++) {
+    h.clock.advance(10 * 60_000);
+    await reconciler.reconcileOnce();
+  }
+  return (await recipients(shareId)).find((r) => r.account_id === R1)?.association_status;
+}
+
 describe('Reconciler: a process killed between a delivery and its record', () => {
   test('given a resource delivered but not recorded (the process died in between), when the recipient is removed before the retry, then the resource is removed from its account', async () => {
     let dies = true;
@@ -845,17 +850,9 @@ describe('Reconciler: a process killed between a delivery and its record', () =>
     await dying.reconcileOnce();
     assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'delivered before the "kill"');
 
-    const put = await call(h.app, 'PUT', `${base()}/${share.id}/recipients`, {
-      body: [{ recipient_account_id: R2 }],
-    });
-    assert.equal(put.status, 204);
+    await replaceRecipients(share.id, [R2]);
     dies = false;
-    for (let i = 0; i < 5; i++) {
-      h.clock.advance(10 * 60_000);
-      await dying.reconcileOnce();
-    }
-    const r1 = (await recipients(share.id)).find((r) => r.account_id === R1);
-    assert.equal(r1?.association_status, 'disassociated');
+    assert.equal(await r1AfterRetries(dying, share.id), 'disassociated');
     assert.deepEqual(await inventory(R1, TOKENS.r1), []);
   });
 
@@ -866,25 +863,14 @@ describe('Reconciler: a process killed between a delivery and its record', () =>
     await dying.reconcileOnce();
     assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'delivered and recorded');
 
-    const remove = await call(h.app, 'PUT', `${base()}/${share.id}/recipients`, {
-      body: [{ recipient_account_id: R2 }],
-    });
-    assert.equal(remove.status, 204);
+    await replaceRecipients(share.id, [R2]);
     dies = true;
     await dying.reconcileOnce();
     assert.deepEqual(await inventory(R1, TOKENS.r1), [], 'removed before the "kill"');
 
-    const addBack = await call(h.app, 'PUT', `${base()}/${share.id}/recipients`, {
-      body: [{ recipient_account_id: R1 }, { recipient_account_id: R2 }],
-    });
-    assert.equal(addBack.status, 204);
+    await replaceRecipients(share.id, [R1, R2]);
     dies = false;
-    for (let i = 0; i < 5; i++) {
-      h.clock.advance(10 * 60_000);
-      await dying.reconcileOnce();
-    }
-    const r1 = (await recipients(share.id)).find((r) => r.account_id === R1);
-    assert.equal(r1?.association_status, 'associated');
+    assert.equal(await r1AfterRetries(dying, share.id), 'associated');
     assert.equal((await inventory(R1, TOKENS.r1)).length, 1, 'the account holds the resource again');
   });
 });

@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hashSecret } from '../src/lib/secrets.js';
 import { STORE_KIND } from './support/store.js';
 import {
   base,
@@ -15,7 +14,7 @@ import {
   USER,
   type Harness,
 } from './helpers.js';
-import { addMember } from './support/shares.js';
+import { addMember, addToken } from './support/shares.js';
 
 /**
  * Work per request, counted (never timed) through the store's own connection: SQLite statements run, or
@@ -73,13 +72,8 @@ describe('request cost: statements per request on the store connection', () => {
     for (const id of wide) {
       await addMember(h, id, `wide ${id}`, now);
     }
-    await h.store.tenancy.upsertToken({
-      id: hexId(10, 'c'),
+    await addToken(h, 10, WIDE_TOKEN, OWNER, {
       name: 'wide',
-      secret_hash: hashSecret(WIDE_TOKEN),
-      can_edit: true,
-      status: 'active',
-      expires_on: null,
       created: now,
       accounts: [...wide, OWNER],
       organizations: [ORG],

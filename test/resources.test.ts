@@ -24,7 +24,9 @@ import {
   routeErrors,
 } from './helpers.js';
 import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
-import { assertConflict, assertSuccess } from './support/assert.js';
+import { assertBodiesRefused, assertQueriesRefused } from './support/refused.js';
+import { assertIdsNotFound, type IdCall } from './support/not-found.js';
+import { assertConflict, assertOnePage, assertPageInfo, assertSuccess } from './support/assert.js';
 import { accountShare, addR3Token, R3_TOKEN, type Resource } from './support/shares.js';
 
 const RESOURCE_NOT_FOUND = 'Share resource not found';
@@ -88,13 +90,7 @@ describe('GET /shares/{share_id}/resources', () => {
     const shareId = await accountShare(h.app);
     const res = await call(h.app, 'GET', resourcesUrl(shareId));
     assertSuccess(res);
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 1,
-      total_count: 1,
-      total_pages: 1,
-    });
+    assertOnePage(res, 1);
     assert.equal(res.body.result.length, 1);
     assertResource(res.body.result[0], {
       resource_id: SEED_RESOURCE_ID,
@@ -163,46 +159,18 @@ describe('GET /shares/{share_id}/resources', () => {
       resourcesUrl(shareId, '?resource_type=gateway-policy&per_page=3&page=2'),
     );
     assertSuccess(filtered);
-    assert.deepEqual(filtered.body.result_info, {
-      page: 2,
-      per_page: 3,
-      count: 1,
-      total_count: 4,
-      total_pages: 2,
-    });
+    assertPageInfo(filtered, 2, 3, 1, 4, 2);
     assert.deepEqual(filtered.body.result, [all[4]]);
   });
 
   test('given invalid filters, when listing, then 400 with a pointer to the query parameter', async () => {
     const shareId = await accountShare(h.app);
-    assertError(
-      await call(h.app, 'GET', resourcesUrl(shareId, '?status=gone')),
-      400,
-      1400,
-      'status must be one of: active, deleting, deleted',
-      '/query/status',
-    );
-    assertError(
-      await call(h.app, 'GET', resourcesUrl(shareId, '?resource_type=zone')),
-      400,
-      1400,
-      `resource_type must be one of: ${TYPES}`,
-      '/query/resource_type',
-    );
-    assertError(
-      await call(h.app, 'GET', resourcesUrl(shareId, '?per_page=0')),
-      400,
-      1400,
-      'per_page must be at least 1',
-      '/query/per_page',
-    );
-    assertError(
-      await call(h.app, 'GET', resourcesUrl(shareId, '?page=x')),
-      400,
-      1400,
-      'page must be an integer',
-      '/query/page',
-    );
+    await assertQueriesRefused(h.app, (q) => resourcesUrl(shareId, q), [
+      ['?status=gone', 'status must be one of: active, deleting, deleted', '/query/status'],
+      ['?resource_type=zone', `resource_type must be one of: ${TYPES}`, '/query/resource_type'],
+      ['?per_page=0', 'per_page must be at least 1', '/query/per_page'],
+      ['?page=x', 'page must be an integer', '/query/page'],
+    ]);
   });
 
   test('given an unknown share, when listing resources, then 404 Share not found', async () => {
@@ -222,29 +190,20 @@ describe('GET /shares/{share_id}/resources/{share_resource_id}', () => {
 
   test('given an unknown resource id, when getting it, then 404 Share resource not found', async () => {
     const shareId = await accountShare(h.app);
-    assertError(
-      await call(h.app, 'GET', resourcesUrl(shareId, `/${hexId(0xbeef)}`)),
-      404,
-      1404,
-      RESOURCE_NOT_FOUND,
-    );
+    const url = (id: string) => resourcesUrl(shareId, `/${id}`);
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef)], [{ method: 'GET' }], RESOURCE_NOT_FOUND);
   });
 
   test('given the resource id of another share, when getting it under this share, then 404 Share resource not found', async () => {
     const one = await accountShare(h.app);
     const other = await accountShare(h.app);
     const foreign = await seedResource(other);
-    assertError(await call(h.app, 'GET', resourcesUrl(one, `/${foreign.id}`)), 404, 1404, RESOURCE_NOT_FOUND);
-    assertError(
-      await call(h.app, 'PUT', resourcesUrl(one, `/${foreign.id}`), { body: { meta: {} } }),
-      404,
-      1404,
-      RESOURCE_NOT_FOUND,
-    );
-    assertError(
-      await call(h.app, 'DELETE', resourcesUrl(one, `/${foreign.id}`)),
-      404,
-      1404,
+    const calls: IdCall[] = [{ method: 'GET' }, { method: 'PUT', body: { meta: {} } }, { method: 'DELETE' }];
+    await assertIdsNotFound(
+      h.app,
+      (id) => resourcesUrl(one, `/${id}`),
+      [foreign.id],
+      calls,
       RESOURCE_NOT_FOUND,
     );
     assert.deepEqual(await seedResource(other), foreign);
@@ -389,9 +348,7 @@ describe('POST /shares/{share_id}/resources', () => {
       [noAccount, 'resource_account_id is required', '/resource_account_id'],
       [[valid], 'body must be an object', ''],
     ];
-    for (const [body, message, pointer] of cases) {
-      assertError(await call(h.app, 'POST', resourcesUrl(shareId), { body }), 400, 1400, message, pointer);
-    }
+    await assertBodiesRefused(h.app, 'POST', resourcesUrl(shareId), cases);
     assert.deepEqual(await resourcesOf(shareId), before);
   });
 
@@ -465,12 +422,9 @@ describe('PUT /shares/{share_id}/resources/{share_resource_id}', () => {
 
   test('given an unknown resource id, when updating, then 404 Share resource not found', async () => {
     const shareId = await accountShare(h.app);
-    assertError(
-      await call(h.app, 'PUT', resourcesUrl(shareId, `/${hexId(0xbeef)}`), { body: { meta: {} } }),
-      404,
-      1404,
-      RESOURCE_NOT_FOUND,
-    );
+    const url = (id: string) => resourcesUrl(shareId, `/${id}`);
+    const put: IdCall = { method: 'PUT', body: { meta: {} } };
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef)], [put], RESOURCE_NOT_FOUND);
   });
 
   test('given a read-only token, when updating a resource, then 403 and nothing changes', async () => {
@@ -506,12 +460,8 @@ describe('DELETE /shares/{share_id}/resources/{share_resource_id}', () => {
 
   test('given an unknown resource id, when deleting, then 404 Share resource not found', async () => {
     const shareId = await accountShare(h.app);
-    assertError(
-      await call(h.app, 'DELETE', resourcesUrl(shareId, `/${hexId(0xbeef)}`)),
-      404,
-      1404,
-      RESOURCE_NOT_FOUND,
-    );
+    const url = (id: string) => resourcesUrl(shareId, `/${id}`);
+    await assertIdsNotFound(h.app, url, [hexId(0xbeef)], [{ method: 'DELETE' }], RESOURCE_NOT_FOUND);
   });
 
   test('given a read-only token, when deleting a resource, then 403 and nothing changes', async () => {
@@ -535,13 +485,7 @@ describe('resources seen by recipients and others', () => {
     });
     assertSuccess(list);
     assert.deepEqual(list.body.result, [owner[1]]);
-    assert.deepEqual(list.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 1,
-      total_count: 1,
-      total_pages: 1,
-    });
+    assertOnePage(list, 1);
     const one = await call(h.app, 'GET', resourcesUrl(shareId, `/${owner[0]?.id}`, R1), { token: TOKENS.r1 });
     assertSuccess(one);
     assert.deepEqual(one.body.result, owner[0]);

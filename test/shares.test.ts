@@ -25,6 +25,7 @@ import {
   routeErrors,
 } from './helpers.js';
 import { addR3Token, R3_TOKEN, recipientList } from './support/shares.js';
+import { assertOnePage } from './support/assert.js';
 
 const RESOURCE_TYPE_ENUM =
   'custom-ruleset, gateway-policy, gateway-destination-ip, gateway-block-page-settings, gateway-extended-email-matching, idp-federation-grant, trust-grant';
@@ -83,6 +84,20 @@ async function resourcesOf(h: Harness, shareId: string): Promise<Json[]> {
   const res = await call(h.app, 'GET', `${base()}/${shareId}/resources?per_page=100`);
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body.result;
+}
+
+/** POSTs a share with `opts`, asserts the refusal `status code message`, and that no share was created. */
+async function assertCreateRefused(
+  h: Harness,
+  status: number,
+  code: number,
+  message: string,
+  opts: Parameters<typeof call>[3],
+): Promise<void> {
+  const count = async () => (await list(h, '?per_page=100')).body.result_info.total_count;
+  const before = await count();
+  assertError(await call(h.app, 'POST', base(), opts), status, code, message);
+  assert.equal(await count(), before);
 }
 
 describe('POST /accounts/{account_id}/shares', () => {
@@ -430,18 +445,14 @@ describe('POST /accounts/{account_id}/shares', () => {
   });
 
   test('POST /shares: given malformed JSON, when creating, then 400 code 6007 and nothing is created', async () => {
-    const before = (await list(h, '?per_page=100')).body.result_info.total_count;
-    const res = await call(h.app, 'POST', base(), {
+    await assertCreateRefused(h, 400, 6007, 'Malformed JSON in request body', {
       body: '{"name": "x", "recipients": [',
       headers: { 'content-type': 'application/json' },
     });
-    assertError(res, 400, 6007, 'Malformed JSON in request body');
-    assert.equal((await list(h, '?per_page=100')).body.result_info.total_count, before);
   });
 
   test('POST /shares: given bytes that are not UTF-8 in the name (Latin-1), when creating, then 400 code 6007 and nothing is created', async () => {
-    const before = (await list(h, '?per_page=100')).body.result_info.total_count;
-    const res = await call(h.app, 'POST', base(), {
+    await assertCreateRefused(h, 400, 6007, 'Malformed JSON in request body', {
       body: Buffer.concat([
         Buffer.from('{"name":"caf'),
         Buffer.from([0xe9]),
@@ -449,8 +460,6 @@ describe('POST /accounts/{account_id}/shares', () => {
       ]),
       headers: { 'content-type': 'application/json' },
     });
-    assertError(res, 400, 6007, 'Malformed JSON in request body');
-    assert.equal((await list(h, '?per_page=100')).body.result_info.total_count, before);
   });
 
   test('POST /shares: given a body of arrays nested 100,000 levels deep, when creating, then 400 pointing at the 65th level', async () => {
@@ -462,13 +471,16 @@ describe('POST /accounts/{account_id}/shares', () => {
   });
 
   test('POST /shares: given an XML body, when creating, then 415 code 1415 and nothing is created', async () => {
-    const before = (await list(h, '?per_page=100')).body.result_info.total_count;
-    const res = await call(h.app, 'POST', base(), {
-      body: '<share/>',
-      headers: { 'content-type': 'application/xml' },
-    });
-    assertError(res, 415, 1415, 'Unsupported Content-Type application/xml; use application/json');
-    assert.equal((await list(h, '?per_page=100')).body.result_info.total_count, before);
+    await assertCreateRefused(
+      h,
+      415,
+      1415,
+      'Unsupported Content-Type application/xml; use application/json',
+      {
+        body: '<share/>',
+        headers: { 'content-type': 'application/xml' },
+      },
+    );
   });
 
   test('POST /shares: given a text/plain body, when creating, then 415 code 1415', async () => {
@@ -480,20 +492,17 @@ describe('POST /accounts/{account_id}/shares', () => {
   });
 
   test('POST /shares: given a body over 1 MiB, when creating, then 413 code 1413 and nothing is created', async () => {
-    const before = (await list(h, '?per_page=100')).body.result_info.total_count;
-    const res = await call(h.app, 'POST', base(), {
+    await assertCreateRefused(h, 413, 1413, 'Request body is larger than 1048576 bytes', {
       body: JSON.stringify({ ...seedShareBody(), name: 'x'.repeat(1024 * 1024) }),
       headers: { 'content-type': 'application/json' },
     });
-    assertError(res, 413, 1413, 'Request body is larger than 1048576 bytes');
-    assert.equal((await list(h, '?per_page=100')).body.result_info.total_count, before);
   });
 
   test('POST /shares: given a read-only token, when creating, then 403 code 10000 and nothing is created', async () => {
-    const before = (await list(h, '?per_page=100')).body.result_info.total_count;
-    const res = await call(h.app, 'POST', base(), { token: TOKENS.ownerRead, body: seedShareBody() });
-    assertError(res, 403, 10000, 'Authentication error');
-    assert.equal((await list(h, '?per_page=100')).body.result_info.total_count, before);
+    await assertCreateRefused(h, 403, 10000, 'Authentication error', {
+      token: TOKENS.ownerRead,
+      body: seedShareBody(),
+    });
   });
 
   test('POST /shares: given an account outside the token scope, when creating, then 403 code 10000', async () => {
@@ -701,13 +710,7 @@ describe('GET /accounts/{account_id}/shares', () => {
     const d = res.body.result[3];
     assert.equal(d.account_name, 'Acme R1');
     assert.deepEqual(d.tags, { env: 'prod' });
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 4,
-      total_count: 4,
-      total_pages: 1,
-    });
+    assertOnePage(res, 4);
     for (const s of res.body.result) {
       assert.equal('resources' in s, false);
       assert.equal('associating_recipient_count' in s, false);
@@ -1214,13 +1217,7 @@ describe('GET /organizations/{organization_id}/shares', () => {
     );
     const own = await call(h.app, 'GET', `${base()}/${B}`);
     assert.deepEqual(res.body.result[1], own.body.result);
-    assert.deepEqual(res.body.result_info, {
-      page: 1,
-      per_page: 20,
-      count: 3,
-      total_count: 3,
-      total_pages: 1,
-    });
+    assertOnePage(res, 3);
     assert.equal((await orgIds('?per_page=100')).includes(S), false);
   });
 

@@ -222,6 +222,13 @@ const tenancyOnly = (doc: StateDocument): StateDocument => ({
   work: [],
 });
 
+/** A store filled by `populate` and the document it exports: where each snapshot suite starts. */
+async function populated(): Promise<{ t: StateHarness; shares: Shares; doc: StateDocument }> {
+  const t = await open();
+  const shares = await populate(t);
+  return { t, shares, doc: await t.service.exportState() };
+}
+
 const clone = (doc: StateDocument): StateDocument => structuredClone(doc);
 
 describe('state snapshots', () => {
@@ -229,9 +236,7 @@ describe('state snapshots', () => {
   let shares: Shares;
   let doc: StateDocument;
   before(async () => {
-    t = await open();
-    shares = await populate(t);
-    doc = await t.service.exportState();
+    ({ t, shares, doc } = await populated());
   });
   after(() => t.close());
 
@@ -365,10 +370,8 @@ describe('a snapshot imported into another store', () => {
   let shares: Shares;
   let doc: StateDocument;
   before(async () => {
-    source = await open();
+    ({ t: source, shares, doc } = await populated());
     target = await open();
-    shares = await populate(source);
-    doc = await source.service.exportState();
     await target.service.importState(clone(doc));
   });
   after(async () => {
@@ -423,9 +426,7 @@ describe(
     let sqliteApp: App;
     let postgres: TestStore;
     before(async () => {
-      source = await open();
-      shares = await populate(source);
-      doc = await source.service.exportState();
+      ({ t: source, shares, doc } = await populated());
       dir = mkdtempSync(join(tmpdir(), 'rshare-state-'));
       sqlite = openSqliteStore(join(dir, 'rshare.db'));
       sqliteApp = await buildApp({ store: sqlite, clock: source.clock });
@@ -460,9 +461,7 @@ describe('clear', () => {
   let t: StateHarness;
   let doc: StateDocument;
   before(async () => {
-    t = await open();
-    await populate(t);
-    doc = await t.service.exportState();
+    ({ t, doc } = await populated());
     await t.service.clear();
   });
   after(() => t.close());
@@ -499,9 +498,7 @@ describe('clear one organization', () => {
   let before_: StateDocument;
   let removed: { shares: number };
   before(async () => {
-    t = await open();
-    shares = await populate(t);
-    before_ = await t.service.exportState();
+    ({ t, shares, doc: before_ } = await populated());
     removed = await t.service.clearOrganization(ORG);
   });
   after(() => t.close());
@@ -648,9 +645,7 @@ describe('invalid documents', () => {
   let t: StateHarness;
   let doc: StateDocument;
   before(async () => {
-    t = await open();
-    await populate(t);
-    doc = await t.service.exportState();
+    ({ t, doc } = await populated());
   });
   after(() => t.close());
 

@@ -13,8 +13,19 @@ import { isStoreUnavailable } from '../src/lib/outage.js';
 import { createPool, transaction } from '../src/adapters/postgres/database.js';
 import { SqliteStore } from '../src/adapters/sqlite/index.js';
 import type { ReconcilerLogger } from '../src/engine/reconciler/reconciler.js';
-import { assertError, base, call, R1, seedShareBody, setup, type Harness, type Reply } from './helpers.js';
-import { findPostgresBin, startPostgres, type PostgresServer } from './support/postgres.js';
+import {
+  assertError,
+  base,
+  call,
+  prefixedId,
+  R1,
+  seedShareBody,
+  setup,
+  type Harness,
+  type Reply,
+} from './helpers.js';
+import type { PostgresServer } from './support/postgres.js';
+import { suiteCluster } from './support/postgres-suite.js';
 import { freePort } from './support/port.js';
 import { startServer, waitFor, writeOrganizationBootstrap, type ServerProcess } from './support/process.js';
 import { STORE_KIND } from './support/store.js';
@@ -277,27 +288,18 @@ describe('store outage: PostgreSQL pool bounds', () => {
   });
 });
 
-const PG_BIN = findPostgresBin();
-const PG_SKIP = 'PostgreSQL binaries not found';
-
 describe('store outage: PostgreSQL', () => {
   let server: PostgresServer | undefined;
   let dir: string | undefined;
   let node: ServerProcess | undefined;
 
-  const skipped = (t: TestContext) => {
-    if (server) return false;
-    t.skip(PG_SKIP);
-    return true;
-  };
+  const cluster = suiteCluster('PostgreSQL store-outage');
+  const skipped = cluster.skipped;
 
   before(async () => {
-    if (!PG_BIN) {
-      process.stderr.write(`\n*** PostgreSQL store-outage tests SKIPPED: ${PG_SKIP} ***\n\n`);
-      return;
-    }
     // Commits acknowledged before an immediate stop must survive it: synchronous_commit stays on.
-    server = await startPostgres({ durableCommits: true });
+    server = await cluster.start({ durableCommits: true });
+    if (!server) return;
     dir = mkdtempSync(join(tmpdir(), 'rshare-outage-'));
   });
 
@@ -361,10 +363,9 @@ describe('store outage: PostgreSQL', () => {
   test('given rshare serve under concurrent writes, when PostgreSQL stops and starts again, then every request is answered (201 or 503), /readyz follows, the process stays up, every acknowledged share survives, new writes work and the reconciler converges', async (t) => {
     if (skipped(t)) return;
     const pgServer = server!;
-    const id = (prefix: string, n: number) => prefix + n.toString(16).padStart(32 - prefix.length, '0');
-    const ORG = id('a0', 1);
-    const OWNER = id('b0', 0);
-    const ACCOUNTS = Array.from({ length: 8 }, (_, i) => id('b1', i + 1));
+    const ORG = prefixedId('a0', 1);
+    const OWNER = prefixedId('b0', 0);
+    const ACCOUNTS = Array.from({ length: 8 }, (_, i) => prefixedId('b1', i + 1));
     const TOKEN = 'store-outage-owner-edit-token-01';
     const bootstrap = join(dir!, 'bootstrap.json');
     writeOrganizationBootstrap(bootstrap, {

@@ -61,6 +61,31 @@ async function inventoryOf(h: Harness, account: string, token: string): Promise<
   );
 }
 
+/**
+ * Asserts `account` is an associated recipient holding nothing, its resource marked with the missing
+ * entitlement; returns the share's recipients.
+ */
+async function assertMissingEntitlement(h: Harness, shareId: string, account: string, token: string) {
+  const recipients = await recipientsOf(h.app, shareId, { include: true });
+  assert.equal(recipients.get(account)?.association_status, 'associated', account);
+  assert.deepEqual(recipients.get(account)?.resources, [missingEntitlement], account);
+  assert.deepEqual(await inventoryOf(h, account, token), [], account);
+  return recipients;
+}
+
+/** A harness with a reconciler on its store, the tenancy service, and R3's token (token number `n`). */
+async function withReconciler(
+  n: number,
+): Promise<{ h: Harness; reconciler: Reconciler; service: TenancyService }> {
+  const h = await setup();
+  await addToken(h, n, R3_TOKEN, R3);
+  return {
+    h,
+    reconciler: buildReconciler({ store: h.store, clock: h.clock }),
+    service: new TenancyService(h.store.tenancy, h.clock),
+  };
+}
+
 const applied = { resource_id: RESOURCE_ID, resource_version: 1, error: '', terminal: false };
 const missingEntitlement = {
   resource_id: RESOURCE_ID,
@@ -76,10 +101,7 @@ describe('organization shares follow account moves and entitlements', () => {
   let shareId: string;
 
   before(async () => {
-    h = await setup();
-    reconciler = buildReconciler({ store: h.store, clock: h.clock });
-    service = new TenancyService(h.store.tenancy, h.clock);
-    await addToken(h, 20, R3_TOKEN, R3);
+    ({ h, reconciler, service } = await withReconciler(20));
   });
   after(() => h.close());
 
@@ -221,10 +243,7 @@ describe('organization shares follow account moves and entitlements', () => {
 
     await reconciler.reconcileOnce();
 
-    const recipients = await recipientsOf(h.app, shareId, { include: true });
-    assert.equal(recipients.get(R3)?.association_status, 'associated');
-    assert.deepEqual(recipients.get(R3)?.resources, [missingEntitlement]);
-    assert.deepEqual(await inventoryOf(h, R3, R3_TOKEN), []);
+    const recipients = await assertMissingEntitlement(h, shareId, R3, R3_TOKEN);
     // Other recipients keep the resource.
     assert.deepEqual(recipients.get(R1)?.resources, [applied]);
     assert.deepEqual(await inventoryOf(h, R1, TOKENS.r1), [`${shareId}/${RESOURCE_ID}@1`]);
@@ -242,10 +261,7 @@ describe('organization shares follow account moves and entitlements', () => {
   test('setEntitlements: given another list still without custom-ruleset, when reconciled, then the error stays terminal and nothing is applied', async () => {
     await service.setEntitlements(R3, ['gateway-policy', 'idp-federation-grant']);
     await reconciler.reconcileOnce();
-    const r = (await recipientsOf(h.app, shareId, { include: true })).get(R3);
-    assert.equal(r?.association_status, 'associated');
-    assert.deepEqual(r.resources, [missingEntitlement]);
-    assert.deepEqual(await inventoryOf(h, R3, R3_TOKEN), []);
+    await assertMissingEntitlement(h, shareId, R3, R3_TOKEN);
   });
 
   test('setEntitlements: given R3 regains the entitlement, when reconciled, then the resource is applied and the error cleared', async () => {
@@ -279,10 +295,7 @@ describe('organization shares follow account moves and entitlements', () => {
 
     await reconciler.reconcileOnce();
 
-    const r = (await recipientsOf(h.app, shareId, { include: true })).get(LATE);
-    assert.equal(r?.association_status, 'associated');
-    assert.deepEqual(r.resources, [missingEntitlement]);
-    assert.deepEqual(await inventoryOf(h, LATE, LATE_TOKEN), []);
+    await assertMissingEntitlement(h, shareId, LATE, LATE_TOKEN);
   });
 
   test('applyBootstrap: given a re-applied file moving an account out and changing entitlements, when reconciled, then both take effect', async () => {
@@ -433,10 +446,7 @@ describe('an owner that leaves its organization', () => {
   let otherShare: string;
 
   before(async () => {
-    h = await setup();
-    reconciler = buildReconciler({ store: h.store, clock: h.clock });
-    service = new TenancyService(h.store.tenancy, h.clock);
-    await addToken(h, 22, R3_TOKEN, R3);
+    ({ h, reconciler, service } = await withReconciler(22));
     const byAccount = await call(h.app, 'POST', base(), {
       body: {
         ...orgShareBody(),

@@ -2,14 +2,14 @@ import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TenancyStore } from '../src/platform/tenancy/store.js';
 import { openStore } from '../src/adapters/open.js';
-import { openTestStore, PG_POOLER, type TestStore } from './support/store.js';
-import { ManualClock } from '../src/lib/clock.js';
+import { PG_POOLER, type TestStore } from './support/store.js';
+import { openTenancy } from './support/tenancy.js';
+import { hexId as id } from './helpers.js';
 import { hashSecret } from '../src/lib/secrets.js';
 import { formatDemoBanner, seedDemo } from '../src/platform/tenancy/demo.js';
-import { TenancyService } from '../src/platform/tenancy/service.js';
+import type { TenancyService } from '../src/platform/tenancy/service.js';
 import type { TokenRow, UserRow } from '../src/platform/tenancy/store.js';
 
-const id = (n: number, prefix = ''): string => (prefix + n.toString(16)).padStart(32, '0');
 const ORG = id(1, 'a');
 const ORG2 = id(2, 'a');
 const A1 = id(1, 'b');
@@ -20,14 +20,11 @@ const T1 = '2026-01-02T00:00:00.000000Z';
 
 let db: TestStore;
 let store: TenancyStore;
-let clock: ManualClock;
 let service: TenancyService;
 
 beforeEach(async () => {
-  db = await openTestStore();
+  ({ db, service } = await openTenancy());
   store = db.store.tenancy;
-  clock = new ManualClock();
-  service = new TenancyService(store, clock);
 });
 
 afterEach(() => db.close());

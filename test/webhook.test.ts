@@ -91,12 +91,28 @@ const policy = (n: number, meta: Record<string, unknown> = { rule: 'deny', n }) 
   meta,
 });
 
+interface HookedShare {
+  id: string;
+  resources: Resource[];
+  /** The first resource. */
+  resource: Resource;
+  recipientIds: Map<string, string>;
+  /** R1's recipient id. */
+  recipientId: string;
+}
+
+/** A share of `resources` to `recipients` (R1 among them), with the ids the API gave them. */
 async function hookedShare(
   recipients: string[] = [R1],
   resources: Record<string, unknown>[] = [policy(1)],
-): Promise<{ id: string; resources: Resource[]; recipientIds: Map<string, string> }> {
+): Promise<HookedShare> {
   const { id } = await createShare(h.app, { name: 'hooked', recipients: toAccounts(recipients), resources });
-  return { id, resources: await resourcesOf(id), recipientIds: await recipientIds(id) };
+  const created = await resourcesOf(id);
+  const ids = await recipientIds(id);
+  const [resource] = created;
+  const recipientId = ids.get(R1);
+  assert.ok(resource && recipientId, 'a hooked share has a resource and R1 among its recipients');
+  return { id, resources: created, resource, recipientIds: ids, recipientId };
 }
 
 async function resourcesOf(shareId: string): Promise<Resource[]> {
@@ -124,6 +140,50 @@ async function recipient(
   assertSuccess(one);
   assert.deepEqual(one.body.result, r);
   return { status: one.body.result.association_status, resources: one.body.result.resources };
+}
+
+/** Asserts R1's recipient associated, holding its one resource at `version` with `error` (none by default). */
+async function assertAssociated(
+  shareId: string,
+  resourceId: string | undefined,
+  version: number,
+  error = '',
+  terminal = false,
+): Promise<void> {
+  await assertRecipient(shareId, 'associated', resourceId, version, error, terminal);
+}
+
+/** Asserts R1's recipient `status`, its one resource at `version` with `error` (terminal or not). */
+async function assertRecipient(
+  shareId: string,
+  status: string,
+  resourceId: string | undefined,
+  version: number,
+  error: string,
+  terminal: boolean,
+): Promise<void> {
+  assert.deepEqual(await recipient(shareId), {
+    status,
+    resources: [{ resource_id: resourceId, resource_version: version, error, terminal }],
+  });
+}
+
+/**
+ * Deletes R1's recipient, reconciles, adds R1 back, reconciles, and asserts the receiver saw apply, remove,
+ * apply (the first apply delivered before this is called).
+ */
+async function removeAndAddBack(reconciler: Reconciler, shareId: string, recipientId: string): Promise<void> {
+  assertSuccess(await call(h.app, 'DELETE', `${base()}/${shareId}/recipients/${recipientId}`));
+  await reconciler.reconcileOnce();
+  assertSuccess(
+    await call(h.app, 'POST', `${base()}/${shareId}/recipients`, { body: { recipient_account_id: R1 } }),
+    201,
+  );
+  await reconciler.reconcileOnce();
+  assert.deepEqual(
+    receiver.requests.map((r) => r.body.action),
+    ['apply', 'remove', 'apply'],
+  );
 }
 
 /** Checks one webhook request completely: method, headers, signature and body. */
@@ -188,9 +248,7 @@ describe('Webhook driver: retryable failures', () => {
     receiver.script([{ status: 503 }, { status: 503 }, { status: 503 }]);
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     const event = { action: 'apply' as const, shareId: share.id, recipientId, account: R1, resource };
     const failing = {
       status: 'associating',
@@ -235,10 +293,7 @@ describe('Webhook driver: retryable failures', () => {
     bodies.push(receiver.requests[3]?.raw as string);
     assert.deepEqual(new Set(keys).size, 1, 'the same key for every attempt');
     assert.deepEqual(new Set(bodies).size, 1, 'the same body for every attempt');
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [{ resource_id: resource.resource_id, resource_version: 1, error: '', terminal: false }],
-    });
+    await assertAssociated(share.id, resource.resource_id, 1);
     assert.deepEqual(await reconciler.reconcileOnce(), idle);
     assert.equal(receiver.requests.length, 4);
 
@@ -281,8 +336,7 @@ describe('Webhook driver: retryable failures', () => {
 
   test('given a webhook URL where nothing listens, when reconciling, then the connection error is retryable and a later attempt succeeds', async () => {
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
+    const { resource } = share;
     const refused = reconcilerFor(await closedPortUrl());
     assertReport(await refused.reconcileOnce(), 1, 1, 0);
     const state = await recipient(share.id);
@@ -299,18 +353,14 @@ describe('Webhook driver: retryable failures', () => {
     h.clock.advance(backoff(0));
     assertReport(await working.reconcileOnce(), 1, 0, 1);
     assert.equal(receiver.requests.length, 1);
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [{ resource_id: resource.resource_id, resource_version: 1, error: '', terminal: false }],
-    });
+    await assertAssociated(share.id, resource.resource_id, 1);
   });
 
   test('given a receiver that never answers and timeout_ms 200, when reconciling, then the timeout is retryable and the retry succeeds', async () => {
     receiver.script(['hang']);
     const reconciler = reconcilerFor(url, 200);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
+    const { resource } = share;
     const { report, asked } = await reconcileTimingOut(reconciler);
     assertReport(report, 1, 1, 0);
     assert.deepEqual(asked, [200], 'the delivery asked for the configured timeout_ms');
@@ -321,17 +371,14 @@ describe('Webhook driver: retryable failures', () => {
       timeoutMs: 5000,
       intervalMs: 10,
     });
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associating',
-      resources: [
-        {
-          resource_id: resource.resource_id,
-          resource_version: 0,
-          error: 'Webhook request failed: timed out',
-          terminal: false,
-        },
-      ],
-    });
+    await assertRecipient(
+      share.id,
+      'associating',
+      resource.resource_id,
+      0,
+      'Webhook request failed: timed out',
+      false,
+    );
     assert.deepEqual(
       await reconciler.reconcileOnce(),
       idle,
@@ -375,17 +422,14 @@ describe('Webhook driver: retryable failures', () => {
       JSON.stringify(receiver.requests.map((r) => [r.method, r.url])),
     );
     assertReport(report, 1, 1, 0);
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associating',
-      resources: [
-        {
-          resource_id: share.resources[0]?.resource_id,
-          resource_version: 0,
-          error: 'Webhook answered HTTP 303',
-          terminal: false,
-        },
-      ],
-    });
+    await assertRecipient(
+      share.id,
+      'associating',
+      share.resources[0]?.resource_id,
+      0,
+      'Webhook answered HTTP 303',
+      false,
+    );
   });
 });
 
@@ -394,9 +438,7 @@ describe('Webhook driver: terminal failures', () => {
     receiver.script([{ status: 400, body: '{"errors":[{"code":1,"message":"policy rejected"}]}' }]);
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     const sentAt = h.clock.now();
     const report = await reconciler.reconcileOnce();
     assertReport(report, 1, 0, 1);
@@ -411,12 +453,7 @@ describe('Webhook driver: terminal failures', () => {
       resource,
       sentAt,
     });
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [
-        { resource_id: resource.resource_id, resource_version: 0, error: 'policy rejected', terminal: true },
-      ],
-    });
+    await assertAssociated(share.id, resource.resource_id, 0, 'policy rejected', true);
 
     // Neither another pass, nor a redundant request for the recipient, nor time passing resends it.
     assert.deepEqual(await reconciler.reconcileOnce(), idle);
@@ -447,10 +484,7 @@ describe('Webhook driver: terminal failures', () => {
       sentAt: retryAt,
     });
     assert.notEqual(secondKey, firstKey, 'a new version is a new delivery');
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [{ resource_id: resource.resource_id, resource_version: 2, error: '', terminal: false }],
-    });
+    await assertAssociated(share.id, resource.resource_id, 2);
     const metrics = await reconciler.metrics.registry.metrics();
     assert.match(
       metrics,
@@ -470,12 +504,7 @@ describe('Webhook driver: terminal failures', () => {
       receiver.script([{ status, body }]);
       const share = await hookedShare();
       assertReport(await reconcilerFor(url).reconcileOnce(), 1, 0, 1);
-      assert.deepEqual(await recipient(share.id), {
-        status: 'associated',
-        resources: [
-          { resource_id: share.resources[0]?.resource_id, resource_version: 0, error, terminal: true },
-        ],
-      });
+      await assertAssociated(share.id, share.resources[0]?.resource_id, 0, error, true);
     });
   }
 });
@@ -484,9 +513,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given an associated recipient, when it is deleted, then a signed remove event with its own key is sent and it ends disassociated', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     await reconciler.reconcileOnce();
     assert.equal(receiver.requests.length, 1);
     const applyKey = String(receiver.requests[0]?.headers['idempotency-key']);
@@ -498,17 +525,14 @@ describe('Webhook driver: removal and routing', () => {
     receiver.script([{ status: 503 }]);
     const sentAt = h.clock.now();
     assertReport(await reconciler.reconcileOnce(), 1, 1, 0);
-    assert.deepEqual(await recipient(share.id), {
-      status: 'disassociating',
-      resources: [
-        {
-          resource_id: resource.resource_id,
-          resource_version: 1,
-          error: 'Webhook answered HTTP 503',
-          terminal: false,
-        },
-      ],
-    });
+    await assertRecipient(
+      share.id,
+      'disassociating',
+      resource.resource_id,
+      1,
+      'Webhook answered HTTP 503',
+      false,
+    );
     const event = { action: 'remove' as const, shareId: share.id, recipientId, account: R1, resource };
     const removeKey = assertEvent(receiver.requests[1], { ...event, sentAt });
     assert.notEqual(removeKey, applyKey);
@@ -582,9 +606,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given an applied resource, when a new version is refused with 400, then the recipient is associated with version 1 and the terminal error, and removal still removes version 1', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     await reconciler.reconcileOnce();
     receiver.script([{ status: 400, body: '{"errors":[{"code":1,"message":"policy rejected"}]}' }]);
     assertSuccess(
@@ -599,12 +621,7 @@ describe('Webhook driver: removal and routing', () => {
     ]);
     assert.equal(receiver.requests.length, 2);
     assert.equal(receiver.requests[1]?.body.resource.resource_version, 2);
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [
-        { resource_id: resource.resource_id, resource_version: 1, error: 'policy rejected', terminal: true },
-      ],
-    });
+    await assertAssociated(share.id, resource.resource_id, 1, 'policy rejected', true);
     assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${recipientId}`));
     assertReport(await reconciler.reconcileOnce(), 1, 0, 1);
     assert.equal(receiver.requests.length, 3);
@@ -615,8 +632,7 @@ describe('Webhook driver: removal and routing', () => {
   test('given a resource updated while its delivery is in flight, when the pass ends, then the new version has been delivered too', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
+    const { resource } = share;
     let put: Reply | undefined;
     receiver.onRequest = async (req) => {
       if (req.body.resource.resource_version !== 1) return;
@@ -636,17 +652,14 @@ describe('Webhook driver: removal and routing', () => {
         ['apply', 2, { rule: 'newer' }],
       ],
     );
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [{ resource_id: resource.resource_id, resource_version: 2, error: '', terminal: false }],
-    });
+    await assertAssociated(share.id, resource.resource_id, 2);
     assert.equal(await h.store.reconciler.pendingCount(), 0);
   });
 
   test('given a recipient deleted while its apply is in flight, when the pass ends, then the resource was removed again and it is disassociated', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { recipientId } = share;
     let del: Reply | undefined;
     receiver.onRequest = async (req) => {
       if (req.body.action !== 'apply') return;
@@ -670,50 +683,30 @@ describe('Webhook driver: removal and routing', () => {
   test('given a receiver refusing a removal with 400, when the recipient is deleted, then it ends disassociated with the refusal shown as terminal', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     await reconciler.reconcileOnce();
     receiver.script([{ status: 400, body: '{"errors":[{"code":2,"message":"still in use"}]}' }]);
     assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${recipientId}`));
     assertReport(await reconciler.reconcileOnce(), 1, 0, 1);
-    assert.deepEqual(await recipient(share.id), {
-      status: 'disassociated',
-      resources: [
-        {
-          resource_id: resource.resource_id,
-          resource_version: 0,
-          error: 'Removal refused: still in use',
-          terminal: true,
-        },
-      ],
-    });
+    await assertRecipient(
+      share.id,
+      'disassociated',
+      resource.resource_id,
+      0,
+      'Removal refused: still in use',
+      true,
+    );
     assert.equal(receiver.requests.length, 2);
   });
 
   test('given a recipient whose removal was refused, when it is added back, then the resource is applied again', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const [resource] = share.resources;
-    assert.ok(resource);
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { resource, recipientId } = share;
     await reconciler.reconcileOnce();
     receiver.script([{ status: 400, body: '{"errors":[{"code":2,"message":"still in use"}]}' }]);
-    assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${recipientId}`));
-    await reconciler.reconcileOnce();
-    assertSuccess(
-      await call(h.app, 'POST', `${base()}/${share.id}/recipients`, { body: { recipient_account_id: R1 } }),
-      201,
-    );
-    await reconciler.reconcileOnce();
-    assert.deepEqual(
-      receiver.requests.map((r) => r.body.action),
-      ['apply', 'remove', 'apply'],
-    );
-    assert.deepEqual(await recipient(share.id), {
-      status: 'associated',
-      resources: [{ resource_id: resource.resource_id, resource_version: 1, error: '', terminal: false }],
-    });
+    await removeAndAddBack(reconciler, share.id, recipientId);
+    await assertAssociated(share.id, resource.resource_id, 1);
   });
 
   test('given an apply that timed out (the receiver may have applied it), when the recipient is deleted, then a remove event is still sent', async () => {
@@ -734,19 +727,9 @@ describe('Webhook driver: removal and routing', () => {
   test('given a recipient removed and added back at the same resource version, when it is applied again, then the apply carries a new idempotency key', async () => {
     const reconciler = reconcilerFor(url);
     const share = await hookedShare();
-    const recipientId = share.recipientIds.get(R1) as string;
+    const { recipientId } = share;
     await reconciler.reconcileOnce();
-    assertSuccess(await call(h.app, 'DELETE', `${base()}/${share.id}/recipients/${recipientId}`));
-    await reconciler.reconcileOnce();
-    assertSuccess(
-      await call(h.app, 'POST', `${base()}/${share.id}/recipients`, { body: { recipient_account_id: R1 } }),
-      201,
-    );
-    await reconciler.reconcileOnce();
-    assert.deepEqual(
-      receiver.requests.map((r) => r.body.action),
-      ['apply', 'remove', 'apply'],
-    );
+    await removeAndAddBack(reconciler, share.id, recipientId);
     assert.notEqual(
       receiver.requests[2]?.headers['idempotency-key'],
       receiver.requests[0]?.headers['idempotency-key'],

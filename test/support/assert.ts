@@ -24,3 +24,31 @@ export function assertConflict(res: Reply, message: string | RegExp): void {
   assertError(res, 409, 1409, message);
   assert.equal(res.headers['x-should-retry'], 'false');
 }
+
+/** Asserts a list's `result_info`: page `page` of `pages`, `count` of `total` items, `perPage` a page. */
+export function assertPageInfo(
+  res: Pick<Reply, 'body'>,
+  page: number,
+  perPage: number,
+  count: number,
+  total: number,
+  pages: number,
+): void {
+  assert.deepEqual(res.body.result_info, {
+    page,
+    per_page: perPage,
+    count,
+    total_count: total,
+    total_pages: pages,
+  });
+}
+
+/** Asserts the `result_info` of a list that fits on its first page: `count` items of `perPage` (default 20). */
+export function assertOnePage(res: Pick<Reply, 'body'>, count: number, perPage = 20): void {
+  assertPageInfo(res, 1, perPage, count, count, 1);
+}
+
+/** Asserts the 404 7003 rshare answers for a path no route serves (as Cloudflare does). */
+export function assertNoRoute(res: Reply): void {
+  assertError(res, 404, 7003, 'No route for the URI');
+}

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { App } from '../../src/http/types.js';
+import type { TokenRow } from '../../src/platform/tenancy/store.js';
 import { hashSecret } from '../../src/lib/secrets.js';
 import { base, call, fanOut, hexId, ORG, OWNER, R1, R3, seedShareBody, type Harness } from '../helpers.js';
 import { assertSuccess } from './assert.js';
@@ -38,7 +39,14 @@ export interface ShareResult extends Record<string, unknown> {
 export const R3_TOKEN = 'recipient-three-token-secret-10';
 
 /** Adds an active edit token `value` (id `hexId(n, 'c')`) scoped to `account`. */
-export async function addToken(h: Harness, n: number, value: string, account: string): Promise<void> {
+export async function addToken(
+  h: Harness,
+  n: number,
+  value: string,
+  account: string,
+  /** Fields that differ from an active edit token on `account` alone, named `token-N`, created now. */
+  other: Partial<Omit<TokenRow, 'id' | 'secret_hash'>> = {},
+): Promise<void> {
   await h.store.tenancy.upsertToken({
     id: hexId(n, 'c'),
     name: `token-${n}`,
@@ -49,6 +57,7 @@ export async function addToken(h: Harness, n: number, value: string, account: st
     created: h.clock.timestamp(),
     accounts: [account],
     organizations: [],
+    ...other,
   });
 }
 
