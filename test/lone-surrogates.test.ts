@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertError, base, call, OWNER, seedShareBody, setup, type Harness } from './helpers.js';
+import { writtenRows } from './support/rows.js';
 
 /**
  * Text that is not Unicode (issue 16, finding 6): a JSON body may escape a lone surrogate (`"\udfff"`),
@@ -9,15 +10,6 @@ import { assertError, base, call, OWNER, seedShareBody, setup, type Harness } fr
  */
 
 const LONE = 'Text is not valid Unicode (lone surrogate)';
-/** The tables a refused write could have touched. */
-const TABLES = [
-  'shares',
-  'share_tags',
-  'share_resources',
-  'share_recipients',
-  'reconcile_work',
-  'audit_logs',
-];
 
 /** Sends `json` exactly as written: the escapes arrive as text and are only decoded by the parser. */
 const sendRaw = (h: Harness, method: 'POST' | 'PUT', url: string, json: string) =>
@@ -25,15 +17,6 @@ const sendRaw = (h: Harness, method: 'POST' | 'PUT', url: string, json: string) 
 
 /** A create body as JSON text, with `patch` (JSON text) merged in at the top level. */
 const createText = (patch: string) => `{${JSON.stringify(seedShareBody()).slice(1, -1)},${patch}}`;
-
-async function rowCounts(h: Harness): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const table of TABLES) {
-    const [row] = await h.sql(`SELECT count(*) AS n FROM ${table}`);
-    counts[table] = Number(row?.n);
-  }
-  return counts;
-}
 
 describe('lone surrogates are refused on every body field', () => {
   let h: Harness;
@@ -78,10 +61,10 @@ describe('lone surrogates are refused on every body field', () => {
   ];
   for (const [what, method, url, json, pointer] of refusals) {
     test(`${method} given a lone surrogate in ${what}, when sent, then 400 1400 pointing at it and nothing written`, async () => {
-      const before = await rowCounts(h);
+      const before = await writtenRows(h);
       const share = await call(h.app, 'GET', `${base()}/${shareId}?include_resources=true`);
       assertError(await sendRaw(h, method, url(), json), 400, 1400, LONE, pointer);
-      assert.deepEqual(await rowCounts(h), before);
+      assert.deepEqual(await writtenRows(h), before);
       assert.deepEqual(
         (await call(h.app, 'GET', `${base()}/${shareId}?include_resources=true`)).body,
         share.body,

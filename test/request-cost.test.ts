@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { STORE_KIND } from './support/store.js';
 import {
+  assertError,
   base,
   call,
   hexId,
@@ -10,6 +11,7 @@ import {
   R1,
   seedShareBody,
   setup,
+  STRANGER,
   TOKENS,
   USER,
   type Harness,
@@ -148,7 +150,7 @@ describe('request cost: statements per request on the store connection', () => {
     assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
   });
 
-  test('given a valid body, when a share is created, then it is one transaction and nothing written is read back', async () => {
+  test('given a valid body, when a share is created, then the credential and one transaction that reads nothing it wrote', async () => {
     const { texts, reply } = await cost(h, 'POST', base(), CREDENTIALS[0] as Credential, {
       ...seedShareBody(),
       tags: { b: 'c', a: 'b' },
@@ -162,8 +164,8 @@ describe('request cost: statements per request on the store connection', () => {
     const first = texts.findIndex((t) => isBegin(t) || isWrite(t));
     const before = texts.slice(0, first);
     const writing = texts.slice(first);
-    // The credential (with the owner's account), then the named recipients' membership.
-    assert.ok(before.length <= 2, `${STORE_KIND}: ${before.length} statements before the writes\n${trace}`);
+    // Only the credential (with the owner's account): the recipients' membership is checked by the write.
+    assert.equal(before.length, 1, `${STORE_KIND}: ${before.length} statements before the writes\n${trace}`);
     // The writes end the request: the answer comes from what the create already holds.
     assert.deepEqual(
       writing.filter((t) => !isBegin(t) && !isCommit(t) && !isWrite(t)),
@@ -174,8 +176,34 @@ describe('request cost: statements per request on the store connection', () => {
       assert.ok(isBegin(writing[0] ?? '') && isCommit(writing.at(-1) ?? ''), trace);
       assert.equal(writing.filter(isBegin).length, 1, trace);
     } else {
-      // One statement writing every row is its own transaction: one round trip.
+      // One statement writing every row is its own transaction: one round trip, two in all as the floor.
       assert.equal(writing.length, 1, `${STORE_KIND}: ${writing.length} round trips to write\n${trace}`);
+      assert.equal(texts.length, 2, `${STORE_KIND}: ${texts.length} round trips in all\n${trace}`);
+    }
+  });
+
+  test('given a recipient outside the organization, when a share is created, then the write refuses it with no read of its own', async () => {
+    const { texts, reply } = await cost(h, 'POST', base(), CREDENTIALS[0] as Credential, {
+      ...seedShareBody(),
+      recipients: [{ recipient_account_id: R1 }, { recipient_account_id: STRANGER }],
+    });
+    assertError(
+      reply,
+      400,
+      1400,
+      `Account ${STRANGER} is not a member of the share owner's organization`,
+      '/recipients/1/recipient_account_id',
+    );
+    const trace = texts.join('\n---\n');
+    const first = texts.findIndex((t) => isBegin(t) || isWrite(t));
+    assert.equal(first, 1, `${STORE_KIND}: only the credential before the write\n${trace}`);
+    if (STORE_KIND === 'sqlite') {
+      // The write that moves nothing, then the accounts it refused, in the one transaction.
+      assert.equal(texts.length, 5, trace);
+      assert.ok(isBegin(texts[1] ?? '') && isWrite(texts[2] ?? '') && isCommit(texts[4] ?? ''), trace);
+    } else {
+      // The statement that refuses also names the accounts it refused.
+      assert.equal(texts.length, 2, `${STORE_KIND}: ${texts.length} round trips in all\n${trace}`);
     }
   });
 });

@@ -26,6 +26,7 @@ import {
 } from './helpers.js';
 import { addR3Token, R3_TOKEN, recipientList } from './support/shares.js';
 import { assertOnePage } from './support/assert.js';
+import { writtenRows } from './support/rows.js';
 
 const RESOURCE_TYPE_ENUM =
   'custom-ruleset, gateway-policy, gateway-destination-ip, gateway-block-page-settings, gateway-extended-email-matching, idp-federation-grant, trust-grant';
@@ -427,6 +428,88 @@ describe('POST /accounts/{account_id}/shares', () => {
       const res = await call(h.app, 'POST', base(), { body });
       assertError(res, 400, 1400, message, pointer);
       assert.deepEqual((await list(h, '?per_page=100')).body.result, before);
+    });
+  }
+
+  // Membership is checked where the share is written, the rest of the body before any statement: a body
+  // with several problems still gets the first in body order, as when membership was read first.
+  const severalProblems: [given: string, body: unknown, message: string, pointer: string][] = [
+    [
+      'a recipient outside the organization, then a resource of another account',
+      {
+        ...withRecipients([{ recipient_account_id: STRANGER }]),
+        resources: [resource('r1', 'custom-ruleset', R1)],
+      },
+      NOT_MEMBER(STRANGER),
+      '/recipients/0/recipient_account_id',
+    ],
+    [
+      'a recipient outside the organization, then the organization',
+      withRecipients([{ recipient_account_id: STRANGER }, { organization_id: ORG }]),
+      NOT_MEMBER(STRANGER),
+      '/recipients/0/recipient_account_id',
+    ],
+    [
+      'a recipient outside the organization, listed twice',
+      withRecipients([{ recipient_account_id: STRANGER }, { account_id: STRANGER }]),
+      NOT_MEMBER(STRANGER),
+      '/recipients/0/recipient_account_id',
+    ],
+    [
+      'a member, an unknown account, the member again and a resource listed twice',
+      {
+        ...withRecipients([
+          { recipient_account_id: R1 },
+          { account_id: unknownAccount },
+          { recipient_account_id: R1 },
+        ]),
+        resources: [resource('r1'), resource('r1')],
+      },
+      NOT_MEMBER(unknownAccount),
+      '/recipients/1/account_id',
+    ],
+    [
+      'an unknown account, then a recipient outside the organization',
+      withRecipients([{ recipient_account_id: unknownAccount }, { recipient_account_id: STRANGER }]),
+      NOT_MEMBER(unknownAccount),
+      '/recipients/0/recipient_account_id',
+    ],
+    [
+      'a recipient outside the organization, then an unknown account',
+      withRecipients([{ recipient_account_id: STRANGER }, { recipient_account_id: unknownAccount }]),
+      NOT_MEMBER(STRANGER),
+      '/recipients/0/recipient_account_id',
+    ],
+    [
+      'an account in no organization, then a member',
+      withRecipients([{ recipient_account_id: LONER }, { recipient_account_id: R1 }]),
+      NOT_MEMBER(LONER),
+      '/recipients/0/recipient_account_id',
+    ],
+    [
+      'the owner, then a recipient outside the organization',
+      withRecipients([{ recipient_account_id: OWNER }, { recipient_account_id: STRANGER }]),
+      'A share cannot be shared with its owner account',
+      '/recipients/0/recipient_account_id',
+    ],
+    [
+      'two field names naming a member and an account outside the organization',
+      withRecipients([{ recipient_account_id: R1, account_id: STRANGER }]),
+      'recipient_account_id and account_id name different accounts; send only recipient_account_id',
+      '/recipients/0/account_id',
+    ],
+    [
+      'a tag key with "=" and a recipient outside the organization',
+      { ...withRecipients([{ recipient_account_id: STRANGER }]), tags: { 'a=b': 'c' } },
+      'Tag key "a=b" must not contain "="',
+      '/tags/a=b',
+    ],
+  ];
+  for (const [given, body, message, pointer] of severalProblems) {
+    test(`POST /shares: given ${given}, when creating, then 400 pointing at ${pointer} and no row or audit entry is written`, async () => {
+      const before = await writtenRows(h);
+      assertError(await call(h.app, 'POST', base(), { body }), 400, 1400, message, pointer);
+      assert.deepEqual(await writtenRows(h), before);
     });
   }
 

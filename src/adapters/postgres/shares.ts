@@ -2,6 +2,7 @@ import type { AuditEntry } from '../../platform/audit/entry.js';
 import { auditInsertSql, auditJson, insertAudit } from './audit.js';
 import { groupTags, recipientCounts, toPage } from '../rows.js';
 import type pg from 'pg';
+import type { RecipientRow } from '../../cloudflare/recipients/store.js';
 import type { ResourceRow } from '../../cloudflare/resources/store.js';
 import type {
   NewShare,
@@ -58,6 +59,11 @@ function toDetail(r: DetailRecord): ShareDetail {
   return detail;
 }
 
+/** The positions (from 1) in $10 of the recipients whose account is not a member of organization $3. */
+const NOT_MEMBERS = `SELECT r.ordinality::int FROM json_populate_recordset(NULL::share_recipients, $10::json)
+    WITH ORDINALITY AS r
+  WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = r.account_id AND a.organization_id = $3)`;
+
 /**
  * A whole create in one statement, so one round trip and its own transaction: the share takes the
  * organization's next number (the row lock it holds until commit serialises creates within one
@@ -65,10 +71,12 @@ function toDetail(r: DetailRecord): ShareDetail {
  * and their work ($10, JSON rows; due at $12), resources ($11), the share's own work when it targets the
  * organization, and the audit entries ($13). Every part reads the share's row from `sh`, so the share is
  * inserted first and its visibility trigger fires before the tags' (end-of-statement triggers fire in
- * row order). Nothing is written when the organization is gone (no row in `seq`).
+ * row order). Nothing is written when the organization is gone or a recipient's account is not one of its
+ * members (no row in `seq`); the answer then names those recipients.
  */
 const CREATE_SHARE = `WITH seq AS (
-    UPDATE organizations SET share_count = share_count + 1 WHERE id = $3 RETURNING share_count),
+    UPDATE organizations SET share_count = share_count + 1 WHERE id = $3 AND NOT EXISTS (${NOT_MEMBERS})
+    RETURNING share_count),
   sh AS (INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, share_count FROM seq RETURNING id),
   tg AS (INSERT INTO share_tags (share_id, key, value)
@@ -84,7 +92,7 @@ const CREATE_SHARE = `WITH seq AS (
   sw AS (INSERT INTO reconcile_work (kind, id, due_at)
     SELECT 'share', sh.id, $12::bigint FROM sh WHERE $5 = 'organization' ${ON_CONFLICT}),
   au AS (${auditInsertSql('$13')} WHERE EXISTS (SELECT 1 FROM sh))
-  SELECT COUNT(*) AS n FROM sh`;
+  SELECT COUNT(*) AS n, CASE WHEN COUNT(*) = 0 THEN ARRAY(${NOT_MEMBERS}) END AS not_members FROM sh`;
 /** Inserts every tag of one share at once: $2 keys, $3 values, in the same order. */
 const INSERT_TAGS = `INSERT INTO share_tags (share_id, key, value)
   SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t (k, v)`;
@@ -148,9 +156,9 @@ export class PgSharesStore implements SharesStore {
     private readonly timing: WorkTiming = dueNow,
   ) {}
 
-  async create(input: NewShare, audit: readonly AuditEntry[] = []): Promise<void> {
+  async create(input: NewShare, audit: readonly AuditEntry[] = []): Promise<{ notMembers: string[] }> {
     const s = input.share;
-    const { rows } = await this.pool.query<{ n: number }>(
+    const { rows } = await this.pool.query<{ n: number; not_members: number[] | null }>(
       named(CREATE_SHARE, [
         ...[s.id, s.account_id, s.organization_id, s.name, s.target_type, s.status, s.created, s.modified],
         JSON.stringify(input.tags),
@@ -160,7 +168,14 @@ export class PgSharesStore implements SharesStore {
         auditJson(audit),
       ]),
     );
-    if (rows[0]?.n !== 1) throw new Error(`organization ${s.organization_id} does not exist`);
+    const [row] = rows;
+    if (row?.n === 1) return { notMembers: [] };
+    // Positions, not ids: the ids come back as the body spelled them, not padded to char(32).
+    const notMembers = (row?.not_members ?? []).map(
+      (n) => (input.recipients[n - 1] as RecipientRow).account_id,
+    );
+    if (notMembers.length === 0) throw new Error(`organization ${s.organization_id} does not exist`);
+    return { notMembers };
   }
 
   async get(id: string): Promise<ShareView | undefined> {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
+import type { RecipientRow } from '../../cloudflare/recipients/store.js';
 import type { ResourceRow } from '../../cloudflare/resources/store.js';
 import type {
   NewShare,
@@ -74,9 +75,17 @@ function shareFilters(
   return where;
 }
 
+/**
+ * The positions (from 0) in @accounts of the accounts that are not members of organization @org: one
+ * primary-key probe each (`+` keeps the organization index out).
+ */
+const NOT_MEMBERS = `SELECT j.key FROM json_each(@accounts) AS j
+  WHERE NOT EXISTS (SELECT 1 FROM accounts AS a WHERE a.id = j.value AND +a.organization_id = @org)`;
+
 export class SqliteSharesStore implements SharesStore {
   private readonly byId;
   private readonly nextSeq;
+  private readonly notMembers;
   private readonly insertShare;
   private readonly insertTag;
   private readonly deleteTags;
@@ -93,11 +102,15 @@ export class SqliteSharesStore implements SharesStore {
       `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id WHERE s.id = ?`,
     );
     // The write lock is held for the whole create, so the counter's next value is this share's place.
+    // It moves only if every recipient's account (@accounts, a JSON array) is a member: the create's
+    // first statement is also its membership check.
     this.nextSeq = db
-      .prepare<[string], number>(
-        'UPDATE organizations SET share_count = share_count + 1 WHERE id = ? RETURNING share_count',
+      .prepare<[{ org: string; accounts: string }], number>(
+        `UPDATE organizations SET share_count = share_count + 1
+         WHERE id = @org AND NOT EXISTS (${NOT_MEMBERS}) RETURNING share_count`,
       )
       .pluck();
+    this.notMembers = db.prepare<[{ org: string; accounts: string }], number>(NOT_MEMBERS).pluck();
     this.insertShare = db.prepare(
       `INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
        VALUES (@id, @account_id, @organization_id, @name, @target_type, @status, @created, @modified, @org_seq)`,
@@ -117,10 +130,18 @@ export class SqliteSharesStore implements SharesStore {
     this.rename = db.prepare(`UPDATE shares SET name = ?, modified = ? WHERE id = ? AND status = 'active'`);
   }
 
-  async create(input: NewShare, audit: readonly AuditEntry[] = []): Promise<void> {
-    this.db.transaction(() => {
-      const seq = this.nextSeq.get(input.share.organization_id);
-      if (seq === undefined) throw new Error(`organization ${input.share.organization_id} does not exist`);
+  async create(input: NewShare, audit: readonly AuditEntry[] = []): Promise<{ notMembers: string[] }> {
+    return this.db.transaction(() => {
+      const org = input.share.organization_id;
+      const members = { org, accounts: JSON.stringify(input.recipients.map((r) => r.account_id)) };
+      const seq = this.nextSeq.get(members);
+      if (seq === undefined) {
+        const notMembers = this.notMembers
+          .all(members)
+          .map((i) => (input.recipients[i] as RecipientRow).account_id);
+        if (notMembers.length === 0) throw new Error(`organization ${org} does not exist`);
+        return { notMembers };
+      }
       this.insertShare.run({ ...input.share, org_seq: seq });
       for (const [key, value] of Object.entries(input.tags)) this.insertTag.run(input.share.id, key, value);
       const due = this.timing.dueAt();
@@ -129,6 +150,7 @@ export class SqliteSharesStore implements SharesStore {
       // An organization-targeted share's recipients are derived by the reconciler from the members.
       if (input.share.target_type === 'organization') enqueue(this.db, 'share', input.share.id, due);
       insertAudit(this.db, audit);
+      return { notMembers: [] };
     })();
   }
 

@@ -43,10 +43,30 @@ export function namedAccounts(
   return [...ids];
 }
 
+/** Which accounts the owner's organization holds: the members read from the store, or an assumption. */
+export interface Membership {
+  has(accountId: string): boolean;
+}
+
+/**
+ * Takes every account for a member, to check the rest of a body before membership is known, and tells
+ * whether any account was asked about (then a later problem may not be the body's first).
+ */
+export function assumeMembers(): Membership & { asked(): boolean } {
+  let asked = false;
+  return {
+    has() {
+      asked = true;
+      return true;
+    },
+    asked: () => asked,
+  };
+}
+
 /** Checks that an account may receive shares from `owner`, throwing with the field's pointer if not. */
 export function checkRecipientAccount(
   owner: AccountRow,
-  orgAccounts: ReadonlySet<string>,
+  orgAccounts: Membership,
   id: string,
   pointer: string,
 ) {
@@ -63,7 +83,7 @@ export function checkRecipientAccount(
 export function resolveRecipients(
   owner: AccountRow,
   items: CreateShareBody['recipients'],
-  orgAccounts: ReadonlySet<string>,
+  orgAccounts: Membership,
 ): { targetType: 'account' | 'organization'; accountIds: string[] } {
   const accounts: string[] = [];
   const seen = new Set<string>();

@@ -18,7 +18,7 @@ import {
   type UpdateShareBody,
 } from './schemas.js';
 import { ownedActiveShare, ownerOf, shareNotActive, visibleShare } from './access.js';
-import { namedAccounts, resolveRecipients } from './recipient-accounts.js';
+import { assumeMembers, namedAccounts, resolveRecipients, type Membership } from './recipient-accounts.js';
 import type { ShareDetail, ShareListQuery, ShareRow, ShareView, TagFilter, Tags } from './store.js';
 import type { SharesStore } from './store.js';
 import type { TenancyStore } from '../../platform/tenancy/store.js';
@@ -45,7 +45,11 @@ export class SharesService {
     private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
   ) {}
 
-  /** `owner` is the path's account as authentication read it; the answer is built from what is written. */
+  /**
+   * `owner` is the path's account as authentication read it; the answer is built from what is written.
+   * Membership of the recipient accounts is the store's to check as it writes (no round trip of its own);
+   * the rest of the body is checked first, and a refused body gets the same first problem either way.
+   */
   async create(owner: AccountRow, body: CreateShareBody, actor: AuditActor): Promise<ShareObject> {
     checkTags(body.tags);
     const ownerId = owner.id;
@@ -57,13 +61,25 @@ export class SharesService {
     }
     const now = this.clock.timestamp();
     const shareId = this.ids.next();
-    // Only the accounts the body names are checked; an organization-wide share's members are the
-    // reconciler's to find.
-    const orgAccounts = await this.store.tenancy.organizationMembers(
-      owner.organization_id,
-      namedAccounts(body.recipients),
-    );
-    const { targetType, accountIds } = resolveRecipients(owner, body.recipients, orgAccounts);
+    const organizationId = owner.organization_id;
+    const check = (members: Membership) => ({
+      ...resolveRecipients(owner, body.recipients, members),
+      checkedResources: checkResources(ownerId, body.resources, this.types),
+    });
+    const assumed = assumeMembers();
+    let checked: ReturnType<typeof check>;
+    try {
+      checked = check(assumed);
+    } catch (err) {
+      // A problem found after a named account: whether that account is a member decides which problem
+      // comes first. Only the accounts the body names are read; an organization's members are the
+      // reconciler's to find.
+      if (assumed.asked()) {
+        check(await this.store.tenancy.organizationMembers(organizationId, namedAccounts(body.recipients)));
+      }
+      throw err;
+    }
+    const { targetType, accountIds, checkedResources } = checked;
     const recipients: RecipientRow[] = accountIds.map((account_id) => ({
       id: this.ids.next(),
       share_id: shareId,
@@ -72,7 +88,7 @@ export class SharesService {
       status: 'associating',
       ...stamp(this.clock),
     }));
-    const resources: ResourceRow[] = checkResources(ownerId, body.resources, this.types).map((r) => ({
+    const resources: ResourceRow[] = checkedResources.map((r) => ({
       id: this.ids.next(),
       share_id: shareId,
       resource_id: r.resource_id,
@@ -100,7 +116,7 @@ export class SharesService {
     const share: ShareRow = {
       id: shareId,
       account_id: ownerId,
-      organization_id: owner.organization_id,
+      organization_id: organizationId,
       name: body.name,
       target_type: targetType,
       status: 'active',
@@ -108,7 +124,13 @@ export class SharesService {
       modified: now,
     };
     const tags = byKey(body.tags ?? {});
-    await this.store.shares.create({ share, tags, recipients, resources }, [audit]);
+    const { notMembers } = await this.store.shares.create({ share, tags, recipients, resources }, [audit]);
+    if (notMembers.length > 0) {
+      // Nothing was written; the check against the store's answer throws the first one's error.
+      const outside = new Set(notMembers);
+      check({ has: (id) => !outside.has(id) });
+      throw new Error(`the store refused recipients the body does not name: ${notMembers.join(', ')}`);
+    }
     return toShareObject({ ...share, account_name: owner.name, tags }, 'sent');
   }
 

@@ -69,7 +69,12 @@ export interface NewShare {
  * the same transaction (none when the change does not happen).
  */
 export interface SharesStore {
-  create(input: NewShare, audit?: readonly AuditEntry[]): Promise<void>;
+  /**
+   * Writes the share, its tags, recipients, resources and work in one transaction, if every recipient's
+   * account is a member of the share's organization (checked by the write, so no round trip of its own);
+   * otherwise writes nothing and names the accounts that are not.
+   */
+  create(input: NewShare, audit?: readonly AuditEntry[]): Promise<{ notMembers: string[] }>;
   get(id: string): Promise<ShareView | undefined>;
   /**
    * The share with its tags (and resources when asked), in one statement, if the account owns it or
