@@ -1,5 +1,5 @@
 import { metaDiff } from '../../platform/audit/bound.js';
-import { auditEntry, type AuditActor } from '../../platform/audit/entry.js';
+import { auditEntry, type AuditActor, type AuditEntry } from '../../platform/audit/entry.js';
 import type { Page } from '../../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
@@ -7,7 +7,7 @@ import { randomIds, type IdSource } from '../../lib/ids.js';
 import { checkMeta } from '../../platform/resource-types/meta.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
 import { ownedActiveShare, ownerOf, shareNotActive, visibleShare } from '../shares/access.js';
-import type { SharesStore } from '../shares/store.js';
+import type { SharesStore, ShareView } from '../shares/store.js';
 import type {
   CreateResourceBody,
   ListResourcesQuery,
@@ -15,8 +15,7 @@ import type {
   UpdateResourceBody,
 } from './schemas.js';
 import { toResourceObject } from './present.js';
-import type { ResourceRow } from './store.js';
-import type { ResourcesStore } from './store.js';
+import type { ResourceRow, ResourcesStore } from './store.js';
 
 /** The parts of the store this service uses (the server passes its whole store). */
 export interface ResourcesServiceStore {
@@ -109,51 +108,65 @@ export class ResourcesService {
     actor: AuditActor,
   ): Promise<ResourceObject> {
     const share = await ownedActiveShare(this.store.shares, accountId, shareId);
-    let current = await this.activeResource(shareId, id);
+    const current = await this.activeResource(shareId, id);
     // Only new writes meet a schema made stricter since the resource was stored.
     checkMeta(this.types, current.resource_type, body.meta, '/meta');
     const now = this.clock.timestamp();
-    // Planned from the version read; a concurrent change (each 'stale' is one that committed) re-plans.
-    for (;;) {
-      const planned = {
-        ...current,
+    return this.writeFromRead(share, current, actor, now, {
+      action: 'update',
+      description: 'Update share resource',
+      plan: (read) => ({
+        ...read,
         meta: body.meta,
-        resource_version: current.resource_version + 1,
+        resource_version: read.resource_version + 1,
         modified: now,
-      };
-      const audit = auditEntry(actor, now, {
-        account: ownerOf(share),
-        action: 'update',
-        description: 'Update share resource',
-        resource: { type: 'share_resource', id },
-        ...auditedChange(current, planned),
-        metadata: { share_id: shareId },
-      });
-      const updated = await this.store.resources.updateMeta(current, body.meta, now, [audit]);
-      if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
-      if (updated !== 'stale') return toResourceObject(updated);
-      current = await this.activeResource(shareId, id);
-    }
+      }),
+      write: (read, audit) => this.store.resources.updateMeta(read, body.meta, now, audit),
+    });
   }
 
   async delete(accountId: string, shareId: string, id: string, actor: AuditActor): Promise<ResourceObject> {
     const share = await ownedActiveShare(this.store.shares, accountId, shareId);
-    let current = await this.activeResource(shareId, id);
+    const current = await this.activeResource(shareId, id);
     const now = this.clock.timestamp();
+    return this.writeFromRead(share, current, actor, now, {
+      action: 'delete',
+      description: 'Delete share resource',
+      plan: (read) => ({ ...read, status: 'deleting', modified: now }),
+      write: (read, audit) => this.store.resources.markDeleting(read, now, audit),
+    });
+  }
+
+  /**
+   * Plans a change and its audit entry from the version read, and writes both only if that version still
+   * holds; a concurrent change (each 'stale' is one that committed) makes it read and plan again.
+   */
+  private async writeFromRead(
+    share: ShareView,
+    read: ResourceRow,
+    actor: AuditActor,
+    now: string,
+    change: {
+      action: 'update' | 'delete';
+      description: string;
+      plan: (read: ResourceRow) => ResourceRow;
+      write: (read: ResourceRow, audit: readonly AuditEntry[]) => Promise<ResourceRow | 'stale' | 'inactive'>;
+    },
+  ): Promise<ResourceObject> {
+    let current = read;
     for (;;) {
-      const planned: ResourceRow = { ...current, status: 'deleting', modified: now };
       const audit = auditEntry(actor, now, {
         account: ownerOf(share),
-        action: 'delete',
-        description: 'Delete share resource',
-        resource: { type: 'share_resource', id },
-        ...auditedChange(current, planned),
-        metadata: { share_id: shareId },
+        action: change.action,
+        description: change.description,
+        resource: { type: 'share_resource', id: current.id },
+        ...auditedChange(current, change.plan(current)),
+        metadata: { share_id: current.share_id },
       });
-      const updated = await this.store.resources.markDeleting(current, now, [audit]);
-      if (updated === 'inactive') throw new ConflictError('The share or resource is no longer active');
-      if (updated !== 'stale') return toResourceObject(updated);
-      current = await this.activeResource(shareId, id);
+      const written = await change.write(current, [audit]);
+      if (written === 'inactive') throw new ConflictError('The share or resource is no longer active');
+      if (written !== 'stale') return toResourceObject(written);
+      current = await this.activeResource(current.share_id, current.id);
     }
   }
 
