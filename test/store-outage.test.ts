@@ -27,6 +27,7 @@ import {
 import type { PostgresServer } from './support/postgres.js';
 import { suiteCluster } from './support/postgres-suite.js';
 import { freePort } from './support/port.js';
+import { serverCall } from './support/server-api.js';
 import { startServer, waitFor, writeOrganizationBootstrap, type ServerProcess } from './support/process.js';
 import { STORE_KIND } from './support/store.js';
 import { buildReconciler, type TestReconcilerOptions } from './support/reconciler.js';
@@ -390,22 +391,11 @@ describe('store outage: PostgreSQL', () => {
     let running = true;
     const outcomes: Outcome[][] = [];
 
-    const request = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${live.url}/client/v4${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(BOUND_MS),
-      });
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON from the server under test
-      return { status: res.status, headers: res.headers, body: (await res.json()) as any };
-    };
+    const request = <T = { id: string }>(method: string, path: string, body?: unknown) =>
+      serverCall<T>(live, TOKEN, method, path, body, BOUND_MS);
     const judge = (
       at: Phase,
-      res: Awaited<ReturnType<typeof request>>,
+      res: Awaited<ReturnType<typeof serverCall<{ id: string }>>>,
       okStatus: number,
       method: string,
     ): Outcome => {
@@ -417,6 +407,7 @@ describe('store outage: PostgreSQL', () => {
         res.body.success === false &&
         res.body.result === null &&
         res.body.errors.length === 1 &&
+        e !== undefined &&
         e.code === 1503 &&
         e.message === UNAVAILABLE &&
         e.source === undefined &&
@@ -523,9 +514,12 @@ describe('store outage: PostgreSQL', () => {
     const acked = all.flatMap((o) => (o.kind === 'ok' ? [o.id] : []));
     const listed = new Set<string>();
     for (let page = 1; ; page++) {
-      const res = await request('GET', `/accounts/${OWNER}/shares?per_page=100&page=${page}`);
+      const res = await request<{ id: string }[]>(
+        'GET',
+        `/accounts/${OWNER}/shares?per_page=100&page=${page}`,
+      );
       assert.equal(res.status, 200);
-      for (const s of res.body.result as { id: string }[]) listed.add(s.id);
+      for (const s of res.body.result) listed.add(s.id);
       if (res.body.result.length < 100) break;
     }
     const missing = acked.filter((a) => !listed.has(a));
@@ -534,7 +528,7 @@ describe('store outage: PostgreSQL', () => {
       'every acknowledged share associated',
       async () => {
         for (let page = 1; ; page++) {
-          const res = await request(
+          const res = await request<{ associated_recipient_count: number }[]>(
             'GET',
             `/accounts/${OWNER}/shares?per_page=100&page=${page}&include_recipient_counts=true`,
           );

@@ -4,7 +4,7 @@ import type { ServerProcess } from './process.js';
 /** The Cloudflare envelope as the tests read it from a running server. */
 export interface Envelope<T> {
   success: boolean;
-  errors: unknown[];
+  errors: { code: number; message: string; source?: { pointer: string } }[];
   result: T;
   result_info?: { page: number; per_page: number; count: number; total_count: number };
 }
@@ -17,7 +17,7 @@ export async function serverCall<T>(
   path: string,
   body?: unknown,
   timeoutMs = 15_000,
-): Promise<{ status: number; body: Envelope<T> }> {
+): Promise<{ status: number; headers: Headers; body: Envelope<T> }> {
   const res = await fetch(`${server.url}/client/v4${path}`, {
     method,
     headers: {
@@ -27,7 +27,7 @@ export async function serverCall<T>(
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
-  return { status: res.status, body: (await res.json()) as Envelope<T> };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Envelope<T> };
 }
 
 /** `serverCall` that must succeed: 201 for a POST, 200 otherwise, and `success: true`. */
