@@ -82,9 +82,6 @@ export interface AppOptions extends HttpLimitOptions {
   resourceTypes?: ResourceTypeRegistry;
 }
 
-/** Cloudflare's API lives under /client/v4. */
-export { API_ROOT };
-
 /** The API's top-level path segments, also answered at the root (the SDK's own tests use a bare base URL). */
 const ROOT_ALIAS = /^\/(?:accounts|memberships|organizations|user)(?:[/?]|$)/;
 

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { API_ROOT } from '../src/app.js';
+import { API_ROOT } from '../src/http/paths.js';
 import {
   assertError,
   base,
