@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../lib/package-root.js';
 
 export interface Migration {
   version: number;
@@ -16,11 +17,11 @@ const loaded = new Map<string, Migration[]>();
 export function loadMigrations(kind: 'sqlite' | 'postgres'): Migration[] {
   let migrations = loaded.get(kind);
   if (!migrations) {
-    const dir = fileURLToPath(new URL(`../../migrations/${kind}/`, import.meta.url));
+    const dir = join(packageRoot(import.meta.url), 'migrations', kind);
     migrations = readdirSync(dir)
       .filter((f) => /^\d+_.+\.sql$/.test(f))
       .sort()
-      .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(dir + f, 'utf8') }));
+      .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(join(dir, f), 'utf8') }));
     loaded.set(kind, migrations);
   }
   return migrations;
