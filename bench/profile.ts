@@ -32,7 +32,7 @@ function area(node: ProfileNode): string {
   if (url.startsWith('node:')) return 'node internals';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return `npm ${pkg[1]}`;
-  return url.startsWith('src/') ? url : 'other';
+  return /^(src|dist)\//.test(url) ? url : 'other';
 }
 
 /** Self time (ms) of every frame that ran code of this repository's src/, or 0 if none. */
@@ -95,7 +95,7 @@ export function summarizeProfile(path: string, top = 20): string {
     'top self time:',
     rows([...self.entries()].sort((a, b) => b[1] - a[1])),
     'top inclusive time in src/:',
-    rows([...inclusive.entries()].filter(([k]) => / src\//.test(k)).sort((a, b) => b[1] - a[1])),
+    rows([...inclusive.entries()].filter(([k]) => / (src|dist)\//.test(k)).sort((a, b) => b[1] - a[1])),
   ].join('\n');
 }
 
