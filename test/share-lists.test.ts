@@ -1,6 +1,20 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { base, call, ORG, OWNER, R1, R2, seedShareBody, setup, TOKENS, type Harness } from './helpers.js';
+import pg from 'pg';
+import {
+  base,
+  call,
+  hexId,
+  ORG,
+  OWNER,
+  R1,
+  R2,
+  seedShareBody,
+  setup,
+  TOKENS,
+  type Harness,
+} from './helpers.js';
+import { STORE_KIND } from './support/store.js';
 
 /**
  * Account lists read a table kept by triggers (share_visibility) and organization lists read share
@@ -172,4 +186,71 @@ describe('organization share list: pages by share number', () => {
     const byName = await orgPage('?order=name&direction=desc&per_page=3');
     assert.deepEqual(byName.ids, [ids[9], ids[8], ids[7]]);
   });
+});
+
+describe('organization share list: numbers taken at commit', () => {
+  let h: Harness;
+  before(async () => {
+    h = await setup();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('given 20 creates in flight at once, when they have all answered, then every share is on the organization pages once, numbered without a gap', async () => {
+    const ids = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const res = await call(h.app, 'POST', base(), { body: { ...seedShareBody(), name: `at once ${i}` } });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        return res.body.result.id as string;
+      }),
+    );
+    const seen: string[] = [];
+    for (let p = 1; p <= 4; p++) {
+      const res = await call(h.app, 'GET', `${orgBase}?per_page=5&page=${p}`, { token: TOKENS.org });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal((res.body.result_info as Json).total_count, 20);
+      seen.push(...(res.body.result as Json[]).map((s) => s.id as string));
+    }
+    assert.deepEqual([...seen].sort(), [...ids].sort());
+  });
+
+  test(
+    'given two creates open at once in one organization, when the later one commits first, then neither waited for the other and the numbers follow commit order',
+    { skip: STORE_KIND === 'sqlite' ? 'SQLite has one writer at a time' : false },
+    async () => {
+      const before = await h.sql(`SELECT share_count FROM organizations WHERE id = $1`, ORG);
+      const n = Number(before[0]?.share_count);
+      const insert = `INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified)
+        VALUES ($1, $2, $3, $4, 'account', 'active', now(), now())`;
+      const [first, second] = [hexId(901, 'e'), hexId(902, 'e')];
+      const clients = [new pg.Client(h.databaseUrl), new pg.Client(h.databaseUrl)];
+      try {
+        for (const [i, c] of clients.entries()) {
+          await c.connect();
+          // A wait for the other's lock becomes an error instead of a hang.
+          await c.query(`SET lock_timeout = '5s'`);
+          await c.query('BEGIN');
+          await c.query(insert, [[first, second][i], OWNER, ORG, `open ${i}`]);
+        }
+        await clients[1]?.query('COMMIT');
+        await clients[0]?.query('COMMIT');
+      } finally {
+        await Promise.all(clients.map((c) => c.end()));
+      }
+      const rows = await h.sql(`SELECT id, org_seq FROM shares WHERE id = ANY($1) ORDER BY org_seq`, [
+        first,
+        second,
+      ]);
+      assert.deepEqual(
+        rows.map((r) => [r.id, Number(r.org_seq)]),
+        [
+          [second, n + 1],
+          [first, n + 2],
+        ],
+      );
+      const after = await h.sql(`SELECT share_count FROM organizations WHERE id = $1`, ORG);
+      assert.equal(Number(after[0]?.share_count), n + 2);
+    },
+  );
 });

@@ -65,20 +65,20 @@ const NOT_MEMBERS = `SELECT r.ordinality::int FROM json_populate_recordset(NULL:
   WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = r.account_id AND a.organization_id = $3)`;
 
 /**
- * A whole create in one statement, so one round trip and its own transaction: the share takes the
- * organization's next number (the row lock it holds until commit serialises creates within one
- * organization, so numbers follow commit order with no gaps), then its tags ($9, a JSON object), recipients
- * and their work ($10, JSON rows; due at $12), resources ($11), the share's own work when it targets the
- * organization, and the audit entries ($13). Every part reads the share's row from `sh`, so the share is
- * inserted first and its visibility trigger fires before the tags' (end-of-statement triggers fire in
- * row order). Nothing is written when the organization is gone or a recipient's account is not one of its
- * members (no row in `seq`); the answer then names those recipients.
+ * A whole create in one statement, so one round trip and its own transaction: the share (its number is
+ * taken at commit by the deferred trigger `shares_org_seq`, so the organization's row is locked only from
+ * there to the commit: concurrent creates in one organization no longer wait for each other's whole
+ * statement), then its tags ($9, a JSON object), recipients and their work ($10, JSON rows; due at $12),
+ * resources ($11), the share's own work when it targets the organization, and the audit entries ($13).
+ * Every part reads the share's row from `sh`, so the share is inserted first and its visibility trigger
+ * fires before the tags' (end-of-statement triggers fire in row order). Nothing is written when the
+ * organization is gone or a recipient's account is not one of its members (no row in `sh`); the answer
+ * then names those recipients.
  */
-const CREATE_SHARE = `WITH seq AS (
-    UPDATE organizations SET share_count = share_count + 1 WHERE id = $3 AND NOT EXISTS (${NOT_MEMBERS})
-    RETURNING share_count),
-  sh AS (INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified, org_seq)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, share_count FROM seq RETURNING id),
+const CREATE_SHARE = `WITH sh AS (
+    INSERT INTO shares (id, account_id, organization_id, name, target_type, status, created, modified)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM organizations WHERE id = $3 AND NOT EXISTS (${NOT_MEMBERS})
+    RETURNING id),
   tg AS (INSERT INTO share_tags (share_id, key, value)
     SELECT sh.id, t.key, t.value FROM sh, json_each_text($9::json) AS t),
   rc AS (INSERT INTO share_recipients (id, share_id, account_id, desired_status, status, created, modified)
