@@ -24,6 +24,7 @@ import {
   routeErrors,
 } from './helpers.js';
 import { auditEntry, CLI_ACTOR } from '../src/platform/audit/entry.js';
+import { WRITE_ATTEMPTS } from '../src/cloudflare/resources/service.js';
 import { assertBodiesRefused, assertQueriesRefused } from './support/refused.js';
 import { assertIdsNotFound, type IdCall } from './support/not-found.js';
 import { assertConflict, assertOnePage, assertPageInfo, assertSuccess } from './support/assert.js';
@@ -603,6 +604,48 @@ describe('resources of a deleted share', () => {
     assertSuccess(got);
     assert.deepEqual(got.body.result, before[0]);
   });
+});
+
+describe('ResourcesService under writers that never stop', () => {
+  test(
+    'given a resource whose every versioned write finds it changed again, when updating or deleting it, then after WRITE_ATTEMPTS plans 409 1409 that SDKs retry, and nothing is written',
+    { timeout: 20_000 },
+    async () => {
+      const shareId = await accountShare(h.app);
+      const { id } = await seedResource(shareId);
+      const resources = h.store.resources;
+      const before = await resources.get(shareId, id);
+      const audited = async () =>
+        Number((await h.sql('SELECT COUNT(*) AS n FROM audit_logs WHERE share_id = ?', shareId))[0]?.n);
+      const entries = await audited();
+      const { updateMeta, markDeleting } = resources;
+      let writes = 0;
+      resources.updateMeta = async () => (writes++, 'stale');
+      resources.markDeleting = async () => (writes++, 'stale');
+      try {
+        for (const [method, body] of [
+          ['PUT', { meta: { by: 'contended' } }],
+          ['DELETE', undefined],
+        ] as const) {
+          writes = 0;
+          const res = await call(h.app, method, resourcesUrl(shareId, `/${id}`), body ? { body } : {});
+          assertError(
+            res,
+            409,
+            1409,
+            'The resource kept changing during this request; nothing was written, try again',
+          );
+          assert.equal(res.headers['x-should-retry'], 'true', method);
+          assert.equal(writes, WRITE_ATTEMPTS, method);
+        }
+      } finally {
+        resources.updateMeta = updateMeta;
+        resources.markDeleting = markDeleting;
+      }
+      assert.deepEqual(await resources.get(shareId, id), before);
+      assert.equal(await audited(), entries);
+    },
+  );
 });
 
 describe('ResourcesStore versioned writes', () => {

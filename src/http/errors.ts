@@ -134,6 +134,16 @@ export class ConflictError extends ApiError {
   override readonly headers = { 'x-should-retry': 'false' };
 }
 
+/**
+ * 409 that is worth retrying: the object kept changing under the request (other writers committed between
+ * each read and write), so nothing was written this time.
+ */
+export class ContendedError extends ApiError {
+  readonly status = 409;
+  readonly code = 1409;
+  override readonly headers = { 'x-should-retry': 'true' };
+}
+
 /** 408: a wait ran out of time before what it waited for happened. */
 export class RequestTimeoutError extends ApiError {
   readonly status = 408;

@@ -1,7 +1,7 @@
 import { metaDiff } from '../../platform/audit/bound.js';
 import { auditEntry, type AuditActor, type AuditEntry } from '../../platform/audit/entry.js';
 import type { Page } from '../../http/envelope.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
+import { ConflictError, ContendedError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
 import { randomIds, type IdSource } from '../../lib/ids.js';
 import { checkMeta } from '../../platform/resource-types/meta.js';
@@ -16,6 +16,9 @@ import type {
 } from './schemas.js';
 import { toResourceObject } from './present.js';
 import type { ResourceRow, ResourcesStore } from './store.js';
+
+/** Plans of one resource update or delete before it gives up to concurrent writers. */
+export const WRITE_ATTEMPTS = 8;
 
 /** The parts of the store this service uses (the server passes its whole store). */
 export interface ResourcesServiceStore {
@@ -139,7 +142,8 @@ export class ResourcesService {
 
   /**
    * Plans a change and its audit entry from the version read, and writes both only if that version still
-   * holds; a concurrent change (each 'stale' is one that committed) makes it read and plan again.
+   * holds; a concurrent change (each 'stale' is one that committed) makes it read and plan again, up to
+   * WRITE_ATTEMPTS times, so writers that never stop cannot hold a request (and its connection) forever.
    */
   private async writeFromRead(
     share: ShareView,
@@ -154,7 +158,7 @@ export class ResourcesService {
     },
   ): Promise<ResourceObject> {
     let current = read;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const audit = auditEntry(actor, now, {
         account: ownerOf(share),
         action: change.action,
@@ -166,6 +170,11 @@ export class ResourcesService {
       const written = await change.write(current, [audit]);
       if (written === 'inactive') throw new ConflictError('The share or resource is no longer active');
       if (written !== 'stale') return toResourceObject(written);
+      if (attempt === WRITE_ATTEMPTS) {
+        throw new ContendedError(
+          'The resource kept changing during this request; nothing was written, try again',
+        );
+      }
       current = await this.activeResource(current.share_id, current.id);
     }
   }
