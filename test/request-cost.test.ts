@@ -9,6 +9,7 @@ import {
   ORG,
   OWNER,
   R1,
+  R2,
   seedShareBody,
   setup,
   STRANGER,
@@ -135,6 +136,59 @@ describe('request cost: statements per request on the store connection', () => {
     assert.deepEqual(reply.body.result, []);
     assert.equal((reply.body.result_info as Json).total_count, SHARES);
     assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
+  });
+
+  test("given the owner, when it reads a share's recipients and resources (pages and single objects, with resources and filters), then each read runs at most 2 statements", async () => {
+    const cred = CREDENTIALS[0] as Credential;
+    const shareUrl = `${base()}/${shareId}`;
+    const within = (texts: string[]) =>
+      assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
+    const recipients = await cost(h, 'GET', `${shareUrl}/recipients?include_resources=true`, cred);
+    assert.equal(recipients.reply.status, 200, JSON.stringify(recipients.reply.body));
+    assert.equal((recipients.reply.body.result_info as Json).total_count, 1);
+    const [recipient] = recipients.reply.body.result as Json[];
+    assert.equal(recipient?.account_id, R1);
+    assert.ok(Array.isArray(recipient?.resources));
+    within(recipients.texts);
+    const one = await cost(
+      h,
+      'GET',
+      `${shareUrl}/recipients/${String(recipient?.id)}?include_resources=true`,
+      cred,
+    );
+    assert.equal(one.reply.status, 200, JSON.stringify(one.reply.body));
+    assert.deepEqual(one.reply.body.result, recipient);
+    within(one.texts);
+    const resources = await cost(
+      h,
+      'GET',
+      `${shareUrl}/resources?resource_type=custom-ruleset&status=active`,
+      cred,
+    );
+    assert.equal(resources.reply.status, 200, JSON.stringify(resources.reply.body));
+    const [resource] = resources.reply.body.result as Json[];
+    assert.equal((resources.reply.body.result_info as Json).total_count, 1);
+    within(resources.texts);
+    const single = await cost(h, 'GET', `${shareUrl}/resources/${String(resource?.id)}`, cred);
+    assert.equal(single.reply.status, 200, JSON.stringify(single.reply.body));
+    assert.deepEqual(single.reply.body.result, resource);
+    within(single.texts);
+  });
+
+  test('given a recipient and a stranger, when they read the resources of a share, then the recipient gets them and the stranger 404 1404, each in at most 2 statements', async () => {
+    const url = (account: string) => `${base(account)}/${shareId}/resources`;
+    const r1 = { name: 'r1', headers: { authorization: `Bearer ${TOKENS.r1}` } };
+    const received = await cost(h, 'GET', url(R1), r1);
+    assert.equal(received.reply.status, 200, JSON.stringify(received.reply.body));
+    assert.equal((received.reply.body.result as Json[]).length, 1);
+    assert.ok(received.texts.length <= 2, received.texts.join('\n---\n'));
+    const r2 = { name: 'r2', headers: { authorization: `Bearer ${TOKENS.r2}` } };
+    const hidden = await cost(h, 'GET', url(R2), r2);
+    assertError(hidden.reply, 404, 1404, 'Share not found');
+    assert.ok(hidden.texts.length <= 2, hidden.texts.join('\n---\n'));
+    const recipients = await cost(h, 'GET', `${base(R1)}/${shareId}/recipients`, r1);
+    assertError(recipients.reply, 404, 1404, 'Share not found');
+    assert.ok(recipients.texts.length <= 2, recipients.texts.join('\n---\n'));
   });
 
   test('given an organization token, when it lists the organization shares, then the store runs at most 2 statements', async () => {

@@ -5,10 +5,14 @@ import type pg from 'pg';
 import { ConflictError } from '../../http/errors.js';
 import type {
   RecipientChanges,
+  RecipientPage,
+  RecipientPageQuery,
   RecipientResourceRow,
   RecipientRow,
   RecipientsStore,
 } from '../../cloudflare/recipients/store.js';
+import type { ShareReader } from '../../cloudflare/shares/reader.js';
+import { prefixed, readableShare } from './share-reader.js';
 import { named, transaction } from './database.js';
 import { enqueue, enqueueMany, enqueueRecipientOf } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
@@ -127,8 +131,6 @@ export async function shareIsActive(client: pg.PoolClient, shareId: string): Pro
   return rows[0]?.status === 'active';
 }
 
-const COUNT = 'SELECT COUNT(*) AS n FROM share_recipients WHERE share_id = $1';
-const PAGE = `SELECT ${COLUMNS} FROM share_recipients WHERE share_id = $1 ORDER BY created, id LIMIT $2 OFFSET $3`;
 const BY_ID = `SELECT ${COLUMNS} FROM share_recipients WHERE share_id = $1 AND id = $2`;
 const BY_ACCOUNT = `SELECT ${COLUMNS} FROM share_recipients WHERE share_id = $1 AND account_id = $2`;
 const ALL = `SELECT ${COLUMNS} FROM share_recipients WHERE share_id = $1 ORDER BY created, id`;
@@ -138,21 +140,79 @@ const RESOURCES_OF = `SELECT rr.recipient_id, sr.resource_id, COALESCE(rr.applie
   WHERE rr.recipient_id = ANY($1::char(32)[])
   ORDER BY sr.created, sr.id`;
 
+/** Each recipient's resources (`r`, the recipient row) as JSON built by PostgreSQL, oldest resource first. */
+const RESOURCES_JSON = `(SELECT json_agg(json_build_object('resource_id', sr.resource_id,
+    'resource_version', COALESCE(rr.applied_version, 0), 'error', rr.error, 'terminal', rr.terminal)
+    ORDER BY sr.created, sr.id)
+  FROM recipient_resources rr JOIN share_resources sr ON sr.id = rr.share_resource_id
+  WHERE rr.recipient_id = r.id) AS resources`;
+
+type RecipientRecord = RecipientRow & { resources?: Omit<RecipientResourceRow, 'recipient_id'>[] | null };
+
+/** Splits the rows read with RESOURCES_JSON into recipients and their resources by recipient id. */
+function withResources(
+  records: RecipientRecord[],
+  includeResources: boolean,
+): { rows: RecipientRow[]; resources?: Map<string, RecipientResourceRow[]> } {
+  const rows = records.map(({ resources: _resources, ...row }) => row);
+  if (!includeResources) return { rows };
+  const resources = new Map(
+    records.map((r) => [r.id, (r.resources ?? []).map((x) => ({ recipient_id: r.id, ...x }))]),
+  );
+  return { rows, resources };
+}
+
 export class PgRecipientsStore implements RecipientsStore {
   constructor(
     private readonly pool: pg.Pool,
     private readonly timing: WorkTiming = dueNow,
   ) {}
 
-  async list(
+  async listFor(
+    reader: ShareReader,
     shareId: string,
-    limit: number,
-    offset: number,
-  ): Promise<{ rows: RecipientRow[]; total: number }> {
-    const total = Number((await this.pool.query<{ n: number }>(named(COUNT, [shareId]))).rows[0]?.n ?? 0);
-    if (offset >= total) return { rows: [], total };
-    const { rows } = await this.pool.query<RecipientRow>(named(PAGE, [shareId, limit, offset]));
-    return { rows, total };
+    page: RecipientPageQuery,
+  ): Promise<RecipientPage | undefined> {
+    // The share check, the total and the page (with each recipient's resources) in one round trip.
+    const { rows } = await this.pool.query<RecipientRecord & { total: string }>(
+      named(
+        `SELECT c.total, ${prefixed('r', COLUMNS)}${page.includeResources ? `, ${RESOURCES_JSON}` : ''}
+        FROM shares s
+        CROSS JOIN LATERAL (SELECT COUNT(*) AS total FROM share_recipients WHERE share_id = s.id) c
+        LEFT JOIN LATERAL (SELECT ${COLUMNS} FROM share_recipients WHERE share_id = s.id
+          ORDER BY created, id LIMIT $3 OFFSET $4) r ON true
+        WHERE ${readableShare(reader, '$1', '$2')}`,
+        [shareId, reader.accountId, page.limit, page.offset],
+      ),
+    );
+    const [first] = rows;
+    if (!first) return undefined;
+    const found = rows.filter((r) => r.id !== null).map(({ total: _total, ...r }) => r);
+    return { total: Number(first.total), ...withResources(found, page.includeResources) };
+  }
+
+  async getFor(
+    reader: ShareReader,
+    shareId: string,
+    id: string,
+    includeResources: boolean,
+  ): Promise<(Omit<RecipientPage, 'rows' | 'total'> & { row?: RecipientRow }) | undefined> {
+    const { rows } = await this.pool.query<RecipientRecord>(
+      named(
+        `SELECT ${prefixed('r', COLUMNS)}${includeResources ? `, ${RESOURCES_JSON}` : ''} FROM shares s
+        LEFT JOIN share_recipients r ON r.share_id = s.id AND r.id = $3
+        WHERE ${readableShare(reader, '$1', '$2')}`,
+        [shareId, reader.accountId, id],
+      ),
+    );
+    const [first] = rows;
+    if (!first) return undefined;
+    if (first.id === null) return {};
+    const {
+      rows: [row],
+      resources,
+    } = withResources([first], includeResources);
+    return { ...(row ? { row } : {}), ...(resources ? { resources } : {}) };
   }
 
   async get(shareId: string, id: string): Promise<RecipientRow | undefined> {

@@ -10,6 +10,8 @@ import type {
 } from '../../cloudflare/resources/store.js';
 import { isUniqueViolation, named, transaction, type Queryable } from './database.js';
 import { shareIsActive } from './recipients.js';
+import { prefixed, readableShare } from './share-reader.js';
+import type { ShareReader } from '../../cloudflare/shares/reader.js';
 import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
 
@@ -69,27 +71,49 @@ export class PgResourcesStore implements ResourcesStore {
     return (await this.pool.query<TypeInUse>(named(TYPES_IN_USE))).rows;
   }
 
-  async list(shareId: string, q: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }> {
-    const where = ['share_id = $1'];
-    const params: unknown[] = [shareId];
-    if (q.status) {
-      params.push(q.status);
-      where.push(`status = $${params.length}`);
-    }
-    if (q.resourceType) {
-      params.push(q.resourceType);
-      where.push(`resource_type = $${params.length}`);
-    }
-    const from = `FROM share_resources WHERE ${where.join(' AND ')}`;
-    const total =
-      (await this.pool.query<{ n: number }>(`SELECT COUNT(*) AS n ${from}`, params)).rows[0]?.n ?? 0;
-    if (q.offset >= total) return { rows: [], total };
-    const n = params.length;
-    const { rows } = await this.pool.query<ResourceRow>(
-      `SELECT ${RESOURCE_COLUMNS} ${from} ORDER BY created, id LIMIT $${n + 1} OFFSET $${n + 2}`,
-      [...params, q.limit, q.offset],
+  async listFor(
+    reader: ShareReader,
+    shareId: string,
+    q: ResourceListQuery,
+  ): Promise<{ rows: ResourceRow[]; total: number } | undefined> {
+    const params: unknown[] = [shareId, reader.accountId];
+    const where = ['share_id = s.id'];
+    if (q.status) where.push(`status = $${params.push(q.status)}`);
+    if (q.resourceType) where.push(`resource_type = $${params.push(q.resourceType)}`);
+    const filter = where.join(' AND ');
+    const limit = `$${params.push(q.limit)}`;
+    const offset = `$${params.push(q.offset)}`;
+    // The share check, the total and the page in one round trip: no row when the share is hidden.
+    const { rows } = await this.pool.query<ResourceRow & { total: string }>(
+      named(
+        `SELECT c.total, ${prefixed('r', RESOURCE_COLUMNS)} FROM shares s
+        CROSS JOIN LATERAL (SELECT COUNT(*) AS total FROM share_resources WHERE ${filter}) c
+        LEFT JOIN LATERAL (SELECT ${RESOURCE_COLUMNS} FROM share_resources WHERE ${filter}
+          ORDER BY created, id LIMIT ${limit} OFFSET ${offset}) r ON true
+        WHERE ${readableShare(reader, '$1', '$2')}`,
+        params,
+      ),
     );
-    return { rows, total };
+    const [first] = rows;
+    if (!first) return undefined;
+    return {
+      total: Number(first.total),
+      rows: rows.filter((r) => r.id !== null).map(({ total: _total, ...row }) => row),
+    };
+  }
+
+  async getFor(reader: ShareReader, shareId: string, id: string): Promise<{ row?: ResourceRow } | undefined> {
+    const { rows } = await this.pool.query<ResourceRow>(
+      named(
+        `SELECT ${prefixed('r', RESOURCE_COLUMNS)} FROM shares s
+        LEFT JOIN share_resources r ON r.share_id = s.id AND r.id = $3
+        WHERE ${readableShare(reader, '$1', '$2')}`,
+        [shareId, reader.accountId, id],
+      ),
+    );
+    const [row] = rows;
+    if (!row) return undefined;
+    return row.id === null ? {} : { row };
   }
 
   async get(shareId: string, id: string): Promise<ResourceRow | undefined> {

@@ -3,10 +3,14 @@ import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type {
   RecipientChanges,
+  RecipientPage,
+  RecipientPageQuery,
   RecipientResourceRow,
   RecipientRow,
   RecipientsStore,
 } from '../../cloudflare/recipients/store.js';
+import type { ShareReader } from '../../cloudflare/shares/reader.js';
+import { readableShare } from './share-reader.js';
 import { groupBy } from '../../lib/group-by.js';
 import { prepared } from './database.js';
 import { enqueue, enqueueRecipientOf } from './work.js';
@@ -50,27 +54,86 @@ export function shareIsActive(db: Db, shareId: string): boolean {
   return row?.status === 'active';
 }
 
+/** Each recipient's resources (`r`, the recipient row) as JSON text built by SQLite, oldest resource first. */
+const RESOURCES_JSON = `(SELECT json_group_array(json_object('resource_id', sr.resource_id,
+    'resource_version', COALESCE(rr.applied_version, 0), 'error', rr.error,
+    'terminal', json(CASE WHEN rr.terminal THEN 'true' ELSE 'false' END)) ORDER BY sr.created, sr.id)
+  FROM recipient_resources rr JOIN share_resources sr ON sr.id = rr.share_resource_id
+  WHERE rr.recipient_id = r.id) AS resources`;
+
+type RecipientRecord = RecipientRow & { resources?: string | null };
+
+/** Splits the rows read with RESOURCES_JSON into recipients and their resources by recipient id. */
+function withResources(
+  records: RecipientRecord[],
+  includeResources: boolean,
+): { rows: RecipientRow[]; resources?: Map<string, RecipientResourceRow[]> } {
+  const rows = records.map(({ resources: _resources, ...row }) => row);
+  if (!includeResources) return { rows };
+  const resources = new Map(
+    records.map((r) => [
+      r.id,
+      (JSON.parse(r.resources ?? '[]') as Omit<RecipientResourceRow, 'recipient_id'>[]).map((x) => ({
+        recipient_id: r.id,
+        ...x,
+      })),
+    ]),
+  );
+  return { rows, resources };
+}
+
 export class SqliteRecipientsStore implements RecipientsStore {
   constructor(
     private readonly db: Db,
     private readonly timing: WorkTiming = dueNow,
   ) {}
 
-  async list(
+  async listFor(
+    reader: ShareReader,
     shareId: string,
-    limit: number,
-    offset: number,
-  ): Promise<{ rows: RecipientRow[]; total: number }> {
-    const { n: total } = prepared(
-      this.db,
-      'SELECT COUNT(*) AS n FROM share_recipients WHERE share_id = ?',
-    ).get(shareId) as { n: number };
-    if (offset >= total) return { rows: [], total };
+    page: RecipientPageQuery,
+  ): Promise<RecipientPage | undefined> {
+    // The share check, the total and the page (with each recipient's resources) in one statement.
     const rows = prepared(
       this.db,
-      'SELECT * FROM share_recipients WHERE share_id = ? ORDER BY created, id LIMIT ? OFFSET ?',
-    ).all(shareId, limit, offset) as RecipientRow[];
-    return { rows, total };
+      `SELECT (SELECT COUNT(*) FROM share_recipients WHERE share_id = @share) AS total,
+         r.*${page.includeResources ? `, ${RESOURCES_JSON}` : ''}
+       FROM shares s LEFT JOIN (SELECT * FROM share_recipients WHERE share_id = @share
+         ORDER BY created, id LIMIT @limit OFFSET @offset) r
+       WHERE ${readableShare(reader)} ORDER BY r.created, r.id`,
+    ).all({
+      share: shareId,
+      acct: reader.accountId,
+      limit: page.limit,
+      offset: page.offset,
+    }) as (RecipientRecord & {
+      total: number;
+    })[];
+    const [first] = rows;
+    if (!first) return undefined;
+    const found = rows.filter((r) => r.id !== null).map(({ total: _total, ...r }) => r);
+    return { total: first.total, ...withResources(found, page.includeResources) };
+  }
+
+  async getFor(
+    reader: ShareReader,
+    shareId: string,
+    id: string,
+    includeResources: boolean,
+  ): Promise<(Omit<RecipientPage, 'rows' | 'total'> & { row?: RecipientRow }) | undefined> {
+    const first = prepared(
+      this.db,
+      `SELECT r.*${includeResources ? `, ${RESOURCES_JSON}` : ''} FROM shares s
+       LEFT JOIN share_recipients r ON r.share_id = s.id AND r.id = @id
+       WHERE ${readableShare(reader)}`,
+    ).get({ share: shareId, acct: reader.accountId, id }) as RecipientRecord | undefined;
+    if (!first) return undefined;
+    if (first.id === null) return {};
+    const {
+      rows: [row],
+      resources,
+    } = withResources([first], includeResources);
+    return { ...(row ? { row } : {}), ...(resources ? { resources } : {}) };
   }
 
   async get(shareId: string, id: string): Promise<RecipientRow | undefined> {

@@ -9,6 +9,8 @@ import type {
   TypeInUse,
 } from '../../cloudflare/resources/store.js';
 import { prepared } from './database.js';
+import { readableShare } from './share-reader.js';
+import type { ShareReader } from '../../cloudflare/shares/reader.js';
 import { shareIsActive } from './recipients.js';
 import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
@@ -44,9 +46,18 @@ export class SqliteResourcesStore implements ResourcesStore {
     private readonly timing: WorkTiming = dueNow,
   ) {}
 
-  async list(shareId: string, q: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }> {
+  async listFor(
+    reader: ShareReader,
+    shareId: string,
+    q: ResourceListQuery,
+  ): Promise<{ rows: ResourceRow[]; total: number } | undefined> {
     const where = ['share_id = @share'];
-    const args: Record<string, unknown> = { share: shareId };
+    const args: Record<string, unknown> = {
+      share: shareId,
+      acct: reader.accountId,
+      limit: q.limit,
+      offset: q.offset,
+    };
     if (q.status) {
       where.push('status = @status');
       args.status = q.status;
@@ -55,15 +66,30 @@ export class SqliteResourcesStore implements ResourcesStore {
       where.push('resource_type = @type');
       args.type = q.resourceType;
     }
-    const from = `FROM share_resources WHERE ${where.join(' AND ')}`;
-    const { n: total } = prepared(this.db, `SELECT COUNT(*) AS n ${from}`).get(args) as { n: number };
-    if (q.offset >= total) return { rows: [], total };
-    const rows = prepared(this.db, `SELECT * ${from} ORDER BY created, id LIMIT @limit OFFSET @offset`).all({
-      ...args,
-      limit: q.limit,
-      offset: q.offset,
-    }) as ResourceRecord[];
-    return { rows: rows.map(toResourceRow), total };
+    const filter = where.join(' AND ');
+    // The share check, the total and the page in one statement: no row when the share is hidden.
+    const rows = prepared(
+      this.db,
+      `SELECT (SELECT COUNT(*) FROM share_resources WHERE ${filter}) AS total, r.* FROM shares s
+       LEFT JOIN (SELECT * FROM share_resources WHERE ${filter} ORDER BY created, id LIMIT @limit OFFSET @offset) r
+       WHERE ${readableShare(reader)} ORDER BY r.created, r.id`,
+    ).all(args) as (ResourceRecord & { total: number })[];
+    const [first] = rows;
+    if (!first) return undefined;
+    return {
+      total: first.total,
+      rows: rows.filter((r) => r.id !== null).map(({ total: _total, ...r }) => toResourceRow(r)),
+    };
+  }
+
+  async getFor(reader: ShareReader, shareId: string, id: string): Promise<{ row?: ResourceRow } | undefined> {
+    const r = prepared(
+      this.db,
+      `SELECT r.* FROM shares s LEFT JOIN share_resources r ON r.share_id = s.id AND r.id = @id
+       WHERE ${readableShare(reader)}`,
+    ).get({ share: shareId, acct: reader.accountId, id }) as ResourceRecord | undefined;
+    if (!r) return undefined;
+    return r.id === null ? {} : { row: toResourceRow(r) };
   }
 
   async typesInUse(): Promise<TypeInUse[]> {

@@ -4,13 +4,16 @@ import { ConflictError, NotFoundError, ValidationError } from '../../http/errors
 import type { Clock } from '../../lib/clock.js';
 import { randomIds, type IdSource } from '../../lib/ids.js';
 import { checkRecipientAccount, namedAccounts, recipientAccount } from '../shares/recipient-accounts.js';
-import { ownedActiveShare, ownedShare, ownerOf, shareNotActive } from '../shares/access.js';
+import { ownedActiveShare, ownerOf, shareNotActive } from '../shares/access.js';
+import type { ShareReader } from '../shares/reader.js';
 import type { SharesStore, ShareView } from '../shares/store.js';
+import { OBJECT_NOT_FOUND } from '../../platform/tenancy/auth.js';
 import type { AccountRow } from '../../platform/tenancy/store.js';
 import type { RecipientObject, RecipientRequest } from './schemas.js';
 import {
   DELIVERY_IN_DOUBT,
   type RecipientChanges,
+  type RecipientResourceRow,
   type RecipientRow,
   type RecipientsStore,
 } from './store.js';
@@ -25,6 +28,9 @@ export interface RecipientsServiceStore {
 
 const RECIPIENT_NOT_FOUND = 'Share recipient not found';
 
+/** Only the owner reads a share's recipients. */
+const owner = (accountId: string): ShareReader => ({ accountId, as: 'owner' });
+
 export class RecipientsService {
   constructor(
     private readonly store: RecipientsServiceStore,
@@ -38,9 +44,13 @@ export class RecipientsService {
     includeResources: boolean,
     page: Page,
   ): Promise<{ items: RecipientObject[]; total: number }> {
-    await ownedShare(this.store.shares, accountId, shareId);
-    const { rows, total } = await this.store.recipients.list(shareId, page.limit, page.offset);
-    return { items: await this.present(rows, includeResources), total };
+    const found = await this.store.recipients.listFor(owner(accountId), shareId, {
+      limit: page.limit,
+      offset: page.offset,
+      includeResources,
+    });
+    if (!found) throw new NotFoundError(OBJECT_NOT_FOUND);
+    return { items: recipientObjects(found.rows, found.resources), total: found.total };
   }
 
   async get(
@@ -49,8 +59,10 @@ export class RecipientsService {
     id: string,
     includeResources: boolean,
   ): Promise<RecipientObject> {
-    await ownedShare(this.store.shares, accountId, shareId);
-    const [obj] = await this.present([await this.find(shareId, id)], includeResources);
+    const found = await this.store.recipients.getFor(owner(accountId), shareId, id, includeResources);
+    if (!found) throw new NotFoundError(OBJECT_NOT_FOUND);
+    if (!found.row) throw new NotFoundError(RECIPIENT_NOT_FOUND);
+    const [obj] = recipientObjects([found.row], found.resources);
     return obj as RecipientObject;
   }
 
@@ -233,7 +245,17 @@ export async function presentRecipients(
   rows: RecipientRow[],
   includeResources: boolean,
 ): Promise<RecipientObject[]> {
-  const resources = includeResources ? await store.resourcesOf(rows.map((r) => r.id)) : undefined;
+  return recipientObjects(
+    rows,
+    includeResources ? await store.resourcesOf(rows.map((r) => r.id)) : undefined,
+  );
+}
+
+/** Recipients as the API answers them; with `resources` (by recipient id), each carries its resources. */
+export function recipientObjects(
+  rows: RecipientRow[],
+  resources?: Map<string, RecipientResourceRow[]>,
+): RecipientObject[] {
   return rows.map((r) => {
     const obj: RecipientObject = {
       id: r.id,

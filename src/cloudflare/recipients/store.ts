@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../../platform/audit/entry.js';
+import type { ShareReader } from '../shares/reader.js';
 export type AssociationStatus = 'associating' | 'associated' | 'disassociating' | 'disassociated';
 export type DesiredStatus = 'associated' | 'disassociated';
 
@@ -38,8 +39,32 @@ export interface RecipientChanges {
   disassociate: string[];
 }
 
+export interface RecipientPageQuery {
+  limit: number;
+  offset: number;
+  includeResources: boolean;
+}
+
+export interface RecipientPage {
+  rows: RecipientRow[];
+  total: number;
+  /** Each recipient's resources by recipient id, when asked for. */
+  resources?: Map<string, RecipientResourceRow[]>;
+}
+
 export interface RecipientsStore {
-  list(shareId: string, limit: number, offset: number): Promise<{ rows: RecipientRow[]; total: number }>;
+  /**
+   * A page and its total (and each recipient's resources when asked), read with the check that `reader`
+   * may see the share: undefined when not.
+   */
+  listFor(reader: ShareReader, shareId: string, page: RecipientPageQuery): Promise<RecipientPage | undefined>;
+  /** One recipient, with the same check: undefined when the share is hidden, `row` absent when no such recipient. */
+  getFor(
+    reader: ShareReader,
+    shareId: string,
+    id: string,
+    includeResources: boolean,
+  ): Promise<(Omit<RecipientPage, 'rows' | 'total'> & { row?: RecipientRow }) | undefined>;
   get(shareId: string, id: string): Promise<RecipientRow | undefined>;
   getByAccount(shareId: string, accountId: string): Promise<RecipientRow | undefined>;
   /** Every recipient of the share, any status. */

@@ -6,7 +6,9 @@ import type { Clock } from '../../lib/clock.js';
 import { randomIds, type IdSource } from '../../lib/ids.js';
 import { checkMeta } from '../../platform/resource-types/meta.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
-import { ownedActiveShare, ownerOf, shareNotActive, visibleShare } from '../shares/access.js';
+import { OBJECT_NOT_FOUND } from '../../platform/tenancy/auth.js';
+import { ownedActiveShare, ownerOf, shareNotActive } from '../shares/access.js';
+import type { ShareReader } from '../shares/reader.js';
 import type { SharesStore, ShareView } from '../shares/store.js';
 import type {
   CreateResourceBody,
@@ -16,6 +18,9 @@ import type {
 } from './schemas.js';
 import { toResourceObject } from './present.js';
 import type { ResourceRow, ResourcesStore } from './store.js';
+
+/** An owner, or an account receiving the share, may read its resources. */
+const viewer = (accountId: string): ShareReader => ({ accountId, as: 'owner-or-recipient' });
 
 /** Plans of one resource update or delete before it gives up to concurrent writers. */
 export const WRITE_ATTEMPTS = 8;
@@ -42,19 +47,21 @@ export class ResourcesService {
     q: ListResourcesQuery,
     page: Page,
   ): Promise<{ items: ResourceObject[]; total: number }> {
-    await visibleShare(this.store.shares, accountId, shareId);
-    const { rows, total } = await this.store.resources.list(shareId, {
+    const found = await this.store.resources.listFor(viewer(accountId), shareId, {
       status: q.status,
       resourceType: q.resource_type,
       limit: page.limit,
       offset: page.offset,
     });
-    return { items: rows.map(toResourceObject), total };
+    if (!found) throw new NotFoundError(OBJECT_NOT_FOUND);
+    return { items: found.rows.map(toResourceObject), total: found.total };
   }
 
   async get(accountId: string, shareId: string, id: string): Promise<ResourceObject> {
-    await visibleShare(this.store.shares, accountId, shareId);
-    return toResourceObject(await this.find(shareId, id));
+    const found = await this.store.resources.getFor(viewer(accountId), shareId, id);
+    if (!found) throw new NotFoundError(OBJECT_NOT_FOUND);
+    if (!found.row) throw new NotFoundError(RESOURCE_NOT_FOUND);
+    return toResourceObject(found.row);
   }
 
   async create(

@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
+import type { ShareReader } from '../shares/reader.js';
 
 export type ResourceStatus = 'active' | 'deleting' | 'deleted';
 
@@ -36,7 +37,14 @@ export interface ResourcesStore {
    * dropped from the resource-types file while in use (an operator's check, so not scoped to one organization).
    */
   typesInUse(): Promise<TypeInUse[]>;
-  list(shareId: string, query: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }>;
+  /** A page and its total, read with the check that `reader` may see the share: undefined when not. */
+  listFor(
+    reader: ShareReader,
+    shareId: string,
+    query: ResourceListQuery,
+  ): Promise<{ rows: ResourceRow[]; total: number } | undefined>;
+  /** One resource, with the same check: undefined when the share is hidden, `row` absent when no such resource. */
+  getFor(reader: ShareReader, shareId: string, id: string): Promise<{ row?: ResourceRow } | undefined>;
   get(shareId: string, id: string): Promise<ResourceRow | undefined>;
   /** The live (not deleted) resource with this type and id in the share, if any. */
   findLive(shareId: string, type: ResourceType, resourceId: string): Promise<ResourceRow | undefined>;
