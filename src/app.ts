@@ -16,7 +16,7 @@ import { faultHooks } from './emulator/faults/hook.js';
 import { API_ROOT } from './http/paths.js';
 import { isPreempted } from './http/preempted.js';
 import type { FaultRegistry } from './emulator/faults/service.js';
-import { Authenticator, type Principal } from './platform/tenancy/auth.js';
+import { Authenticator, type AuthenticatorOptions, type Principal } from './platform/tenancy/auth.js';
 import { errorHandler, frameworkErrorHandler } from './http/error-handler.js';
 import { idRoutingHook } from './http/id-routing.js';
 import { httpMetricsHooks } from './http/metrics/hooks.js';
@@ -80,6 +80,8 @@ export interface AppOptions extends HttpLimitOptions {
   rateLimit?: RateLimitPolicy;
   /** The server's resource types (built-in and declared); default: Cloudflare's. */
   resourceTypes?: ResourceTypeRegistry;
+  /** How long a successful credential answer is reused, in clock ms (`--credential-cache-ms`; 0: off). */
+  credentialCacheMs?: number;
 }
 
 /** The API's top-level path segments, also answered at the root (the SDK's own tests use a bare base URL). */
@@ -112,13 +114,14 @@ export function createServices(
   clock: Clock,
   ids: IdSource = randomIds,
   types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
+  auth: AuthenticatorOptions = {},
 ): Services {
   return {
     shares: new SharesService(store, clock, ids, types),
     recipients: new RecipientsService(store, clock, ids),
     resources: new ResourcesService(store, clock, ids, types),
     excludedRecipients: new ExcludedRecipientsService(store, clock, ids),
-    authenticator: new Authenticator(store.tenancy, clock),
+    authenticator: new Authenticator(store.tenancy, clock, auth),
   };
 }
 
@@ -170,7 +173,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
 
   const types = options.resourceTypes ?? BUILTIN_RESOURCE_TYPES;
-  const services = createServices(options.store, clock, options.ids, types);
+  const services = createServices(options.store, clock, options.ids, types, {
+    cacheMs: options.credentialCacheMs,
+  });
 
   // Test-suite control on the public API, registered before authentication: faults are decided before
   // authentication, as at Cloudflare's edge.

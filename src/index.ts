@@ -48,6 +48,8 @@ export interface StartOptions {
   journalBodyBytes?: number;
   /** Cloudflare's rate limit: `off` (default), `cloudflare` (1200/300s) or `<requests>/<seconds>s`. */
   rateLimit?: string;
+  /** How long a successful credential check is reused, in ms (default 500; 0: off; at most 1000). */
+  credentialCacheMs?: number;
   /** HTTP server timeouts (default: headers 10 s, request 30 s, keep-alive 5 s; see docs/configuration.md). */
   timeouts?: Partial<ServerTimeouts>;
   /** Delivery drivers file (see docs/reconciler.md); default: the built-in inventory. */
@@ -149,6 +151,7 @@ export async function startRshare(options: StartOptions = {}): Promise<Rshare> {
       journalBodyBytes: options.journalBodyBytes,
       rateLimit: options.rateLimit === undefined ? undefined : parseRateLimit(options.rateLimit),
       timeouts: options.timeouts,
+      credentialCacheMs: options.credentialCacheMs,
     },
     logger,
   );

@@ -28,6 +28,7 @@ import { StateService } from './emulator/state/service.js';
 import { applyBootstrap, loadBootstrapFile } from './platform/tenancy/bootstrap.js';
 import { formatAdminTokenLine, formatDemoBanner, seedDemo, type DemoSeed } from './platform/tenancy/demo.js';
 import { TenancyService } from './platform/tenancy/service.js';
+import { credentialCacheMs } from './platform/tenancy/credential-cache.js';
 
 export type Role = 'api' | 'worker' | 'all';
 export const ROLES: readonly Role[] = ['api', 'worker', 'all'];
@@ -85,6 +86,8 @@ export interface ServeOptions {
   timeouts?: Partial<ServerTimeouts>;
   /** Cloudflare's rate limit on the public API, per user or token (`--rate-limit`; default off). */
   rateLimit?: RateLimitPolicy;
+  /** How long a successful credential answer is reused (default 500 ms; 0: off; at most 1000). */
+  credentialCacheMs?: number;
 }
 
 /** What the admin API controls, for in-process callers (`startRshare`). */
@@ -127,6 +130,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   const role = options.role ?? 'all';
   const mode = options.reconcile ?? 'auto';
   resolveLimits({ timeouts: options.timeouts }); // refused before anything opens or starts
+  if (options.credentialCacheMs !== undefined) credentialCacheMs(options.credentialCacheMs);
   const { types, source: typesSource } = await resourceTypesOf(options.resourceTypes);
   const clock = new ControlledClock();
   const ids = options.idSeed === undefined ? randomIds : seededIds(options.idSeed);
@@ -238,6 +242,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       journal,
       timeouts: options.timeouts,
       rateLimit: options.rateLimit,
+      credentialCacheMs: options.credentialCacheMs,
       resourceTypes: types,
       admin:
         services && adminToken !== undefined

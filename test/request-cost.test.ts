@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STORE_KIND } from './support/store.js';
+import { isCredentialRead, STORE_KIND } from './support/store.js';
 import {
   assertError,
   base,
@@ -18,11 +18,14 @@ import {
   type Harness,
 } from './helpers.js';
 import { addMember, addToken } from './support/shares.js';
+import { DEFAULT_CREDENTIAL_CACHE_MS } from '../src/platform/tenancy/credential-cache.js';
 
 /**
  * Work per request, counted (never timed) through the store's own connection: SQLite statements run, or
  * PostgreSQL round trips. A read costs the credential check and one statement for the answer, whatever the
- * size of the caller's scope; a create is one transaction that reads nothing it has just written.
+ * size of the caller's scope; a create is one transaction that reads nothing it has just written. A caller
+ * seen within the credential cache's bound (same credential, same account or organization) costs only
+ * the answer's statements.
  */
 
 type Json = Record<string, unknown>;
@@ -49,6 +52,11 @@ async function cost(h: Harness, method: 'GET' | 'POST', url: string, cred: Crede
     reply = await call(h.app, method, url, { token: null, headers: cred.headers, body });
   });
   return { texts, reply: reply as Awaited<ReturnType<typeof call>> };
+}
+
+/** Moves the app's clock past the credential cache's bound, so the next request reads its credential. */
+function forgetCredentials(h: Harness): void {
+  h.clock.advance(DEFAULT_CREDENTIAL_CACHE_MS);
 }
 
 function isBegin(text: string): boolean {
@@ -114,6 +122,27 @@ describe('request cost: statements per request on the store connection', () => {
         assert.equal((s.tags as Json).env, 'prod');
       }
       assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
+    });
+
+    test(`given ${cred.name} that just got a share, when it gets it again within the cache's bound, then the store runs only the route's one statement`, async () => {
+      forgetCredentials(h);
+      const url = `${base()}/${shareId}?include_resources=true`;
+      const first = await cost(h, 'GET', url, cred);
+      const second = await cost(h, 'GET', url, cred);
+      assert.equal(first.reply.status, 200, JSON.stringify(first.reply.body));
+      assert.deepEqual(second.reply.body, first.reply.body);
+      const trace = `${STORE_KIND}:\n${first.texts.join('\n---\n')}\n===\n${second.texts.join('\n---\n')}`;
+      assert.equal(
+        first.texts.filter(isCredentialRead).length,
+        1,
+        `the first reads the credential\n${trace}`,
+      );
+      assert.deepEqual(
+        second.texts,
+        first.texts.filter((t) => !isCredentialRead(t)),
+        trace,
+      );
+      assert.equal(second.texts.length, 1, trace);
     });
   }
 
@@ -204,7 +233,8 @@ describe('request cost: statements per request on the store connection', () => {
     assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
   });
 
-  test('given a valid body, when a share is created, then the credential and one transaction that reads nothing it wrote', async () => {
+  test('given a valid body from a caller not seen within the cache bound, when a share is created, then the credential and one transaction that reads nothing it wrote', async () => {
+    forgetCredentials(h);
     const { texts, reply } = await cost(h, 'POST', base(), CREDENTIALS[0] as Credential, {
       ...seedShareBody(),
       tags: { b: 'c', a: 'b' },
@@ -236,7 +266,18 @@ describe('request cost: statements per request on the store connection', () => {
     }
   });
 
+  test('given a repeat caller, when a share is created, then the one transaction is all the store runs', async () => {
+    const body = { ...seedShareBody(), tags: { a: 'b' } };
+    await cost(h, 'POST', base(), CREDENTIALS[0] as Credential, body);
+    const { texts, reply } = await cost(h, 'POST', base(), CREDENTIALS[0] as Credential, body);
+    assert.equal(reply.status, 201, JSON.stringify(reply.body));
+    const trace = `${STORE_KIND}:\n${texts.join('\n---\n')}`;
+    assert.ok(isBegin(texts[0] ?? '') || isWrite(texts[0] ?? ''), `the write comes first\n${trace}`);
+    assert.equal(texts.filter(isCredentialRead).length, 0, trace);
+  });
+
   test('given a recipient outside the organization, when a share is created, then the write refuses it with no read of its own', async () => {
+    forgetCredentials(h);
     const { texts, reply } = await cost(h, 'POST', base(), CREDENTIALS[0] as Credential, {
       ...seedShareBody(),
       recipients: [{ recipient_account_id: R1 }, { recipient_account_id: STRANGER }],
@@ -260,4 +301,33 @@ describe('request cost: statements per request on the store connection', () => {
       assert.equal(texts.length, 2, `${STORE_KIND}: ${texts.length} round trips in all\n${trace}`);
     }
   });
+});
+
+describe('request cost: --credential-cache-ms 0', () => {
+  let h: Harness;
+  let shareId: string;
+
+  before(async () => {
+    h = await setup({ store: { countStatements: true }, app: { credentialCacheMs: 0 } });
+    const res = await call(h.app, 'POST', base(), { body: seedShareBody() });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    shareId = res.body.result.id as string;
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  // The wide token is not made here: the two others cover both kinds of credential.
+  for (const cred of [CREDENTIALS[0], CREDENTIALS[2]] as Credential[]) {
+    test(`given the cache off and ${cred.name}, when it gets the same share twice, then each request reads its credential`, async () => {
+      const url = `${base()}/${shareId}`;
+      const first = await cost(h, 'GET', url, cred);
+      const second = await cost(h, 'GET', url, cred);
+      assert.equal(second.reply.status, 200, JSON.stringify(second.reply.body));
+      const trace = `${STORE_KIND}:\n${second.texts.join('\n---\n')}`;
+      assert.deepEqual(second.texts, first.texts, trace);
+      assert.equal(second.texts.filter(isCredentialRead).length, 1, trace);
+      assert.ok(second.texts.length <= 2, trace);
+    });
+  }
 });

@@ -6,15 +6,19 @@ import { join } from 'node:path';
 import { systemClock } from '../src/lib/clock.js';
 import { applyBootstrap } from '../src/platform/tenancy/bootstrap.js';
 import { TenancyService } from '../src/platform/tenancy/service.js';
+import { DEFAULT_CREDENTIAL_CACHE_MS } from '../src/platform/tenancy/credential-cache.js';
 import { assertError, hexId, type Reply } from './helpers.js';
 import { startServer, type ServerProcess } from './support/process.js';
 import { openTestStore, type TestStore } from './support/store.js';
 
 /**
- * Authentication reads the token or user on every request (no cache), so a change made by another process
- * on the same database (a bootstrap re-applied by the test process or by another node) reaches a running
- * server at once: the first request after the change has committed already sees it. Expiry is driven by
- * the server's clock, moved through the admin API, never by waiting.
+ * A running server reuses a successful credential check for at most its credential cache's bound (500 ms
+ * of its clock by default), and drops it at once when its own process writes the tenancy. So a change made
+ * by another process on the same database (a bootstrap re-applied by the test process or by another node)
+ * may go unseen while the bound lasts (asserted, to prove the cache is live), and is enforced once the
+ * server's clock has passed it; a change made through the server itself is seen by its next request. A
+ * refusal is never cached: access granted elsewhere works on the next request. The server's clock stands
+ * frozen and is moved through the admin API, never by waiting; expiry is checked against it exactly.
  */
 
 const ORG = hexId(1, 'a');
@@ -24,6 +28,7 @@ const TOKEN = 'revocation-edit-token-secret-0001';
 const USER = { email: 'ops@revocation.test', key: 'revocation-user-global-key-01' };
 const NOT_FOUND = 'Share not found';
 const ADMIN = 'revocation-admin-token-secret-01';
+const CACHE_MS = DEFAULT_CREDENTIAL_CACHE_MS;
 
 interface TokenEntry {
   value: string;
@@ -58,7 +63,7 @@ function file(token: Partial<TokenEntry> = {}, userAccounts: string[] = [A, B]) 
   };
 }
 
-describe('revocation: a running server sees token and user changes made elsewhere on its next request', () => {
+describe('revocation: a running server sees token and user changes made elsewhere within its credential cache bound', () => {
   let db: TestStore;
   let dir: string;
   let server: ServerProcess;
@@ -85,6 +90,22 @@ describe('revocation: a running server sees token and user changes made elsewher
     const res = await request(server, path, headers);
     assert.equal(res.status, status, JSON.stringify(res.body));
     return res;
+  }
+
+  /**
+   * After a change made by another process: still the cached 200 (the cache is live), then, once the
+   * server's clock has moved past the bound, the change's answer, which `then` checks.
+   */
+  async function afterBound(
+    path: string,
+    then: () => Promise<void>,
+    headers?: Record<string, string>,
+  ): Promise<void> {
+    assert.equal((await request(server, path, headers)).status, 200, 'cached within the bound');
+    await clock({ advance_ms: CACHE_MS - 1 });
+    assert.equal((await request(server, path, headers)).status, 200, 'cached to its last millisecond');
+    await clock({ advance_ms: 1 });
+    await then();
   }
 
   /** Moves the server's clock (`/_rshare/clock`): freeze, advance or set. */
@@ -115,6 +136,8 @@ describe('revocation: a running server sees token and user changes made elsewher
       logLevel: 'warn',
       serveArgs: ['--admin-token', ADMIN],
     });
+    // The clock moves only when a test moves it, so the cache's bound is passed exactly when it says.
+    await clock({ freeze: true });
     const res = await fetch(`${server.url}/client/v4/accounts/${A}/shares`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
@@ -134,31 +157,38 @@ describe('revocation: a running server sees token and user changes made elsewher
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('given a working token, when a bootstrap re-applied by another process drops account A from its scope, then on its next request object routes under A answer 404 1404 and collection routes 403 10000', async () => {
+  test('given a working token, when a bootstrap re-applied by another process drops account A from its scope, then it is served from the cache until the server clock passes the bound, and then object routes under A answer 404 1404 and collection routes 403 10000', async () => {
     assert.equal((await request(server, shareUrl)).status, 200);
     await reapply(file({ accounts: [B] }));
-    assertError(await next(shareUrl, 404), 404, 1404, NOT_FOUND);
-    assertError(await request(server, `/accounts/${A}/shares`), 403, 10000, 'Authentication error');
-    assert.equal((await request(server, `/accounts/${B}/shares`)).status, 200, 'B stays in scope');
+    await afterBound(shareUrl, async () => {
+      assertError(await next(shareUrl, 404), 404, 1404, NOT_FOUND);
+      assertError(await request(server, `/accounts/${A}/shares`), 403, 10000, 'Authentication error');
+      assert.equal((await request(server, `/accounts/${B}/shares`)).status, 200, 'B stays in scope');
+    });
   });
 
-  test('given a re-scoped token, when a bootstrap gives account A back, then on its next request it reads the share again', async () => {
+  test('given a re-scoped token, when a bootstrap gives account A back, then on its next request it reads the share again (a refusal is never cached)', async () => {
     await reapply(file());
     assert.equal((await next(shareUrl, 200)).status, 200);
   });
 
-  test('given a working token, when a bootstrap re-applied by another process disables it, then on its next request every route answers 1000 "Invalid API Token" (401 on tokens/verify)', async () => {
+  test('given a working token, when a bootstrap re-applied by another process disables it, then once the server clock passes the bound every route answers 1000 "Invalid API Token" (401 on tokens/verify)', async () => {
+    assert.equal((await request(server, '/user/tokens/verify')).status, 200);
     await reapply(file({ status: 'disabled' }));
-    assertError(await next(shareUrl, 400), 400, 1000, 'Invalid API Token');
-    assertError(await request(server, '/user/tokens/verify'), 401, 1000, 'Invalid API Token');
-    assertError(await request(server, `/accounts/${B}/shares`), 400, 1000, 'Invalid API Token');
+    await afterBound(shareUrl, async () => {
+      assertError(await next(shareUrl, 400), 400, 1000, 'Invalid API Token');
+      assertError(await request(server, '/user/tokens/verify'), 401, 1000, 'Invalid API Token');
+      assertError(await request(server, `/accounts/${B}/shares`), 400, 1000, 'Invalid API Token');
+    });
   });
 
-  test('given a working token, when a bootstrap gives it an expiry in the past, then on its next request it answers 400 1000', async () => {
+  test('given a working token, when a bootstrap gives it an expiry in the past, then once the server clock passes the bound it answers 400 1000', async () => {
     await reapply(file());
     assert.equal((await next(shareUrl, 200)).status, 200);
     await reapply(file({ expires_on: '2020-01-01T00:00:00Z' }));
-    assertError(await next(shareUrl, 400), 400, 1000, 'Invalid API Token');
+    await afterBound(shareUrl, async () => {
+      assertError(await next(shareUrl, 400), 400, 1000, 'Invalid API Token');
+    });
   });
 
   test('given a token expiring 2 s after the server clock, when that clock passes its expiry, then it works before and answers 400 1000 once the server clock reaches it', async () => {
@@ -170,24 +200,70 @@ describe('revocation: a running server sees token and user changes made elsewher
     assert.equal((await next(shareUrl, 200)).status, 200, 'valid until the last millisecond before expiry');
     await clock({ advance_ms: 1 });
     assertError(await next(shareUrl, 400), 400, 1000, 'Invalid API Token');
-    await clock({ freeze: false });
   });
 
-  test('given a user holding A, when a bootstrap drops A from its scope, then on its next request object routes under A answer 404 1404 and collection routes 403 10000', async () => {
+  test('given a user holding A, when a bootstrap drops A from its scope, then once the server clock passes the bound object routes under A answer 404 1404 and collection routes 403 10000', async () => {
     const headers = { 'x-auth-email': USER.email, 'x-auth-key': USER.key };
     assert.equal((await request(server, shareUrl, headers)).status, 200);
     await reapply(file({}, [B]));
-    assertError(await next(shareUrl, 404, headers), 404, 1404, NOT_FOUND);
-    assertError(await request(server, `/accounts/${A}/shares`, headers), 403, 10000, 'Authentication error');
+    await afterBound(
+      shareUrl,
+      async () => {
+        assertError(await next(shareUrl, 404, headers), 404, 1404, NOT_FOUND);
+        assertError(
+          await request(server, `/accounts/${A}/shares`, headers),
+          403,
+          10000,
+          'Authentication error',
+        );
+      },
+      headers,
+    );
   });
 
-  test('given a working token, when another node starts with a bootstrap that disables it, then once that node is ready the first node answers 400 1000 on its next request', async () => {
+  test('given a working token, when another node starts with a bootstrap that disables it, then that node refuses it at once and the first node once its clock passes the bound', async () => {
     await reapply(file());
     assert.equal((await next(shareUrl, 200)).status, 200);
     const path = join(dir, 'disabled.json');
     writeFileSync(path, JSON.stringify(file({ status: 'disabled' })));
-    other = await startServer({ database: db.url, bootstrap: path, role: 'api', logLevel: 'warn' });
-    assertError(await next(shareUrl, 400), 400, 1000, 'Invalid API Token');
+    other = await startServer({
+      database: db.url,
+      bootstrap: path,
+      role: 'api',
+      logLevel: 'warn',
+      serveArgs: ['--credential-cache-ms', '0'],
+    });
     assertError(await request(other, shareUrl), 400, 1000, 'Invalid API Token');
+    await afterBound(shareUrl, async () => {
+      assertError(await next(shareUrl, 400), 400, 1000, 'Invalid API Token');
+    });
+  });
+
+  test('given a node started with --credential-cache-ms 0 serving a token, when another process disables it, then that node refuses it on its next request', async () => {
+    assert.ok(other);
+    await reapply(file());
+    assert.equal((await request(other, shareUrl)).status, 200);
+    assert.equal((await request(other, shareUrl)).status, 200);
+    await reapply(file({ status: 'disabled' }));
+    assertError(await request(other, shareUrl), 400, 1000, 'Invalid API Token');
+  });
+
+  test('given a cached token, when the server itself takes a state document that disables it (PUT /_rshare/state), then its next request answers 400 1000', async () => {
+    await reapply(file());
+    const list = `/accounts/${B}/shares`;
+    assert.equal((await next(list, 200)).status, 200);
+    assert.equal((await request(server, list)).status, 200);
+    const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+    const got = await fetch(`${server.url}/_rshare/state`, { headers: admin });
+    const doc = ((await got.json()) as { result: { tokens: { status: string }[] } }).result;
+    assert.equal(doc.tokens.length, 1);
+    for (const t of doc.tokens) t.status = 'disabled';
+    const put = await fetch(`${server.url}/_rshare/state`, {
+      method: 'PUT',
+      headers: admin,
+      body: JSON.stringify(doc),
+    });
+    assert.equal(put.status, 200, await put.text());
+    assertError(await next(list, 400), 400, 1000, 'Invalid API Token');
   });
 });

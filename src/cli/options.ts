@@ -31,12 +31,17 @@ export function positiveInt(value: string): number {
   return Number(value);
 }
 
-/** An integer of at least `min`, for options that may be zero or must be more than one. */
-export function intAtLeast(min: number): (value: string) => number {
+/** An integer of at least `min` (and at most `max`), for options that may be zero or must be more than one. */
+export function intAtLeast(min: number, max?: number): (value: string) => number {
   return (value) => {
-    if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value)))
-      throw new InvalidArgumentError(`expected an integer of at least ${min}`);
-    return Number(value);
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || !Number.isSafeInteger(n) || (max !== undefined && n > max))
+      throw new InvalidArgumentError(
+        max === undefined
+          ? `expected an integer of at least ${min}`
+          : `expected an integer from ${min} to ${max}`,
+      );
+    return n;
   };
 }
 

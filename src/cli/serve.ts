@@ -4,6 +4,10 @@ import type { PgPooler } from '../adapters/pooler.js';
 import type { RateLimitPolicy } from '../cloudflare/rate-limit/options.js';
 import { timeoutOption, timeoutsFrom } from '../http/timeout-options.js';
 import {
+  DEFAULT_CREDENTIAL_CACHE_MS,
+  MAX_CREDENTIAL_CACHE_MS,
+} from '../platform/tenancy/credential-cache.js';
+import {
   databaseOption,
   intAtLeast,
   parsePort,
@@ -145,6 +149,15 @@ export function serveCommand(program: Command): void {
         .argParser(rateLimitPolicy),
     )
     .addOption(
+      new Option(
+        '--credential-cache-ms <ms>',
+        'reuse a successful credential check this long (0: off; at most 1000, so changes made on other nodes apply within 1 s)',
+      )
+        .env('RSHARE_CREDENTIAL_CACHE_MS')
+        .default(DEFAULT_CREDENTIAL_CACHE_MS)
+        .argParser(intAtLeast(0, MAX_CREDENTIAL_CACHE_MS)),
+    )
+    .addOption(
       new Option('--console <state>', 'serve the web console at /console')
         .env('RSHARE_CONSOLE')
         .choices(['on', 'off'])
@@ -181,6 +194,7 @@ export function serveCommand(program: Command): void {
         requestTimeoutMs: number;
         keepAliveTimeoutMs: number;
         rateLimit?: RateLimitPolicy;
+        credentialCacheMs: number;
       }) => {
         // Loaded lazily so admin commands never pull in the HTTP stack.
         const { serve, newAdminToken } = await import('../server.js');
@@ -213,6 +227,7 @@ export function serveCommand(program: Command): void {
           console: opts.console === 'on',
           timeouts: timeoutsFrom(opts),
           rateLimit: opts.rateLimit,
+          credentialCacheMs: opts.credentialCacheMs,
         };
         await serve(options);
       },

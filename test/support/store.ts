@@ -44,6 +44,11 @@ export class StatementLog {
   }
 }
 
+/** The credential check: the only statement a request sends that reads a token's or user's digest. */
+export function isCredentialRead(text: string): boolean {
+  return /^\s*SELECT\b/i.test(text) && /\b(secret_hash|api_key_hash)\b/.test(text);
+}
+
 export interface TestStore {
   store: Store;
   sql: Sql;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { StateRows, StateStore } from '../../emulator/state/store.js';
+import { tenancyWrite } from '../../platform/tenancy/generation.js';
 import { clearOrganizationSql, derivedColumns } from '../state-tables.js';
 import { snapshotColumns, type ColumnType, type Table } from '../../lib/table.js';
 import { STATE_TABLES, UNRESTORED_TABLES } from '../tables.js';
@@ -53,8 +54,9 @@ function toPg(type: ColumnType, value: unknown): unknown {
 export class PgStateStore implements StateStore {
   constructor(private readonly pool: pg.Pool) {}
 
+  /** Tenancy goes too: cached credentials are dropped (tenancyWrite). */
   async clear(): Promise<void> {
-    await this.pool.query(TRUNCATE_ALL);
+    await tenancyWrite(() => this.pool.query(TRUNCATE_ALL));
   }
 
   async clearOrganization(organizationId: string): Promise<{ shares: number } | undefined> {
@@ -82,6 +84,11 @@ export class PgStateStore implements StateStore {
 
   async importRows(rows: StateRows): Promise<void> {
     const derived = derivedColumns(rows);
+    // The stored tenancy is replaced: cached credentials are dropped.
+    await tenancyWrite(() => this.importTables(rows, derived));
+  }
+
+  private async importTables(rows: StateRows, derived: ReturnType<typeof derivedColumns>): Promise<void> {
     await transaction(this.pool, async (c) => {
       await c.query(TRUNCATE_ALL);
       for (const table of STATE_TABLES) {

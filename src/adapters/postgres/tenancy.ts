@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 import { tenancyAudit } from '../../platform/tenancy/audit.js';
+import { tenancyWrite } from '../../platform/tenancy/generation.js';
 import type {
   AccountRow,
   BatchSummary,
@@ -108,6 +109,10 @@ function withTargetAccount<T extends { in_scope: boolean }>(
   };
 }
 
+/**
+ * Organizations, accounts, users and tokens on PostgreSQL. Every write bumps the process's tenancy
+ * generation once it has ended (../../platform/tenancy/generation.ts), so cached credentials see it at once.
+ */
 export class PgTenancyStore implements TenancyStore {
   constructor(
     private readonly pool: pg.Pool,
@@ -123,6 +128,10 @@ export class PgTenancyStore implements TenancyStore {
   }
 
   async upsertOrganization(row: OrganizationRow, audit: readonly AuditEntry[] = []): Promise<void> {
+    await tenancyWrite(() => this.writeOrganization(row, audit));
+  }
+
+  private async writeOrganization(row: OrganizationRow, audit: readonly AuditEntry[]): Promise<void> {
     if (audit.length === 0) {
       await this.pool.query(named(ORG_UPSERT, [row.id, row.name, row.created, row.modified]));
       return;
@@ -152,6 +161,10 @@ export class PgTenancyStore implements TenancyStore {
    * crash between the two can never leave a move unreconciled.
    */
   async upsertAccount(row: AccountRow, auditAt?: string): Promise<void> {
+    await tenancyWrite(() => this.writeAccount(row, auditAt));
+  }
+
+  private async writeAccount(row: AccountRow, auditAt?: string): Promise<void> {
     await transaction(this.pool, async (client) => {
       const before = (await client.query<AccountRow>(named(ACCOUNT_LOCK, [row.id]))).rows[0];
       await client.query(
@@ -212,7 +225,9 @@ export class PgTenancyStore implements TenancyStore {
    * other (each statement of the later one sees what the earlier committed, and finds nothing to change).
    */
   async applyBatch(batch: TenancyBatch, auditAt?: string): Promise<BatchSummary> {
-    return transaction(this.pool, (client) => applyTenancyBatch(client, batch, this.timing.dueAt(), auditAt));
+    return tenancyWrite(() =>
+      transaction(this.pool, (client) => applyTenancyBatch(client, batch, this.timing.dueAt(), auditAt)),
+    );
   }
 
   async findUserByEmail(email: string): Promise<UserRow | undefined> {
@@ -224,6 +239,10 @@ export class PgTenancyStore implements TenancyStore {
   }
 
   async upsertUser(row: UserRow, auditAt?: string): Promise<void> {
+    await tenancyWrite(() => this.writeUser(row, auditAt));
+  }
+
+  private async writeUser(row: UserRow, auditAt?: string): Promise<void> {
     await transaction(this.pool, async (client) => {
       const before =
         auditAt === undefined
@@ -261,6 +280,10 @@ export class PgTenancyStore implements TenancyStore {
   }
 
   async upsertToken(row: TokenRow, auditAt?: string): Promise<void> {
+    await tenancyWrite(() => this.writeToken(row, auditAt));
+  }
+
+  private async writeToken(row: TokenRow, auditAt?: string): Promise<void> {
     await transaction(this.pool, async (client) => {
       const before =
         auditAt === undefined

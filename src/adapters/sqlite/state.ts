@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { StateRows, StateStore } from '../../emulator/state/store.js';
+import { tenancyWrite } from '../../platform/tenancy/generation.js';
 import { clearOrganizationSql, canonicalTimestamp, derivedColumns } from '../state-tables.js';
 import { snapshotColumns, type ColumnType, type Table } from '../../lib/table.js';
 import { STATE_TABLES, UNRESTORED_TABLES } from '../tables.js';
@@ -44,8 +45,9 @@ function toSqlite(type: ColumnType, value: unknown): unknown {
 export class SqliteStateStore implements StateStore {
   constructor(private readonly db: Db) {}
 
+  /** Tenancy goes too: cached credentials are dropped (tenancyWrite). */
   async clear(): Promise<void> {
-    this.db.transaction(() => this.deleteAll()).immediate();
+    await tenancyWrite(() => this.db.transaction(() => this.deleteAll()).immediate());
   }
 
   async clearOrganization(organizationId: string): Promise<{ shares: number } | undefined> {
@@ -79,8 +81,13 @@ export class SqliteStateStore implements StateStore {
   }
 
   async importRows(rows: StateRows): Promise<void> {
-    const { db } = this;
     const derived = derivedColumns(rows);
+    // The stored tenancy is replaced: cached credentials are dropped.
+    await tenancyWrite(() => this.importTables(rows, derived));
+  }
+
+  private importTables(rows: StateRows, derived: ReturnType<typeof derivedColumns>): void {
+    const { db } = this;
     db.transaction(() => {
       this.deleteAll();
       for (const table of STATE_TABLES) {

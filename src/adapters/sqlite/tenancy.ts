@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import { tenancyAudit } from '../../platform/tenancy/audit.js';
+import { tenancyWrite } from '../../platform/tenancy/generation.js';
 import type {
   AccountRow,
   BatchSummary,
@@ -33,7 +34,8 @@ import { enqueue, enqueueAccountRecipients } from './work.js';
 type Db = Database.Database;
 
 /**
- * Organizations, accounts, users and tokens on SQLite. A write given `auditAt` records the operator's audit
+ * Organizations, accounts, users and tokens on SQLite. Every write bumps the process's tenancy generation
+ * (../../platform/tenancy/generation.ts), so cached credentials see it at once. A write given `auditAt` records the operator's audit
  * entries of what it changed (built by `tenancyAudit` from the rows it replaced) in its own transaction.
  */
 export class SqliteTenancyStore implements TenancyStore {
@@ -173,7 +175,7 @@ export class SqliteTenancyStore implements TenancyStore {
   }
 
   async upsertOrganization(row: OrganizationRow, audit: readonly AuditEntry[] = []): Promise<void> {
-    this.upsertOrganizationTx(row, audit);
+    await tenancyWrite(() => this.upsertOrganizationTx(row, audit));
   }
 
   async getAccount(id: string): Promise<AccountRow | undefined> {
@@ -192,7 +194,7 @@ export class SqliteTenancyStore implements TenancyStore {
    * (or is created inside one), and the account's recipients when its entitlements change.
    */
   async upsertAccount(row: AccountRow, auditAt?: string): Promise<void> {
-    this.upsertAccountTx(row, auditAt);
+    await tenancyWrite(() => this.upsertAccountTx(row, auditAt));
   }
 
   async organizationMembers(organizationId: string, accountIds: readonly string[]): Promise<Set<string>> {
@@ -226,7 +228,7 @@ export class SqliteTenancyStore implements TenancyStore {
   }
 
   async applyBatch(batch: TenancyBatch, auditAt?: string): Promise<BatchSummary> {
-    return this.applyBatchTx(batch, auditAt);
+    return tenancyWrite(() => this.applyBatchTx(batch, auditAt));
   }
 
   async findUserByEmail(email: string): Promise<UserRow | undefined> {
@@ -238,7 +240,7 @@ export class SqliteTenancyStore implements TenancyStore {
   }
 
   async upsertUser(row: UserRow, auditAt?: string): Promise<void> {
-    this.upsertUserTx(row, auditAt);
+    await tenancyWrite(() => this.upsertUserTx(row, auditAt));
   }
 
   async findTokenByHash(secretHash: string): Promise<TokenRow | undefined> {
@@ -254,6 +256,6 @@ export class SqliteTenancyStore implements TenancyStore {
   }
 
   async upsertToken(row: TokenRow, auditAt?: string): Promise<void> {
-    this.upsertTokenTx(row, auditAt);
+    await tenancyWrite(() => this.upsertTokenTx(row, auditAt));
   }
 }

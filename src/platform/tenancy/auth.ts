@@ -3,6 +3,7 @@ import type { Clock } from '../../lib/clock.js';
 import { isId } from '../../lib/ids.js';
 import { digestsEqual, hashSecret } from '../../lib/secrets.js';
 import type { AccountRow, ScopeTarget, TenancyStore, TokenCredential } from './store.js';
+import { CredentialCache, type ReadStart } from './credential-cache.js';
 import { presentedCredential } from '../../http/credential-headers.js';
 import { ForbiddenError, InvalidTokenError, NotFoundError, UnknownKeyError } from '../../http/errors.js';
 
@@ -48,15 +49,30 @@ declare module 'fastify' {
 
 export const OBJECT_NOT_FOUND = 'Share not found';
 
+export interface AuthenticatorOptions {
+  /** How long a successful credential answer is reused, in clock ms (0: never; default 500, at most 1000). */
+  cacheMs?: number;
+  /** Bytes the credential cache may hold (default 8 MiB). */
+  cacheBytes?: number;
+}
+
 export class Authenticator {
+  private readonly cache: CredentialCache<Principal>;
+
   constructor(
     private readonly tenancy: TenancyStore,
     private readonly clock: Clock,
-  ) {}
+    options: AuthenticatorOptions = {},
+  ) {
+    this.cache = new CredentialCache(clock, options.cacheMs, options.cacheBytes);
+  }
 
   /**
    * Authenticates the caller and, in the same query, checks the route's account or organization against
-   * its scope. No cache: a token disabled, expired or re-scoped anywhere stops working on the next request.
+   * its scope. A successful answer is reused for the same credential and target for at most the cache's
+   * time bound, and never after a tenancy write in this process (./credential-cache.ts): a token disabled
+   * or re-scoped here stops working on the next request, and on another node within the bound. Expiry is
+   * checked against the clock on every request, cached or not.
    */
   async authenticate(
     req: FastifyRequest,
@@ -66,34 +82,58 @@ export class Authenticator {
     const target = scopeTarget(access, params);
     const presented = presentedCredential(req.headers);
     if (presented.kind === 'token') return this.fromToken(presented.value, target, access);
-    const { email, key } = presented;
-    const user = await this.tenancy.findUserCredential(email.trim().toLowerCase(), target);
+    const email = presented.email.trim().toLowerCase();
+    const digest = hashSecret(presented.key);
+    const key = `user\0${email}\0${digest}\0${targetKey(target)}`;
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const read = this.cache.startRead();
+    const user = await this.tenancy.findUserCredential(email, target);
     // Compare against a dummy digest when the email is unknown so timing does not reveal which part failed.
     const expected = user?.api_key_hash ?? hashSecret('');
-    if (!digestsEqual(hashSecret(key), expected) || !user) throw new UnknownKeyError();
-    return {
+    if (!digestsEqual(digest, expected) || !user) throw new UnknownKeyError();
+    return this.remember(key, target, read, {
       kind: 'user',
       id: user.id,
       canEdit: true,
       inScope: user.in_scope,
       ...(user.in_scope && user.account ? { account: user.account } : {}),
       email: user.email,
-    };
+    });
   }
 
   private async fromToken(value: string, target: ScopeTarget, access: Access): Promise<Principal> {
     const digest = hashSecret(value);
+    const key = `token\0${digest}\0${targetKey(target)}`;
+    const cached = this.cache.get(key);
+    if (cached?.token && this.usable(cached.token)) return cached;
+    // Expired by the clock since it was cached: the store may hold a later expiry set on another node.
+    if (cached) this.cache.delete(key);
+    const read = this.cache.startRead();
     const token = await this.tenancy.findTokenCredential(digest, target);
     if (!token || !digestsEqual(digest, token.secret_hash) || !this.usable(token))
       throw new InvalidTokenError(access.invalidTokenStatus);
-    return {
+    return this.remember(key, target, read, {
       kind: 'token',
       id: token.id,
       canEdit: token.can_edit,
       inScope: token.in_scope,
       ...(token.in_scope && token.account ? { account: token.account } : {}),
       token,
-    };
+    });
+  }
+
+  /**
+   * Keeps a successful answer: in scope, or for a route that names no target. One out of scope is
+   * refused by `authorize`, and a refusal is never kept (a scope granted anywhere works at once).
+   * Frozen, since every later request of this caller shares it.
+   */
+  private remember(key: string, target: ScopeTarget, read: ReadStart, principal: Principal): Principal {
+    if (target !== null && !principal.inScope) return principal;
+    if (principal.account) Object.freeze(principal.account);
+    if (principal.token) Object.freeze(principal.token);
+    this.cache.set(key, Object.freeze(principal), read);
+    return principal;
   }
 
   private usable(token: TokenCredential): boolean {
@@ -136,4 +176,10 @@ function scopeTarget(access: Access, params: Record<string, string | undefined>)
     return isId(id) ? { organization: id } : null;
   }
   return null;
+}
+
+/** The cache key's part for the route's target: the credential's answer differs with it. */
+function targetKey(target: ScopeTarget): string {
+  if (target === null) return '-';
+  return 'account' in target ? `a:${target.account}` : `o:${target.organization}`;
 }
