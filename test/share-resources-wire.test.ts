@@ -118,3 +118,55 @@ describe('share resources on the wire: the share answers show them as the resour
     assert.ok(!res.body.includes('"resources"'), res.body);
   });
 });
+
+describe('shares store: a listed share has exactly the detail fields', () => {
+  let h: Harness;
+  before(async () => {
+    h = await setup();
+    const res = await h.app.inject({
+      method: 'POST',
+      url: base(),
+      headers: { authorization: `Bearer ${TOKENS.owner}` },
+      payload: { name: 'one', recipients: [{ recipient_account_id: R1 }], resources: [resourceBody(0, {})] },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+  });
+  after(() => h.close());
+
+  const DETAIL = [
+    'account_id',
+    'account_name',
+    'created',
+    'id',
+    'modified',
+    'name',
+    'organization_id',
+    'status',
+  ];
+  const page = { order: 'created', direction: 'asc', limit: 10, offset: 0 } as const;
+
+  test("given an account's page with resources, when the store lists it, then no page column (total) rides along", async () => {
+    const { rows, total } = await h.store.shares.list({
+      ...page,
+      scope: { accountId: OWNER },
+      includeResources: true,
+    });
+    assert.equal(total, 1);
+    assert.deepEqual(
+      Object.keys(rows[0] ?? {}).sort(),
+      [...DETAIL, 'resources', 'tags', 'target_type'].sort(),
+    );
+  });
+
+  // Organization pages never carry resources (the API offers none there).
+  test("given an organization's page, when the store lists it, then no page column (total) rides along", async () => {
+    const { rows, total } = await h.store.shares.list({ ...page, scope: { organizationId: ORG } });
+    assert.equal(total, 1);
+    assert.deepEqual(Object.keys(rows[0] ?? {}).sort(), [...DETAIL, 'tags', 'target_type'].sort());
+  });
+
+  test('given a name-ordered organization page, when the store lists it, then org_seq stays out too', async () => {
+    const { rows } = await h.store.shares.list({ ...page, order: 'name', scope: { organizationId: ORG } });
+    assert.deepEqual(Object.keys(rows[0] ?? {}).sort(), [...DETAIL, 'tags', 'target_type'].sort());
+  });
+});
