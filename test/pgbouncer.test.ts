@@ -32,6 +32,22 @@ describe('formatTimestamptz', () => {
     assert.equal(formatTimestamptz('2023-12-31 20:30:00.5-03:30'), '2024-01-01T00:00:00.500000Z');
     assert.equal(formatTimestamptz('1890-01-01 00:53:28+00:53:28'), '1890-01-01T00:00:00.000000Z');
   });
+
+  test('given UTC text (the fast path), when formatted, then it matches the same instant written with an explicit +00:00', () => {
+    const instants = [
+      '2026-01-01 00:00:00',
+      '2024-02-29 23:59:59',
+      '1999-12-31 12:34:56',
+      '0100-03-01 01:02:03',
+    ];
+    for (const at of instants) {
+      for (const frac of ['', '.5', '.05', '.123456', '.000001']) {
+        const text = `${at}${frac}+00`;
+        assert.equal(formatTimestamptz(text), formatTimestamptz(`${text}:00`), text);
+      }
+    }
+    assert.equal(formatTimestamptz('2026-01-01 00:00:00+00'), '2026-01-01T00:00:00.000000Z');
+  });
 });
 
 const SKIP = !findPostgresBin()

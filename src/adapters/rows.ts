@@ -1,4 +1,5 @@
-import type { RecipientCounts, Tags } from '../cloudflare/shares/store.js';
+import type { ResourceObject } from '../cloudflare/resources/schemas.js';
+import type { RecipientCounts, ShareDetail, ShareView, Tags } from '../cloudflare/shares/store.js';
 
 /** Row shaping shared by the SQLite and PostgreSQL stores: the SQL differs, the assembly does not. */
 
@@ -39,6 +40,28 @@ export function toPage<R extends { id: unknown }, D>(
 ): { rows: D[]; total: number } {
   const total = rows[0]?.total ?? 0;
   const page: D[] = [];
-  for (const { total: _total, ...r } of rows) if (r.id !== null) page.push(detail(r as unknown as R));
+  // The row goes as it is (`total` and all): `detail` picks its fields, so no copy is made here.
+  for (const r of rows) if (r.id !== null) page.push(detail(r));
   return { rows: page, total };
+}
+
+/**
+ * A share row as an answer shows it, built once, field by field (a rest-spread copy of each row cost
+ * more than the rest of the mapping); resources come from the database already in the API's shape.
+ */
+export function shareDetail(r: ShareView, tags: Tags, resources: ResourceObject[] | undefined): ShareDetail {
+  const detail: ShareDetail = {
+    id: r.id,
+    account_id: r.account_id,
+    organization_id: r.organization_id,
+    name: r.name,
+    target_type: r.target_type,
+    status: r.status,
+    created: r.created,
+    modified: r.modified,
+    account_name: r.account_name,
+    tags,
+  };
+  if (resources !== undefined) detail.resources = resources;
+  return detail;
 }

@@ -1,9 +1,9 @@
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import { auditInsertSql, auditJson, insertAudit } from './audit.js';
-import { groupTags, recipientCounts, toPage } from '../rows.js';
+import { groupTags, recipientCounts, shareDetail, toPage } from '../rows.js';
 import type pg from 'pg';
 import type { RecipientRow } from '../../cloudflare/recipients/store.js';
-import type { ResourceRow } from '../../cloudflare/resources/store.js';
+import type { ResourceObject } from '../../cloudflare/resources/schemas.js';
 import type {
   NewShare,
   RecipientCounts,
@@ -35,8 +35,7 @@ function detailColumns(resources: boolean): string {
   const tags = `(SELECT json_object_agg(t.key, t.value ORDER BY t.key COLLATE "C") FROM share_tags t
     WHERE t.share_id = s.id) AS tags`;
   if (!resources) return `${SHARE_COLUMNS}, ${tags}`;
-  return `${SHARE_COLUMNS}, ${tags}, (SELECT json_agg(json_build_object('id', r.id, 'share_id', r.share_id,
-    'resource_id', r.resource_id, 'resource_type', r.resource_type, 'resource_account_id', r.resource_account_id,
+  return `${SHARE_COLUMNS}, ${tags}, (SELECT json_agg(json_build_object('id', r.id, 'resource_id', r.resource_id, 'resource_type', r.resource_type, 'resource_account_id', r.resource_account_id,
     'meta', r.meta, 'status', r.status, 'resource_version', r.resource_version, 'created', ${jsonTime('r.created')},
     'modified', ${jsonTime('r.modified')}) ORDER BY r.created, r.id) FROM share_resources r
     WHERE r.share_id = s.id) AS resources`;
@@ -50,13 +49,10 @@ const visible = (resources: boolean) => `SELECT ${detailColumns(resources)}
 const VISIBLE = visible(false);
 const VISIBLE_WITH_RESOURCES = visible(true);
 
-type DetailRecord = ShareView & { tags: Tags | null; resources?: ResourceRow[] | null };
+type DetailRecord = ShareView & { tags: Tags | null; resources?: ResourceObject[] | null };
 
 function toDetail(r: DetailRecord): ShareDetail {
-  const { tags, resources, ...view } = r;
-  const detail: ShareDetail = { ...view, tags: tags ?? {} };
-  if (resources !== undefined) detail.resources = resources ?? [];
-  return detail;
+  return shareDetail(r, r.tags ?? {}, r.resources === undefined ? undefined : (r.resources ?? []));
 }
 
 /** The positions (from 1) in $10 of the recipients whose account is not a member of organization $3. */
@@ -264,10 +260,7 @@ export class PgSharesStore implements SharesStore {
        ORDER BY ${orderBy('p')}`,
       [...params, q.limit, q.offset],
     );
-    return toPage(
-      rows.map(({ org_seq: _seq, ...r }) => r),
-      toDetail,
-    );
+    return toPage(rows, toDetail);
   }
 
   async tagsOf(shareIds: string[]): Promise<Map<string, Tags>> {

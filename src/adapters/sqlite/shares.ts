@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type { RecipientRow } from '../../cloudflare/recipients/store.js';
-import type { ResourceRow } from '../../cloudflare/resources/store.js';
+import type { ResourceObject } from '../../cloudflare/resources/schemas.js';
 import type {
   NewShare,
   RecipientCounts,
@@ -12,7 +12,7 @@ import type {
   SharesStore,
   Tags,
 } from '../../cloudflare/shares/store.js';
-import { groupTags, recipientCounts, toPage } from '../rows.js';
+import { groupTags, recipientCounts, shareDetail, toPage } from '../rows.js';
 import { prepared } from './database.js';
 import { insertRecipient } from './recipients.js';
 import { enqueue, enqueueShareRecipients } from './work.js';
@@ -31,8 +31,7 @@ const SHARE_COLUMNS = `s.id, s.account_id, s.organization_id, s.name, s.target_t
 function detailColumns(resources: boolean): string {
   const tags = `(SELECT json_group_object(t.key, t.value) FROM share_tags t WHERE t.share_id = s.id) AS tags`;
   if (!resources) return `${SHARE_COLUMNS}, ${tags}`;
-  return `${SHARE_COLUMNS}, ${tags}, (SELECT json_group_array(json_object('id', r.id, 'share_id', r.share_id,
-    'resource_id', r.resource_id, 'resource_type', r.resource_type, 'resource_account_id', r.resource_account_id,
+  return `${SHARE_COLUMNS}, ${tags}, (SELECT json_group_array(json_object('id', r.id, 'resource_id', r.resource_id, 'resource_type', r.resource_type, 'resource_account_id', r.resource_account_id,
     'meta', json(r.meta), 'status', r.status, 'resource_version', r.resource_version, 'created', r.created,
     'modified', r.modified) ORDER BY r.created, r.id) FROM share_resources r WHERE r.share_id = s.id) AS resources`;
 }
@@ -40,11 +39,16 @@ function detailColumns(resources: boolean): string {
 type DetailRecord = ShareView & { tags: string | null; resources?: string | null };
 
 function toDetail(r: DetailRecord): ShareDetail {
-  const { tags, resources, ...view } = r;
-  const detail: ShareDetail = { ...view, tags: tags === null ? {} : (JSON.parse(tags) as Tags) };
-  if (resources !== undefined)
-    detail.resources = resources === null ? [] : (JSON.parse(resources) as ResourceRow[]);
-  return detail;
+  const { tags, resources } = r;
+  return shareDetail(
+    r,
+    tags === null ? {} : (JSON.parse(tags) as Tags),
+    resources === undefined
+      ? undefined
+      : resources === null
+        ? []
+        : (JSON.parse(resources) as ResourceObject[]),
+  );
 }
 
 /**
@@ -252,10 +256,7 @@ export class SqliteSharesStore implements SharesStore {
       total: number;
       org_seq?: number;
     })[];
-    return toPage(
-      rows.map(({ org_seq: _seq, ...r }) => r),
-      toDetail,
-    );
+    return toPage(rows, toDetail);
   }
 
   private statement(sql: string): Database.Statement {

@@ -7,7 +7,6 @@ import { randomIds, type IdSource } from '../../lib/ids.js';
 import { checkMeta } from '../../platform/resource-types/meta.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
 import type { RecipientRow } from '../recipients/store.js';
-import { toResourceObject } from '../resources/present.js';
 import type { ResourceRow } from '../resources/store.js';
 import type { AccountRow } from '../../platform/tenancy/store.js';
 import {
@@ -238,7 +237,7 @@ export class SharesService {
     const counts = counted.length > 0 ? await this.store.shares.recipientCountsOf(counted) : undefined;
     return rows.map((s) => {
       const obj = toShareObject(s, kindOf(s));
-      if (includes.include_resources) obj.resources = (s.resources ?? []).map(toResourceObject);
+      if (includes.include_resources) obj.resources = s.resources ?? [];
       const c = counts?.get(s.id);
       if (c) {
         obj.associating_recipient_count = c.associating;

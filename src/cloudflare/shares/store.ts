@@ -2,6 +2,7 @@ import type { AuditEntry } from '../../platform/audit/entry.js';
 import type { ResourceType } from '../../http/common-schemas.js';
 import type { RecipientRow } from '../recipients/store.js';
 import type { ResourceRow } from '../resources/store.js';
+import type { ResourceObject } from '../resources/schemas.js';
 
 export type ShareStatus = 'active' | 'deleting' | 'deleted';
 export type TargetType = 'account' | 'organization';
@@ -26,7 +27,8 @@ export interface ShareView extends ShareRow {
 /** A share as an answer shows it: with its tags and, when asked for, its resources (oldest first). */
 export interface ShareDetail extends ShareView {
   tags: Tags;
-  resources?: ResourceRow[];
+  /** In the API's shape already: the database builds them so, and the answer passes them on as they are. */
+  resources?: ResourceObject[];
 }
 
 export interface TagFilter {
