@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../src/adapters/sqlite/database.js';
 import { WriteBatcher } from '../src/adapters/sqlite/group-commit.js';
+import type { NewShare } from '../src/cloudflare/shares/store.js';
+import { hexId, ORG, OWNER, R1, setup, STRANGER, type Harness } from './helpers.js';
 import { STORE_KIND } from './support/store.js';
 
 /**
@@ -16,6 +18,7 @@ import { STORE_KIND } from './support/store.js';
 const SQLITE_ONLY = { skip: STORE_KIND !== 'sqlite' && 'SQLite only: PostgreSQL commits each write alone' };
 
 const isBegin = (t: string) => /^\s*BEGIN\b/i.test(t);
+const isCommit = (t: string) => /^\s*COMMIT\b/i.test(t);
 const isSavepoint = (t: string) => /^\s*SAVEPOINT\b/i.test(t);
 
 /** The transactions in a statement trace, each as the number of savepoints (jobs) it held. */
@@ -147,5 +150,97 @@ describe('WriteBatcher', SQLITE_ONLY, () => {
 
   test('given a bound below 1, when a batcher is made, then it is refused', () => {
     assert.throws(() => new WriteBatcher(t.db, 0), RangeError);
+  });
+});
+
+describe('SqliteSharesStore.create: group commit', SQLITE_ONLY, () => {
+  let h: Harness;
+  before(async () => {
+    h = await setup({ store: { countStatements: true } });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  const newShare = (n: number, recipient = R1): NewShare => {
+    const now = h.clock.timestamp();
+    const id = hexId(n, 'f');
+    return {
+      share: {
+        id,
+        account_id: OWNER,
+        organization_id: ORG,
+        name: `batched ${n}`,
+        target_type: 'account',
+        status: 'active',
+        created: now,
+        modified: now,
+      },
+      tags: { n: String(n) },
+      recipients: [
+        {
+          id: hexId(n, 'e'),
+          share_id: id,
+          account_id: recipient,
+          desired_status: 'associated',
+          status: 'associating',
+          created: now,
+          modified: now,
+        },
+      ],
+      resources: [],
+    };
+  };
+
+  const seqs = () => h.sql('SELECT id, org_seq FROM shares ORDER BY org_seq');
+  const counter = async () =>
+    (await h.sql('SELECT share_count FROM organizations WHERE id = ?', ORG))[0]?.share_count;
+
+  test('given creates started in the same tick, when they settle, then one transaction committed them all and each is readable', async () => {
+    const n = 8;
+    const texts = await h.statements.during(() =>
+      Promise.all(Array.from({ length: n }, (_, i) => h.store.shares.create(newShare(i + 1)))),
+    );
+    assert.equal(texts.filter(isBegin).length, 1, texts.join('\n---\n'));
+    assert.equal(texts.filter(isCommit).length, 1, texts.join('\n---\n'));
+    assert.deepEqual(transactions(texts), [n]);
+    for (let i = 1; i <= n; i++) {
+      const share = await h.store.shares.get(hexId(i, 'f'));
+      assert.equal(share?.name, `batched ${i}`);
+    }
+    // Positions in arrival order, the counter exact.
+    assert.deepEqual(
+      (await seqs()).map((r) => [r.id, r.org_seq]),
+      Array.from({ length: n }, (_, i) => [hexId(i + 1, 'f'), i + 1]),
+    );
+    assert.equal(await counter(), n);
+  });
+
+  test('given a batch with a create naming a non-member and one that fails, when it commits, then those two write nothing and the counter stays exact', async () => {
+    const before = (await seqs()).length;
+    const taken = newShare(1); // its id is already a share's: the insert fails after the counter moved
+    const results = await Promise.allSettled([
+      h.store.shares.create(newShare(20)),
+      h.store.shares.create(newShare(21, STRANGER)),
+      h.store.shares.create(taken),
+      h.store.shares.create(newShare(22)),
+    ]);
+    assert.deepEqual(results.slice(0, 2), [
+      { status: 'fulfilled', value: { notMembers: [] } },
+      { status: 'fulfilled', value: { notMembers: [STRANGER] } },
+    ]);
+    assert.equal(results[2]?.status, 'rejected');
+    assert.equal((results[2] as PromiseRejectedResult).reason.code, 'SQLITE_CONSTRAINT_PRIMARYKEY');
+    assert.deepEqual(results[3], { status: 'fulfilled', value: { notMembers: [] } });
+    const rows = await seqs();
+    assert.deepEqual(
+      rows.slice(before).map((r) => [r.id, r.org_seq]),
+      [
+        [hexId(20, 'f'), before + 1],
+        [hexId(22, 'f'), before + 2],
+      ],
+    );
+    assert.equal(await counter(), before + 2);
+    assert.deepEqual(await h.sql('SELECT id FROM share_recipients WHERE id = ?', hexId(21, 'e')), []);
   });
 });
