@@ -9,6 +9,7 @@ import type {
   TypeInUse,
 } from '../../cloudflare/resources/store.js';
 import { prepared } from './database.js';
+import { writeBatcher } from './group-commit.js';
 import { shareIsActive } from './recipients.js';
 import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
@@ -39,10 +40,15 @@ const TYPES_IN_USE = `SELECT r.resource_type, COUNT(DISTINCT r.share_id) AS shar
   GROUP BY r.resource_type ORDER BY r.resource_type`;
 
 export class SqliteResourcesStore implements ResourcesStore {
+  /** API writes on this connection commit in groups (see group-commit.ts). */
+  private readonly writes;
+
   constructor(
     private readonly db: Db,
     private readonly timing: WorkTiming = dueNow,
-  ) {}
+  ) {
+    this.writes = writeBatcher(db);
+  }
 
   async list(shareId: string, q: ResourceListQuery): Promise<{ rows: ResourceRow[]; total: number }> {
     const where = ['share_id = @share'];
@@ -84,7 +90,7 @@ export class SqliteResourcesStore implements ResourcesStore {
   }
 
   async add(row: ResourceRow, audit: readonly AuditEntry[] = []): Promise<'ok' | 'inactive' | 'duplicate'> {
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (!shareIsActive(this.db, row.share_id)) return 'inactive' as const;
       if (
         prepared(
@@ -98,7 +104,7 @@ export class SqliteResourcesStore implements ResourcesStore {
       resourceChanged(this.db, row.share_id, row.modified, this.timing.dueAt());
       insertAudit(this.db, audit);
       return 'ok' as const;
-    })();
+    });
   }
 
   async updateMeta(
@@ -108,7 +114,7 @@ export class SqliteResourcesStore implements ResourcesStore {
     audit: readonly AuditEntry[],
   ): Promise<ResourceRow | 'inactive' | 'stale'> {
     const { share_id: shareId, id } = current;
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (!shareIsActive(this.db, shareId)) return 'inactive' as const;
       const changed = prepared(
         this.db,
@@ -119,7 +125,7 @@ export class SqliteResourcesStore implements ResourcesStore {
       resourceChanged(this.db, shareId, modified, this.timing.dueAt());
       insertAudit(this.db, audit);
       return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
-    })();
+    });
   }
 
   async markDeleting(
@@ -128,7 +134,7 @@ export class SqliteResourcesStore implements ResourcesStore {
     audit: readonly AuditEntry[],
   ): Promise<ResourceRow | 'inactive' | 'stale'> {
     const { share_id: shareId, id } = current;
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (!shareIsActive(this.db, shareId)) return 'inactive' as const;
       const changed = prepared(
         this.db,
@@ -141,7 +147,7 @@ export class SqliteResourcesStore implements ResourcesStore {
       enqueue(this.db, 'share', shareId, due);
       insertAudit(this.db, audit);
       return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
-    })();
+    });
   }
 
   /** Why a versioned update changed nothing: still active means another change moved it on. */
