@@ -101,6 +101,22 @@ describe('WriteBatcher', SQLITE_ONLY, () => {
     assert.deepEqual(transactions(t.texts), [3]);
   });
 
+  test('given a job alone in its flush, when it runs, then without a savepoint, and if it throws none of its writes stay', async () => {
+    const batcher = new WriteBatcher(t.db);
+    assert.equal(await batcher.run(insertParent(1)), 1);
+    const failure = new Error('the lone job fails after writing');
+    await assert.rejects(
+      batcher.run(() => {
+        insertParent(2)();
+        throw failure;
+      }),
+      (error) => error === failure,
+    );
+    assert.deepEqual(ids(t.db, 'parent'), [1]);
+    assert.equal(t.db.inTransaction, false);
+    assert.deepEqual(transactions(t.texts), [0, 0]);
+  });
+
   test('given a batch whose COMMIT fails, when it settles, then every job is rejected and nothing of it stays', async () => {
     const batcher = new WriteBatcher(t.db);
     const results = await Promise.allSettled([

@@ -58,16 +58,6 @@ function isCommit(text: string): boolean {
   return /^\s*COMMIT\b/i.test(text);
 }
 
-/** The SAVEPOINT or RELEASE that holds one write of a SQLite group commit inside its batch's transaction. */
-function isSavepoint(text: string): boolean {
-  return /^\s*(SAVEPOINT|RELEASE)\b/i.test(text);
-}
-
-/** Transaction control: BEGIN, COMMIT, and on SQLite the one job's SAVEPOINT and RELEASE. */
-function isControl(text: string): boolean {
-  return isBegin(text) || isCommit(text) || (STORE_KIND === 'sqlite' && isSavepoint(text));
-}
-
 /** An INSERT or UPDATE, alone or as the body of a WITH whose first part writes. */
 function isWrite(text: string): boolean {
   return /^\s*(INSERT|UPDATE)\b/i.test(text) || /^\s*WITH\s+\w+\s+AS\s*\(\s*(INSERT|UPDATE)\b/i.test(text);
@@ -178,17 +168,13 @@ describe('request cost: statements per request on the store connection', () => {
     assert.equal(before.length, 1, `${STORE_KIND}: ${before.length} statements before the writes\n${trace}`);
     // The writes end the request: the answer comes from what the create already holds.
     assert.deepEqual(
-      writing.filter((t) => !isControl(t) && !isWrite(t)),
+      writing.filter((t) => !isBegin(t) && !isCommit(t) && !isWrite(t)),
       [],
       `nothing is read once writing starts\n${trace}`,
     );
     if (STORE_KIND === 'sqlite') {
-      // One transaction (the create alone in its group commit) holding the create's one savepoint.
       assert.ok(isBegin(writing[0] ?? '') && isCommit(writing.at(-1) ?? ''), trace);
-      assert.ok(isSavepoint(writing[1] ?? '') && isSavepoint(writing.at(-2) ?? ''), trace);
       assert.equal(writing.filter(isBegin).length, 1, trace);
-      assert.equal(writing.filter(isCommit).length, 1, trace);
-      assert.equal(writing.filter(isSavepoint).length, 2, trace);
     } else {
       // One statement writing every row is its own transaction: one round trip, two in all as the floor.
       assert.equal(writing.length, 1, `${STORE_KIND}: ${writing.length} round trips to write\n${trace}`);
@@ -212,10 +198,9 @@ describe('request cost: statements per request on the store connection', () => {
     const first = texts.findIndex((t) => isBegin(t) || isWrite(t));
     assert.equal(first, 1, `${STORE_KIND}: only the credential before the write\n${trace}`);
     if (STORE_KIND === 'sqlite') {
-      // The write that moves nothing, then the accounts it refused, in the one transaction (and its savepoint).
-      assert.equal(texts.length, 7, trace);
-      assert.ok(isBegin(texts[1] ?? '') && isSavepoint(texts[2] ?? '') && isWrite(texts[3] ?? ''), trace);
-      assert.ok(isSavepoint(texts[5] ?? '') && isCommit(texts[6] ?? ''), trace);
+      // The write that moves nothing, then the accounts it refused, in the one transaction.
+      assert.equal(texts.length, 5, trace);
+      assert.ok(isBegin(texts[1] ?? '') && isWrite(texts[2] ?? '') && isCommit(texts[4] ?? ''), trace);
     } else {
       // The statement that refuses also names the accounts it refused.
       assert.equal(texts.length, 2, `${STORE_KIND}: ${texts.length} round trips in all\n${trace}`);

@@ -79,6 +79,13 @@ export class WriteBatcher {
     // lock first (waiting busy_timeout), so a job that reads before it writes never fails to upgrade.
     prepared(db, 'BEGIN IMMEDIATE').run();
     try {
+      if (batch.length === 1) {
+        // Alone, a job needs no savepoint (whose journal copies every page it touches): if it throws,
+        // rolling the transaction back undoes its writes and nothing else. One client pays no more than before.
+        const value = (batch[0] as Queued).job();
+        prepared(db, 'COMMIT').run();
+        return [{ ok: true, value }];
+      }
       const outcomes = batch.map(({ job }): Outcome => {
         try {
           // Nested in the open transaction, better-sqlite3 runs the job in a SAVEPOINT.
