@@ -53,7 +53,11 @@ export class WriteBatcher {
     });
   }
 
-  /** One synchronous call: no other statement runs on the connection between its BEGIN and COMMIT. */
+  /**
+   * One synchronous call: no other statement runs on the connection between its BEGIN and COMMIT. Other
+   * work (reads, the reconciler, unbatched writes) runs before or after it; a queued job is not answered
+   * yet, so running after them is an order its caller could have seen anyway.
+   */
   private flush(): void {
     const batch = this.queue.splice(0, this.maxJobs);
     // The rest go after the event loop has served I/O once, not in this same call.
