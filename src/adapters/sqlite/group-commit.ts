@@ -23,7 +23,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
  * neighbours; jobs queued in the same turn of the event loop share one transaction instead. Each job runs
  * in its own SAVEPOINT, in arrival order, so a job that throws undoes only its own writes and later jobs
  * see earlier ones, as if they had committed one by one. No job's promise settles before the COMMIT that
- * holds it: nothing is acknowledged that is not durable.
+ * holds it: nothing is acknowledged before it is committed.
  */
 export class WriteBatcher {
   private queue: Queued[] = [];
