@@ -1410,3 +1410,33 @@ describe('POST /accounts/{account_id}/shares: text PostgreSQL cannot store', () 
     );
   });
 });
+
+describe('POST /accounts/{account_id}/shares: creates sent together', () => {
+  let h: Harness;
+  before(async () => {
+    h = await setup();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('POST /shares: given creates sent at once, one naming a non-member, when they settle, then it is refused and writes nothing while the others are created in order with an exact total', async () => {
+    const named = (name: string, recipient = R1) => ({ body: { ...seedShareBody(recipient), name } });
+    const [first, refused, second] = await Promise.all([
+      call(h.app, 'POST', base(), named('first')),
+      call(h.app, 'POST', base(), named('refused', STRANGER)),
+      call(h.app, 'POST', base(), named('second')),
+    ]);
+    assertError(refused as Reply, 400, 1400, NOT_MEMBER(STRANGER), '/recipients/0/recipient_account_id');
+    assert.equal(first?.status, 201, JSON.stringify(first?.body));
+    assert.equal(second?.status, 201, JSON.stringify(second?.body));
+    // The organization's counter numbers its shares: a refused create that moved it would show in the total.
+    const org = await call(h.app, 'GET', `${orgBase()}?per_page=50`, { token: TOKENS.org });
+    assert.equal(org.status, 200, JSON.stringify(org.body));
+    assert.deepEqual(org.body.result.map((s: Json) => s.name).sort(), ['first', 'second']);
+    assert.equal(org.body.result_info.total_count, 2);
+    const sent = await list(h, '?per_page=50');
+    assert.deepEqual(sent.body.result.map((s: Json) => s.name).sort(), ['first', 'second']);
+    assert.deepEqual(await h.sql('SELECT id FROM share_recipients WHERE account_id = ?', STRANGER), []);
+  });
+});

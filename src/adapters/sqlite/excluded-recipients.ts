@@ -7,16 +7,22 @@ import type {
   ExclusionChanges,
 } from '../../cloudflare/excluded-recipients/store.js';
 import { prepared } from './database.js';
+import { writeBatcher } from './group-commit.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
 import { insertRecipient, setDesired, shareIsActive } from './recipients.js';
 
 type Db = Database.Database;
 
 export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
+  /** API writes on this connection commit in groups (see group-commit.ts). */
+  private readonly writes;
+
   constructor(
     private readonly db: Db,
     private readonly timing: WorkTiming = dueNow,
-  ) {}
+  ) {
+    this.writes = writeBatcher(db);
+  }
 
   async list(
     shareId: string,
@@ -56,7 +62,7 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
     recipientIds: readonly string[],
     audit: readonly AuditEntry[] = [],
   ): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (!shareIsActive(this.db, shareId)) return false;
       const due = this.timing.dueAt();
       for (const [i, id] of changes.remove.entries()) {
@@ -105,7 +111,7 @@ export class SqliteExcludedRecipientsStore implements ExcludedRecipientsStore {
       }
       insertAudit(this.db, audit);
       return true;
-    })();
+    });
   }
 }
 

@@ -13,6 +13,7 @@ import type { ShareReader } from '../../cloudflare/shares/reader.js';
 import { readableShare } from './share-reader.js';
 import { groupBy } from '../../lib/group-by.js';
 import { prepared } from './database.js';
+import { writeBatcher } from './group-commit.js';
 import { enqueue, enqueueRecipientOf } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
 
@@ -83,10 +84,15 @@ function withResources(
 }
 
 export class SqliteRecipientsStore implements RecipientsStore {
+  /** API writes on this connection commit in groups (see group-commit.ts). */
+  private readonly writes;
+
   constructor(
     private readonly db: Db,
     private readonly timing: WorkTiming = dueNow,
-  ) {}
+  ) {
+    this.writes = writeBatcher(db);
+  }
 
   async listFor(
     reader: ShareReader,
@@ -162,7 +168,7 @@ export class SqliteRecipientsStore implements RecipientsStore {
     modified: string,
     audit: readonly AuditEntry[] = [],
   ): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (!shareIsActive(this.db, shareId)) return false;
       const due = this.timing.dueAt();
       for (const row of changes.add) insertRecipient(this.db, row, due);
@@ -172,7 +178,7 @@ export class SqliteRecipientsStore implements RecipientsStore {
         setDesired(this.db, shareId, accountId, 'disassociated', modified, due);
       insertAudit(this.db, audit);
       return true;
-    })();
+    });
   }
 
   async resourcesOf(recipientIds: string[]): Promise<Map<string, RecipientResourceRow[]>> {

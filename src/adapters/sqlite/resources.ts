@@ -11,6 +11,7 @@ import type {
 import { prepared } from './database.js';
 import { readableShare } from './share-reader.js';
 import type { ShareReader } from '../../cloudflare/shares/reader.js';
+import { writeBatcher } from './group-commit.js';
 import { shareIsActive } from './recipients.js';
 import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
@@ -41,10 +42,15 @@ const TYPES_IN_USE = `SELECT r.resource_type, COUNT(DISTINCT r.share_id) AS shar
   GROUP BY r.resource_type ORDER BY r.resource_type`;
 
 export class SqliteResourcesStore implements ResourcesStore {
+  /** API writes on this connection commit in groups (see group-commit.ts). */
+  private readonly writes;
+
   constructor(
     private readonly db: Db,
     private readonly timing: WorkTiming = dueNow,
-  ) {}
+  ) {
+    this.writes = writeBatcher(db);
+  }
 
   async listFor(
     reader: ShareReader,
@@ -110,7 +116,7 @@ export class SqliteResourcesStore implements ResourcesStore {
   }
 
   async add(row: ResourceRow, audit: readonly AuditEntry[] = []): Promise<'ok' | 'inactive' | 'duplicate'> {
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (!shareIsActive(this.db, row.share_id)) return 'inactive' as const;
       if (
         prepared(
@@ -124,7 +130,7 @@ export class SqliteResourcesStore implements ResourcesStore {
       resourceChanged(this.db, row.share_id, row.modified, this.timing.dueAt());
       insertAudit(this.db, audit);
       return 'ok' as const;
-    })();
+    });
   }
 
   async updateMeta(
@@ -134,7 +140,7 @@ export class SqliteResourcesStore implements ResourcesStore {
     audit: readonly AuditEntry[],
   ): Promise<ResourceRow | 'inactive' | 'stale'> {
     const { share_id: shareId, id } = current;
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (!shareIsActive(this.db, shareId)) return 'inactive' as const;
       const changed = prepared(
         this.db,
@@ -145,7 +151,7 @@ export class SqliteResourcesStore implements ResourcesStore {
       resourceChanged(this.db, shareId, modified, this.timing.dueAt());
       insertAudit(this.db, audit);
       return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
-    })();
+    });
   }
 
   async markDeleting(
@@ -154,7 +160,7 @@ export class SqliteResourcesStore implements ResourcesStore {
     audit: readonly AuditEntry[],
   ): Promise<ResourceRow | 'inactive' | 'stale'> {
     const { share_id: shareId, id } = current;
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (!shareIsActive(this.db, shareId)) return 'inactive' as const;
       const changed = prepared(
         this.db,
@@ -167,7 +173,7 @@ export class SqliteResourcesStore implements ResourcesStore {
       enqueue(this.db, 'share', shareId, due);
       insertAudit(this.db, audit);
       return toResourceRow(prepared(this.db, BY_ID).get(shareId, id) as ResourceRecord);
-    })();
+    });
   }
 
   /** Why a versioned update changed nothing: still active means another change moved it on. */

@@ -14,6 +14,7 @@ import type {
 } from '../../cloudflare/shares/store.js';
 import { groupTags, recipientCounts, shareDetail, toPage } from '../rows.js';
 import { prepared } from './database.js';
+import { writeBatcher } from './group-commit.js';
 import { insertRecipient } from './recipients.js';
 import { enqueue, enqueueShareRecipients } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
@@ -97,11 +98,14 @@ export class SqliteSharesStore implements SharesStore {
   private readonly visibleWithResources;
   private readonly rename;
   private readonly shareStatus;
+  /** API writes on this connection commit in groups (see group-commit.ts). */
+  private readonly writes;
 
   constructor(
     private readonly db: Db,
     private readonly timing: WorkTiming = dueNow,
   ) {
+    this.writes = writeBatcher(db);
     this.byId = db.prepare<[string], ShareView>(
       `SELECT ${SHARE_COLUMNS} FROM shares s JOIN accounts a ON a.id = s.account_id WHERE s.id = ?`,
     );
@@ -135,7 +139,7 @@ export class SqliteSharesStore implements SharesStore {
   }
 
   async create(input: NewShare, audit: readonly AuditEntry[] = []): Promise<{ notMembers: string[] }> {
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       const org = input.share.organization_id;
       const members = { org, accounts: JSON.stringify(input.recipients.map((r) => r.account_id)) };
       const seq = this.nextSeq.get(members);
@@ -155,7 +159,7 @@ export class SqliteSharesStore implements SharesStore {
       if (input.share.target_type === 'organization') enqueue(this.db, 'share', input.share.id, due);
       insertAudit(this.db, audit);
       return { notMembers: [] };
-    })();
+    });
   }
 
   async get(id: string): Promise<ShareView | undefined> {
@@ -285,7 +289,7 @@ export class SqliteSharesStore implements SharesStore {
     modified: string,
     audit: readonly AuditEntry[] = [],
   ): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (this.rename.run(name, modified, id).changes === 0) return false;
       if (tags) {
         this.deleteTags.run(id);
@@ -293,16 +297,16 @@ export class SqliteSharesStore implements SharesStore {
       }
       insertAudit(this.db, audit);
       return true;
-    })();
+    });
   }
 
   async markDeleting(id: string, modified: string, audit: readonly AuditEntry[] = []): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (this.shareStatus.get(id)?.status !== 'active') return false;
       startShareDelete(this.db, id, modified, this.timing.dueAt());
       insertAudit(this.db, audit);
       return true;
-    })();
+    });
   }
 }
 
