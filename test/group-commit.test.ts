@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../src/adapters/sqlite/database.js';
 import { WriteBatcher } from '../src/adapters/sqlite/group-commit.js';
+import { StoreUnavailableError } from '../src/http/errors.js';
 import type { NewShare } from '../src/cloudflare/shares/store.js';
 import { hexId, ORG, OWNER, R1, setup, STRANGER, type Harness } from './helpers.js';
 import { STORE_KIND } from './support/store.js';
@@ -148,6 +149,25 @@ describe('WriteBatcher', SQLITE_ONLY, () => {
     );
   });
 
+  test('given as many jobs waiting as the queue bound, when one more is queued, then it is refused at once as 503 1503 and the waiting ones all commit', async () => {
+    const batcher = new WriteBatcher(t.db, 4, 8);
+    const waiting = Array.from({ length: 8 }, (_, i) => batcher.run(insertParent(i + 1)));
+    await assert.rejects(batcher.run(insertParent(9)), (err: unknown) => {
+      assert.ok(err instanceof StoreUnavailableError);
+      assert.equal(err.status, 503);
+      assert.equal(err.code, 1503);
+      assert.equal(err.message, 'The data store is unavailable; retry later');
+      return true;
+    });
+    assert.deepEqual(await Promise.all(waiting), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(
+      ids(t.db, 'parent'),
+      Array.from({ length: 8 }, (_, i) => i + 1),
+    );
+    // Once flushed, the queue takes writes again.
+    assert.equal(await batcher.run(insertParent(10)), 10);
+  });
+
   test('given a transaction someone left open, when a batch flushes, then its jobs are rejected instead of answered before a commit', async () => {
     const batcher = new WriteBatcher(t.db);
     t.db.exec('BEGIN');
@@ -166,6 +186,7 @@ describe('WriteBatcher', SQLITE_ONLY, () => {
 
   test('given a bound below 1, when a batcher is made, then it is refused', () => {
     assert.throws(() => new WriteBatcher(t.db, 0), RangeError);
+    assert.throws(() => new WriteBatcher(t.db, 8, 7), RangeError);
   });
 });
 

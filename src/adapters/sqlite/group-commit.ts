@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { StoreUnavailableError } from '../../http/errors.js';
 import { prepared } from './database.js';
 
 type Db = Database.Database;
@@ -8,6 +9,12 @@ type Db = Database.Database;
  * holds the event loop and the write lock, and how much one failed COMMIT takes down with it.
  */
 export const GROUP_COMMIT_MAX_JOBS = 64;
+
+/**
+ * The most jobs waiting for a flush. Past it the store is behind its writers: a new write is refused at
+ * once as the store being unavailable (503, retryable), instead of queueing a wait that only grows.
+ */
+export const GROUP_COMMIT_MAX_QUEUED = 4096;
 
 interface Queued {
   job: () => unknown;
@@ -32,12 +39,20 @@ export class WriteBatcher {
   constructor(
     private readonly db: Db,
     private readonly maxJobs: number = GROUP_COMMIT_MAX_JOBS,
+    private readonly maxQueued: number = GROUP_COMMIT_MAX_QUEUED,
   ) {
     if (!Number.isInteger(maxJobs) || maxJobs < 1) throw new RangeError(`maxJobs must be >= 1: ${maxJobs}`);
+    if (!Number.isInteger(maxQueued) || maxQueued < maxJobs) {
+      throw new RangeError(`maxQueued must be >= maxJobs: ${maxQueued}`);
+    }
   }
 
-  /** Queues a synchronous write; settles with its result or its own error once its batch has committed. */
+  /**
+   * Queues a synchronous write; settles with its result or its own error once its batch has committed.
+   * Refused at once (nothing written) while `maxQueued` jobs are already waiting.
+   */
   run<T>(job: () => T): Promise<T> {
+    if (this.queue.length >= this.maxQueued) return Promise.reject(new StoreUnavailableError());
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ job, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
