@@ -12,8 +12,9 @@ import { hexId, ORG, OWNER, R1, setup, STRANGER, type Harness } from './helpers.
 import { STORE_KIND } from './support/store.js';
 
 /**
- * Group commit of SQLite API writes: jobs queued in one turn of the event loop share one transaction,
- * each in its own savepoint, and none is answered before that transaction commits.
+ * Group commit of SQLite API writes: jobs queued in one turn of the event loop share one transaction
+ * (again with a savepoint each when one of them fails), and none is answered before that transaction
+ * commits.
  */
 
 const SQLITE_ONLY = { skip: STORE_KIND !== 'sqlite' && 'SQLite only: PostgreSQL commits each write alone' };
@@ -31,6 +32,18 @@ function transactions(texts: readonly string[]): number[] {
   }
   return jobs;
 }
+
+/** The transactions in a statement trace, each as the number of parent rows its jobs inserted. */
+function inserts(texts: readonly string[]): number[] {
+  const rows: number[] = [];
+  for (const t of texts) {
+    if (isBegin(t)) rows.push(0);
+    else if (/^\s*INSERT INTO parent\b/i.test(t)) rows[rows.length - 1] = (rows.at(-1) ?? 0) + 1;
+  }
+  return rows;
+}
+
+const isRollback = (t: string) => /^\s*ROLLBACK\b(?!\s+TO\b)/i.test(t);
 
 /** A traced connection with a parent/child pair whose foreign key is checked only at COMMIT. */
 function openTraced(): { db: Database.Database; texts: string[]; close(): void } {
@@ -77,7 +90,9 @@ describe('WriteBatcher', SQLITE_ONLY, () => {
       }),
     );
     assert.deepEqual(await Promise.all(counted), [1, 2, 3]);
-    assert.deepEqual(transactions(t.texts), [3]);
+    // No job failed, so no savepoint was needed.
+    assert.deepEqual(transactions(t.texts), [0]);
+    assert.equal(t.texts.filter(isRollback).length, 0);
   });
 
   test('given a job that throws inside a batch, when the batch commits, then only that job is rejected, with its own error, and none of its writes stay', async () => {
@@ -99,7 +114,9 @@ describe('WriteBatcher', SQLITE_ONLY, () => {
     ]);
     assert.deepEqual(ids(t.db, 'parent'), [1, 3]);
     assert.equal(t.db.prepare('SELECT note FROM parent WHERE id = 1').pluck().get(), null);
-    assert.deepEqual(transactions(t.texts), [3]);
+    // Together first; rolled back when the job threw; then again with a savepoint per job.
+    assert.deepEqual(transactions(t.texts), [0, 3]);
+    assert.equal(t.texts.filter(isRollback).length, 1);
   });
 
   test('given a job alone in its flush, when it runs, then without a savepoint, and if it throws none of its writes stay', async () => {
@@ -142,7 +159,7 @@ describe('WriteBatcher', SQLITE_ONLY, () => {
     const batcher = new WriteBatcher(t.db, 4);
     const all = await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.run(insertParent(i + 1))));
     assert.deepEqual(all, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    assert.deepEqual(transactions(t.texts), [4, 4, 2]);
+    assert.deepEqual(inserts(t.texts), [4, 4, 2]);
     assert.deepEqual(
       ids(t.db, 'parent'),
       Array.from({ length: 10 }, (_, i) => i + 1),
@@ -240,7 +257,7 @@ describe('SqliteSharesStore.create: group commit', SQLITE_ONLY, () => {
     );
     assert.equal(texts.filter(isBegin).length, 1, texts.join('\n---\n'));
     assert.equal(texts.filter(isCommit).length, 1, texts.join('\n---\n'));
-    assert.deepEqual(transactions(texts), [n]);
+    assert.deepEqual(transactions(texts), [0]);
     for (let i = 1; i <= n; i++) {
       const share = await h.store.shares.get(hexId(i, 'f'));
       assert.equal(share?.name, `batched ${i}`);

@@ -91,7 +91,38 @@ export class WriteBatcher {
     });
   }
 
+  /**
+   * Jobs rarely throw (bodies are checked before a store is called), so a batch first runs without
+   * savepoints, whose journal copies every page a job touches (14% of a batched create's CPU when every
+   * job had one). If a job throws, or the COMMIT fails, that transaction is rolled back whole and the
+   * batch runs again with a savepoint per job, which isolates the failure. Jobs only write to the store,
+   * so running one again after a rollback is the same as running it once.
+   */
   private commit(batch: readonly Queued[]): Outcome[] {
+    if (batch.length > 1) {
+      try {
+        return this.commitTogether(batch);
+      } catch {
+        // Run again below, where each job's failure is its own.
+      }
+    }
+    return this.commitEach(batch);
+  }
+
+  private commitTogether(batch: readonly Queued[]): Outcome[] {
+    const { db } = this;
+    prepared(db, 'BEGIN IMMEDIATE').run();
+    try {
+      const values = batch.map(({ job }) => job());
+      prepared(db, 'COMMIT').run();
+      return values.map((value) => ({ ok: true, value }));
+    } catch (error) {
+      if (db.inTransaction) prepared(db, 'ROLLBACK').run();
+      throw error;
+    }
+  }
+
+  private commitEach(batch: readonly Queued[]): Outcome[] {
     const { db } = this;
     // Written out rather than db.transaction(): inside someone else's transaction that would turn into a
     // SAVEPOINT, and the jobs would be answered before anything is committed. IMMEDIATE takes the write
