@@ -6,7 +6,8 @@
  * reconciler in the process (`--role all`) and without it (`--role api`). The three servers run
  * alternately, in rounds, with the project's load generator (raw-socket client, bounded in time and count);
  * the best round of each is kept, and each rshare figure is printed as a ratio against both references.
- * Figures go to bench/floor-results.json. Targets are reported, never enforced.
+ * CPU per request is the server process's own, plus, on PostgreSQL, the cluster's (every backend) during the
+ * same load. Figures go to bench/floor-results.json. Targets are reported, never enforced.
  *
  * `--against DIR` adds a fourth server to every round: rshare from another checkout (an earlier commit,
  * with its own node_modules), on a database of its own filled the same way, so a change is measured side
@@ -63,6 +64,8 @@ interface Sample {
   rps: number;
   p99ms: number;
   cpuUsPerRequest: number;
+  /** PostgreSQL only: the cluster's CPU (every backend) per request during this load. */
+  dbCpuUsPerRequest?: number;
 }
 
 function createBody(account: string, name: string): string {
@@ -98,6 +101,7 @@ async function measure(
   requests: Request[],
   targets: Record<Request, Partial<Record<Server, Target>>>,
   samples: Sample[],
+  dbCpuMs?: () => number,
 ): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const request of requests) {
@@ -105,12 +109,26 @@ async function measure(
       for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
         const t = targets[request][server] as Target;
         const cpuBefore = cpuMsOf(t.pid);
+        const dbBefore = dbCpuMs?.() ?? 0;
         const r = await load(t);
         const cpuUsPerRequest = ((cpuMsOf(t.pid) - cpuBefore) * 1000) / r.completed;
+        // Loads run one at a time, so the cluster's CPU in this window is this server's requests'.
+        const dbCpuUsPerRequest = dbCpuMs ? ((dbCpuMs() - dbBefore) * 1000) / r.completed : undefined;
         if (r.errors > 0 || r.non200 > 0)
           say(`  ! ${server} ${request}: ${r.errors} errors, ${r.non200} bad status\n`);
-        say(`  ${LABELS[request]}, ${server}: ${fmt(r.rps)} req/s, ${fmt(cpuUsPerRequest)} µs CPU/request\n`);
-        samples.push({ request, server, round, rps: r.rps, p99ms: r.p99ms, cpuUsPerRequest });
+        const db = dbCpuUsPerRequest === undefined ? '' : ` + ${fmt(dbCpuUsPerRequest)} µs database`;
+        say(
+          `  ${LABELS[request]}, ${server}: ${fmt(r.rps)} req/s, ${fmt(cpuUsPerRequest)} µs CPU/request${db}\n`,
+        );
+        samples.push({
+          request,
+          server,
+          round,
+          rps: r.rps,
+          p99ms: r.p99ms,
+          cpuUsPerRequest,
+          ...(dbCpuUsPerRequest === undefined ? {} : { dbCpuUsPerRequest }),
+        });
       }
     }
   }
@@ -271,7 +289,8 @@ async function runStore(
       'create-api': {},
     };
     const samples: Sample[] = [];
-    await measure(['get', 'list', 'create'], targets, samples);
+    const dbCpuMs = cluster ? () => (cluster as BenchPostgres).cpuMs() : undefined;
+    await measure(['get', 'list', 'create'], targets, samples, dbCpuMs);
     await rshare.stop(10_000);
     rshare = await startRshare(database, bootstrap, 'api', dist);
     const api = (server: ServerProcess): Target => ({
@@ -287,7 +306,7 @@ async function runStore(
       before = await startRshare(beforeDatabase, bootstrap, 'api', dist, against);
       targets['create-api'].before = api(before);
     }
-    await measure(['create-api'], targets, samples);
+    await measure(['create-api'], targets, samples, dbCpuMs);
     out[store] = {
       samples,
       bytes: Object.fromEntries(Object.entries(answers).map(([k, v]) => [k, v.length])),
@@ -304,6 +323,12 @@ async function runStore(
 
 const tableRows: string[][] = [];
 
+/** A sample's CPU per request: the server's, plus the database cluster's on PostgreSQL. */
+const cpu = (s: Sample): string =>
+  s.dbCpuUsPerRequest === undefined
+    ? `${fmt(s.cpuUsPerRequest)} µs`
+    : `${fmt(s.cpuUsPerRequest)} + ${fmt(s.dbCpuUsPerRequest)} µs`;
+
 let withBefore = false;
 
 function report(store: StoreKind, samples: Sample[]): void {
@@ -319,13 +344,12 @@ function report(store: StoreKind, samples: Sample[]): void {
       store === 'sqlite' ? 'SQLite' : 'PostgreSQL',
       LABELS[request],
       `${fmt(b.rps)}`,
-      `${fmt(f.rps)} (${fmt(f.cpuUsPerRequest)} µs)`,
-      `${fmt(r.rps)} (${fmt(r.cpuUsPerRequest)} µs)`,
+      `${fmt(f.rps)} (${cpu(f)})`,
+      `${fmt(r.rps)} (${cpu(r)})`,
       `${ratio.toFixed(2)} (≥ ${TARGETS[request]}: ${ratio >= TARGETS[request] ? 'met' : 'MISSED'})`,
       (r.rps / b.rps).toFixed(2),
       ...(withBefore
-        ? ((p) =>
-            p ? [`${fmt(p.rps)} (${fmt(p.cpuUsPerRequest)} µs)`, (r.rps / p.rps).toFixed(2)] : ['', ''])(
+        ? ((p) => (p ? [`${fmt(p.rps)} (${cpu(p)})`, (r.rps / p.rps).toFixed(2)] : ['', '']))(
             best(request, 'before'),
           )
         : []),
