@@ -1,4 +1,5 @@
 import type { ResourceObject } from '../cloudflare/resources/schemas.js';
+import type { RecipientResourceRow, RecipientRow } from '../cloudflare/recipients/store.js';
 import type { RecipientCounts, ShareDetail, ShareView, Tags } from '../cloudflare/shares/store.js';
 
 /** Row shaping shared by the SQLite and PostgreSQL stores: the SQL differs, the assembly does not. */
@@ -64,4 +65,24 @@ export function shareDetail(r: ShareView, tags: Tags, resources: ResourceObject[
   };
   if (resources !== undefined) detail.resources = resources;
   return detail;
+}
+
+/** A recipient's resources as the database's JSON built them: the recipient's id is its row's. */
+export type RecipientResourceJson = Omit<RecipientResourceRow, 'recipient_id'>;
+
+/**
+ * Splits rows read with each recipient's resources (a `resources` column) into the recipients and, when
+ * asked, their resources by recipient id; `resourcesOf` reads the column as the dialect returns it.
+ */
+export function withRecipientResources<R extends RecipientRow & { resources?: unknown }>(
+  records: R[],
+  includeResources: boolean,
+  resourcesOf: (record: R) => RecipientResourceJson[],
+): { rows: RecipientRow[]; resources?: Map<string, RecipientResourceRow[]> } {
+  const rows = records.map(({ resources: _resources, ...row }): RecipientRow => row);
+  if (!includeResources) return { rows };
+  const resources = new Map(
+    records.map((r) => [r.id, resourcesOf(r).map((x) => ({ recipient_id: r.id, ...x }))]),
+  );
+  return { rows, resources };
 }

@@ -13,6 +13,7 @@ import type {
 } from '../../cloudflare/recipients/store.js';
 import type { ShareReader } from '../../cloudflare/shares/reader.js';
 import { prefixed, readableShare } from './share-reader.js';
+import { withRecipientResources, type RecipientResourceJson } from '../rows.js';
 import { named, transaction } from './database.js';
 import { enqueue, enqueueMany, enqueueRecipientOf } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
@@ -147,19 +148,10 @@ const RESOURCES_JSON = `(SELECT json_agg(json_build_object('resource_id', sr.res
   FROM recipient_resources rr JOIN share_resources sr ON sr.id = rr.share_resource_id
   WHERE rr.recipient_id = r.id) AS resources`;
 
-type RecipientRecord = RecipientRow & { resources?: Omit<RecipientResourceRow, 'recipient_id'>[] | null };
+type RecipientRecord = RecipientRow & { resources?: RecipientResourceJson[] | null };
 
-/** Splits the rows read with RESOURCES_JSON into recipients and their resources by recipient id. */
-function withResources(
-  records: RecipientRecord[],
-  includeResources: boolean,
-): { rows: RecipientRow[]; resources?: Map<string, RecipientResourceRow[]> } {
-  const rows = records.map(({ resources: _resources, ...row }) => row);
-  if (!includeResources) return { rows };
-  const resources = new Map(
-    records.map((r) => [r.id, (r.resources ?? []).map((x) => ({ recipient_id: r.id, ...x }))]),
-  );
-  return { rows, resources };
+function withResources(records: RecipientRecord[], includeResources: boolean) {
+  return withRecipientResources(records, includeResources, (r) => r.resources ?? []);
 }
 
 export class PgRecipientsStore implements RecipientsStore {

@@ -11,6 +11,7 @@ import type {
 } from '../../cloudflare/recipients/store.js';
 import type { ShareReader } from '../../cloudflare/shares/reader.js';
 import { readableShare } from './share-reader.js';
+import { withRecipientResources, type RecipientResourceJson } from '../rows.js';
 import { groupBy } from '../../lib/group-by.js';
 import { prepared } from './database.js';
 import { writeBatcher } from './group-commit.js';
@@ -64,23 +65,12 @@ const RESOURCES_JSON = `(SELECT json_group_array(json_object('resource_id', sr.r
 
 type RecipientRecord = RecipientRow & { resources?: string | null };
 
-/** Splits the rows read with RESOURCES_JSON into recipients and their resources by recipient id. */
-function withResources(
-  records: RecipientRecord[],
-  includeResources: boolean,
-): { rows: RecipientRow[]; resources?: Map<string, RecipientResourceRow[]> } {
-  const rows = records.map(({ resources: _resources, ...row }) => row);
-  if (!includeResources) return { rows };
-  const resources = new Map(
-    records.map((r) => [
-      r.id,
-      (JSON.parse(r.resources ?? '[]') as Omit<RecipientResourceRow, 'recipient_id'>[]).map((x) => ({
-        recipient_id: r.id,
-        ...x,
-      })),
-    ]),
+function withResources(records: RecipientRecord[], includeResources: boolean) {
+  return withRecipientResources(
+    records,
+    includeResources,
+    (r) => JSON.parse(r.resources ?? '[]') as RecipientResourceJson[],
   );
-  return { rows, resources };
 }
 
 export class SqliteRecipientsStore implements RecipientsStore {
