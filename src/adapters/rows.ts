@@ -1,5 +1,5 @@
 import type { ResourceObject } from '../cloudflare/resources/schemas.js';
-import type { RecipientResourceRow, RecipientRow } from '../cloudflare/recipients/store.js';
+import type { RecipientFound, RecipientResourceRow, RecipientRow } from '../cloudflare/recipients/store.js';
 import type { RecipientCounts, ShareDetail, ShareView, Tags } from '../cloudflare/shares/store.js';
 
 /** Row shaping shared by the SQLite and PostgreSQL stores: the SQL differs, the assembly does not. */
@@ -85,4 +85,33 @@ export function withRecipientResources<R extends RecipientRow & { resources?: un
     records.map((r) => [r.id, resourcesOf(r).map((x) => ({ recipient_id: r.id, ...x }))]),
   );
   return { rows, resources };
+}
+
+/**
+ * One recipient read with its share check: undefined when no row came back (the share is hidden), no
+ * `row` when the share has no such recipient (the LEFT JOIN's columns are null).
+ */
+export function recipientFound<R extends RecipientRow & { resources?: unknown }>(
+  record: R | undefined,
+  includeResources: boolean,
+  resourcesOf: (record: R) => RecipientResourceJson[],
+): RecipientFound | undefined {
+  if (!record) return undefined;
+  if (record.id === null) return {};
+  const {
+    rows: [row],
+    resources,
+  } = withRecipientResources([record], includeResources, resourcesOf);
+  return { ...(row ? { row } : {}), ...(resources ? { resources } : {}) };
+}
+
+/**
+ * `toPage` for a page read with its share check: undefined when no row came back (the share is hidden).
+ * As there, each row goes to `detail` as it is, `total` and all.
+ */
+export function checkedPage<R extends { id: unknown }, D>(
+  rows: (R & { total: number })[],
+  detail: (row: R) => D,
+): { rows: D[]; total: number } | undefined {
+  return rows.length === 0 ? undefined : toPage(rows, detail);
 }

@@ -48,6 +48,14 @@ const types = {
 
 const statementNames = new Map<string, string>();
 
+/** `columns` (a comma-separated list) each prefixed with a table alias. */
+export function prefixed(alias: string, columns: string): string {
+  return columns
+    .split(',')
+    .map((c) => `${alias}.${c.trim()}`)
+    .join(', ');
+}
+
 /**
  * A named prepared statement for a constant query: each connection parses and plans it once and then only
  * binds and executes it. The name is a hash of the text, so two texts never share a name (which `pg` would

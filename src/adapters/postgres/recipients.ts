@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { ConflictError } from '../../http/errors.js';
 import type {
   RecipientChanges,
+  RecipientFound,
   RecipientPage,
   RecipientPageQuery,
   RecipientResourceRow,
@@ -12,9 +13,9 @@ import type {
   RecipientsStore,
 } from '../../cloudflare/recipients/store.js';
 import type { ShareReader } from '../../cloudflare/shares/reader.js';
-import { prefixed, readableShare } from './share-reader.js';
-import { withRecipientResources, type RecipientResourceJson } from '../rows.js';
-import { named, transaction } from './database.js';
+import { readableShare } from '../share-reader.js';
+import { checkedPage, recipientFound, withRecipientResources, type RecipientResourceJson } from '../rows.js';
+import { named, prefixed, transaction } from './database.js';
 import { enqueue, enqueueMany, enqueueRecipientOf } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
 
@@ -150,9 +151,7 @@ const RESOURCES_JSON = `(SELECT json_agg(json_build_object('resource_id', sr.res
 
 type RecipientRecord = RecipientRow & { resources?: RecipientResourceJson[] | null };
 
-function withResources(records: RecipientRecord[], includeResources: boolean) {
-  return withRecipientResources(records, includeResources, (r) => r.resources ?? []);
-}
+const resourcesOf = (r: RecipientRecord): RecipientResourceJson[] => r.resources ?? [];
 
 export class PgRecipientsStore implements RecipientsStore {
   constructor(
@@ -166,21 +165,24 @@ export class PgRecipientsStore implements RecipientsStore {
     page: RecipientPageQuery,
   ): Promise<RecipientPage | undefined> {
     // The share check, the total and the page (with each recipient's resources) in one round trip.
-    const { rows } = await this.pool.query<RecipientRecord & { total: string }>(
+    const { rows } = await this.pool.query<RecipientRecord & { total: number }>(
       named(
         `SELECT c.total, ${prefixed('r', COLUMNS)}${page.includeResources ? `, ${RESOURCES_JSON}` : ''}
         FROM shares s
         CROSS JOIN LATERAL (SELECT COUNT(*) AS total FROM share_recipients WHERE share_id = s.id) c
         LEFT JOIN LATERAL (SELECT ${COLUMNS} FROM share_recipients WHERE share_id = s.id
           ORDER BY created, id LIMIT $3 OFFSET $4) r ON true
-        WHERE ${readableShare(reader, '$1', '$2')}`,
+        WHERE ${readableShare(reader.as, '$1', '$2')}`,
         [shareId, reader.accountId, page.limit, page.offset],
       ),
     );
-    const [first] = rows;
-    if (!first) return undefined;
-    const found = rows.filter((r) => r.id !== null).map(({ total: _total, ...r }) => r);
-    return { total: Number(first.total), ...withResources(found, page.includeResources) };
+    const found = checkedPage(rows, (r) => r);
+    return (
+      found && {
+        total: found.total,
+        ...withRecipientResources(found.rows, page.includeResources, resourcesOf),
+      }
+    );
   }
 
   async getFor(
@@ -188,23 +190,16 @@ export class PgRecipientsStore implements RecipientsStore {
     shareId: string,
     id: string,
     includeResources: boolean,
-  ): Promise<(Omit<RecipientPage, 'rows' | 'total'> & { row?: RecipientRow }) | undefined> {
+  ): Promise<RecipientFound | undefined> {
     const { rows } = await this.pool.query<RecipientRecord>(
       named(
         `SELECT ${prefixed('r', COLUMNS)}${includeResources ? `, ${RESOURCES_JSON}` : ''} FROM shares s
         LEFT JOIN share_recipients r ON r.share_id = s.id AND r.id = $3
-        WHERE ${readableShare(reader, '$1', '$2')}`,
+        WHERE ${readableShare(reader.as, '$1', '$2')}`,
         [shareId, reader.accountId, id],
       ),
     );
-    const [first] = rows;
-    if (!first) return undefined;
-    if (first.id === null) return {};
-    const {
-      rows: [row],
-      resources,
-    } = withResources([first], includeResources);
-    return { ...(row ? { row } : {}), ...(resources ? { resources } : {}) };
+    return recipientFound(rows[0], includeResources, resourcesOf);
   }
 
   async get(shareId: string, id: string): Promise<RecipientRow | undefined> {

@@ -8,9 +8,10 @@ import type {
   ResourcesStore,
   TypeInUse,
 } from '../../cloudflare/resources/store.js';
-import { isUniqueViolation, named, transaction, type Queryable } from './database.js';
+import { isUniqueViolation, named, prefixed, transaction, type Queryable } from './database.js';
 import { shareIsActive } from './recipients.js';
-import { prefixed, readableShare } from './share-reader.js';
+import { readableShare } from '../share-reader.js';
+import { checkedPage } from '../rows.js';
 import type { ShareReader } from '../../cloudflare/shares/reader.js';
 import { enqueue, enqueueShareRecipients, resourceChanged } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
@@ -84,22 +85,17 @@ export class PgResourcesStore implements ResourcesStore {
     const limit = `$${params.push(q.limit)}`;
     const offset = `$${params.push(q.offset)}`;
     // The share check, the total and the page in one round trip: no row when the share is hidden.
-    const { rows } = await this.pool.query<ResourceRow & { total: string }>(
+    const { rows } = await this.pool.query<ResourceRow & { total: number }>(
       named(
         `SELECT c.total, ${prefixed('r', RESOURCE_COLUMNS)} FROM shares s
         CROSS JOIN LATERAL (SELECT COUNT(*) AS total FROM share_resources WHERE ${filter}) c
         LEFT JOIN LATERAL (SELECT ${RESOURCE_COLUMNS} FROM share_resources WHERE ${filter}
           ORDER BY created, id LIMIT ${limit} OFFSET ${offset}) r ON true
-        WHERE ${readableShare(reader, '$1', '$2')}`,
+        WHERE ${readableShare(reader.as, '$1', '$2')}`,
         params,
       ),
     );
-    const [first] = rows;
-    if (!first) return undefined;
-    return {
-      total: Number(first.total),
-      rows: rows.filter((r) => r.id !== null).map(({ total: _total, ...row }) => row),
-    };
+    return checkedPage(rows, (row) => row);
   }
 
   async getFor(reader: ShareReader, shareId: string, id: string): Promise<{ row?: ResourceRow } | undefined> {
@@ -107,7 +103,7 @@ export class PgResourcesStore implements ResourcesStore {
       named(
         `SELECT ${prefixed('r', RESOURCE_COLUMNS)} FROM shares s
         LEFT JOIN share_resources r ON r.share_id = s.id AND r.id = $3
-        WHERE ${readableShare(reader, '$1', '$2')}`,
+        WHERE ${readableShare(reader.as, '$1', '$2')}`,
         [shareId, reader.accountId, id],
       ),
     );

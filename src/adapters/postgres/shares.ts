@@ -1,6 +1,7 @@
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import { auditInsertSql, auditJson, insertAudit } from './audit.js';
 import { groupTags, recipientCounts, shareDetail, toPage } from '../rows.js';
+import { readableShare } from '../share-reader.js';
 import type pg from 'pg';
 import type { RecipientRow } from '../../cloudflare/recipients/store.js';
 import type { ResourceObject } from '../../cloudflare/resources/schemas.js';
@@ -43,9 +44,7 @@ function detailColumns(resources: boolean): string {
 
 /** Owned, or received by a recipient associating or associated. */
 const visible = (resources: boolean) => `SELECT ${detailColumns(resources)}
-  FROM shares s JOIN accounts a ON a.id = s.account_id
-  WHERE s.id = $1 AND (s.account_id = $2 OR EXISTS (SELECT 1 FROM share_recipients sr
-    WHERE sr.share_id = s.id AND sr.account_id = $2 AND sr.status IN ('associating', 'associated')))`;
+  FROM shares s JOIN accounts a ON a.id = s.account_id WHERE ${readableShare('owner-or-recipient', '$1', '$2')}`;
 const VISIBLE = visible(false);
 const VISIBLE_WITH_RESOURCES = visible(true);
 

@@ -3,6 +3,7 @@ import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import type {
   RecipientChanges,
+  RecipientFound,
   RecipientPage,
   RecipientPageQuery,
   RecipientResourceRow,
@@ -10,8 +11,8 @@ import type {
   RecipientsStore,
 } from '../../cloudflare/recipients/store.js';
 import type { ShareReader } from '../../cloudflare/shares/reader.js';
-import { readableShare } from './share-reader.js';
-import { withRecipientResources, type RecipientResourceJson } from '../rows.js';
+import { readableShare } from '../share-reader.js';
+import { checkedPage, recipientFound, withRecipientResources, type RecipientResourceJson } from '../rows.js';
 import { groupBy } from '../../lib/group-by.js';
 import { prepared } from './database.js';
 import { writeBatcher } from './group-commit.js';
@@ -65,13 +66,8 @@ const RESOURCES_JSON = `(SELECT json_group_array(json_object('resource_id', sr.r
 
 type RecipientRecord = RecipientRow & { resources?: string | null };
 
-function withResources(records: RecipientRecord[], includeResources: boolean) {
-  return withRecipientResources(
-    records,
-    includeResources,
-    (r) => JSON.parse(r.resources ?? '[]') as RecipientResourceJson[],
-  );
-}
+const resourcesOf = (r: RecipientRecord): RecipientResourceJson[] =>
+  JSON.parse(r.resources ?? '[]') as RecipientResourceJson[];
 
 export class SqliteRecipientsStore implements RecipientsStore {
   /** API writes on this connection commit in groups (see group-commit.ts). */
@@ -96,7 +92,7 @@ export class SqliteRecipientsStore implements RecipientsStore {
          r.*${page.includeResources ? `, ${RESOURCES_JSON}` : ''}
        FROM shares s LEFT JOIN (SELECT * FROM share_recipients WHERE share_id = @share
          ORDER BY created, id LIMIT @limit OFFSET @offset) r
-       WHERE ${readableShare(reader)} ORDER BY r.created, r.id`,
+       WHERE ${readableShare(reader.as, '@share', '@acct')} ORDER BY r.created, r.id`,
     ).all({
       share: shareId,
       acct: reader.accountId,
@@ -105,10 +101,13 @@ export class SqliteRecipientsStore implements RecipientsStore {
     }) as (RecipientRecord & {
       total: number;
     })[];
-    const [first] = rows;
-    if (!first) return undefined;
-    const found = rows.filter((r) => r.id !== null).map(({ total: _total, ...r }) => r);
-    return { total: first.total, ...withResources(found, page.includeResources) };
+    const found = checkedPage(rows, (r) => r);
+    return (
+      found && {
+        total: found.total,
+        ...withRecipientResources(found.rows, page.includeResources, resourcesOf),
+      }
+    );
   }
 
   async getFor(
@@ -116,20 +115,14 @@ export class SqliteRecipientsStore implements RecipientsStore {
     shareId: string,
     id: string,
     includeResources: boolean,
-  ): Promise<(Omit<RecipientPage, 'rows' | 'total'> & { row?: RecipientRow }) | undefined> {
-    const first = prepared(
+  ): Promise<RecipientFound | undefined> {
+    const record = prepared(
       this.db,
       `SELECT r.*${includeResources ? `, ${RESOURCES_JSON}` : ''} FROM shares s
        LEFT JOIN share_recipients r ON r.share_id = s.id AND r.id = @id
-       WHERE ${readableShare(reader)}`,
+       WHERE ${readableShare(reader.as, '@share', '@acct')}`,
     ).get({ share: shareId, acct: reader.accountId, id }) as RecipientRecord | undefined;
-    if (!first) return undefined;
-    if (first.id === null) return {};
-    const {
-      rows: [row],
-      resources,
-    } = withResources([first], includeResources);
-    return { ...(row ? { row } : {}), ...(resources ? { resources } : {}) };
+    return recipientFound(record, includeResources, resourcesOf);
   }
 
   async get(shareId: string, id: string): Promise<RecipientRow | undefined> {

@@ -9,7 +9,8 @@ import type {
   TypeInUse,
 } from '../../cloudflare/resources/store.js';
 import { prepared } from './database.js';
-import { readableShare } from './share-reader.js';
+import { readableShare } from '../share-reader.js';
+import { checkedPage } from '../rows.js';
 import type { ShareReader } from '../../cloudflare/shares/reader.js';
 import { writeBatcher } from './group-commit.js';
 import { shareIsActive } from './recipients.js';
@@ -78,21 +79,16 @@ export class SqliteResourcesStore implements ResourcesStore {
       this.db,
       `SELECT (SELECT COUNT(*) FROM share_resources WHERE ${filter}) AS total, r.* FROM shares s
        LEFT JOIN (SELECT * FROM share_resources WHERE ${filter} ORDER BY created, id LIMIT @limit OFFSET @offset) r
-       WHERE ${readableShare(reader)} ORDER BY r.created, r.id`,
+       WHERE ${readableShare(reader.as, '@share', '@acct')} ORDER BY r.created, r.id`,
     ).all(args) as (ResourceRecord & { total: number })[];
-    const [first] = rows;
-    if (!first) return undefined;
-    return {
-      total: first.total,
-      rows: rows.filter((r) => r.id !== null).map(({ total: _total, ...r }) => toResourceRow(r)),
-    };
+    return checkedPage(rows, toResourceRow);
   }
 
   async getFor(reader: ShareReader, shareId: string, id: string): Promise<{ row?: ResourceRow } | undefined> {
     const r = prepared(
       this.db,
       `SELECT r.* FROM shares s LEFT JOIN share_resources r ON r.share_id = s.id AND r.id = @id
-       WHERE ${readableShare(reader)}`,
+       WHERE ${readableShare(reader.as, '@share', '@acct')}`,
     ).get({ share: shareId, acct: reader.accountId, id }) as ResourceRecord | undefined;
     if (!r) return undefined;
     return r.id === null ? {} : { row: toResourceRow(r) };

@@ -13,6 +13,7 @@ import type {
   Tags,
 } from '../../cloudflare/shares/store.js';
 import { groupTags, recipientCounts, shareDetail, toPage } from '../rows.js';
+import { readableShare } from '../share-reader.js';
 import { prepared } from './database.js';
 import { writeBatcher } from './group-commit.js';
 import { insertRecipient } from './recipients.js';
@@ -129,8 +130,7 @@ export class SqliteSharesStore implements SharesStore {
     const visible = (resources: boolean) =>
       db.prepare<[{ share: string; acct: string }], DetailRecord>(
         `SELECT ${detailColumns(resources)} FROM shares s JOIN accounts a ON a.id = s.account_id
-         WHERE s.id = @share AND (s.account_id = @acct OR EXISTS (SELECT 1 FROM share_recipients sr
-           WHERE sr.share_id = s.id AND sr.account_id = @acct AND sr.status IN ('associating', 'associated')))`,
+         WHERE ${readableShare('owner-or-recipient', '@share', '@acct')}`,
       );
     this.visible = visible(false);
     this.visibleWithResources = visible(true);

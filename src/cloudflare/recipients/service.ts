@@ -233,10 +233,6 @@ export class RecipientsService {
     if (!row) throw new NotFoundError(RECIPIENT_NOT_FOUND);
     return row;
   }
-
-  private present(rows: RecipientRow[], includeResources: boolean): Promise<RecipientObject[]> {
-    return presentRecipients(this.store.recipients, rows, includeResources);
-  }
 }
 
 /** Recipients as the API answers them, with their resources (error and terminal included) if asked. */

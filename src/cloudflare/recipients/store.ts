@@ -52,6 +52,13 @@ export interface RecipientPage {
   resources?: Map<string, RecipientResourceRow[]>;
 }
 
+/** One recipient as `getFor` finds it: `row` absent when the share has no such recipient. */
+export interface RecipientFound {
+  row?: RecipientRow;
+  /** The recipient's resources by its id, when asked for. */
+  resources?: Map<string, RecipientResourceRow[]>;
+}
+
 export interface RecipientsStore {
   /**
    * A page and its total (and each recipient's resources when asked), read with the check that `reader`
@@ -64,7 +71,7 @@ export interface RecipientsStore {
     shareId: string,
     id: string,
     includeResources: boolean,
-  ): Promise<(Omit<RecipientPage, 'rows' | 'total'> & { row?: RecipientRow }) | undefined>;
+  ): Promise<RecipientFound | undefined>;
   get(shareId: string, id: string): Promise<RecipientRow | undefined>;
   getByAccount(shareId: string, accountId: string): Promise<RecipientRow | undefined>;
   /** Every recipient of the share, any status. */
