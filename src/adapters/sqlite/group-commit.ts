@@ -96,58 +96,41 @@ export class WriteBatcher {
    * savepoints, whose journal copies every page a job touches (14% of a batched create's CPU when every
    * job had one). If a job throws, or the COMMIT fails, that transaction is rolled back whole and the
    * batch runs again with a savepoint per job, which isolates the failure. Jobs only write to the store,
-   * so running one again after a rollback is the same as running it once.
+   * so running one again after a rollback is the same as running it once. A job alone needs no second
+   * run: the rollback undid its writes and nothing else, so its failure is already its own.
    */
   private commit(batch: readonly Queued[]): Outcome[] {
-    if (batch.length > 1) {
-      try {
-        return this.commitTogether(batch);
-      } catch {
-        // Run again below, where each job's failure is its own.
-      }
-    }
-    return this.commitEach(batch);
-  }
-
-  private commitTogether(batch: readonly Queued[]): Outcome[] {
-    const { db } = this;
-    prepared(db, 'BEGIN IMMEDIATE').run();
     try {
-      const values = batch.map(({ job }) => job());
-      prepared(db, 'COMMIT').run();
-      return values.map((value) => ({ ok: true, value }));
+      return this.transaction(() => batch.map(({ job }) => job())).map((value) => ({ ok: true, value }));
     } catch (error) {
-      if (db.inTransaction) prepared(db, 'ROLLBACK').run();
-      throw error;
+      if (batch.length === 1) throw error;
     }
-  }
-
-  private commitEach(batch: readonly Queued[]): Outcome[] {
-    const { db } = this;
-    // Written out rather than db.transaction(): inside someone else's transaction that would turn into a
-    // SAVEPOINT, and the jobs would be answered before anything is committed. IMMEDIATE takes the write
-    // lock first (waiting busy_timeout), so a job that reads before it writes never fails to upgrade.
-    prepared(db, 'BEGIN IMMEDIATE').run();
-    try {
-      if (batch.length === 1) {
-        // Alone, a job needs no savepoint (whose journal copies every page it touches): if it throws,
-        // rolling the transaction back undoes its writes and nothing else. One client pays no more than before.
-        const value = (batch[0] as Queued).job();
-        prepared(db, 'COMMIT').run();
-        return [{ ok: true, value }];
-      }
-      const outcomes = batch.map(({ job }): Outcome => {
+    return this.transaction(() =>
+      batch.map(({ job }): Outcome => {
         try {
           // Nested in the open transaction, better-sqlite3 runs the job in a SAVEPOINT.
-          return { ok: true, value: db.transaction(job)() };
+          return { ok: true, value: this.db.transaction(job)() };
         } catch (error) {
           // SQLite ended the whole transaction (disk full, I/O error): the earlier jobs' writes are gone too.
-          if (!db.inTransaction) throw error;
+          if (!this.db.inTransaction) throw error;
           return { ok: false, error };
         }
-      });
+      }),
+    );
+  }
+
+  /**
+   * Written out rather than db.transaction(): inside someone else's transaction that would turn into a
+   * SAVEPOINT, and the jobs would be answered before anything is committed. IMMEDIATE takes the write
+   * lock first (waiting busy_timeout), so a job that reads before it writes never fails to upgrade.
+   */
+  private transaction<T>(run: () => T): T {
+    const { db } = this;
+    prepared(db, 'BEGIN IMMEDIATE').run();
+    try {
+      const result = run();
       prepared(db, 'COMMIT').run();
-      return outcomes;
+      return result;
     } catch (error) {
       // A failed COMMIT (a deferred constraint, say) leaves the transaction open: nothing of it may stay.
       if (db.inTransaction) prepared(db, 'ROLLBACK').run();
