@@ -59,6 +59,11 @@ function forgetCredentials(h: Harness): void {
   h.clock.advance(DEFAULT_CREDENTIAL_CACHE_MS);
 }
 
+/** A read's statements: the credential (unless cached) and the one that answers. */
+function atMostTwo(texts: readonly string[]): void {
+  assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
+}
+
 function isBegin(text: string): boolean {
   return /^\s*BEGIN\b/i.test(text);
 }
@@ -109,7 +114,7 @@ describe('request cost: statements per request on the store connection', () => {
       assert.equal(reply.body.result.id, shareId);
       assert.deepEqual(reply.body.result.tags, { env: 'prod', team: `t${(SHARES - 1) % 3}` });
       assert.equal(reply.body.result.resources.length, 1);
-      assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
+      atMostTwo(texts);
     });
 
     test(`given ${cred.name}, when it lists a page of shares with resources, then the store runs at most 2 statements`, async () => {
@@ -121,7 +126,7 @@ describe('request cost: statements per request on the store connection', () => {
         assert.equal((s.resources as unknown[]).length, 1);
         assert.equal((s.tags as Json).env, 'prod');
       }
-      assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
+      atMostTwo(texts);
     });
 
     test(`given ${cred.name} that just got a share, when it gets it again within the cache's bound, then the store runs only the route's one statement`, async () => {
@@ -151,7 +156,7 @@ describe('request cost: statements per request on the store connection', () => {
     const { texts, reply } = await cost(h, 'GET', `${base(R1)}/${shareId}`, cred);
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     assert.equal(reply.body.result.kind, 'received');
-    assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
+    atMostTwo(texts);
   });
 
   test('given a page past the end, when it is listed, then total_count is exact in at most 2 statements', async () => {
@@ -164,21 +169,19 @@ describe('request cost: statements per request on the store connection', () => {
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     assert.deepEqual(reply.body.result, []);
     assert.equal((reply.body.result_info as Json).total_count, SHARES);
-    assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
+    atMostTwo(texts);
   });
 
   test("given the owner, when it reads a share's recipients and resources (pages and single objects, with resources and filters), then each read runs at most 2 statements", async () => {
     const cred = CREDENTIALS[0] as Credential;
     const shareUrl = `${base()}/${shareId}`;
-    const within = (texts: string[]) =>
-      assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
     const recipients = await cost(h, 'GET', `${shareUrl}/recipients?include_resources=true`, cred);
     assert.equal(recipients.reply.status, 200, JSON.stringify(recipients.reply.body));
     assert.equal((recipients.reply.body.result_info as Json).total_count, 1);
     const [recipient] = recipients.reply.body.result as Json[];
     assert.equal(recipient?.account_id, R1);
     assert.ok(Array.isArray(recipient?.resources));
-    within(recipients.texts);
+    atMostTwo(recipients.texts);
     const one = await cost(
       h,
       'GET',
@@ -187,7 +190,7 @@ describe('request cost: statements per request on the store connection', () => {
     );
     assert.equal(one.reply.status, 200, JSON.stringify(one.reply.body));
     assert.deepEqual(one.reply.body.result, recipient);
-    within(one.texts);
+    atMostTwo(one.texts);
     const resources = await cost(
       h,
       'GET',
@@ -197,11 +200,11 @@ describe('request cost: statements per request on the store connection', () => {
     assert.equal(resources.reply.status, 200, JSON.stringify(resources.reply.body));
     const [resource] = resources.reply.body.result as Json[];
     assert.equal((resources.reply.body.result_info as Json).total_count, 1);
-    within(resources.texts);
+    atMostTwo(resources.texts);
     const single = await cost(h, 'GET', `${shareUrl}/resources/${String(resource?.id)}`, cred);
     assert.equal(single.reply.status, 200, JSON.stringify(single.reply.body));
     assert.deepEqual(single.reply.body.result, resource);
-    within(single.texts);
+    atMostTwo(single.texts);
   });
 
   test('given a recipient and a stranger, when they read the resources of a share, then the recipient gets them and the stranger 404 1404, each in at most 2 statements', async () => {
@@ -210,14 +213,14 @@ describe('request cost: statements per request on the store connection', () => {
     const received = await cost(h, 'GET', url(R1), r1);
     assert.equal(received.reply.status, 200, JSON.stringify(received.reply.body));
     assert.equal((received.reply.body.result as Json[]).length, 1);
-    assert.ok(received.texts.length <= 2, received.texts.join('\n---\n'));
+    atMostTwo(received.texts);
     const r2 = { name: 'r2', headers: { authorization: `Bearer ${TOKENS.r2}` } };
     const hidden = await cost(h, 'GET', url(R2), r2);
     assertError(hidden.reply, 404, 1404, 'Share not found');
-    assert.ok(hidden.texts.length <= 2, hidden.texts.join('\n---\n'));
+    atMostTwo(hidden.texts);
     const recipients = await cost(h, 'GET', `${base(R1)}/${shareId}/recipients`, r1);
     assertError(recipients.reply, 404, 1404, 'Share not found');
-    assert.ok(recipients.texts.length <= 2, recipients.texts.join('\n---\n'));
+    atMostTwo(recipients.texts);
   });
 
   test('given an organization token, when it lists the organization shares, then the store runs at most 2 statements', async () => {
@@ -230,7 +233,7 @@ describe('request cost: statements per request on the store connection', () => {
     );
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     assert.equal((reply.body.result_info as Json).total_count, SHARES);
-    assert.ok(texts.length <= 2, `${STORE_KIND}: ${texts.length} statements\n${texts.join('\n---\n')}`);
+    atMostTwo(texts);
   });
 
   test('given a valid body from a caller not seen within the cache bound, when a share is created, then the credential and one transaction that reads nothing it wrote', async () => {
