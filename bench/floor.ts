@@ -116,11 +116,7 @@ async function measure(
         const dbCpuUsPerRequest = dbCpuMs ? ((dbCpuMs() - dbBefore) * 1000) / r.completed : undefined;
         if (r.errors > 0 || r.non200 > 0)
           say(`  ! ${server} ${request}: ${r.errors} errors, ${r.non200} bad status\n`);
-        const db = dbCpuUsPerRequest === undefined ? '' : ` + ${fmt(dbCpuUsPerRequest)} µs database`;
-        say(
-          `  ${LABELS[request]}, ${server}: ${fmt(r.rps)} req/s, ${fmt(cpuUsPerRequest)} µs CPU/request${db}\n`,
-        );
-        samples.push({
+        const sample: Sample = {
           request,
           server,
           round,
@@ -128,7 +124,9 @@ async function measure(
           p99ms: r.p99ms,
           cpuUsPerRequest,
           ...(dbCpuUsPerRequest === undefined ? {} : { dbCpuUsPerRequest }),
-        });
+        };
+        say(`  ${LABELS[request]}, ${server}: ${fmt(r.rps)} req/s, CPU/request ${cpu(sample)}\n`);
+        samples.push(sample);
       }
     }
   }
