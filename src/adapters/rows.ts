@@ -1,5 +1,10 @@
 import type { ResourceObject } from '../cloudflare/resources/schemas.js';
-import type { RecipientFound, RecipientResourceRow, RecipientRow } from '../cloudflare/recipients/store.js';
+import type {
+  RecipientFound,
+  RecipientPage,
+  RecipientResourceRow,
+  RecipientRow,
+} from '../cloudflare/recipients/store.js';
 import type { RecipientCounts, ShareDetail, ShareView, Tags } from '../cloudflare/shares/store.js';
 
 /** Row shaping shared by the SQLite and PostgreSQL stores: the SQL differs, the assembly does not. */
@@ -85,6 +90,18 @@ export function withRecipientResources<R extends RecipientRow & { resources?: un
     records.map((r) => [r.id, resourcesOf(r).map((x) => ({ recipient_id: r.id, ...x }))]),
   );
   return { rows, resources };
+}
+
+/** A page of recipients read with its share check (see `checkedPage`), with their resources when asked. */
+export function recipientPage<R extends RecipientRow & { resources?: unknown }>(
+  rows: (R & { total: number })[],
+  includeResources: boolean,
+  resourcesOf: (record: R) => RecipientResourceJson[],
+): RecipientPage | undefined {
+  const found = checkedPage(rows, (r) => r);
+  return (
+    found && { total: found.total, ...withRecipientResources(found.rows, includeResources, resourcesOf) }
+  );
 }
 
 /**

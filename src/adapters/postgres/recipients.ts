@@ -14,7 +14,7 @@ import type {
 } from '../../cloudflare/recipients/store.js';
 import type { ShareReader } from '../../cloudflare/shares/reader.js';
 import { readableShare } from '../share-reader.js';
-import { checkedPage, recipientFound, withRecipientResources, type RecipientResourceJson } from '../rows.js';
+import { recipientFound, recipientPage, type RecipientResourceJson } from '../rows.js';
 import { named, prefixed, transaction } from './database.js';
 import { enqueue, enqueueMany, enqueueRecipientOf } from './work.js';
 import { dueNow, type WorkTiming } from '../../engine/reconciler/timing.js';
@@ -176,13 +176,7 @@ export class PgRecipientsStore implements RecipientsStore {
         [shareId, reader.accountId, page.limit, page.offset],
       ),
     );
-    const found = checkedPage(rows, (r) => r);
-    return (
-      found && {
-        total: found.total,
-        ...withRecipientResources(found.rows, page.includeResources, resourcesOf),
-      }
-    );
+    return recipientPage(rows, page.includeResources, resourcesOf);
   }
 
   async getFor(

@@ -12,7 +12,7 @@ import type {
 } from '../../cloudflare/recipients/store.js';
 import type { ShareReader } from '../../cloudflare/shares/reader.js';
 import { readableShare } from '../share-reader.js';
-import { checkedPage, recipientFound, withRecipientResources, type RecipientResourceJson } from '../rows.js';
+import { recipientFound, recipientPage, type RecipientResourceJson } from '../rows.js';
 import { groupBy } from '../../lib/group-by.js';
 import { prepared } from './database.js';
 import { writeBatcher } from './group-commit.js';
@@ -101,13 +101,7 @@ export class SqliteRecipientsStore implements RecipientsStore {
     }) as (RecipientRecord & {
       total: number;
     })[];
-    const found = checkedPage(rows, (r) => r);
-    return (
-      found && {
-        total: found.total,
-        ...withRecipientResources(found.rows, page.includeResources, resourcesOf),
-      }
-    );
+    return recipientPage(rows, page.includeResources, resourcesOf);
   }
 
   async getFor(
