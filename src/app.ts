@@ -32,7 +32,7 @@ import { MalformedJsonError, NoRouteError, ValidationError } from './http/errors
 import { registerOpenApi } from './http/openapi/plugin.js';
 import type { App } from './http/types.js';
 import { systemClock, type Clock } from './lib/clock.js';
-import { randomIds, type IdSource } from './lib/ids.js';
+import { timeOrderedIds, type IdSource } from './lib/ids.js';
 import { RecipientsService } from './cloudflare/recipients/service.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from './platform/resource-types/registry.js';
 import { bindResourceTypes } from './platform/resource-types/schemas.js';
@@ -112,7 +112,7 @@ export interface Services {
 export function createServices(
   store: Store,
   clock: Clock,
-  ids: IdSource = randomIds,
+  ids: IdSource = timeOrderedIds,
   types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
   auth: AuthenticatorOptions = {},
 ): Services {

@@ -16,7 +16,7 @@ import { FaultRegistry } from './emulator/faults/service.js';
 import { withDeliveryFaults } from './emulator/faults/deliveries.js';
 import { Journal } from './emulator/journal/service.js';
 import { ControlledClock } from './lib/clock.js';
-import { randomIds, seededIds } from './lib/ids.js';
+import { timeOrderedIds, seededIds } from './lib/ids.js';
 import type { RateLimitPolicy } from './cloudflare/rate-limit/options.js';
 import { buildDrivers } from './engine/reconciler/drivers/index.js';
 import { loadDriversFile } from './platform/resource-types/drivers-file.js';
@@ -133,8 +133,8 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   if (options.credentialCacheMs !== undefined) credentialCacheMs(options.credentialCacheMs);
   const { types, source: typesSource } = await resourceTypesOf(options.resourceTypes);
   const clock = new ControlledClock();
-  const ids = options.idSeed === undefined ? randomIds : seededIds(options.idSeed);
-  const tenancyIds = options.idSeed === undefined ? randomIds : seededIds(options.idSeed, 'tenancy');
+  const ids = options.idSeed === undefined ? timeOrderedIds : seededIds(options.idSeed);
+  const tenancyIds = options.idSeed === undefined ? timeOrderedIds : seededIds(options.idSeed, 'tenancy');
   const delayMs = mode === 'auto' ? (options.reconcileDelayMs ?? 0) : 0;
   // The test-suite controls exist only with the admin API: without it, no hook or driver wrapper runs.
   // The journal is made first, so bad journal options are refused before anything opens.

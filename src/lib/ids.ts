@@ -1,8 +1,33 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { v7 } from 'uuid';
 
-/** Object identifiers: 32 lowercase hex characters (a UUID without dashes). */
+// Random bits for 256 ids at a time: uuid's own source makes one getRandomValues call per id, which was 4%
+// of a create's CPU.
+const pool = Buffer.alloc(4096);
+let used = pool.length;
+
+function random16(): Uint8Array {
+  if (used === pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  return pool.subarray(used, (used += 16));
+}
+
+/**
+ * A version 7 UUID: 48 bits of Unix milliseconds, then 74 random bits. Ids made close together sort close
+ * together, so the rows and index entries a write adds land on the same few right-most pages instead of a
+ * random page of every index each (on SQLite, a WAL frame and a checkpoint copy per page).
+ */
+export function timeOrderedUuid(): string {
+  return v7({ random: random16() });
+}
+
+/**
+ * Object identifiers: 32 lowercase hex characters (a UUID without dashes, as Cloudflare's), time ordered.
+ */
 export function newId(): string {
-  return randomUUID().replaceAll('-', '');
+  return timeOrderedUuid().replaceAll('-', '');
 }
 
 /** Where a server's new object ids come from. */
@@ -12,7 +37,7 @@ export interface IdSource {
   restart(): void;
 }
 
-export const randomIds: IdSource = { next: newId, restart() {} };
+export const timeOrderedIds: IdSource = { next: newId, restart() {} };
 
 /**
  * Ids that repeat from run to run: the n-th id of seed s is the first 32 hex digits of

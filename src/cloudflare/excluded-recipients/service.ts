@@ -2,7 +2,7 @@ import { auditEntry, type AuditActor, type AuditEntry } from '../../platform/aud
 import type { Page } from '../../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
-import { randomIds, type IdSource } from '../../lib/ids.js';
+import { timeOrderedIds, type IdSource } from '../../lib/ids.js';
 import { ownedActiveShare, ownedShare, ownerOf, shareNotActive } from '../shares/access.js';
 import type { SharesStore, ShareView } from '../shares/store.js';
 import type { ExcludedRecipientObject, ExcludedRecipientRequest } from './schemas.js';
@@ -28,7 +28,7 @@ export class ExcludedRecipientsService {
   constructor(
     private readonly store: ExcludedRecipientsServiceStore,
     private readonly clock: Clock,
-    private readonly ids: IdSource = randomIds,
+    private readonly ids: IdSource = timeOrderedIds,
   ) {}
 
   async list(

@@ -2,7 +2,7 @@ import { auditEntry, type AuditActor, type AuditEntry } from '../../platform/aud
 import type { Page } from '../../http/envelope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
-import { randomIds, type IdSource } from '../../lib/ids.js';
+import { timeOrderedIds, type IdSource } from '../../lib/ids.js';
 import { checkRecipientAccount, namedAccounts, recipientAccount } from '../shares/recipient-accounts.js';
 import { ownedActiveShare, ownerOf, shareNotActive } from '../shares/access.js';
 import type { ShareReader } from '../shares/reader.js';
@@ -35,7 +35,7 @@ export class RecipientsService {
   constructor(
     private readonly store: RecipientsServiceStore,
     private readonly clock: Clock,
-    private readonly ids: IdSource = randomIds,
+    private readonly ids: IdSource = timeOrderedIds,
   ) {}
 
   async list(

@@ -3,7 +3,7 @@ import { auditEntry, type AuditActor, type AuditEntry } from '../../platform/aud
 import type { Page } from '../../http/envelope.js';
 import { ConflictError, ContendedError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
-import { randomIds, type IdSource } from '../../lib/ids.js';
+import { timeOrderedIds, type IdSource } from '../../lib/ids.js';
 import { checkMeta } from '../../platform/resource-types/meta.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
 import { OBJECT_NOT_FOUND } from '../../platform/tenancy/auth.js';
@@ -37,7 +37,7 @@ export class ResourcesService {
   constructor(
     private readonly store: ResourcesServiceStore,
     private readonly clock: Clock,
-    private readonly ids: IdSource = randomIds,
+    private readonly ids: IdSource = timeOrderedIds,
     private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
   ) {}
 

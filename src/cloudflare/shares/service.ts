@@ -3,7 +3,7 @@ import { pointerSegment } from '../../http/validation.js';
 import type { Page } from '../../http/envelope.js';
 import { ValidationError } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
-import { randomIds, type IdSource } from '../../lib/ids.js';
+import { timeOrderedIds, type IdSource } from '../../lib/ids.js';
 import { checkMeta } from '../../platform/resource-types/meta.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../../platform/resource-types/registry.js';
 import type { RecipientRow } from '../recipients/store.js';
@@ -40,7 +40,7 @@ export class SharesService {
   constructor(
     private readonly store: SharesServiceStore,
     private readonly clock: Clock,
-    private readonly ids: IdSource = randomIds,
+    private readonly ids: IdSource = timeOrderedIds,
     private readonly types: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
   ) {}
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { isStoreUnavailable } from '../../lib/outage.js';
-import { randomIds } from '../../lib/ids.js';
+import { timeOrderedIds } from '../../lib/ids.js';
 import { BUILTIN_RESOURCE_TYPES } from '../../platform/resource-types/registry.js';
 import { newReport, type Pass, type WorkContext } from './context.js';
 import { processItem, processRecipients } from './items.js';
@@ -81,7 +81,7 @@ export class Reconciler {
       clock: options.clock,
       drivers: options.drivers,
       types: options.resourceTypes ?? BUILTIN_RESOURCE_TYPES,
-      ids: options.ids ?? randomIds,
+      ids: options.ids ?? timeOrderedIds,
       metrics: this.metrics,
       log: this.log,
       concurrency: options.concurrency ?? 16,

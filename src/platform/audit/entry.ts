@@ -1,4 +1,4 @@
-import { v7 as timeOrderedId } from 'uuid';
+import { timeOrderedUuid } from '../../lib/ids.js';
 import { boundedValue } from './bound.js';
 
 /**
@@ -106,7 +106,7 @@ export function auditEntry(actor: AuditActor, time: string, change: AuditChange)
   return {
     // Time-ordered (UUIDv7): new ids land at the end of the unique index instead of all over it, which
     // halved the insert time of 60,000 entries on SQLite (0.89 s → 0.48 s, interleaved runs).
-    id: timeOrderedId(),
+    id: timeOrderedUuid(),
     account_id: change.account.id,
     organization_id: change.account.organization_id,
     time,

@@ -1,5 +1,5 @@
 import type { Clock } from '../../lib/clock.js';
-import { randomIds, type IdSource, newSecret } from '../../lib/ids.js';
+import { timeOrderedIds, type IdSource, newSecret } from '../../lib/ids.js';
 import { BUILTIN_RESOURCE_TYPES, type ResourceTypeRegistry } from '../resource-types/registry.js';
 import { hashSecret } from '../../lib/secrets.js';
 import { TenancyChecks } from './checks.js';
@@ -43,7 +43,7 @@ export class TenancyService {
   constructor(
     private readonly store: TenancyStore,
     private readonly clock: Clock,
-    private readonly ids: IdSource = randomIds,
+    private readonly ids: IdSource = timeOrderedIds,
     /** The entitlements an account may hold are the server's resource types' (bootstrap reads it too). */
     readonly resourceTypes: ResourceTypeRegistry = BUILTIN_RESOURCE_TYPES,
   ) {
