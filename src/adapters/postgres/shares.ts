@@ -65,8 +65,8 @@ const NOT_MEMBERS = `SELECT r.ordinality::int FROM json_populate_recordset(NULL:
  * there to the commit: concurrent creates in one organization no longer wait for each other's whole
  * statement), then its tags ($9, a JSON object), recipients and their work ($10, JSON rows; due at $12),
  * resources ($11), the share's own work when it targets the organization, and the audit entries ($13).
- * Every part reads the share's row from `sh`, so the share is inserted first and its visibility trigger
- * fires before the tags' (end-of-statement triggers fire in row order). Nothing is written when the
+ * The visibility triggers fire at the end of the statement and read the tags from the table, so the
+ * share's and its recipients' rows are written with their tags. Nothing is written when the
  * organization is gone or a recipient's account is not one of its members (no row in `sh`); the answer
  * then names those recipients.
  */
