@@ -12,6 +12,47 @@ export interface StoredAuditRow extends Omit<AuditRow, 'old_value' | 'new_value'
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 const parse = (v: string | null): unknown => (v === null ? null : JSON.parse(v));
 
+/** Every column of an entry, in the one order both stores' inserts name them. */
+export const AUDIT_COLUMNS = [
+  'id',
+  'account_id',
+  'organization_id',
+  'time',
+  'action_type',
+  'action_description',
+  'action_result',
+  'actor_type',
+  'actor_id',
+  'actor_email',
+  'actor_ip',
+  'actor_context',
+  'actor_token_id',
+  'actor_token_name',
+  'interface',
+  'resource_type',
+  'resource_id',
+  'share_id',
+  'raw_method',
+  'raw_uri',
+  'raw_status_code',
+  'raw_user_agent',
+  'raw_ray_id',
+  'old_value',
+  'new_value',
+  'metadata',
+  'request',
+] as const satisfies readonly (keyof AuditEntry)[];
+
+const JSON_COLUMNS: ReadonlySet<string> = new Set(['old_value', 'new_value', 'metadata', 'request']);
+
+/**
+ * An entry's values in `AUDIT_COLUMNS` order, its JSON values as text: bound by position, which costs
+ * SQLite's driver half what 27 named parameters did.
+ */
+export function auditValues(e: AuditEntry): unknown[] {
+  return AUDIT_COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? text(e[c]) : e[c]));
+}
+
 /** An entry with its JSON values as the text the stores keep. */
 export function storedAuditEntry(e: AuditEntry) {
   return {

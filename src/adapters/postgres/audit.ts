@@ -1,13 +1,16 @@
 import type pg from 'pg';
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import type { AuditListQuery, AuditRow, AuditStore } from '../../cloudflare/audit/store.js';
-import { auditFilterSql, parseAuditRow, storedAuditEntry, type StoredAuditRow } from '../audit-rows.js';
+import {
+  AUDIT_COLUMNS,
+  auditFilterSql,
+  parseAuditRow,
+  storedAuditEntry,
+  type StoredAuditRow,
+} from '../audit-rows.js';
 import { named, transaction, type Queryable } from './database.js';
 
-const COLUMNS = `id, account_id, organization_id, time, action_type, action_description, action_result,
-  actor_type, actor_id, actor_email, actor_ip, actor_context, actor_token_id, actor_token_name, interface,
-  resource_type, resource_id, share_id, raw_method, raw_uri, raw_status_code, raw_user_agent, raw_ray_id,
-  old_value, new_value, metadata, request`;
+const COLUMNS = AUDIT_COLUMNS.join(', ');
 
 /**
  * One statement for any number of entries: the rows travel as one JSON array (`auditJson`), bound at

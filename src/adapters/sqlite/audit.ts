@@ -1,26 +1,26 @@
 import type Database from 'better-sqlite3';
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import type { AuditListQuery, AuditRow, AuditStore } from '../../cloudflare/audit/store.js';
-import { auditFilterSql, parseAuditRow, storedAuditEntry, type StoredAuditRow } from '../audit-rows.js';
+import {
+  AUDIT_COLUMNS,
+  auditFilterSql,
+  auditValues,
+  parseAuditRow,
+  type StoredAuditRow,
+} from '../audit-rows.js';
 import { prepared } from './database.js';
 
 type Db = Database.Database;
 
-const INSERT = `INSERT INTO audit_logs (id, account_id, organization_id, time, action_type, action_description,
-  action_result, actor_type, actor_id, actor_email, actor_ip, actor_context, actor_token_id, actor_token_name,
-  interface, resource_type, resource_id, share_id, raw_method, raw_uri, raw_status_code, raw_user_agent, raw_ray_id,
-  old_value, new_value, metadata, request)
-  VALUES (@id, @account_id, @organization_id, @time, @action_type, @action_description, @action_result,
-  @actor_type, @actor_id, @actor_email, @actor_ip, @actor_context, @actor_token_id, @actor_token_name,
-  @interface, @resource_type, @resource_id, @share_id, @raw_method, @raw_uri, @raw_status_code, @raw_user_agent,
-  @raw_ray_id, @old_value, @new_value, @metadata, @request)`;
+const INSERT = `INSERT INTO audit_logs (${AUDIT_COLUMNS.join(', ')})
+  VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
 
 /** Writes entries inside the caller's transaction. */
 export function insertAudit(db: Db, entries: readonly AuditEntry[]): void {
   if (entries.length === 0) return;
   const insert = prepared(db, INSERT);
   for (const e of entries) {
-    insert.run(storedAuditEntry(e));
+    insert.run(auditValues(e));
   }
 }
 
