@@ -72,8 +72,12 @@ BEGIN
 END $$;
 CREATE TRIGGER share_visibility_on_recipient AFTER INSERT OR DELETE ON share_recipients
   FOR EACH ROW EXECUTE FUNCTION share_visibility_on_recipient();
+-- Only a move into or out of the visible statuses changes a row (associating → associated, the move every
+-- delivery settles with, does not).
 CREATE TRIGGER share_visibility_on_recipient_status AFTER UPDATE OF status ON share_recipients
-  FOR EACH ROW WHEN (NEW.status IS DISTINCT FROM OLD.status) EXECUTE FUNCTION share_visibility_on_recipient();
+  FOR EACH ROW WHEN ((NEW.status IN ('associating', 'associated')) IS DISTINCT FROM
+    (OLD.status IN ('associating', 'associated')))
+  EXECUTE FUNCTION share_visibility_on_recipient();
 
 CREATE FUNCTION share_visibility_on_tag() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
