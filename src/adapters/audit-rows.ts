@@ -12,7 +12,7 @@ export interface StoredAuditRow extends Omit<AuditRow, 'old_value' | 'new_value'
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 const parse = (v: string | null): unknown => (v === null ? null : JSON.parse(v));
 
-/** Every column of an entry, in the one order both stores' inserts name them. */
+/** Every column of an entry, in one order: both stores' inserts and the store copy's description of audit_logs. */
 export const AUDIT_COLUMNS = [
   'id',
   'account_id',

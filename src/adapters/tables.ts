@@ -1,4 +1,5 @@
 import type { StateRows } from '../emulator/state/store.js';
+import { AUDIT_COLUMNS } from './audit-rows.js';
 import { SHARE_TAGS_TABLE, SHARES_TABLE } from '../cloudflare/shares/table.js';
 import { stateTable, type ColumnType, type Table } from '../lib/table.js';
 
@@ -155,35 +156,7 @@ export const TABLES: readonly Table[] = [
     role: 'history',
     columns: [
       { name: 'seq', type: 'bigint', role: 'generated' },
-      ...[
-        'id',
-        'account_id',
-        'organization_id',
-        'time',
-        'action_type',
-        'action_description',
-        'action_result',
-        'actor_type',
-        'actor_id',
-        'actor_email',
-        'actor_ip',
-        'actor_context',
-        'actor_token_id',
-        'actor_token_name',
-        'interface',
-        'resource_type',
-        'resource_id',
-        'share_id',
-        'raw_method',
-        'raw_uri',
-        'raw_status_code',
-        'raw_user_agent',
-        'raw_ray_id',
-        'old_value',
-        'new_value',
-        'metadata',
-        'request',
-      ].map((name) => ({ name, type: AUDIT_TYPES[name] ?? 'text', role: 'state' as const })),
+      ...AUDIT_COLUMNS.map((name) => ({ name, type: AUDIT_TYPES[name] ?? 'text', role: 'state' as const })),
     ],
     key: ['seq'],
     writeOrder: false,
