@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { base, hexId, ORG, OWNER, R1, setup, TOKENS, type Harness } from './helpers.js';
+import { base, call, hexId, ORG, OWNER, R1, setup, TOKENS, type Harness } from './helpers.js';
 
 /**
  * A share's resources are built by the database in the API's shape and passed on as they are: the share
@@ -56,18 +56,15 @@ describe('share resources on the wire: the share answers show them as the resour
 
   before(async () => {
     h = await setup();
-    const res = await h.app.inject({
-      method: 'POST',
-      url: base(),
-      headers: { authorization: `Bearer ${TOKENS.owner}` },
-      payload: {
+    const created = await call(h.app, 'POST', base(), {
+      body: {
         name: 'tricky meta',
         recipients: [{ recipient_account_id: R1 }],
         resources: TRICKY_META.map((meta, i) => resourceBody(i, meta)),
       },
     });
-    assert.equal(res.statusCode, 201, res.body);
-    shareId = (JSON.parse(res.body) as { result: { id: string } }).result.id;
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    shareId = created.body.result.id as string;
     const list = JSON.parse(await inject(h, `${base()}/${shareId}/resources`)) as {
       result: { id: string }[];
     };
@@ -123,13 +120,10 @@ describe('shares store: a listed share has exactly the detail fields', () => {
   let h: Harness;
   before(async () => {
     h = await setup();
-    const res = await h.app.inject({
-      method: 'POST',
-      url: base(),
-      headers: { authorization: `Bearer ${TOKENS.owner}` },
-      payload: { name: 'one', recipients: [{ recipient_account_id: R1 }], resources: [resourceBody(0, {})] },
+    const created = await call(h.app, 'POST', base(), {
+      body: { name: 'one', recipients: [{ recipient_account_id: R1 }], resources: [resourceBody(0, {})] },
     });
-    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
   });
   after(() => h.close());
 

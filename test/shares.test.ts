@@ -1420,7 +1420,7 @@ describe('POST /accounts/{account_id}/shares: creates sent together', () => {
     await h.close();
   });
 
-  test('POST /shares: given creates sent at once, one naming a non-member, when they settle, then it is refused and writes nothing while the others are created in order with an exact total', async () => {
+  test('POST /shares: given creates sent at once, one naming a non-member, when they settle, then it is refused and writes nothing while the others are created, with an exact total', async () => {
     const named = (name: string, recipient = R1) => ({ body: { ...seedShareBody(recipient), name } });
     const [first, refused, second] = await Promise.all([
       call(h.app, 'POST', base(), named('first')),
