@@ -8,19 +8,17 @@
  * the best round of each is kept, and each rshare figure is printed as a ratio against both references.
  * CPU per request is the server process's own, plus, on PostgreSQL, the cluster's (every backend) during the
  * same load. With the reconciler in the process, a create's figures run on until it has done the work the
- * load queued (the store's work items, counted beside the server), so a reconciler that fell behind cannot
+ * load queued (its pending work, from its metrics), so a reconciler that fell behind cannot
  * make them look better. Figures go to bench/floor-results.json. Targets are reported, never enforced.
  *
  * `--against DIR` adds a fourth server to every round: rshare from another checkout (an earlier commit,
  * with its own node_modules), on a database of its own filled the same way, so a change is measured side
  * by side with what it changed.
  */
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { startServer, writeOrganizationBootstrap, type ServerProcess } from '../test/support/process.js';
 import { JsonClient } from './client.js';
 import { benchId } from './fixtures.js';
@@ -28,6 +26,7 @@ import type { FloorConfig } from './floor-server.js';
 import type { LoadResult } from './loadgen.js';
 import { startBenchPostgres, type BenchPostgres } from './postgres.js';
 import { ask, cpuMsOf, end, forkTs, runLoad } from './proc.js';
+import { drained } from './scale-server.js';
 
 type StoreKind = 'sqlite' | 'postgres';
 type Request = 'get' | 'list' | 'create' | 'create-api';
@@ -59,8 +58,8 @@ interface Target {
   body?: string;
   status: number;
   pid: number;
-  /** A server whose reconciler runs in the process: the work items it has not done yet. */
-  pending?: () => Promise<number>;
+  /** The server itself, when its reconciler runs in the process. */
+  reconciler?: ServerProcess;
 }
 
 interface Sample {
@@ -121,7 +120,7 @@ async function measure(
         const r = await load(t);
         // A reconciler that fell behind would leave work (and its CPU) out of the figures: the load's
         // figures run until that work is done, so creates per second are creates the server also delivered.
-        const drainMs = t.pending ? await drain(t.pending) : undefined;
+        const drainMs = t.reconciler ? await drain(t.reconciler) : undefined;
         const cpuUsPerRequest = ((cpuMsOf(t.pid) - cpuBefore) * 1000) / r.completed;
         // Loads run one at a time, so the cluster's CPU in this window is this server's requests'.
         const dbCpuUsPerRequest = dbCpuMs ? ((dbCpuMs() - dbBefore) * 1000) / r.completed : undefined;
@@ -147,39 +146,11 @@ async function measure(
   }
 }
 
-const DRAIN_POLL_MS = 10;
-const DRAIN_LIMIT_MS = 120_000;
-
-/** Waits until no work is pending; the time it took. */
-async function drain(pending: () => Promise<number>): Promise<number> {
+/** Waits until the server's reconciler has no work pending (its metrics, polled every 10 ms); how long. */
+async function drain(server: ServerProcess): Promise<number> {
   const start = performance.now();
-  while ((await pending()) > 0) {
-    if (performance.now() - start > DRAIN_LIMIT_MS)
-      throw new Error(`the reconciler did not catch up within ${DRAIN_LIMIT_MS} ms`);
-    await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
-  }
+  await drained(server, 120_000, 10);
   return performance.now() - start;
-}
-
-/** The work items a store holds (a reader of its own, beside the server). */
-function workCounter(database: string): { count: () => Promise<number>; close: () => Promise<void> } {
-  const sql = 'SELECT COUNT(*) AS n FROM reconcile_work';
-  if (database.startsWith('postgres')) {
-    const pool = new pg.Pool({ connectionString: database, max: 1 });
-    return {
-      count: async () => Number((await pool.query<{ n: string }>(sql)).rows[0]?.n),
-      close: () => pool.end(),
-    };
-  }
-  const db = new Database(database, { readonly: true });
-  const count = db.prepare<[], { n: number }>(sql);
-  return {
-    count: () => Promise.resolve(count.get()?.n ?? 0),
-    close: () => {
-      db.close();
-      return Promise.resolve();
-    },
-  };
 }
 
 async function startRshare(
@@ -242,8 +213,6 @@ async function runStore(
   let rshare: ServerProcess | undefined;
   let before: ServerProcess | undefined;
   const children = { floor: forkTs('./floor-server.ts'), bare: [] as ReturnType<typeof forkTs>[] };
-  let rshareWork: ReturnType<typeof workCounter> | undefined;
-  let beforeWork: ReturnType<typeof workCounter> | undefined;
   try {
     let database = join(dir, 'rshare.db');
     let floorDatabase = join(dir, 'floor.db');
@@ -307,8 +276,6 @@ async function runStore(
         ...(method === 'POST' ? { body } : {}),
       };
     }
-    rshareWork = workCounter(database);
-    beforeWork = before ? workCounter(beforeDatabase) : undefined;
     const rPid = rshare.child.pid ?? 0;
     const fPid = children.floor.pid ?? 0;
     const bPid = before?.child.pid ?? 0;
@@ -316,7 +283,7 @@ async function runStore(
       if (!before) return {};
       const url = `${before.url}${request === 'get' ? paths.get(beforeShareId) : paths[request]}`;
       return request === 'create'
-        ? { before: { method: 'POST', url, body, status: 201, pid: bPid, pending: beforeWork?.count } }
+        ? { before: { method: 'POST', url, body, status: 201, pid: bPid, reconciler: before } }
         : { before: { method: 'GET', url, status: 200, pid: bPid } };
     };
     const targets: Record<Request, Partial<Record<Server, Target>>> = {
@@ -340,7 +307,7 @@ async function runStore(
           body,
           status: 201,
           pid: rPid,
-          pending: rshareWork.count,
+          reconciler: rshare,
         },
         bare: bare.create,
         ...beside('create'),
@@ -372,8 +339,6 @@ async function runStore(
     };
     report(store, samples);
   } finally {
-    await rshareWork?.close();
-    await beforeWork?.close();
     await rshare?.stop(10_000);
     await before?.stop(10_000);
     await Promise.all([end(children.floor), ...children.bare.map((c) => end(c))]);

@@ -34,10 +34,10 @@ export async function pending(server: ServerProcess): Promise<number> {
 }
 
 /** Waits (bounded) until the reconciler has nothing left, so one measurement's backlog never slows the next. */
-export async function drained(server: ServerProcess, timeoutMs = 120_000): Promise<void> {
+export async function drained(server: ServerProcess, timeoutMs = 120_000, intervalMs = 100): Promise<void> {
   await waitFor('the reconciler to drain', async () => ((await pending(server)) === 0 ? true : undefined), {
     timeoutMs,
-    intervalMs: 100,
+    intervalMs,
   });
 }
 
