@@ -663,6 +663,39 @@ describe('withDeliveryFaults', () => {
     assert.equal(calls.length, 1);
   });
 
+  test('given an in-store driver (stage), when some deliveries are faulted, then only the rest are staged and outcomes keep their order', () => {
+    const staged: string[][] = [];
+    const real: DeliveryDriver = {
+      name: 'inventory',
+      deliver: async () => ({ ok: true }),
+      stage: (ds) => {
+        staged.push(ds.map((d) => d.recipient_account_id));
+        return {
+          outcomes: ds.map(() => ({ ok: true })),
+          inventory: {
+            put: [],
+            remove: ds.map((d) => ({ account_id: d.recipient_account_id, share_resource_id: d.resource.id })),
+          },
+        };
+      },
+    };
+    const faults = new FaultRegistry();
+    faults.add({ target: 'delivery', account_id: R1, terminal: false, message: 'Later' });
+    const driver = withDeliveryFaults({ for: () => real, inProcess: true }, faults).for('custom-ruleset');
+    const result = driver.stage?.([delivery(R2), delivery(R1), delivery(OWNER)]);
+    assert.deepEqual(result?.outcomes, [
+      { ok: true },
+      { ok: false, terminal: false, error: 'Later' },
+      { ok: true },
+    ]);
+    assert.deepEqual(staged, [[R2, OWNER]]);
+    assert.deepEqual(
+      result?.inventory.remove.map((k) => k.account_id),
+      [R2, OWNER],
+      'the faulted delivery writes nothing',
+    );
+  });
+
   test('given a network driver (no deliverMany), when wrapped, then it stays single-delivery and faulted deliveries never reach it', async () => {
     const reached: string[] = [];
     const real: DeliveryDriver = {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { buildDrivers } from '../src/engine/reconciler/drivers/index.js';
 import type { DeliveryDriver } from '../src/engine/reconciler/drivers/types.js';
 import type { Reconciler, ReconcileReport, TransitionRecord } from '../src/engine/reconciler/reconciler.js';
+import type { PendingDelivery, RecipientResult, ReconcilerStore } from '../src/engine/reconciler/store.js';
 import { deriveShareRecipients } from '../src/engine/reconciler/derive.js';
 import { newId } from '../src/lib/ids.js';
 import {
@@ -841,6 +842,71 @@ async function r1AfterRetries(reconciler: Reconciler, shareId: string): Promise<
   }
   return (await recipients(shareId)).find((r) => r.account_id === R1)?.association_status;
 }
+
+describe('Reconciler: deliveries into the store commit with their settle', () => {
+  /** A reconciler over a store whose `settleRecipients` also writes `extra` results, and whose in-doubt records are kept. */
+  function watchedReconciler(extra: () => RecipientResult[]) {
+    const inDoubt: PendingDelivery[] = [];
+    const real = h.store.reconciler;
+    const watched: ReconcilerStore = Object.create(real) as ReconcilerStore;
+    watched.recordInDoubt = async (deliveries, modified) => {
+      inDoubt.push(...deliveries);
+      return real.recordInDoubt(deliveries, modified);
+    };
+    watched.settleRecipients = (owner, results, modified, finalize, changes) =>
+      real.settleRecipients(owner, [...results, ...extra()], modified, finalize, changes);
+    return {
+      inDoubt,
+      reconciler: buildReconciler({ store: { ...h.store, reconciler: watched }, clock: h.clock }),
+    };
+  }
+
+  test('given the inventory driver, when a pass applies and a later one removes, then no delivery is ever recorded in doubt', async () => {
+    const { inDoubt, reconciler: watched } = watchedReconciler(() => []);
+    const share = await reconciledShare([R1, R2], [ruleset(1)]);
+    await watched.reconcileOnce();
+    assert.equal((await inventory(R1, TOKENS.r1)).length, 1);
+    await replaceRecipients(share.id, [R2]);
+    await watched.reconcileOnce();
+    assert.deepEqual(await inventory(R1, TOKENS.r1), []);
+    assert.equal((await recipientOf(share.id, R1)).association_status, 'disassociated');
+    assert.deepEqual(inDoubt, []);
+  });
+
+  test('given a settle that fails inside its transaction, when the pass ends, then the account holds nothing and the next pass delivers the resource once', async () => {
+    let fail = true;
+    // A delivery state for a recipient that does not exist: the foreign key fails the whole settle.
+    const ghost = (): RecipientResult[] =>
+      fail
+        ? [
+            {
+              item: { kind: 'recipient', id: hexId(999, 'f'), generation: 1, attempts: 0 },
+              writes: [
+                {
+                  shareResourceId: hexId(998, 'f'),
+                  state: { applied_version: 1, error: '', terminal: false, error_version: null },
+                },
+              ],
+            },
+          ]
+        : [];
+    const { reconciler: watched } = watchedReconciler(ghost);
+    const share = await reconciledShare([R1], [ruleset(1)]);
+    const first = await watched.reconcileOnce();
+    assert.equal(first.retried, 1);
+    assert.deepEqual(await inventory(R1, TOKENS.r1), [], 'the inventory write went back with the settle');
+    const r1 = await recipientOf(share.id, R1);
+    assert.equal(r1.association_status, 'associating');
+    const ctx = (await h.store.reconciler.recipientContexts([r1.id])).get(r1.id);
+    assert.equal(ctx?.delivered.size, 0, 'no delivery state recorded, not even in doubt');
+
+    fail = false;
+    h.clock.advance(10 * 60_000); // past the backoff
+    await watched.reconcileOnce();
+    assert.equal((await recipientOf(share.id, R1)).association_status, 'associated');
+    assert.equal((await inventory(R1, TOKENS.r1)).length, 1);
+  });
+});
 
 describe('Reconciler: a process killed between a delivery and its record', () => {
   test('given a resource delivered but not recorded (the process died in between), when the recipient is removed before the retry, then the resource is removed from its account', async () => {

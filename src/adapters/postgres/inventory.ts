@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { InventoryKey, InventoryRow, InventoryStore } from '../../cloudflare/inventory/store.js';
+import type { InventoryChanges, InventoryRow, InventoryStore } from '../../cloudflare/inventory/store.js';
 import { named, transaction, type Queryable } from './database.js';
 
 // `created` survives updates; an older version never overwrites a newer one.
@@ -29,6 +29,32 @@ const LIST = `SELECT account_id, share_resource_id, share_id, resource_id, resou
   FROM inventory WHERE account_id = $1
   ORDER BY created, share_resource_id LIMIT $2 OFFSET $3`;
 
+/** `InventoryStore.apply`'s writes, one statement per list, on `q` (the reconciler's settle, or `apply`). */
+export async function writeInventory(q: Queryable, changes: InventoryChanges): Promise<void> {
+  const { put, remove } = changes;
+  if (put.length > 0) {
+    await q.query(
+      named(PUT_MANY, [
+        put.map((r) => r.account_id),
+        put.map((r) => r.share_resource_id),
+        put.map((r) => r.share_id),
+        put.map((r) => r.resource_id),
+        put.map((r) => r.resource_type),
+        put.map((r) => r.resource_account_id),
+        put.map((r) => JSON.stringify(r.meta)),
+        put.map((r) => r.resource_version),
+        put.map((r) => r.created),
+        put.map((r) => r.modified),
+      ]),
+    );
+  }
+  if (remove.length > 0) {
+    await q.query(
+      named(REMOVE_MANY, [remove.map((k) => k.account_id), remove.map((k) => k.share_resource_id)]),
+    );
+  }
+}
+
 export class PgInventoryStore implements InventoryStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -49,35 +75,11 @@ export class PgInventoryStore implements InventoryStore {
     );
   }
 
-  async apply(changes: { put: InventoryRow[]; remove: InventoryKey[] }): Promise<void> {
+  async apply(changes: InventoryChanges): Promise<void> {
     const { put, remove } = changes;
-    if (put.length === 0 && remove.length === 0) return;
-    const write = async (q: Queryable) => {
-      if (put.length > 0) {
-        await q.query(
-          named(PUT_MANY, [
-            put.map((r) => r.account_id),
-            put.map((r) => r.share_resource_id),
-            put.map((r) => r.share_id),
-            put.map((r) => r.resource_id),
-            put.map((r) => r.resource_type),
-            put.map((r) => r.resource_account_id),
-            put.map((r) => JSON.stringify(r.meta)),
-            put.map((r) => r.resource_version),
-            put.map((r) => r.created),
-            put.map((r) => r.modified),
-          ]),
-        );
-      }
-      if (remove.length > 0) {
-        await q.query(
-          named(REMOVE_MANY, [remove.map((k) => k.account_id), remove.map((k) => k.share_resource_id)]),
-        );
-      }
-    };
     // One statement needs no transaction of its own (and saves its two round trips).
-    if (put.length === 0 || remove.length === 0) await write(this.pool);
-    else await transaction(this.pool, write);
+    if (put.length === 0 || remove.length === 0) await writeInventory(this.pool, changes);
+    else await transaction(this.pool, (client) => writeInventory(client, changes));
   }
 
   async remove(accountId: string, shareResourceId: string): Promise<void> {

@@ -2,6 +2,8 @@ import { noAudit, type AuditOf } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type pg from 'pg';
 import { DELIVERY_IN_DOUBT } from '../../cloudflare/recipients/store.js';
+import type { InventoryChanges } from '../../cloudflare/inventory/store.js';
+import { writeInventory } from './inventory.js';
 import type {
   AbandonedShare,
   ClaimOptions,
@@ -152,6 +154,7 @@ export class PgReconcilerStore implements ReconcilerStore {
     results: RecipientResult[],
     modified: string,
     finalize: readonly string[],
+    inventory?: InventoryChanges,
   ): Promise<Set<string>> {
     if (results.length === 0 && finalize.length === 0) return new Set();
     const shareIds = [...new Set(results.flatMap((r) => (r.recipient ? [r.recipient.share_id] : [])))].sort();
@@ -168,6 +171,7 @@ export class PgReconcilerStore implements ReconcilerStore {
     const retries = results.filter((r) => r.retry);
     const settle = (client: pg.PoolClient) => async () => {
       if (shareIds.length > 0) await client.query(named(SHARE_LOCKS, [shareIds]));
+      if (inventory) await writeInventory(client, inventory);
       if (clears.length > 0)
         await client.query(named(CLEAR_DELIVERIES, [clears.map((c) => c[0]), clears.map((c) => c[1])]));
       if (records.length > 0) {

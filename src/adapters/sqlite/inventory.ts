@@ -1,47 +1,50 @@
 import type Database from 'better-sqlite3';
-import type { InventoryKey, InventoryRow, InventoryStore } from '../../cloudflare/inventory/store.js';
+import type { InventoryChanges, InventoryRow, InventoryStore } from '../../cloudflare/inventory/store.js';
 import { prepared } from './database.js';
 
 type Db = Database.Database;
 type InventoryRecord = Omit<InventoryRow, 'meta'> & { meta: string };
 
-export class SqliteInventoryStore implements InventoryStore {
-  constructor(private readonly db: Db) {}
-
-  async put(row: InventoryRow): Promise<void> {
-    this.putRow(row);
-  }
-
-  private putRow(row: InventoryRow): void {
-    // `created` survives updates; an older version never overwrites a newer one.
-    prepared(
-      this.db,
-      `INSERT INTO inventory (account_id, share_resource_id, share_id, resource_id, resource_type,
+function putRow(db: Db, row: InventoryRow): void {
+  // `created` survives updates; an older version never overwrites a newer one.
+  prepared(
+    db,
+    `INSERT INTO inventory (account_id, share_resource_id, share_id, resource_id, resource_type,
          resource_account_id, meta, resource_version, created, modified)
        VALUES (@account_id, @share_resource_id, @share_id, @resource_id, @resource_type, @resource_account_id,
          @meta, @resource_version, @created, @modified)
        ON CONFLICT (account_id, share_resource_id) DO UPDATE SET meta = excluded.meta,
          resource_version = excluded.resource_version, modified = excluded.modified
        WHERE excluded.resource_version > inventory.resource_version`,
-    ).run({ ...row, meta: JSON.stringify(row.meta) });
+  ).run({ ...row, meta: JSON.stringify(row.meta) });
+}
+
+function removeRow(db: Db, accountId: string, shareResourceId: string): void {
+  prepared(db, 'DELETE FROM inventory WHERE account_id = ? AND share_resource_id = ?').run(
+    accountId,
+    shareResourceId,
+  );
+}
+
+/** `InventoryStore.apply`'s writes, inside the caller's transaction (the reconciler's settle, or `apply`). */
+export function writeInventory(db: Db, changes: InventoryChanges): void {
+  for (const row of changes.put) putRow(db, row);
+  for (const key of changes.remove) removeRow(db, key.account_id, key.share_resource_id);
+}
+
+export class SqliteInventoryStore implements InventoryStore {
+  constructor(private readonly db: Db) {}
+
+  async put(row: InventoryRow): Promise<void> {
+    putRow(this.db, row);
   }
 
   async remove(accountId: string, shareResourceId: string): Promise<void> {
-    this.removeRow(accountId, shareResourceId);
+    removeRow(this.db, accountId, shareResourceId);
   }
 
-  async apply(changes: { put: InventoryRow[]; remove: InventoryKey[] }): Promise<void> {
-    this.db.transaction(() => {
-      for (const row of changes.put) this.putRow(row);
-      for (const key of changes.remove) this.removeRow(key.account_id, key.share_resource_id);
-    })();
-  }
-
-  private removeRow(accountId: string, shareResourceId: string): void {
-    prepared(this.db, 'DELETE FROM inventory WHERE account_id = ? AND share_resource_id = ?').run(
-      accountId,
-      shareResourceId,
-    );
+  async apply(changes: InventoryChanges): Promise<void> {
+    this.db.transaction(() => writeInventory(this.db, changes))();
   }
 
   async list(

@@ -2,6 +2,8 @@ import { noAudit, type AuditOf } from '../../platform/audit/entry.js';
 import { insertAudit } from './audit.js';
 import type Database from 'better-sqlite3';
 import { DELIVERY_IN_DOUBT } from '../../cloudflare/recipients/store.js';
+import type { InventoryChanges } from '../../cloudflare/inventory/store.js';
+import { writeInventory } from './inventory.js';
 import type {
   AbandonedShare,
   ClaimOptions,
@@ -90,6 +92,7 @@ export class SqliteReconcilerStore implements ReconcilerStore {
     results: RecipientResult[],
     modified: string,
     finalize: readonly string[],
+    inventory?: InventoryChanges,
   ): Promise<Set<string>> {
     const clear = prepared(
       this.db,
@@ -110,6 +113,7 @@ export class SqliteReconcilerStore implements ReconcilerStore {
        WHERE id = ? AND status = ? AND desired_status = ?`,
     );
     return this.db.transaction(() => {
+      if (inventory) writeInventory(this.db, inventory);
       const moved = new Set<string>();
       for (const r of results) {
         for (const w of r.writes) {

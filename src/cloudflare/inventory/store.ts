@@ -16,15 +16,18 @@ export interface InventoryRow {
 
 export type InventoryKey = Pick<InventoryRow, 'account_id' | 'share_resource_id'>;
 
+/** Rows to put and rows to remove, written together; a row may not appear in both lists. */
+export interface InventoryChanges {
+  put: InventoryRow[];
+  remove: InventoryKey[];
+}
+
 export interface InventoryStore {
   /** Idempotent: applying the same version twice changes nothing; a newer version replaces the row. */
   put(row: InventoryRow): Promise<void>;
   /** Idempotent: removing what is not there is fine. */
   remove(accountId: string, shareResourceId: string): Promise<void>;
-  /**
-   * `put` and `remove` for many rows in one write (one transaction); each row as `put`/`remove` would.
-   * A row may not appear in both lists.
-   */
-  apply(changes: { put: InventoryRow[]; remove: InventoryKey[] }): Promise<void>;
+  /** `put` and `remove` for many rows in one write (one transaction); each row as `put`/`remove` would. */
+  apply(changes: InventoryChanges): Promise<void>;
   list(accountId: string, limit: number, offset: number): Promise<{ rows: InventoryRow[]; total: number }>;
 }

@@ -12,6 +12,21 @@ function failure(rule: DeliveryFaultRule): DeliveryOutcome {
   return { ok: false, terminal: rule.terminal, error: rule.message || DEFAULT_DELIVERY_ERROR };
 }
 
+/** Splits a batch: the failures of the deliveries a rule claims (undefined for the rest), and the rest. */
+function byRule(faults: FaultRegistry, deliveries: Delivery[]) {
+  const outcomes = deliveries.map((d) => {
+    const rule = faults.matchDelivery(d);
+    return rule ? failure(rule) : undefined;
+  });
+  const pass = deliveries.filter((_, i) => outcomes[i] === undefined);
+  /** The batch's outcomes in order, given those of `pass`. */
+  const merge = (delivered: DeliveryOutcome[]): DeliveryOutcome[] => {
+    let k = 0;
+    return outcomes.map((o) => o ?? (delivered[k++] as DeliveryOutcome));
+  };
+  return { pass, merge };
+}
+
 /** A driver whose deliveries matching a delivery fault rule fail without reaching the real driver. */
 function faultyDriver(real: DeliveryDriver, faults: FaultRegistry): DeliveryDriver {
   const driver: DeliveryDriver = {
@@ -27,14 +42,18 @@ function faultyDriver(real: DeliveryDriver, faults: FaultRegistry): DeliveryDriv
     // Still one real call for the batch: the deliveries no rule claims, outcomes merged back in order.
     driver.deliverMany = async (deliveries) => {
       if (faults.size === 0) return many(deliveries);
-      const outcomes = deliveries.map((d) => {
-        const rule = faults.matchDelivery(d);
-        return rule ? failure(rule) : undefined;
-      });
-      const pass = deliveries.filter((_, i) => outcomes[i] === undefined);
-      const delivered = pass.length > 0 ? await many(pass) : [];
-      let k = 0;
-      return outcomes.map((o) => o ?? (delivered[k++] as DeliveryOutcome));
+      const { pass, merge } = byRule(faults, deliveries);
+      return merge(pass.length > 0 ? await many(pass) : []);
+    };
+  }
+  const stage = real.stage?.bind(real);
+  if (stage) {
+    // Staged the same way: only the deliveries no rule claims reach the store's writes.
+    driver.stage = (deliveries) => {
+      if (faults.size === 0) return stage(deliveries);
+      const { pass, merge } = byRule(faults, deliveries);
+      const staged = stage(pass);
+      return { outcomes: merge(staged.outcomes), inventory: staged.inventory };
     };
   }
   return driver;

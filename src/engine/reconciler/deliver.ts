@@ -1,23 +1,40 @@
+import type { InventoryChanges } from '../../cloudflare/inventory/store.js';
 import type { WorkContext } from './context.js';
 import type { Delivery, DeliveryDriver, DeliveryOutcome } from './drivers/types.js';
 import type { Step } from './plan.js';
 
+/** What the deliveries of a group did: outcomes in step order, and the inventory writes still to commit. */
+export interface Delivered {
+  /** Undefined for steps with no delivery. */
+  outcomes: (DeliveryOutcome | undefined)[];
+  /** Staged by in-store drivers, for the settling transaction to write. */
+  inventory: InventoryChanges;
+}
+
+/** The steps whose delivery leaves the store (drivers without `stage`): only these can be in doubt. */
+export function madeOutsideStore(context: WorkContext, steps: Step[]): Step[] {
+  return steps.filter((s) => s.action && !context.drivers.for(s.resource.resource_type).stage);
+}
+
 /**
- * Runs the deliveries of the steps: batched per driver where the driver takes batches, otherwise one
- * call each, `concurrency` at a time. Outcomes in step order (undefined for steps with no delivery).
+ * Runs the deliveries of the steps: staged for the settle where the driver delivers into the store,
+ * batched per driver where it takes batches, otherwise one call each, `concurrency` at a time.
  */
-export async function deliverAll(
-  context: WorkContext,
-  steps: Step[],
-): Promise<(DeliveryOutcome | undefined)[]> {
+export async function deliverAll(context: WorkContext, steps: Step[]): Promise<Delivered> {
   const { drivers, concurrency } = context;
   const outcomes: (DeliveryOutcome | undefined)[] = steps.map(() => undefined);
+  const inventory: InventoryChanges = { put: [], remove: [] };
+  const staged = new Map<DeliveryDriver, number[]>();
   const batches = new Map<DeliveryDriver, number[]>();
   const single: number[] = [];
   steps.forEach((step, i) => {
     if (!step.action) return;
     const driver = drivers.for(step.resource.resource_type);
-    if (driver.deliverMany) {
+    if (driver.stage) {
+      let list = staged.get(driver);
+      if (!list) staged.set(driver, (list = []));
+      list.push(i);
+    } else if (driver.deliverMany) {
       let list = batches.get(driver);
       if (!list) batches.set(driver, (list = []));
       list.push(i);
@@ -27,6 +44,14 @@ export async function deliverAll(
     outcomes[i] = result;
     noteOutcome(context, driver, steps[i] as Step, result);
   };
+  for (const [driver, indexes] of staged) {
+    const result = (driver.stage as NonNullable<DeliveryDriver['stage']>)(
+      indexes.map((i) => delivery(steps[i] as Step)),
+    );
+    indexes.forEach((i, k) => note(driver, i, result.outcomes[k] as DeliveryOutcome));
+    inventory.put.push(...result.inventory.put);
+    inventory.remove.push(...result.inventory.remove);
+  }
   for (const [driver, indexes] of batches) {
     const results = await (driver.deliverMany as NonNullable<DeliveryDriver['deliverMany']>)(
       indexes.map((i) => delivery(steps[i] as Step)),
@@ -43,7 +68,7 @@ export async function deliverAll(
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, single.length) }, lane));
-  return outcomes;
+  return { outcomes, inventory };
 }
 
 function delivery(step: Step): Delivery {

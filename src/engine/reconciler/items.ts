@@ -2,9 +2,8 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { isStoreUnavailable } from '../../lib/outage.js';
 import { finalizeEntries, ownerLeftEntries } from './audit.js';
 import { recordTransition, type Pass, type WorkContext } from './context.js';
-import { deliverAll } from './deliver.js';
+import { deliverAll, madeOutsideStore, type Delivered } from './deliver.js';
 import { deriveShareRecipients } from './derive.js';
-import type { DeliveryOutcome } from './drivers/types.js';
 import { inDoubt, planRecipient } from './plan.js';
 import { failRecipients, settleItem, settleRecipients, type RecipientPlan } from './settle.js';
 import type { RecipientContext, WorkItem } from './store.js';
@@ -31,16 +30,18 @@ export async function processRecipients(context: WorkContext, items: WorkItem[],
     return { item, ctx, steps: ctx ? planRecipient(ctx, types) : [] };
   });
   const steps = plans.flatMap((p) => p.steps);
-  let outcomes: (DeliveryOutcome | undefined)[];
+  let delivered: Delivered;
   try {
     // Written before delivering, so a kill between delivery and settle cannot leave a delivery unrecorded.
-    await store.reconciler.recordInDoubt(inDoubt(steps), clock.timestamp());
-    outcomes = await deliverAll(context, steps);
+    // Deliveries into the store need none: they commit with the settle, or not at all.
+    await store.reconciler.recordInDoubt(inDoubt(madeOutsideStore(context, steps)), clock.timestamp());
+    delivered = await deliverAll(context, steps);
   } catch (err) {
     await failRecipients(context, items, err, pass);
     return;
   }
-  await settleRecipients(context, pass, plans, new Map(steps.map((step, i) => [step, outcomes[i]])));
+  const outcomeOf = new Map(steps.map((step, i) => [step, delivered.outcomes[i]]));
+  await settleRecipients(context, pass, plans, outcomeOf, delivered.inventory);
 }
 
 /** A 'share' or 'organization' item. */

@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../../platform/audit/entry.js';
+import type { InventoryChanges } from '../../cloudflare/inventory/store.js';
 import { isStoreUnavailable } from '../../lib/outage.js';
 import { deliveryEntries, moveEntries } from './audit.js';
 import { recordTransition, type Pass, type WorkContext } from './context.js';
@@ -15,15 +16,16 @@ export interface RecipientPlan {
 }
 
 /**
- * Settles a group of recipient items once their deliveries are made: the delivery states, status moves
- * and item completions in one store transaction, together with the share items of shares that may now be
- * finalised; then the pass's report and metrics.
+ * Settles a group of recipient items once their deliveries are made: the staged inventory writes, the
+ * delivery states, status moves and item completions in one store transaction, together with the share
+ * items of shares that may now be finalised; then the pass's report and metrics.
  */
 export async function settleRecipients(
   context: WorkContext,
   pass: Pass,
   plans: RecipientPlan[],
   outcomeOf: Map<Step, DeliveryOutcome | undefined>,
+  inventory: InventoryChanges,
 ): Promise<void> {
   const { report } = pass;
   const { results, finalize } = outcomes(context, plans, outcomeOf);
@@ -34,6 +36,7 @@ export async function settleRecipients(
       results,
       context.clock.timestamp(),
       finalize,
+      inventory,
     );
   } catch (err) {
     await failRecipients(

@@ -1,5 +1,6 @@
 import type { AuditEntry, AuditOf } from '../../platform/audit/entry.js';
 import type { AccountRow } from '../../platform/tenancy/store.js';
+import type { InventoryChanges } from '../../cloudflare/inventory/store.js';
 import type { RecipientRow, AssociationStatus, DesiredStatus } from '../../cloudflare/recipients/store.js';
 import type { ResourceRow } from '../../cloudflare/resources/store.js';
 import type { ShareRow } from '../../cloudflare/shares/store.js';
@@ -111,8 +112,9 @@ export interface ReconcilerStore {
    */
   retry(owner: string, item: WorkItem, dueAt: number, error: string): Promise<void>;
   /**
-   * Writes `DELIVERY_IN_DOUBT` states for deliveries about to be made (in one transaction), so a process
-   * killed between a delivery and `settleRecipients` leaves a state that a later removal acts on.
+   * Writes `DELIVERY_IN_DOUBT` states for deliveries about to be made outside the store (in one
+   * transaction), so a process killed between a delivery and `settleRecipients` leaves a state that a later
+   * removal acts on. Deliveries into the store need none: they are written by `settleRecipients` itself.
    */
   recordInDoubt(deliveries: PendingDelivery[], modified: string): Promise<void>;
   /** Queues follow-up work of the reconciler itself, due at once (the change that caused it was already delayed). */
@@ -127,7 +129,7 @@ export interface ReconcilerStore {
   recipientContexts(recipientIds: string[]): Promise<Map<string, RecipientContext>>;
   /**
    * Records what one reconciler pass did for a batch of claimed recipient items, in one transaction:
-   * the delivery states it wrote (`null` clears one), each recipient's status move (made only if the API
+   * the inventory writes of its in-store deliveries (as `InventoryStore.apply`), the delivery states it wrote (`null` clears one), each recipient's status move (made only if the API
    * did not change the recipient meanwhile: its status and desired status still match the row read), then
    * each item retired (`complete`) or, with `retry`, released to run again at `retry.dueAt`, and last the
    * 'share' items of `finalize` queued (after the items are retired, so the share pass sees none of them).
@@ -138,6 +140,7 @@ export interface ReconcilerStore {
     results: RecipientResult[],
     modified: string,
     finalize: readonly string[],
+    inventory?: InventoryChanges,
   ): Promise<Set<string>>;
   /** What an active organization-targeted share's recipients derive from; undefined for any other share. */
   organizationShare(shareId: string): Promise<OrganizationShareState | undefined>;

@@ -1,6 +1,6 @@
-import type { InventoryKey, InventoryRow, InventoryStore } from '../../../cloudflare/inventory/store.js';
+import type { InventoryChanges, InventoryRow, InventoryStore } from '../../../cloudflare/inventory/store.js';
 import type { Clock } from '../../../lib/clock.js';
-import type { Delivery, DeliveryDriver, DeliveryOutcome } from './types.js';
+import type { Delivery, DeliveryDriver, DeliveryOutcome, StagedDeliveries } from './types.js';
 
 /** The default driver: materialises shared resources in rshare's own per-account inventory. */
 export class InventoryDriver implements DeliveryDriver {
@@ -16,15 +16,20 @@ export class InventoryDriver implements DeliveryDriver {
 
   /** Every delivery of the batch in one store write. */
   async deliverMany(ds: Delivery[]): Promise<DeliveryOutcome[]> {
-    const put: InventoryRow[] = [];
-    const remove: InventoryKey[] = [];
+    const { outcomes, inventory } = this.stage(ds);
+    await this.inventory.apply(inventory);
+    return outcomes;
+  }
+
+  /** The rows the batch writes, for the reconciler to commit with their outcomes (all succeed). */
+  stage(ds: Delivery[]): StagedDeliveries {
+    const inventory: InventoryChanges = { put: [], remove: [] };
     for (const d of ds) {
       if (d.action === 'remove')
-        remove.push({ account_id: d.recipient_account_id, share_resource_id: d.resource.id });
-      else put.push(this.row(d));
+        inventory.remove.push({ account_id: d.recipient_account_id, share_resource_id: d.resource.id });
+      else inventory.put.push(this.row(d));
     }
-    await this.inventory.apply({ put, remove });
-    return ds.map(() => ({ ok: true }));
+    return { outcomes: ds.map(() => ({ ok: true })), inventory };
   }
 
   private row(d: Delivery): InventoryRow {

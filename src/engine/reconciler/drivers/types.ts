@@ -1,5 +1,6 @@
 import type { ResourceType } from '../../../http/common-schemas.js';
 import type { ResourceRow } from '../../../cloudflare/resources/store.js';
+import type { InventoryChanges } from '../../../cloudflare/inventory/store.js';
 
 /** One resource to apply to, or remove from, one recipient account. */
 export interface Delivery {
@@ -26,6 +27,18 @@ export interface DeliveryDriver {
    * Network drivers leave it out and get one `deliver` call per delivery, a bounded number at a time.
    */
   deliverMany?(deliveries: Delivery[]): Promise<DeliveryOutcome[]>;
+  /**
+   * Drivers that deliver into rshare's own store (the inventory): the writes many deliveries make, which
+   * the reconciler commits in the transaction that records their outcomes, so none is ever in doubt and
+   * a failed settle takes its deliveries back with it. Preferred to `deliverMany` where present.
+   */
+  stage?(deliveries: Delivery[]): StagedDeliveries;
+}
+
+/** Outcomes in input order, and the inventory writes of the successful deliveries. */
+export interface StagedDeliveries {
+  outcomes: DeliveryOutcome[];
+  inventory: InventoryChanges;
 }
 
 /** Picks the driver for a resource type. */
