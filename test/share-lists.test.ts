@@ -95,6 +95,24 @@ describe('account share lists follow every change to a share', () => {
     assert.deepEqual((await list(h, '?tag=env=prod')).ids, []);
     assert.deepEqual((await list(h, '?tag=env=dev&tag=team', R1, TOKENS.r1)).ids, [id]);
   });
+
+  test('given tag keys whose byte order is not their length order, when the share is listed and read on both sides, then its tags come in byte order of their keys', async () => {
+    // Byte order is not UTF-16 order either: an astral character's surrogates sort before U+FF5A there.
+    const tags = { zz: '1', b: '2', é: '3', aaa: '4', '😀': '5', ｚ: '6' };
+    const id = await create(h, { name: 'key order', tags });
+    const order = ['aaa', 'b', 'zz', 'é', 'ｚ', '😀'];
+    for (const [account, token] of [
+      [OWNER, TOKENS.owner],
+      [R1, TOKENS.r1],
+    ] as const) {
+      for (const query of ['?per_page=50', '?per_page=50&include_resources=true']) {
+        const item = (await list(h, query, account, token)).items.find((s) => s.id === id);
+        assert.deepEqual(Object.keys((item?.tags ?? {}) as Json), order, `${account} ${query}`);
+      }
+      const res = await call(h.app, 'GET', `${base(account)}/${id}`, { token });
+      assert.deepEqual(Object.keys(res.body.result.tags as Json), order);
+    }
+  });
 });
 
 describe('account share lists: tag filters match whole keys and values only', () => {

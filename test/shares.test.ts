@@ -941,6 +941,27 @@ describe('GET /accounts/{account_id}/shares', () => {
     for (const s of res.body.result) assert.equal('associating_recipient_count' in s, false);
   });
 
+  test('GET /shares: given include_resources, when listing in either direction and by name, then the shares keep the order of the list without resources and each carries exactly its own resources, oldest first', async () => {
+    for (const q of [
+      'per_page=50',
+      'per_page=50&direction=desc',
+      'per_page=50&order=name',
+      'per_page=50&order=name&direction=desc',
+      'per_page=2&page=2',
+    ]) {
+      const plain = (await list(h, `?${q}`)).body.result as Json[];
+      const full = (await list(h, `?${q}&include_resources=true`)).body.result as Json[];
+      assert.deepEqual(
+        full.map((s) => s.id),
+        plain.map((s) => s.id),
+        q,
+      );
+      assert.ok(full.length > 0, q);
+      for (const s of full)
+        assert.deepEqual(s.resources, await resourcesOf(h, s.id as string), `${q} ${s.id}`);
+    }
+  });
+
   test('GET /shares: given include_recipient_counts, when listing, then each sent share carries counts per status', async () => {
     const res = await list(h, '?include_recipient_counts=true');
     const counts = res.body.result.map((s: Json) => [
