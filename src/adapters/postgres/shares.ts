@@ -275,10 +275,10 @@ export class PgSharesStore implements SharesStore {
 
   /**
    * Reads share_visibility, whose rows carry every filter and sort column and the share's tags: a page never
-   * visits the rest. The total, the page and (when asked) its resources come in one statement: each
-   * resource as a row of its own after its share's, not as JSON built by PostgreSQL, which cost the
-   * database more than the rest of the page. Without filters other than the kind, the text is one of 24
-   * and runs as a prepared statement, so it is not planned again on every request.
+   * visits the rest. The total, the page and (when asked) its resources come in one statement: a row per
+   * resource, its share's columns beside it, not JSON built by PostgreSQL, which cost the database more
+   * than the rest of the page. Without filters other than the kind, the text is one of 16 (kind or not,
+   * direction, order, resources) and runs as a prepared statement, so it is not planned on every request.
    */
   private async listForAccount(
     accountId: string,
