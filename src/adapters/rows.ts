@@ -132,3 +132,78 @@ export function checkedPage<R extends { id: unknown }, D>(
 ): { rows: D[]; total: number } | undefined {
   return rows.length === 0 ? undefined : toPage(rows, detail);
 }
+
+/** The resource columns of an account page's rows, as both stores select them (`r_` before each name). */
+export const ACCOUNT_PAGE_RESOURCE_COLUMNS: readonly (keyof ResourceObject)[] = [
+  'id',
+  'resource_id',
+  'resource_type',
+  'resource_account_id',
+  'meta',
+  'status',
+  'resource_version',
+  'created',
+  'modified',
+];
+
+/**
+ * An account page's columns before its resource columns, in the order `accountPage` reads them: the page
+ * subquery is `p`, the count `c`.
+ */
+export const ACCOUNT_PAGE_COLUMNS = `c.total, p.id, p.account_id, p.organization_id, p.name, p.target_type,
+  p.status, p.created, p.modified, p.account_name, p.tags`;
+
+/** How a store's driver hands over the page's tags and each resource's meta. */
+export interface AccountPageCells {
+  tags(cell: unknown): Tags;
+  meta(cell: unknown): ResourceObject['meta'];
+}
+
+/**
+ * An account page read as arrays (no object per row from the driver): a row per resource of each share,
+ * its share's columns repeated (one row with empty resource columns for a share without any), in page
+ * order and each share's resources oldest first; an empty page is one row with only the total.
+ */
+export function accountPage(
+  rows: readonly (readonly unknown[])[],
+  withResources: boolean,
+  cells: AccountPageCells,
+): { rows: ShareDetail[]; total: number } {
+  const total = (rows[0]?.[0] as number | undefined) ?? 0;
+  const page: ShareDetail[] = [];
+  let resources: ResourceObject[] = [];
+  let last: unknown = null;
+  for (const r of rows) {
+    if (r[1] !== null && r[1] !== last) {
+      last = r[1];
+      const detail: ShareDetail = {
+        id: r[1] as string,
+        account_id: r[2] as string,
+        organization_id: r[3] as string,
+        name: r[4] as string,
+        target_type: r[5] as ShareDetail['target_type'],
+        status: r[6] as ShareDetail['status'],
+        created: r[7] as string,
+        modified: r[8] as string,
+        account_name: r[9] as string,
+        tags: cells.tags(r[10]),
+      };
+      if (withResources) detail.resources = resources = [];
+      page.push(detail);
+    }
+    if (withResources && r[11] !== null && r[11] !== undefined) {
+      resources.push({
+        id: r[11] as string,
+        resource_id: r[12] as string,
+        resource_type: r[13] as ResourceObject['resource_type'],
+        resource_account_id: r[14] as string,
+        meta: cells.meta(r[15]),
+        status: r[16] as ResourceObject['status'],
+        resource_version: r[17] as number,
+        created: r[18] as string,
+        modified: r[19] as string,
+      });
+    }
+  }
+  return { rows: page, total };
+}

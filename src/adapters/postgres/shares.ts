@@ -1,10 +1,20 @@
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import { auditInsertSql, auditJson, insertAudit } from './audit.js';
-import { groupTags, recipientCounts, shareDetail, toPage } from '../rows.js';
+import {
+  ACCOUNT_PAGE_COLUMNS,
+  ACCOUNT_PAGE_RESOURCE_COLUMNS,
+  accountPage,
+  groupTags,
+  recipientCounts,
+  shareDetail,
+  toPage,
+} from '../rows.js';
 import { readableShare } from '../share-reader.js';
 import type pg from 'pg';
 import type { RecipientRow } from '../../cloudflare/recipients/store.js';
 import type { ResourceObject } from '../../cloudflare/resources/schemas.js';
+
+type Meta = ResourceObject['meta'];
 import type {
   NewShare,
   RecipientCounts,
@@ -54,71 +64,15 @@ function toDetail(r: DetailRecord): ShareDetail {
   return shareDetail(r, r.tags ?? {}, r.resources === undefined ? undefined : (r.resources ?? []));
 }
 
-/** The resource columns of the account page's resource rows, prefixed so no share column shares a name. */
-const PAGE_RESOURCE_COLUMNS: readonly (keyof ResourceObject)[] = [
-  'id',
-  'resource_id',
-  'resource_type',
-  'resource_account_id',
-  'meta',
-  'status',
-  'resource_version',
-  'created',
-  'modified',
-];
 /** Each share of the page with its resources, one row per resource (deleted ones too, as a share's own read shows them). */
 const PAGE_RESOURCES = `LEFT JOIN share_resources r ON r.share_id = pv.share_id`;
-const PAGE_RESOURCE_SELECT = PAGE_RESOURCE_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(', ');
-
-/** The account page's columns, in the order of its rows (read as arrays: no object per row from the driver). */
-const PAGE_COLUMNS = `c.total, p.id, p.account_id, p.organization_id, p.name, p.target_type, p.status, p.created,
-  p.modified, p.account_name, p.tags`;
-const PAGE_RESOURCE_OUTPUT = PAGE_RESOURCE_COLUMNS.map((c) => `p.r_${c}`).join(', ');
-type PageCell = string | number | Tags | ResourceObject['meta'] | null;
-
-/**
- * The account page's rows as shares: a row per resource of each share, its share's columns repeated (one
- * row with empty resource columns for a share without any); an empty page is one row with only the total.
- */
-function accountPage(rows: PageCell[][], withResources: boolean): { rows: ShareDetail[]; total: number } {
-  const total = (rows[0]?.[0] as number | undefined) ?? 0;
-  const page: ShareDetail[] = [];
-  let resources: ResourceObject[] = [];
-  let last: PageCell = null;
-  for (const r of rows) {
-    if (r[1] !== null && r[1] !== last) {
-      last = r[1] as string;
-      const detail: ShareDetail = {
-        id: r[1] as string,
-        account_id: r[2] as string,
-        organization_id: r[3] as string,
-        name: r[4] as string,
-        target_type: r[5] as ShareDetail['target_type'],
-        status: r[6] as ShareDetail['status'],
-        created: r[7] as string,
-        modified: r[8] as string,
-        account_name: r[9] as string,
-        tags: inKeyOrder((r[10] as Tags | null) ?? {}),
-      };
-      if (withResources) detail.resources = resources = [];
-      page.push(detail);
-    }
-    if (withResources && r[11] !== null && r[11] !== undefined) {
-      resources.push({
-        id: r[11] as string,
-        resource_id: r[12] as string,
-        resource_type: r[13] as ResourceObject['resource_type'],
-        resource_account_id: r[14] as string,
-        meta: r[15] as ResourceObject['meta'],
-        status: r[16] as ResourceObject['status'],
-        resource_version: r[17] as number,
-        created: r[18] as string,
-        modified: r[19] as string,
-      });
-    }
-  }
-  return { rows: page, total };
-}
+const PAGE_RESOURCE_SELECT = ACCOUNT_PAGE_RESOURCE_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(', ');
+const PAGE_RESOURCE_OUTPUT = ACCOUNT_PAGE_RESOURCE_COLUMNS.map((c) => `p.r_${c}`).join(', ');
+/** jsonb comes parsed from the driver: tags put back in key order, meta as it is. */
+const PAGE_CELLS = {
+  tags: (cell: unknown) => inKeyOrder((cell as Tags | null) ?? {}),
+  meta: (cell: unknown) => cell as Meta,
+};
 
 /** Astral characters: the only ones whose UTF-16 order is not their UTF-8 byte order. */
 const SURROGATE = /[\uD800-\uDFFF]/;
@@ -309,7 +263,7 @@ export class PgSharesStore implements SharesStore {
     // The page's order keys ride on every row, so its resources sort right after their share.
     const text = `WITH pv AS MATERIALIZED (SELECT v.share_id, v.created, v.name, v.tags ${filter}
         ORDER BY ${order('v.name', 'v.created', 'v.share_id')} LIMIT $${n + 1} OFFSET $${n + 2})
-      SELECT ${PAGE_COLUMNS}${withResources ? `, ${PAGE_RESOURCE_OUTPUT}` : ''}
+      SELECT ${ACCOUNT_PAGE_COLUMNS}${withResources ? `, ${PAGE_RESOURCE_OUTPUT}` : ''}
       FROM (SELECT COUNT(*) AS total ${filter}) c LEFT JOIN LATERAL (
         SELECT pv.share_id AS k_id, pv.created AS k_created, pv.name AS k_name, ${SHARE_COLUMNS}, pv.tags
           ${withResources ? `, ${PAGE_RESOURCE_SELECT}` : ''}
@@ -317,11 +271,11 @@ export class PgSharesStore implements SharesStore {
         ${withResources ? PAGE_RESOURCES : ''}) p ON true
       ORDER BY ${order('p.k_name', 'p.k_created', 'p.k_id')}${withResources ? ', p.r_created, p.r_id' : ''}`;
     const values = [...params, q.limit, q.offset];
-    const { rows } = await this.pool.query<PageCell[]>({
+    const { rows } = await this.pool.query<unknown[]>({
       ...(where.length === constant ? named(text, values) : { text, values }),
       rowMode: 'array',
     });
-    return accountPage(rows, withResources);
+    return accountPage(rows, withResources, PAGE_CELLS);
   }
 
   private async listForOrganization(

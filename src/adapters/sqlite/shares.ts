@@ -12,7 +12,15 @@ import type {
   SharesStore,
   Tags,
 } from '../../cloudflare/shares/store.js';
-import { groupTags, recipientCounts, shareDetail, toPage } from '../rows.js';
+import {
+  ACCOUNT_PAGE_COLUMNS,
+  ACCOUNT_PAGE_RESOURCE_COLUMNS,
+  accountPage,
+  groupTags,
+  recipientCounts,
+  shareDetail,
+  toPage,
+} from '../rows.js';
 import { readableShare } from '../share-reader.js';
 import { prepared } from './database.js';
 import { writeBatcher } from './group-commit.js';
@@ -37,6 +45,14 @@ function detailColumns(resources: boolean): string {
     'meta', json(r.meta), 'status', r.status, 'resource_version', r.resource_version, 'created', r.created,
     'modified', r.modified) ORDER BY r.created, r.id) FROM share_resources r WHERE r.share_id = s.id) AS resources`;
 }
+
+const PAGE_RESOURCE_SELECT = ACCOUNT_PAGE_RESOURCE_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(', ');
+const PAGE_RESOURCE_OUTPUT = ACCOUNT_PAGE_RESOURCE_COLUMNS.map((c) => `p.r_${c}`).join(', ');
+/** Tags (in key order already: the tag table's primary key's) and meta are JSON text. */
+const PAGE_CELLS = {
+  tags: (cell: unknown) => JSON.parse(cell as string) as Tags,
+  meta: (cell: unknown) => JSON.parse(cell as string) as ResourceObject['meta'],
+};
 
 type DetailRecord = ShareView & { tags: string | null; resources?: string | null };
 
@@ -203,21 +219,29 @@ export class SqliteSharesStore implements SharesStore {
         WHERE instr(v.tags, '{' || n.needle) = 0 AND instr(v.tags, ',' || n.needle) = 0)`);
     }
     const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
-    const order = (t: string, id: string) =>
+    const order = (name: string, created: string, id: string) =>
       q.order === 'name'
-        ? `${t}.name ${dir}, ${t}.created ${dir}, ${t}.${id} ${dir}`
-        : `${t}.created ${dir}, ${t}.${id} ${dir}`;
+        ? `${name} ${dir}, ${created} ${dir}, ${id} ${dir}`
+        : `${created} ${dir}, ${id} ${dir}`;
     const filter = `FROM share_visibility v WHERE ${where.join(' AND ')}`;
-    // The exact total and the page in one statement; an empty page is one row with only the total.
+    const withResources = q.includeResources === true;
+    // The exact total and the page in one statement, the page's tags from its visibility rows and its
+    // resources as rows beside their shares (not JSON built by SQLite and parsed again here); the page's
+    // order keys ride on every row. An empty page is one row with only the total.
     const rows = this.statement(
-      `SELECT c.total, p.* FROM (SELECT COUNT(*) AS total ${filter}) c LEFT JOIN (
-         SELECT ${detailColumns(q.includeResources === true)}
-         FROM (SELECT v.share_id, v.created, v.name ${filter} ORDER BY ${order('v', 'share_id')}
+      `SELECT ${ACCOUNT_PAGE_COLUMNS}${withResources ? `, ${PAGE_RESOURCE_OUTPUT}` : ''}
+       FROM (SELECT COUNT(*) AS total ${filter}) c LEFT JOIN (
+         SELECT pv.share_id AS k_id, pv.created AS k_created, pv.name AS k_name, ${SHARE_COLUMNS}, pv.tags
+           ${withResources ? `, ${PAGE_RESOURCE_SELECT}` : ''}
+         FROM (SELECT v.share_id, v.created, v.name, v.tags ${filter} ORDER BY ${order('v.name', 'v.created', 'v.share_id')}
                LIMIT @limit OFFSET @offset) pv
-         JOIN shares s ON s.id = pv.share_id JOIN accounts a ON a.id = s.account_id) p ON 1
-       ORDER BY ${order('p', 'id')}`,
-    ).all({ ...args, limit: q.limit, offset: q.offset }) as (DetailRecord & { total: number })[];
-    return toPage(rows, toDetail);
+         JOIN shares s ON s.id = pv.share_id JOIN accounts a ON a.id = s.account_id
+         ${withResources ? 'LEFT JOIN share_resources r ON r.share_id = pv.share_id' : ''}) p ON 1
+       ORDER BY ${order('p.k_name', 'p.k_created', 'p.k_id')}${withResources ? ', p.r_created, p.r_id' : ''}`,
+    )
+      .raw(true)
+      .all({ ...args, limit: q.limit, offset: q.offset }) as unknown[][];
+    return accountPage(rows, withResources, PAGE_CELLS);
   }
 
   private listForOrganization(
