@@ -2,6 +2,7 @@ import type { InventoryChanges } from '../../cloudflare/inventory/store.js';
 import type { WorkContext } from './context.js';
 import type { Delivery, DeliveryDriver, DeliveryOutcome } from './drivers/types.js';
 import type { Step } from './plan.js';
+import { groupBy } from '../../lib/group-by.js';
 
 /** What the deliveries of a group did: outcomes in step order, and the inventory writes still to commit. */
 export interface Delivered {
@@ -24,40 +25,29 @@ export async function deliverAll(context: WorkContext, steps: Step[]): Promise<D
   const { drivers, concurrency } = context;
   const outcomes: (DeliveryOutcome | undefined)[] = steps.map(() => undefined);
   const inventory: InventoryChanges = { put: [], remove: [] };
-  const staged = new Map<DeliveryDriver, number[]>();
-  const batches = new Map<DeliveryDriver, number[]>();
-  const single: number[] = [];
-  steps.forEach((step, i) => {
-    if (!step.action) return;
-    const driver = drivers.for(step.resource.resource_type);
-    if (driver.stage) {
-      let list = staged.get(driver);
-      if (!list) staged.set(driver, (list = []));
-      list.push(i);
-    } else if (driver.deliverMany) {
-      let list = batches.get(driver);
-      if (!list) batches.set(driver, (list = []));
-      list.push(i);
-    } else single.push(i);
-  });
+  const byDriver = groupBy(
+    steps.flatMap((step, i) => (step.action ? [i] : [])),
+    (i) => drivers.for((steps[i] as Step).resource.resource_type),
+  );
   const note = (driver: DeliveryDriver, i: number, result: DeliveryOutcome) => {
     outcomes[i] = result;
     noteOutcome(context, driver, steps[i] as Step, result);
   };
-  for (const [driver, indexes] of staged) {
-    const result = (driver.stage as NonNullable<DeliveryDriver['stage']>)(
-      indexes.map((i) => delivery(steps[i] as Step)),
-    );
-    indexes.forEach((i, k) => note(driver, i, result.outcomes[k] as DeliveryOutcome));
-    inventory.put.push(...result.inventory.put);
-    inventory.remove.push(...result.inventory.remove);
+  const single: number[] = [];
+  for (const [driver, indexes] of byDriver) {
+    const batch = () => indexes.map((i) => delivery(steps[i] as Step));
+    if (driver.stage) {
+      const result = driver.stage(batch());
+      indexes.forEach((i, k) => note(driver, i, result.outcomes[k] as DeliveryOutcome));
+      inventory.put.push(...result.inventory.put);
+      inventory.remove.push(...result.inventory.remove);
+    } else if (driver.deliverMany) {
+      const results = await driver.deliverMany(batch());
+      indexes.forEach((i, k) => note(driver, i, results[k] as DeliveryOutcome));
+    } else single.push(...indexes);
   }
-  for (const [driver, indexes] of batches) {
-    const results = await (driver.deliverMany as NonNullable<DeliveryDriver['deliverMany']>)(
-      indexes.map((i) => delivery(steps[i] as Step)),
-    );
-    indexes.forEach((i, k) => note(driver, i, results[k] as DeliveryOutcome));
-  }
+  // Drivers that take one delivery per call: `concurrency` calls at once, in step order.
+  single.sort((a, b) => a - b);
   let next = 0;
   const lane = async () => {
     while (next < single.length) {
