@@ -133,8 +133,8 @@ export function checkedPage<R extends { id: unknown }, D>(
   return rows.length === 0 ? undefined : toPage(rows, detail);
 }
 
-/** The resource columns of an account page's rows, as both stores select them (`r_` before each name). */
-export const ACCOUNT_PAGE_RESOURCE_COLUMNS: readonly (keyof ResourceObject)[] = [
+/** The resource columns of an account page's rows, in the order `accountPage` reads them. */
+const ACCOUNT_PAGE_RESOURCE_COLUMNS: readonly (keyof ResourceObject)[] = [
   'id',
   'resource_id',
   'resource_type',
@@ -147,11 +147,24 @@ export const ACCOUNT_PAGE_RESOURCE_COLUMNS: readonly (keyof ResourceObject)[] = 
 ];
 
 /**
- * An account page's columns before its resource columns, in the order `accountPage` reads them: the page
- * subquery is `p`, the count `c`.
+ * The page subquery's resource columns, from `share_resources r` joined on the share (every resource, deleted
+ * ones too, as a share's own read shows them), `r_` before each name.
  */
-export const ACCOUNT_PAGE_COLUMNS = `c.total, p.id, p.account_id, p.organization_id, p.name, p.target_type,
-  p.status, p.created, p.modified, p.account_name, p.tags`;
+export const ACCOUNT_PAGE_RESOURCE_SELECT = ACCOUNT_PAGE_RESOURCE_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(
+  ', ',
+);
+
+/**
+ * An account page's columns in the order `accountPage` reads them: the count subquery is `c`, the page
+ * subquery `p` (its resource columns only when asked for).
+ */
+export function accountPageColumns(withResources: boolean): string {
+  const share = `c.total, p.id, p.account_id, p.organization_id, p.name, p.target_type, p.status, p.created,
+    p.modified, p.account_name, p.tags`;
+  return withResources
+    ? `${share}, ${ACCOUNT_PAGE_RESOURCE_COLUMNS.map((c) => `p.r_${c}`).join(', ')}`
+    : share;
+}
 
 /** How a store's driver hands over the page's tags and each resource's meta. */
 export interface AccountPageCells {
@@ -191,7 +204,7 @@ export function accountPage(
       if (withResources) detail.resources = resources = [];
       page.push(detail);
     }
-    if (withResources && r[11] !== null && r[11] !== undefined) {
+    if (withResources && r[11] !== null) {
       resources.push({
         id: r[11] as string,
         resource_id: r[12] as string,

@@ -1,9 +1,9 @@
 import type { AuditEntry } from '../../platform/audit/entry.js';
 import { auditInsertSql, auditJson, insertAudit } from './audit.js';
 import {
-  ACCOUNT_PAGE_COLUMNS,
-  ACCOUNT_PAGE_RESOURCE_COLUMNS,
+  ACCOUNT_PAGE_RESOURCE_SELECT,
   accountPage,
+  accountPageColumns,
   groupTags,
   recipientCounts,
   shareDetail,
@@ -13,8 +13,6 @@ import { readableShare } from '../share-reader.js';
 import type pg from 'pg';
 import type { RecipientRow } from '../../cloudflare/recipients/store.js';
 import type { ResourceObject } from '../../cloudflare/resources/schemas.js';
-
-type Meta = ResourceObject['meta'];
 import type {
   NewShare,
   RecipientCounts,
@@ -64,14 +62,10 @@ function toDetail(r: DetailRecord): ShareDetail {
   return shareDetail(r, r.tags ?? {}, r.resources === undefined ? undefined : (r.resources ?? []));
 }
 
-/** Each share of the page with its resources, one row per resource (deleted ones too, as a share's own read shows them). */
-const PAGE_RESOURCES = `LEFT JOIN share_resources r ON r.share_id = pv.share_id`;
-const PAGE_RESOURCE_SELECT = ACCOUNT_PAGE_RESOURCE_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(', ');
-const PAGE_RESOURCE_OUTPUT = ACCOUNT_PAGE_RESOURCE_COLUMNS.map((c) => `p.r_${c}`).join(', ');
 /** jsonb comes parsed from the driver: tags put back in key order, meta as it is. */
 const PAGE_CELLS = {
   tags: (cell: unknown) => inKeyOrder((cell as Tags | null) ?? {}),
-  meta: (cell: unknown) => cell as Meta,
+  meta: (cell: unknown) => cell as ResourceObject['meta'],
 };
 
 /** Astral characters: the only ones whose UTF-16 order is not their UTF-8 byte order. */
@@ -263,12 +257,12 @@ export class PgSharesStore implements SharesStore {
     // The page's order keys ride on every row, so its resources sort right after their share.
     const text = `WITH pv AS MATERIALIZED (SELECT v.share_id, v.created, v.name, v.tags ${filter}
         ORDER BY ${order('v.name', 'v.created', 'v.share_id')} LIMIT $${n + 1} OFFSET $${n + 2})
-      SELECT ${ACCOUNT_PAGE_COLUMNS}${withResources ? `, ${PAGE_RESOURCE_OUTPUT}` : ''}
+      SELECT ${accountPageColumns(withResources)}
       FROM (SELECT COUNT(*) AS total ${filter}) c LEFT JOIN LATERAL (
         SELECT pv.share_id AS k_id, pv.created AS k_created, pv.name AS k_name, ${SHARE_COLUMNS}, pv.tags
-          ${withResources ? `, ${PAGE_RESOURCE_SELECT}` : ''}
+          ${withResources ? `, ${ACCOUNT_PAGE_RESOURCE_SELECT}` : ''}
         FROM pv JOIN shares s ON s.id = pv.share_id JOIN accounts a ON a.id = s.account_id
-        ${withResources ? PAGE_RESOURCES : ''}) p ON true
+        ${withResources ? 'LEFT JOIN share_resources r ON r.share_id = pv.share_id' : ''}) p ON true
       ORDER BY ${order('p.k_name', 'p.k_created', 'p.k_id')}${withResources ? ', p.r_created, p.r_id' : ''}`;
     const values = [...params, q.limit, q.offset];
     const { rows } = await this.pool.query<unknown[]>({

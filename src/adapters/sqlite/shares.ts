@@ -13,9 +13,9 @@ import type {
   Tags,
 } from '../../cloudflare/shares/store.js';
 import {
-  ACCOUNT_PAGE_COLUMNS,
-  ACCOUNT_PAGE_RESOURCE_COLUMNS,
+  ACCOUNT_PAGE_RESOURCE_SELECT,
   accountPage,
+  accountPageColumns,
   groupTags,
   recipientCounts,
   shareDetail,
@@ -46,8 +46,6 @@ function detailColumns(resources: boolean): string {
     'modified', r.modified) ORDER BY r.created, r.id) FROM share_resources r WHERE r.share_id = s.id) AS resources`;
 }
 
-const PAGE_RESOURCE_SELECT = ACCOUNT_PAGE_RESOURCE_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(', ');
-const PAGE_RESOURCE_OUTPUT = ACCOUNT_PAGE_RESOURCE_COLUMNS.map((c) => `p.r_${c}`).join(', ');
 /** Tags (in key order already: the tag table's primary key's) and meta are JSON text. */
 const PAGE_CELLS = {
   tags: (cell: unknown) => JSON.parse(cell as string) as Tags,
@@ -229,10 +227,10 @@ export class SqliteSharesStore implements SharesStore {
     // resources as rows beside their shares (not JSON built by SQLite and parsed again here); the page's
     // order keys ride on every row. An empty page is one row with only the total.
     const rows = this.statement(
-      `SELECT ${ACCOUNT_PAGE_COLUMNS}${withResources ? `, ${PAGE_RESOURCE_OUTPUT}` : ''}
+      `SELECT ${accountPageColumns(withResources)}
        FROM (SELECT COUNT(*) AS total ${filter}) c LEFT JOIN (
          SELECT pv.share_id AS k_id, pv.created AS k_created, pv.name AS k_name, ${SHARE_COLUMNS}, pv.tags
-           ${withResources ? `, ${PAGE_RESOURCE_SELECT}` : ''}
+           ${withResources ? `, ${ACCOUNT_PAGE_RESOURCE_SELECT}` : ''}
          FROM (SELECT v.share_id, v.created, v.name, v.tags ${filter} ORDER BY ${order('v.name', 'v.created', 'v.share_id')}
                LIMIT @limit OFFSET @offset) pv
          JOIN shares s ON s.id = pv.share_id JOIN accounts a ON a.id = s.account_id
